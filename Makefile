@@ -1,0 +1,50 @@
+# Thin wrappers over `python -m ...`; see README.md. Every target creates .venv first if missing.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+# Extra pip arguments for torch, e.g. TORCH_PIP_ARGS='--index-url <PyTorch CPU wheel index>'
+TORCH_PIP_ARGS ?=
+PROFILE ?= full
+NB ?= 00_structures
+PARAMS ?=
+
+.PHONY: setup browser book chapter test sync clean help
+
+help:
+	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
+	@echo "make test     set up, run pytest (every chapter with the quick profile included)"
+	@echo "make chapter  NB=00_structures PARAMS='-p supercell 4' [PROFILE=quick]: re-run one chapter"
+	@echo "make sync     pair notebooks/*.py with their .ipynb (jupytext --sync)"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "Chromium is needed for the browser check: install it (e.g. apt-get install chromium) or set CHROMIUM=/path/to/chromium"; exit 1; fi; }
+
+book: setup browser
+	$(PY) -m softlattice.book build --profile $(PROFILE)
+	$(PY) -m softlattice.browsercheck
+
+chapter: setup
+	$(PY) -m softlattice.book build --profile $(PROFILE) --only $(NB) $(PARAMS)
+
+test: setup
+	$(PY) -m pytest
+
+sync: setup
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+clean:
+	rm -rf _build

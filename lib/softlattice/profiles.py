@@ -1,0 +1,51 @@
+"""Named parameter sets of the chapters: ``quick`` (minutes on 2 cores, from scratch; what the
+tests run) and ``full`` (publication scale; the book's default).
+
+A notebook's ``parameters`` cell sets ``profile`` and leaves every tunable parameter at ``None``;
+:func:`resolve` fills each ``None`` from the profile, so ``papermill -p profile quick`` picks the
+quick set while ``-p supercell 4`` still overrides a single value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROFILE_NAMES = ("quick", "full")
+
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "00_structures": {
+        "quick": dict(supercell=2, tilt_angle=10.0, angle_grid=[0.0, 5.0, 10.0, 15.0, 20.0],
+                      fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0], substitution_repeat=4,
+                      substitution_seeds=4, seed=0),
+        "full": dict(supercell=2, tilt_angle=10.0,
+                     angle_grid=[float(a) for a in range(0, 26)],
+                     fa_fractions=[round(0.05 * k, 2) for k in range(21)], substitution_repeat=8,
+                     substitution_seeds=32, seed=0),
+    },
+}
+
+
+def resolve(chapter: str, profile: str, **overrides: Any) -> dict[str, Any]:
+    """Parameters of ``chapter`` under ``profile``, with every non-None override applied.
+
+    Parameters
+    ----------
+    chapter
+        Notebook stem, e.g. '00_structures'.
+    profile
+        'quick' or 'full'.
+    overrides
+        Parameter values; ``None`` means "take the profile's value".
+    """
+    if chapter not in PROFILES:
+        raise ValueError(f"unknown chapter {chapter!r}; known: {', '.join(sorted(PROFILES))}")
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILE_NAMES)}")
+    settings = dict(PROFILES[chapter][profile])
+    unknown = set(overrides) - set(settings)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {sorted(unknown)} for {chapter}; allowed: "
+                         f"{sorted(settings)}")
+    settings.update({name: value for name, value in overrides.items() if value is not None})
+    settings["profile"] = profile
+    return settings
