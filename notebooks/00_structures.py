@@ -132,12 +132,14 @@ phase_table = pd.DataFrame(rows)
 phase_table.round(3)
 
 # %% [markdown]
-# The three phases of the MA/FA study, seen down the $z$ axis (rotate and zoom the views). In
-# $a^0a^0c^+$ the octahedra of successive layers along $z$ rotate in the same sense; in $a^0a^0c^-$
-# in opposite senses, which a view tilted slightly off $z$ shows.
+# The three phases of the MA/FA study in orthographic projection down the $z$ axis (drag to rotate,
+# scroll to zoom). In $a^0a^0c^+$ the octahedra of successive layers along $z$ rotate in the same
+# sense, so the iodines of all layers line up in this view; in $a^0a^0c^-$ they rotate in opposite
+# senses and the iodines of successive layers appear side by side.
 
 # %%
-camera = dict(eye=dict(x=0.15, y=0.25, z=2.2))
+camera = dict(eye=dict(x=0.0, y=0.0, z=2.5), up=dict(x=0, y=1, z=0),
+              projection=dict(type="orthographic"))
 for glazer in ["a0a0c-", "a0a0c+", "a-a-c+"]:
     figure = plotting.structure_figure(gallery[glazer], title=f"MAPbI3, {glazer}, "
                                        f"{settings['tilt_angle']:g}° ({len(gallery[glazer])} atoms)")

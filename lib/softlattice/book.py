@@ -104,7 +104,8 @@ def _run_record_cell(parameters: dict[str, Any], wall_time: float) -> nbformat.N
 
 
 def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
-                    overrides: dict[str, Any] | None = None, timeout: int | None = None) -> Path:
+                    overrides: dict[str, Any] | None = None, timeout: int | None = None,
+                    notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
     """Execute ``notebooks/<stem>.py`` with papermill and write the executed notebook.
 
     Parameters
@@ -119,6 +120,8 @@ def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
         Extra papermill parameters.
     timeout
         Per-cell timeout in seconds (``execute.timeout`` of ``_config.yml`` by default).
+    notebooks_dir
+        Folder holding ``<stem>.py``; the notebook runs with it as working directory.
 
     Returns
     -------
@@ -126,9 +129,9 @@ def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
     """
     if profile not in PROFILE_NAMES:
         raise ValueError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILE_NAMES)}")
-    source = NOTEBOOKS_DIR / f"{stem}.py"
+    source = notebooks_dir / f"{stem}.py"
     if not source.exists():
-        known = sorted(p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
+        known = sorted(p.stem for p in notebooks_dir.glob("[0-9][0-9]_*.py"))
         raise ValueError(f"unknown chapter {stem!r}; known: {', '.join(known)}")
     if timeout is None:
         timeout = int(book_config()["execute"]["timeout"])
@@ -138,7 +141,7 @@ def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
     started = time.perf_counter()
     try:
         papermill.execute_notebook(jupytext.read(source), str(output), parameters=parameters,
-                                   kernel_name="python3", cwd=str(NOTEBOOKS_DIR), progress_bar=False,
+                                   kernel_name="python3", language="python", cwd=str(notebooks_dir), progress_bar=False,
                                    execution_timeout=timeout)
     except PapermillExecutionError as error:
         first_line = str(error.source).strip().splitlines()[0] if error.source else ""

@@ -7,9 +7,10 @@ Usage::
 
 The built HTML is served from a local HTTP server on 127.0.0.1; headless Chromium (Debian's
 ``/usr/bin/chromium``, driven by Playwright, which downloads no browser of its own when given an
-executable) loads each page. A page passes when every plotly figure div holds plotly's SVG
-(``.main-svg``), at least one figure exists on each chapter page that is expected to have one, and
-no uncaught JavaScript error occurred. A full-page screenshot of each page is written next to the
+executable) loads each page. A page passes when it holds at least one plotly figure, every plotly
+figure div holds plotly's SVG (``.main-svg``), no uncaught JavaScript error occurred and every
+request to the book itself succeeded. Requests to other hosts (MathJax and thebe from CDNs) fail on
+a machine without internet; they and console messages are reported as notes, not failures. A full-page screenshot of each page is written next to the
 HTML folder, under ``_build/screenshots/``.
 """
 
@@ -43,6 +44,7 @@ class PageReport:
     drawn: int = 0
     webgl_canvases: int = 0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     screenshot: Path | None = None
 
     @property
@@ -83,10 +85,17 @@ def check_pages(html_dir: Path, pages: Sequence[str], screenshot_dir: Path,
             for page_path in pages:
                 report = PageReport(page_path)
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
+                origin = f"http://127.0.0.1:{server.server_address[1]}/"
                 page.on("pageerror", lambda error, r=report: r.errors.append(f"JS error: {error}"))
-                page.on("console", lambda message, r=report: r.errors.append(
+                page.on("console", lambda message, r=report: r.notes.append(
                     f"console error: {message.text}") if message.type == "error" else None)
-                url = f"http://127.0.0.1:{server.server_address[1]}/{page_path}"
+                page.on("response", lambda response, r=report, o=origin: r.errors.append(
+                    f"HTTP {response.status} for {response.url}")
+                    if response.url.startswith(o) and response.status >= 400 else None)
+                page.on("requestfailed", lambda request, r=report, o=origin: (
+                    r.errors if request.url.startswith(o) else r.notes).append(
+                    f"request failed: {request.url} ({request.failure})"))
+                url = origin + page_path
                 response = page.goto(url, wait_until="load", timeout=timeout_ms)
                 if response is None or not response.ok:
                     report.errors.append(f"HTTP {response.status if response else 'no response'} for {url}")
@@ -138,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[browsercheck] {status} {report.page}: {report.drawn}/{report.figures} figures drawn, "
               f"{report.webgl_canvases} WebGL canvases, screenshot {report.screenshot}")
         for error in report.errors:
-            print(f"[browsercheck]     {error}")
+            print(f"[browsercheck]     error: {error}")
+        for note in report.notes:
+            print(f"[browsercheck]     note (not a failure): {note}")
     return 1 if failed else 0
 
 

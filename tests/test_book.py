@@ -1,0 +1,99 @@
+"""The book pipeline: parameters, profiles, error reporting, run records, renderer."""
+
+import json
+
+import nbformat
+import pytest
+
+from softlattice import book, profiles
+from softlattice.plotting import BOOK_RENDERER, structure_figure, use_book_renderer
+from softlattice.structures import build_perovskite
+
+
+def test_overrides_are_read_as_yaml():
+    parsed = book.parse_parameter_overrides([("supercell", "4"), ("fa_fractions", "[0, 0.5]"),
+                                             ("profile", "quick"), ("tilt_angle", "7.5")])
+    assert parsed == {"supercell": 4, "fa_fractions": [0, 0.5], "profile": "quick", "tilt_angle": 7.5}
+
+
+def test_toc_lists_every_notebook():
+    stems = book.chapters_in_toc()
+    on_disk = sorted(p.stem for p in book.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
+    assert sorted(stems) == on_disk
+
+
+def test_profiles_fill_only_missing_values():
+    quick = profiles.resolve("00_structures", "quick", supercell=4, seed=None)
+    assert quick["supercell"] == 4
+    assert quick["seed"] == profiles.PROFILES["00_structures"]["quick"]["seed"]
+    assert quick["profile"] == "quick"
+
+
+def test_every_chapter_profile_has_the_same_parameters():
+    for chapter, sets in profiles.PROFILES.items():
+        assert set(sets) == set(profiles.PROFILE_NAMES), chapter
+        assert set(sets["quick"]) == set(sets["full"]), chapter
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: profiles.resolve("00_structures", "medium"), "unknown profile 'medium'"),
+    (lambda: profiles.resolve("99_nothing", "quick"), "unknown chapter '99_nothing'"),
+    (lambda: profiles.resolve("00_structures", "quick", supercel=2), "unknown parameter"),
+])
+def test_bad_profile_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def write_notebook(folder, stem, cells):
+    text = "\n\n".join(cells)
+    (folder / f"{stem}.py").write_text(text)
+
+
+def test_failing_cell_names_notebook_and_cell(tmp_path):
+    write_notebook(tmp_path, "98_broken", [
+        "# %% [markdown]\n# # Broken",
+        '# %% tags=["parameters"]\nprofile = "full"',
+        "# %%\nvalue = 1",
+        "# %%\nraise ZeroDivisionError('boom')",
+    ])
+    with pytest.raises(book.NotebookFailed, match=r"notebook 98_broken failed in cell \d+ .*raise ZeroDivisionError.*"
+                                                  r"ZeroDivisionError: boom"):
+        book.execute_chapter("98_broken", tmp_path / "out", "quick", timeout=120,
+                             notebooks_dir=tmp_path)
+
+
+def test_executed_notebook_records_parameters_and_wall_time(tmp_path):
+    write_notebook(tmp_path, "97_tiny", [
+        "# %% [markdown]\n# # Tiny",
+        '# %% tags=["parameters"]\nprofile = "full"\nsize = 1',
+        "# %%\nprint(profile, size * 2)",
+    ])
+    path = book.execute_chapter("97_tiny", tmp_path / "out", "quick", {"size": 21}, timeout=120,
+                                notebooks_dir=tmp_path)
+    notebook = nbformat.read(path, as_version=4)
+    record = notebook.cells[1]
+    assert book.RUN_RECORD_TAG in record.metadata["tags"]
+    assert "quick-profile results" in record.source and '`21`' in record.source
+    assert notebook.metadata["softlattice"]["parameters"] == {"profile": "quick", "size": 21}
+    assert notebook.metadata["softlattice"]["wall_time_s"] > 0
+    assert notebook.cells[-1].outputs[0]["text"].strip() == "quick 42"
+
+
+def test_unknown_chapter_and_profile(tmp_path):
+    with pytest.raises(ValueError, match="unknown chapter '42_nope'"):
+        book.execute_chapter("42_nope", tmp_path)
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        book.execute_chapter("00_structures", tmp_path, profile="huge")
+
+
+def test_book_renderer_needs_no_cdn_and_no_requirejs():
+    use_book_renderer()
+    import plotly.io as pio
+    assert pio.renderers.default == BOOK_RENDERER
+    figure = structure_figure(build_perovskite("Cs", 1))
+    bundle = pio.renderers[BOOK_RENDERER].to_mimebundle(figure.to_dict())
+    html = bundle["text/html"]
+    assert "Plotly.newPlot" in html
+    assert "require(" not in html and "cdn" not in html.lower()
+    assert json.loads(json.dumps(bundle["application/vnd.plotly.v1+json"]))["data"]
