@@ -192,8 +192,7 @@ rows = []
 repeat = settings["substitution_repeat"]
 for x in settings["fa_fractions"]:
     for k in range(settings["substitution_seeds"]):
-        atoms = build_mixed_perovskite(x, repeat, seed=settings["seed"] + k,
-                                       molecule_orientation="random")
+        atoms = build_mixed_perovskite(x, repeat, seed=settings["seed"] + k)
         realised = atoms.info["fa_fraction"]
         rows.append(dict(x_target=x, x_realised=realised, atoms=len(atoms),
                          formula=atoms.get_chemical_formula(),

@@ -20,7 +20,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(supercell=2, tilt_angle=10.0,
                      angle_grid=[float(a) for a in range(0, 26)],
                      fa_fractions=[round(0.05 * k, 2) for k in range(21)], substitution_repeat=8,
-                     substitution_seeds=32, seed=0),
+                     substitution_seeds=16, seed=0),
     },
 }
 

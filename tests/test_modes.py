@@ -1,0 +1,132 @@
+"""M/R tilt-mode projection: round trips on built structures, invariances, local maps, bad input."""
+
+import numpy as np
+import pytest
+
+from softlattice.modes import (MODES, iodine_displacements, layer_profile, map_framework,
+                               project_modes, project_modes_local)
+from softlattice.structures import build_perovskite
+from softlattice.tilts import parse_glazer
+
+EXPECTED_ACTIVE = {"a0a0a0": [], "a0a0c-": ["R_z"], "a0a0c+": ["M_z"], "a-a-c+": ["R_x", "R_y", "M_z"],
+                   "a+a+a+": ["M_x", "M_y", "M_z"], "a-a-a-": ["R_x", "R_y", "R_z"], "a0b+c-": ["M_y", "R_z"]}
+
+
+def amplitudes(atoms):
+    framework_map = map_framework(atoms)
+    return project_modes(iodine_displacements(atoms, framework_map), framework_map)[0]
+
+
+@pytest.mark.parametrize("glazer, active", EXPECTED_ACTIVE.items())
+@pytest.mark.parametrize("angle", [3.0, 12.0])
+def test_known_angle_gives_known_amplitude_in_the_right_component(glazer, active, angle):
+    atoms = build_perovskite("MA", (4, 4, 4), glazer=glazer, tilt_angle=angle)
+    expected = np.array([atoms.info["bond_length"] * np.sin(np.deg2rad(angle))
+                         if mode in active else 0.0 for mode in MODES])
+    np.testing.assert_allclose(np.abs(amplitudes(atoms)), expected, atol=1e-10)
+
+
+def test_amplitude_is_invariant_to_rigid_translation_and_wrapping():
+    atoms = build_perovskite("Cs", (4, 4, 4), glazer="a-a-c+", tilt_angle=8.0)
+    reference = amplitudes(atoms)
+    moved = atoms.copy()
+    moved.translate([1.3, -0.7, 2.9])
+    moved.wrap()
+    framework_map = map_framework(atoms)  # map of the unmoved structure, used on the moved frame
+    np.testing.assert_allclose(project_modes(iodine_displacements(moved, framework_map),
+                                             framework_map)[0], reference, atol=1e-10)
+
+
+def test_amplitude_is_invariant_to_atom_reordering():
+    atoms = build_perovskite("MA", (2, 2, 2), glazer="a0a0c-", tilt_angle=10.0)
+    order = np.random.default_rng(0).permutation(len(atoms))
+    shuffled = atoms[order]
+    np.testing.assert_allclose(amplitudes(shuffled), amplitudes(atoms), atol=1e-10)
+
+
+def test_homogeneous_strain_scales_amplitudes():
+    atoms = build_perovskite("Cs", (2, 2, 2), glazer="a0a0c+", tilt_angle=10.0)
+    strained = atoms.copy()
+    strained.set_cell(atoms.cell * 1.03, scale_atoms=True)
+    np.testing.assert_allclose(amplitudes(strained), 1.03 * amplitudes(atoms), atol=1e-10)
+
+
+def test_sheared_cell_still_maps():
+    atoms = build_perovskite("Cs", (2, 2, 2), glazer="a0a0c-", tilt_angle=10.0)
+    sheared = atoms.copy()
+    cell = atoms.cell.array.copy()
+    cell[2, 0] += 0.4
+    sheared.set_cell(cell, scale_atoms=True)
+    q = amplitudes(sheared)
+    assert abs(q[5]) > 0.5 and np.all(np.abs(q[:5]) < 1e-10)
+
+
+def test_local_amplitudes_average_to_global_and_recover_layers():
+    # a layered structure along z: R_z-tilted blocks below, M_z-tilted blocks above
+    below = build_perovskite("Cs", (2, 2, 4), glazer="a0a0c-", tilt_angle=9.0)
+    above = build_perovskite("Cs", (2, 2, 4), glazer="a0a0c+", tilt_angle=9.0)
+    layered = below.copy()
+    cells = below.arrays["cell_index"]
+    top = cells[:, 2] >= 2
+    layered.positions[top] = above.positions[top]
+    framework_map = map_framework(layered)
+    displacements = iodine_displacements(layered, framework_map)
+    local = project_modes_local(displacements, framework_map)
+    np.testing.assert_allclose(local.mean(axis=(2, 3, 4)), project_modes(displacements, framework_map),
+                               atol=1e-12)
+    profile = layer_profile(local, axis=2)[0]
+    r_z, m_z = profile[MODES.index("R_z")], profile[MODES.index("M_z")]
+    assert r_z[0] > 0.4 and m_z[0] < 0.2 * r_z[0]
+    assert m_z[1] > 0.4 and r_z[1] < 0.2 * m_z[1]
+
+
+def test_projection_handles_many_frames():
+    atoms = build_perovskite("Cs", (2, 2, 2), glazer="a0a0c+", tilt_angle=5.0)
+    framework_map = map_framework(atoms)
+    frames = []
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        frame = atoms.copy()
+        frame.positions += rng.normal(0, 0.05, frame.positions.shape)
+        frames.append(frame)
+    q = project_modes(iodine_displacements(frames, framework_map), framework_map)
+    assert q.shape == (5, 6)
+    assert np.all(np.abs(q[:, MODES.index("M_z")] - 3.1446 * np.sin(np.deg2rad(5))) < 0.05)
+
+
+def test_frames_that_do_not_map_are_rejected():
+    atoms = build_perovskite("Cs", (2, 2, 2))
+    framework_map = map_framework(atoms)
+    with pytest.raises(ValueError, match="has 39 atoms; the reference has 40"):
+        iodine_displacements(atoms[:-1], framework_map)
+    broken = atoms.copy()
+    broken.positions[5, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        iodine_displacements(broken, framework_map)
+    with pytest.raises(ValueError, match="non-finite"):
+        map_framework(broken)
+    far = atoms.copy()
+    far.positions[10] += [1.9, 0.0, 0.0]
+    with pytest.raises(ValueError, match="from its ideal site, more than the allowed"):
+        map_framework(far)
+    with pytest.raises(ValueError, match="supercell needs"):
+        map_framework(atoms, repeat=(2, 2, 4))
+    reordered = atoms[np.argsort(atoms.get_chemical_symbols())]
+    with pytest.raises(ValueError, match="different species order"):
+        iodine_displacements(reordered, framework_map)
+
+
+def test_odd_repeat_has_no_local_blocks():
+    atoms = build_perovskite("Cs", (3, 3, 3))
+    framework_map = map_framework(atoms)
+    with pytest.raises(ValueError, match="not divisible into blocks of 2"):
+        project_modes_local(iodine_displacements(atoms, framework_map), framework_map)
+
+
+def test_glazer_patterns_are_orthogonal_modes():
+    atoms = build_perovskite("Cs", (2, 2, 2))
+    from softlattice.modes import mode_patterns
+    patterns = mode_patterns(map_framework(atoms)).reshape(6, -1)
+    gram = patterns @ patterns.T
+    assert np.allclose(gram - np.diag(np.diag(gram)), 0)
+    assert parse_glazer("a0a0c+")  # patterns share the sign convention of the builder
