@@ -1,0 +1,169 @@
+"""MD engine: protocols, settings validation, blow-up detection, checkpoint/resume (SIGKILL)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from softlattice.md import (MDBlowUp, MDSettings, Segment, hold, model_species, nep_calculator, ramp,
+                            run_md, stepwise)
+
+CSPBI3_MODEL = Path(__file__).resolve().parents[2] / "shared" / "validation" / "cspbi3" / "nep.txt"
+
+
+def copper():
+    atoms = bulk("Cu", cubic=True).repeat((3, 3, 3))
+    atoms.info["repeat"] = [3, 3, 3]
+    return atoms
+
+
+def test_ramp_segments_cover_the_range_at_the_rate():
+    segments = ramp(100, 700, 20.0, segment_K=25)
+    assert segments[0].temperature_start == 100 and segments[-1].temperature_end == 700
+    assert sum(s.duration_ps for s in segments) == pytest.approx(600 / 20)
+    cooling = ramp(700, 100, 20.0)
+    assert cooling[0].temperature_start == 700 and cooling[-1].temperature_end == 100
+
+
+def test_hold_and_stepwise():
+    assert sum(s.duration_ps for s in hold(300, 12, segment_ps=5)) == pytest.approx(12)
+    assert [s.temperature_start for s in stepwise([100, 200], 2.0)] == [100, 200]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ramp(0, 300, 10), "start temperature 0 K must be > 0"),
+    (lambda: ramp(100, -5, 10), "end temperature -5 K must be > 0"),
+    (lambda: ramp(100, 300, 0), "ramp rate 0 K/ps must be > 0"),
+    (lambda: ramp(300, 300, 5), "is empty"),
+    (lambda: hold(-10, 5), "temperature -10 K must be > 0"),
+    (lambda: hold(300, 0), "duration 0 ps must be > 0"),
+    (lambda: MDSettings(ensemble="npe"), "unknown ensemble 'npe'"),
+    (lambda: MDSettings(timestep_fs=10), "time step 10 fs"),
+    (lambda: MDSettings(sample_interval=0), "sample interval 0"),
+    (lambda: MDSettings(hydrogen_mass=0.1), "hydrogen mass 0.1"),
+    (lambda: nep_calculator("model.txt", engine="lammps"), "unknown MD engine 'lammps'"),
+    (lambda: model_species("/nonexistent/nep.txt"), "does not exist"),
+])
+def test_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_empty_protocol_is_rejected():
+    with pytest.raises(ValueError, match="no segments"):
+        run_md(copper(), EMT(), [])
+
+
+@pytest.mark.parametrize("ensemble", ["npt", "nvt", "nve"])
+def test_ensembles_run_and_sample(ensemble):
+    result = run_md(copper(), EMT(), hold(300, 0.1), MDSettings(ensemble=ensemble, sample_interval=10))
+    frame = result.observations
+    assert len(frame) == 5 and np.all(np.isfinite(frame.temperature_K))  # 0.1 ps / (10 x 2 fs)
+    if ensemble != "npt":
+        assert frame.a_A.nunique() == 1
+    if ensemble == "nve":
+        total = frame.epot_eV_per_atom + frame.ekin_eV_per_atom
+        assert np.ptp(total) < 2e-3
+
+
+def test_npt_thermostat_reaches_target():
+    result = run_md(copper(), EMT(), hold(400, 3.0), MDSettings(sample_interval=10, thermostat_fs=50))
+    late = result.observations.temperature_K.iloc[len(result.observations) // 2:]
+    assert abs(late.mean() - 400) < 40
+
+
+def test_heavy_hydrogen_keeps_positions_masses_changed():
+    from softlattice.structures import build_perovskite
+    atoms = build_perovskite("MA", (1, 1, 1))
+    from ase.calculators.lj import LennardJones
+    result = run_md(atoms, LennardJones(sigma=1.0, epsilon=0.001, rc=3.0), hold(10, 0.01),
+                    MDSettings(ensemble="nvt", timestep_fs=0.5, sample_interval=5, hydrogen_mass=4.0))
+    masses = result.final_atoms.get_masses()
+    assert np.allclose(masses[np.array(result.final_atoms.get_chemical_symbols()) == "H"], 4.0)
+
+
+def test_blow_up_stops_with_a_diagnostic():
+    atoms = copper()
+    atoms.positions[1] = atoms.positions[0] + [0.3, 0.0, 0.0]
+    with pytest.raises(MDBlowUp, match="closer than|runaway|non-finite"):
+        run_md(atoms, EMT(), hold(300, 0.05), MDSettings(ensemble="nve", timestep_fs=1, sample_interval=5))
+
+
+def test_resume_continues_exactly(tmp_path):
+    segments = hold(300, 0.3, segment_ps=0.1)
+    settings = MDSettings(sample_interval=10)
+    full = run_md(copper(), EMT(), segments, settings).observations
+    run_md(copper(), EMT(), segments[:1], settings, checkpoint_dir=tmp_path / "a")  # other key
+    first = run_md(copper(), EMT(), segments, settings, checkpoint_dir=tmp_path / "b")
+    again = run_md(copper(), EMT(), segments, settings, checkpoint_dir=tmp_path / "b")
+    assert again.md_seconds == 0  # everything was done
+    np.testing.assert_allclose(again.observations.to_numpy(), full.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(first.observations.to_numpy(), full.to_numpy(), rtol=1e-10)
+
+
+def test_checkpoint_of_other_parameters_is_not_mixed(tmp_path):
+    run_md(copper(), EMT(), hold(300, 0.02), MDSettings(sample_interval=10), checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="holds a run with other parameters"):
+        run_md(copper(), EMT(), hold(350, 0.02), MDSettings(sample_interval=10), checkpoint_dir=tmp_path)
+
+
+def test_resume_after_sigkill(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_md import copper
+        from ase.calculators.emt import EMT
+        from softlattice.md import MDSettings, hold, run_md
+        run_md(copper(), EMT(), hold(300, 1.5, segment_ps=0.05), MDSettings(sample_interval=10),
+               checkpoint_dir={str(tmp_path / 'run')!r})
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script])
+    state = tmp_path / "run" / "state.npz"
+    deadline = time.time() + 120
+    while not state.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert state.exists(), "the run wrote no checkpoint before it was killed"
+    settings = MDSettings(sample_interval=10)
+    segments = hold(300, 1.5, segment_ps=0.05)
+    resumed = run_md(copper(), EMT(), segments, settings, checkpoint_dir=tmp_path / "run")
+    reference = run_md(copper(), EMT(), segments, settings)
+    assert resumed.md_seconds < reference.md_seconds  # finished segments were not recomputed
+    np.testing.assert_allclose(resumed.observations.to_numpy(), reference.observations.to_numpy(),
+                               rtol=1e-9)
+
+
+@pytest.mark.skipif(not CSPBI3_MODEL.exists(), reason="independent CsPbI3 NEP not present in "
+                    "../shared/validation/cspbi3 (it cannot be shipped with this repository)")
+def test_cspbi3_nep_engines_agree_and_md_tracks_modes():
+    from softlattice.structures import build_perovskite
+    atoms = build_perovskite("Cs", (2, 2, 2), glazer="a-a-c+", tilt_angle=8.0, lattice_constant=6.3)
+    atoms.rattle(0.02, seed=1)
+    fast = atoms.copy()
+    fast.calc = nep_calculator(CSPBI3_MODEL, "nep-adapters", atoms=atoms)
+    reference = atoms.copy()
+    reference.calc = nep_calculator(CSPBI3_MODEL, "cpunep")
+    np.testing.assert_allclose(fast.get_forces(), reference.get_forces(), atol=1e-6)
+    np.testing.assert_allclose(fast.get_stress(), reference.get_stress(), atol=1e-7)
+    result = run_md(atoms, fast.calc, hold(50, 0.4), MDSettings(sample_interval=20))
+    last = result.observations.iloc[-1]
+    assert {"Q_M_z", "Q_R_x"} <= set(result.observations.columns)
+    assert last.Q_M_z > 0.2 and abs(last.Q_R_x) > 0.2 and abs(last.Q_R_z) < 0.1
+
+
+def test_model_of_wrong_species_is_rejected(tmp_path):
+    model = tmp_path / "nep.txt"
+    model.write_text("nep4 2 Cs Br\ncutoff 6 5\n")
+    from softlattice.structures import build_perovskite
+    with pytest.raises(ValueError, match=r"structure contains \['I', 'Pb'\]"):
+        nep_calculator(model, atoms=build_perovskite("Cs", 1))
