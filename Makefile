@@ -9,13 +9,18 @@ PROFILE ?= full
 NB ?= 00_structures
 PARAMS ?=
 
-.PHONY: setup browser book chapter test sync clean help
+CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
+VALIDATE_ARGS ?= --jobs 2
+
+.PHONY: setup browser book chapter test sync validate benchmark clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
 	@echo "make test     set up, run pytest (every chapter with the quick profile included)"
 	@echo "make chapter  NB=00_structures PARAMS='-p supercell 4' [PROFILE=quick]: re-run one chapter"
 	@echo "make sync     pair notebooks/*.py with their .ipynb (jupytext --sync)"
+	@echo "make validate heat/cool CsPbI3 with the independent NEP in $(CSPBI3_MODEL) (~40 min)"
+	@echo "make benchmark  print MD, force-call and projection throughput"
 
 setup: $(VENV)/.installed
 
@@ -45,6 +50,13 @@ test: setup
 
 sync: setup
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+validate: setup
+	@test -f $(CSPBI3_MODEL) || { echo "no CsPbI3 model at $(CSPBI3_MODEL): set CSPBI3_MODEL=path/to/nep.txt"; exit 1; }
+	$(PY) -m softlattice.validate cspbi3 --model $(CSPBI3_MODEL) $(VALIDATE_ARGS)
+
+benchmark: setup
+	$(PY) benchmarks/md_throughput.py
 
 clean:
 	rm -rf _build

@@ -1,0 +1,199 @@
+"""Validate the MD engine and the tilt analysis on an independent potential.
+
+Usage::
+
+    python -m softlattice.validate cspbi3 --model ../shared/validation/cspbi3/nep.txt
+    python -m softlattice.validate cspbi3 --model PATH --repeat 4 --rate 20 --jobs 2
+
+CsPbI3 is heated from the orthorhombic a-a-c+ phase and cooled from the cubic phase over the
+temperature range, in NPT with a fully flexible cell. An NVT run of the cubic phase in a fixed
+cubic cell at the top temperature gives the thermal noise that sets the activation thresholds
+(:mod:`softlattice.phases`). The command prints the phase sequence, the transition temperatures
+on heating and on cooling (with the hysteresis, not averaged away) and the pseudo-cubic lattice
+parameters, and writes the observations and a JSON report under ``--runs-dir``. Every run is
+checkpointed per segment: start the same command again after an interruption and it resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .md import MDSettings, file_hash, hold, nep_calculator, ramp, run_md, run_key
+from .paths import RUNS_DIR
+from .phases import (classify_windows, hysteresis, noise_thresholds, phase_sequence,
+                     transition_temperatures)
+from .structures import build_perovskite
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """Parameters of the CsPbI3 validation (temperatures in K, rate in K/ps, times in ps)."""
+
+    repeat: int = 6
+    temperature_low: float = 100.0
+    temperature_high: float = 700.0
+    rate_K_per_ps: float = 5.0
+    reference_ps: float = 20.0
+    window: int = 25
+    n_sigma: float = 5.0
+    lattice_constant: float = 6.29
+    initial_tilt_deg: float = 10.0
+    timestep_fs: float = 2.0
+    sample_interval: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.repeat < 4 or self.repeat % 2:
+            raise ValueError(f"repeat {self.repeat} is not allowed: the validation needs an even "
+                             "number of at least 4 cells per axis (M and R modes double the cell)")
+        if not 0 < self.temperature_low < self.temperature_high:
+            raise ValueError(f"temperature range {self.temperature_low}-{self.temperature_high} K is "
+                             "empty or not positive")
+        if not self.rate_K_per_ps > 0:
+            raise ValueError(f"ramp rate {self.rate_K_per_ps} K/ps must be > 0")
+
+
+def _run(task: tuple[str, str, ValidationSettings, Path, bool]) -> pd.DataFrame:
+    kind, model, settings, folder, progress = task
+    md_settings = MDSettings(ensemble="nvt" if kind == "reference" else "npt",
+                             timestep_fs=settings.timestep_fs,
+                             sample_interval=settings.sample_interval, seed=settings.seed)
+    if kind == "heating":
+        atoms = build_perovskite("Cs", settings.repeat, glazer="a-a-c+",
+                                 tilt_angle=settings.initial_tilt_deg,
+                                 lattice_constant=settings.lattice_constant)
+        segments = ramp(settings.temperature_low, settings.temperature_high, settings.rate_K_per_ps)
+    else:
+        atoms = build_perovskite("Cs", settings.repeat, lattice_constant=settings.lattice_constant)
+        segments = (ramp(settings.temperature_high, settings.temperature_low, settings.rate_K_per_ps)
+                    if kind == "cooling" else hold(settings.temperature_high, settings.reference_ps))
+    calculator = nep_calculator(model, atoms=atoms)
+    model_id = file_hash(model)
+    key = run_key(atoms, segments, md_settings, model_id)
+    result = run_md(atoms, calculator, segments, md_settings, checkpoint_dir=folder / f"{kind}-{key}",
+                    model_id=model_id, progress=progress)
+    observations = result.observations
+    observations.attrs.update(atom_steps_per_second=result.atom_steps_per_second,
+                              analysis_fraction=(result.analysis_seconds / result.md_seconds
+                                                 if result.md_seconds else np.nan),
+                              n_atoms=len(atoms))
+    return observations
+
+
+def validate_cspbi3(model: str | Path, settings: ValidationSettings = ValidationSettings(),
+                    runs_dir: str | Path = RUNS_DIR / "validate" / "cspbi3", jobs: int = 1,
+                    progress: bool = True) -> dict:
+    """Heat and cool CsPbI3 with ``model`` and analyse the phases; see the module docstring.
+
+    Returns
+    -------
+    Report with the phase sequences, transitions, hysteresis, lattice parameters and run sizes.
+    """
+    model = Path(model)
+    folder = Path(runs_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    kinds = ("reference", "heating", "cooling")
+    tasks = [(kind, str(model), settings, folder, progress and jobs == 1) for kind in kinds]
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = dict(zip(kinds, pool.map(_run, tasks)))
+    else:
+        results = {kind: _run(task) for kind, task in zip(kinds, tasks)}
+    thresholds = noise_thresholds(results["reference"], settings.window, settings.n_sigma)
+    report: dict = dict(model=str(model), model_hash=file_hash(model), settings=asdict(settings),
+                        thresholds=asdict(thresholds), softlattice=__version__,
+                        python=platform.python_version(),
+                        n_atoms=int(results["heating"].attrs["n_atoms"]))
+    transitions = {}
+    for kind in ("heating", "cooling"):
+        windows = classify_windows(results[kind], thresholds)
+        windows.to_csv(folder / f"{kind}_windows.csv", index=False)
+        results[kind].to_csv(folder / f"{kind}_observations.csv", index=False)
+        transitions[kind] = transition_temperatures(windows)
+        report[f"{kind}_sequence"] = phase_sequence(windows)
+        report[f"{kind}_transitions"] = transitions[kind].to_dict("records")
+        report[f"{kind}_atom_steps_per_second"] = float(results[kind].attrs["atom_steps_per_second"])
+        report[f"{kind}_analysis_fraction"] = float(results[kind].attrs["analysis_fraction"])
+        report[f"{kind}_duration_ps"] = float(results[kind]["time_ps"].iloc[-1])
+        lattice = []
+        ordered = windows.sort_values("temperature_K")
+        for temperature in np.arange(settings.temperature_low, settings.temperature_high + 1, 100.0):
+            nearest = ordered.iloc[int(np.argmin(np.abs(ordered.temperature_K.to_numpy() - temperature)))]
+            lattice.append(dict(temperature_K=float(temperature), phase=str(nearest.phase),
+                                **{axis: float(np.interp(temperature, ordered.temperature_K, ordered[axis]))
+                                   for axis in ("a_A", "b_A", "c_A")}))
+        report[f"{kind}_lattice"] = lattice
+    report["hysteresis"] = hysteresis(transitions["heating"], transitions["cooling"]).to_dict("records")
+    (folder / "report.json").write_text(json.dumps(report, indent=1, default=float))
+    return report
+
+
+def format_report(report: dict) -> str:
+    """Human-readable summary of :func:`validate_cspbi3`'s report."""
+    s = report["settings"]
+    lines = [f"CsPbI3 validation with {report['model']} (sha256 {report['model_hash']})",
+             f"cell {s['repeat']}x{s['repeat']}x{s['repeat']} ({report['n_atoms']} atoms), ramps "
+             f"{s['temperature_low']:.0f}-{s['temperature_high']:.0f} K at {s['rate_K_per_ps']} K/ps "
+             f"({report['heating_duration_ps']:.0f} ps each), time step {s['timestep_fs']} fs",
+             f"thresholds at {report['thresholds']['reference_K']:.0f} K: M {report['thresholds']['m_threshold']:.3f} Å, "
+             f"R {report['thresholds']['r_threshold']:.3f} Å (scaled with sqrt(T))"]
+    for kind in ("heating", "cooling"):
+        lines.append(f"{kind}: {' -> '.join(report[f'{kind}_sequence'])}")
+        for t in report[f"{kind}_transitions"]:
+            lines.append(f"  {t['from_phase']} -> {t['to_phase']} at {t['temperature_K']:.0f} "
+                         f"+/- {t['resolution_K']:.0f} K")
+        lines.append(f"  speed {report[f'{kind}_atom_steps_per_second']:.0f} atom-steps/s, analysis "
+                     f"{100 * report[f'{kind}_analysis_fraction']:.1f}% of MD time")
+    lines.append("hysteresis (heating - cooling):")
+    for h in report["hysteresis"]:
+        lines.append(f"  {h['low_phase']} <-> {h['high_phase']}: heating {h['heating_K']:.0f} K, "
+                     f"cooling {h['cooling_K']:.0f} K, difference {h['hysteresis_K']:.0f} K")
+    lines.append("pseudo-cubic lattice parameters on heating (Å):")
+    for row in report["heating_lattice"]:
+        lines.append(f"  {row['temperature_K']:.0f} K: a {row['a_A']:.3f} b {row['b_A']:.3f} "
+                     f"c {row['c_A']:.3f} ({row['phase']})")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m softlattice.validate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("system", choices=["cspbi3"])
+    parser.add_argument("--model", type=Path, required=True, help="GPUMD nep.txt for CsPbI3")
+    defaults = ValidationSettings()
+    parser.add_argument("--repeat", type=int, default=defaults.repeat)
+    parser.add_argument("--rate", type=float, default=defaults.rate_K_per_ps, help="K/ps")
+    parser.add_argument("--tmin", type=float, default=defaults.temperature_low)
+    parser.add_argument("--tmax", type=float, default=defaults.temperature_high)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--jobs", type=int, default=1, help="run the three MD runs in parallel")
+    parser.add_argument("--runs-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if not args.model.is_file():
+        parser.error(f"model file {str(args.model)!r} does not exist")
+    try:
+        settings = ValidationSettings(repeat=args.repeat, rate_K_per_ps=args.rate,
+                                      temperature_low=args.tmin, temperature_high=args.tmax,
+                                      seed=args.seed)
+    except ValueError as error:
+        parser.error(str(error))
+    runs_dir = args.runs_dir or RUNS_DIR / "validate" / "cspbi3" / f"r{args.repeat}-v{args.rate:g}-s{args.seed}"
+    report = validate_cspbi3(args.model, settings, runs_dir, jobs=args.jobs)
+    print(format_report(report))
+    print(f"report: {runs_dir / 'report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
