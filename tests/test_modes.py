@@ -130,3 +130,44 @@ def test_glazer_patterns_are_orthogonal_modes():
     gram = patterns @ patterns.T
     assert np.allclose(gram - np.diag(np.diag(gram)), 0)
     assert parse_glazer("a0a0c+")  # patterns share the sign convention of the builder
+
+
+CSPBI3_MODEL = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "validation" / "cspbi3" / "nep.txt"
+
+
+@pytest.mark.skipif(not CSPBI3_MODEL.exists(), reason="independent CsPbI3 NEP not present in "
+                    "../shared/validation/cspbi3 (it cannot be shipped with this repository)")
+def test_projection_agrees_with_dynasor_mode_projector():
+    """dynasor projects on the phonon eigenvectors of cubic CsPbI3 (NEP force constants); its
+    unstable bands at R (three-fold) and at each M point are the tilt modes. For any
+    displacement, their power sum |Q|^2 (mass-weighted, Da Å^2) must equal m_I N Σ Q_mode^2 with
+    our per-iodine amplitudes, N being the number of iodines a mode moves."""
+    from ase import Atoms
+    from calorine.tools import get_force_constants
+    from dynasor.modes.mode_projector import ModeProjector
+    from softlattice.md import nep_calculator
+
+    primitive = build_perovskite("Cs", 1, lattice_constant=6.29)
+    for name in ("a_site", "cell_index"):
+        del primitive.arrays[name]
+    phonopy = get_force_constants(primitive, nep_calculator(CSPBI3_MODEL), np.diag([2, 2, 2]))
+    phonopy.symmetrize_force_constants()
+    ideal = Atoms(phonopy.supercell.symbols, positions=phonopy.supercell.positions,
+                  cell=phonopy.supercell.cell, pbc=True)
+    ideal.info["repeat"] = [2, 2, 2]
+    projector = ModeProjector(primitive, ideal, phonopy.force_constants)
+    framework_map = map_framework(ideal)
+    displaced = ideal.copy()
+    displaced.positions += np.random.default_rng(3).normal(0, 0.06, displaced.positions.shape)
+    ours = project_modes(iodine_displacements(displaced, framework_map), framework_map)[0]
+    projector.update_from_atoms(displaced)
+    power = np.abs(projector.get_Q()) ** 2 / 103.64269572045423  # dynasor mass unit -> Da
+    iodine_mass = primitive.get_masses()[primitive.get_chemical_symbols().index("I")]
+    moving = 2 * len(framework_map.x_indices) // 3
+    for q_reduced, modes, bands in [((0.5, 0.5, 0.5), ["R_x", "R_y", "R_z"], 3),
+                                    ((0.5, 0.5, 0.0), ["M_z"], 1), ((0.5, 0.0, 0.5), ["M_y"], 1),
+                                    ((0.0, 0.5, 0.5), ["M_x"], 1)]:
+        k = next(i for i, q in enumerate(projector.q_reduced) if np.allclose(q, q_reduced))
+        assert np.all(projector(q_reduced).omegas[:bands] < 0)  # the unstable tilt bands
+        expected = iodine_mass * moving * sum(ours[MODES.index(m)] ** 2 for m in modes)
+        assert power[k, :bands].sum() == pytest.approx(expected, rel=1e-8)
