@@ -10,7 +10,7 @@ NB ?= 00_structures
 PARAMS ?=
 
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
-VALIDATE_ARGS ?= --jobs 2
+VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
 .PHONY: setup browser book chapter test sync validate benchmark clean help
 
@@ -49,7 +49,7 @@ test: setup
 	$(PY) -m pytest
 
 sync: setup
-	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 validate: setup
 	@test -f $(CSPBI3_MODEL) || { echo "no CsPbI3 model at $(CSPBI3_MODEL): set CSPBI3_MODEL=path/to/nep.txt"; exit 1; }

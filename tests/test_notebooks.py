@@ -6,7 +6,7 @@ import pytest
 
 from softlattice import book
 
-STEMS = sorted(p.stem for p in book.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
+STEMS = sorted(p.stem for p in book.NOTEBOOKS_DIR.glob("*.py"))
 
 
 def cell_sources(notebook):

@@ -40,6 +40,7 @@ from papermill.exceptions import PapermillExecutionError
 from . import __version__
 from .paths import BUILD_DIR, NOTEBOOKS_DIR, REPO_ROOT
 from .profiles import PROFILE_NAMES
+from .provenance import git_commit
 
 STAGED_TOP_LEVEL = ("_config.yml", "_toc.yml", "book")
 RUN_RECORD_TAG = "run-record"
@@ -73,18 +74,6 @@ def chapters_in_toc(root: Path = REPO_ROOT) -> list[str]:
 def parse_parameter_overrides(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
     """Turn ``[('supercell', '4'), ...]`` into ``{'supercell': 4, ...}`` (values read as YAML)."""
     return {name: yaml.safe_load(value) for name, value in pairs}
-
-
-def git_commit(root: Path = REPO_ROOT) -> str:
-    """Short commit hash of the checkout, with '+dirty' when it has uncommitted changes."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, check=True,
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _run_record_cell(parameters: dict[str, Any], wall_time: float) -> nbformat.NotebookNode:
@@ -131,7 +120,7 @@ def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
         raise ValueError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILE_NAMES)}")
     source = notebooks_dir / f"{stem}.py"
     if not source.exists():
-        known = sorted(p.stem for p in notebooks_dir.glob("[0-9][0-9]_*.py"))
+        known = sorted(p.stem for p in notebooks_dir.glob("*.py"))
         raise ValueError(f"unknown chapter {stem!r}; known: {', '.join(known)}")
     if timeout is None:
         timeout = int(book_config()["execute"]["timeout"])

@@ -22,6 +22,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                      fa_fractions=[round(0.05 * k, 2) for k in range(21)], substitution_repeat=8,
                      substitution_seeds=16, seed=0),
     },
+    "00_validation_cspbi3": {
+        "quick": dict(repeat=4, rate_K_per_ps=100.0, temperature_low=150.0, temperature_high=750.0,
+                      reference_ps=4.0, window=10, seed=0),
+        "full": dict(repeat=6, rate_K_per_ps=5.0, temperature_low=100.0, temperature_high=700.0,
+                     reference_ps=20.0, window=25, seed=0),
+    },
 }
 
 

@@ -30,9 +30,10 @@ import pandas as pd
 
 from . import __version__
 from .md import MDSettings, file_hash, hold, nep_calculator, ramp, run_md, run_key
-from .paths import RUNS_DIR
+from .paths import DATA_DIR, REPO_ROOT, RUNS_DIR
 from .phases import (classify_windows, hysteresis, noise_thresholds, phase_sequence,
                      transition_temperatures)
+from .provenance import matches, read_provenance, write_provenance
 from .structures import build_perovskite
 
 
@@ -139,6 +140,85 @@ def validate_cspbi3(model: str | Path, settings: ValidationSettings = Validation
     return report
 
 
+DEFAULT_MODEL = REPO_ROOT.parent / "shared" / "validation" / "cspbi3" / "nep.txt"
+CURATED_DIR = DATA_DIR / "validation" / "cspbi3"
+
+
+@dataclass
+class ValidationData:
+    """A validation's report, per-sample observations and window tables, and where they came from."""
+
+    report: dict
+    observations: dict[str, pd.DataFrame]
+    windows: dict[str, pd.DataFrame]
+    source: str
+
+
+def obtain_validation(settings: ValidationSettings, model: str | Path | None = None,
+                      curated: str | Path = CURATED_DIR, runs_dir: str | Path | None = None,
+                      jobs: int = 2) -> ValidationData:
+    """Results for ``settings``: the curated result set when its parameters and model hash match,
+    otherwise a fresh computation with ``model`` (default: the shared CsPbI3 NEP).
+
+    When no model is available the curated set is returned as it is, and ``source`` says that
+    nothing could be recomputed; with neither a model nor a curated set this raises ValueError.
+    """
+    model = Path(model) if model else DEFAULT_MODEL
+    parameters = asdict(settings)
+    if model.is_file():
+        inputs = {"model_sha256_16": file_hash(model)}
+        if matches(curated, parameters, inputs):
+            return ValidationData(*load_result_set(curated),
+                                  source=f"committed result set {Path(curated).name} (parameters and "
+                                         "model hash match its provenance)")
+        folder = Path(runs_dir) if runs_dir else RUNS_DIR / "validate" / "cspbi3" / (
+            f"r{settings.repeat}-v{settings.rate_K_per_ps:g}-s{settings.seed}")
+        validate_cspbi3(model, settings, folder, jobs=jobs, progress=False)
+        return ValidationData(*load_result_set(folder), source=f"computed now with {model}")
+    if read_provenance(curated) is None:
+        raise ValueError(f"the CsPbI3 model {str(model)!r} is not available and there is no committed "
+                         f"result set in {str(curated)!r}: nothing to show")
+    same = read_provenance(curated)["parameters"] == json.loads(json.dumps(parameters))
+    return ValidationData(*load_result_set(curated), source=(
+        "committed result set (the third-party model is not available here, so nothing was "
+        "recomputed" + ("" if same else "; its parameters differ from the ones requested") + ")"))
+
+
+RESULT_FILES = ("report.json", "heating_windows.csv", "cooling_windows.csv",
+                "heating_observations.csv", "cooling_observations.csv")
+
+
+def save_result_set(runs_dir: str | Path, target: str | Path, command: str) -> Path:
+    """Copy a finished validation's report and tables from ``runs_dir`` into the curated result
+    set ``target`` (observations gzip-compressed) with a provenance record."""
+    runs_dir, target = Path(runs_dir), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    report = json.loads((runs_dir / "report.json").read_text())
+    for name in RESULT_FILES:
+        if name.endswith("observations.csv"):
+            pd.read_csv(runs_dir / name).to_csv(target / (name + ".gz"), index=False,
+                                                float_format="%.6g")
+        else:
+            (target / name).write_bytes((runs_dir / name).read_bytes())
+    write_provenance(target, parameters=report["settings"],
+                     inputs={"model_sha256_16": report["model_hash"]}, command=command,
+                     speeds_atom_steps_per_s={k: report[f"{k}_atom_steps_per_second"]
+                                              for k in ("heating", "cooling")})
+    return target
+
+
+def load_result_set(folder: str | Path) -> tuple[dict, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Report, observations and windows of a saved validation (curated or in ``runs/``)."""
+    folder = Path(folder)
+    report = json.loads((folder / "report.json").read_text())
+    observations, windows = {}, {}
+    for kind in ("heating", "cooling"):
+        name = folder / f"{kind}_observations.csv"
+        observations[kind] = pd.read_csv(name if name.exists() else name.with_suffix(".csv.gz"))
+        windows[kind] = pd.read_csv(folder / f"{kind}_windows.csv")
+    return report, observations, windows
+
+
 def format_report(report: dict) -> str:
     """Human-readable summary of :func:`validate_cspbi3`'s report."""
     s = report["settings"]
@@ -179,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--jobs", type=int, default=1, help="run the three MD runs in parallel")
     parser.add_argument("--runs-dir", type=Path, default=None)
+    parser.add_argument("--save", type=Path, default=None,
+                        help="also store the report and tables as a curated result set here "
+                             "(with provenance), e.g. data/validation/cspbi3")
     args = parser.parse_args(argv)
     if not args.model.is_file():
         parser.error(f"model file {str(args.model)!r} does not exist")
@@ -192,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = validate_cspbi3(args.model, settings, runs_dir, jobs=args.jobs)
     print(format_report(report))
     print(f"report: {runs_dir / 'report.json'}")
+    if args.save is not None:
+        command = "python -m softlattice.validate " + " ".join(argv if argv is not None else sys.argv[1:])
+        print(f"curated result set: {save_result_set(runs_dir, args.save, command)}")
     return 0
 
 
