@@ -1,0 +1,126 @@
+"""Reference labels (cache), training-set writer, tiny NEP training, ensemble spread."""
+
+import numpy as np
+import pytest
+from ase.calculators.lj import LennardJones
+
+from softlattice.reference import LabelCache, label_structures, reference_calculator, structure_hash
+from softlattice.structures import build_perovskite
+from softlattice.training import (NEPHyperparameters, check_training_set, ensemble_spread,
+                                  generate_structures, split_structures, train_ensemble, train_nep,
+                                  write_training_set)
+
+TINY = NEPHyperparameters(radial_cutoff=5.0, angular_cutoff=4.0, n_max_radial=2, n_max_angular=2,
+                          l_max_3b=2, l_max_4b=0, l_max_5b=0, neurons=6, batch_size=4)
+
+
+class CountingLJ(LennardJones):
+    """Lennard-Jones that counts its evaluations (a cheap stand-in reference for the tests)."""
+
+    calls = 0
+
+    def calculate(self, *args, **kwargs):
+        CountingLJ.calls += 1
+        super().calculate(*args, **kwargs)
+
+
+def lj():
+    return CountingLJ(sigma=2.5, epsilon=0.01, rc=6.0, smooth=True)
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    structures = generate_structures([0.0, 1.0], ["a0a0a0", "a0a0c+"], strains=(-0.02, 0.02),
+                                     repeat=(2, 2, 1), per_combination=3, seed=1)
+    return label_structures(structures, lj(), name="lj-test", cache_dir=tmp_path_factory.mktemp("labels"))
+
+
+def test_label_cache_hits_and_misses(tmp_path):
+    structures = [build_perovskite("Cs", 1, lattice_constant=6.3 + 0.01 * k) for k in range(3)]
+    CountingLJ.calls = 0
+    first = label_structures(structures, lj(), name="lj", cache_dir=tmp_path)
+    assert CountingLJ.calls == 3
+    again = label_structures(structures + [build_perovskite("Cs", 1, lattice_constant=6.5)], lj(),
+                             name="lj", cache_dir=tmp_path)
+    assert CountingLJ.calls == 4  # three hits, one miss
+    np.testing.assert_allclose(again[0].get_forces(), first[0].get_forces())
+    assert LabelCache("lj", tmp_path).get(structures[1]) is not None
+    assert LabelCache("other", tmp_path).get(structures[1]) is None  # keyed by reference name
+    moved = structures[0].copy()
+    moved.positions[0, 0] += 0.01
+    assert structure_hash(moved) != structure_hash(structures[0])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda d: label_structures([build_perovskite("Cs", 1)], "vasp-scan", cache_dir=d), "unknown reference 'vasp-scan'"),
+    (lambda d: label_structures([build_perovskite("Cs", 1)], lj(), cache_dir=d), "needs a name"),
+    (lambda d: reference_calculator("chgnet-r2scan+d4"), "unknown reference 'chgnet-r2scan\\+d4'"),
+])
+def test_bad_reference_input(tmp_path, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tmp_path)
+
+
+def test_overlapping_atoms_are_refused_before_any_work(tmp_path):
+    good = build_perovskite("Cs", 1)
+    bad = good.copy()
+    bad.positions[1] = bad.positions[0] + [0.2, 0, 0]
+    CountingLJ.calls = 0
+    with pytest.raises(ValueError, match="structure 1 has overlapping atoms"):
+        label_structures([good, bad], lj(), name="lj", cache_dir=tmp_path)
+    assert CountingLJ.calls == 0
+
+
+def test_training_set_checks(labelled):
+    check_training_set(labelled)
+    with pytest.raises(ValueError, match="structure 0 has no energy, forces, stress"):
+        check_training_set([build_perovskite("MA", 1)])
+    with pytest.raises(ValueError, match=r"contains \['Cs'\]"):
+        check_training_set([build_perovskite("Cs", 1)])
+    with pytest.raises(ValueError, match="empty"):
+        check_training_set([])
+
+
+def test_writer_round_trip(labelled, tmp_path):
+    """calorine writes GPUMD's train.xyz (extxyz with energy, forces and stress); reading it back
+    gives the labels unchanged."""
+    from ase.io import read
+    path = write_training_set(labelled[:4], tmp_path / "train.xyz")
+    back = read(path, index=":")
+    assert len(back) == 4
+    for original, copy in zip(labelled[:4], back):
+        np.testing.assert_allclose(copy.positions, original.positions, atol=1e-6)
+        assert copy.get_potential_energy() == pytest.approx(original.get_potential_energy(), rel=1e-7)
+        np.testing.assert_allclose(copy.get_forces(), original.get_forces(), atol=1e-6)
+        np.testing.assert_allclose(copy.get_stress(), original.get_stress(), atol=1e-8)
+
+
+def test_tiny_training_reproduces_neppo_predictions_in_cpunep(labelled, tmp_path):
+    from ase import Atoms
+    from calorine.calculators import CPUNEP
+    from neppo import predict, read_model
+    train, test = split_structures(labelled, 0.25, seed=0)
+    result = train_nep(train, test, tmp_path / "model", steps=40, hyper=TINY, report_interval=20)
+    assert result.model_path.exists() and len(result.history) == 2
+    assert result.history.rmse_forces_train.iloc[-1] < result.history.rmse_forces_train.iloc[0]
+    predicted = predict(read_model(result.model_path, dtype=__import__("torch").float64), test)
+    for structure, prediction in zip(test, predicted):
+        work = Atoms(structure.numbers, positions=structure.positions, cell=structure.cell, pbc=True)
+        work.calc = CPUNEP(str(result.model_path))
+        assert work.get_potential_energy() / len(work) == pytest.approx(
+            prediction.info["energy_predicted"], abs=1e-8)
+        np.testing.assert_allclose(work.get_forces(), prediction.arrays["force_predicted"], atol=1e-7)
+    again = train_nep(train, test, tmp_path / "model", steps=40, hyper=TINY, report_interval=20)
+    assert again.history.equals(result.history)  # done already: loaded, not retrained
+
+
+def test_ensemble_disagrees_more_off_distribution(labelled, tmp_path):
+    members = train_ensemble(labelled, tmp_path / "ensemble", steps=60, members=3, hyper=TINY)
+    models = [m.model_path for m in members]
+    inside = ensemble_spread(models, labelled[:6])
+    outside_structures = generate_structures([0.5], ["a0a0c+"], tilt_angle=20.0, strains=(0.12,),
+                                             rattle=0.25, repeat=(2, 2, 1), per_combination=6, seed=9)
+    outside = ensemble_spread(models, outside_structures)
+    assert outside.force_std_max_eV_per_A.median() > inside.force_std_max_eV_per_A.median()
+    with pytest.raises(ValueError, match="at least 2 members"):
+        train_ensemble(labelled, tmp_path / "one", steps=5, members=1, hyper=TINY)
