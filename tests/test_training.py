@@ -25,14 +25,43 @@ class CountingLJ(LennardJones):
 
 
 def lj():
-    return CountingLJ(sigma=2.5, epsilon=0.01, rc=6.0, smooth=True)
+    return CountingLJ(sigma=2.9, epsilon=0.05, rc=6.0, smooth=True)
+
+
+CSPBI3 = ("Cs", "Pb", "I")
+
+
+def rattled_cspbi3(count, rattle, strain, seed):
+    """CsPbI3 cells (no hydrogen: Lennard-Jones labels stay physical) with strain and noise."""
+    rng = np.random.default_rng(seed)
+    structures = []
+    for _ in range(count):
+        atoms = build_perovskite("Cs", (2, 2, 1), glazer="a0a0c+", tilt_angle=8.0)
+        atoms.set_cell(atoms.cell * (1 + strain), scale_atoms=True)
+        atoms.positions += rng.normal(0, rattle, atoms.positions.shape)
+        structures.append(atoms)
+    return structures
 
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory):
-    structures = generate_structures([0.0, 1.0], ["a0a0a0", "a0a0c+"], strains=(-0.02, 0.02),
-                                     repeat=(2, 2, 1), per_combination=3, seed=1)
+    structures = rattled_cspbi3(12, 0.05, -0.01, seed=1) + rattled_cspbi3(12, 0.05, 0.01, seed=2)
     return label_structures(structures, lj(), name="lj-test", cache_dir=tmp_path_factory.mktemp("labels"))
+
+
+def test_generated_structures_cover_phases_and_compositions():
+    structures = generate_structures([0.0, 0.5], ["a0a0a0", "a-a-c+"], strains=(-0.02, 0.02),
+                                     rattle=0.1, per_combination=2, seed=3)
+    assert len(structures) == 2 * 2 * 2 * 2
+    assert {a.info["glazer"] for a in structures} == {"a0a0a0", "a-a-c+"}
+    assert {a.info["fa_fraction"] for a in structures} == {0.0, 0.5}
+    for atoms in structures:
+        assert len(atoms) == 96
+        distances = atoms.get_all_distances(mic=True)
+        np.fill_diagonal(distances, np.inf)
+        assert distances.min() >= 0.8
+    with pytest.raises(ValueError, match="strain 0.3 is outside"):
+        generate_structures([0.0], ["a0a0a0"], strains=(0.3,))
 
 
 def test_label_cache_hits_and_misses(tmp_path):
@@ -72,7 +101,7 @@ def test_overlapping_atoms_are_refused_before_any_work(tmp_path):
 
 
 def test_training_set_checks(labelled):
-    check_training_set(labelled)
+    check_training_set(labelled, CSPBI3)
     with pytest.raises(ValueError, match="structure 0 has no energy, forces, stress"):
         check_training_set([build_perovskite("MA", 1)])
     with pytest.raises(ValueError, match=r"contains \['Cs'\]"):
@@ -100,7 +129,8 @@ def test_tiny_training_reproduces_neppo_predictions_in_cpunep(labelled, tmp_path
     from calorine.calculators import CPUNEP
     from neppo import predict, read_model
     train, test = split_structures(labelled, 0.25, seed=0)
-    result = train_nep(train, test, tmp_path / "model", steps=40, hyper=TINY, report_interval=20)
+    result = train_nep(train, test, tmp_path / "model", steps=40, hyper=TINY, species=CSPBI3,
+                       report_interval=20)
     assert result.model_path.exists() and len(result.history) == 2
     assert result.history.rmse_forces_train.iloc[-1] < result.history.rmse_forces_train.iloc[0]
     predicted = predict(read_model(result.model_path, dtype=__import__("torch").float64), test)
@@ -110,17 +140,18 @@ def test_tiny_training_reproduces_neppo_predictions_in_cpunep(labelled, tmp_path
         assert work.get_potential_energy() / len(work) == pytest.approx(
             prediction.info["energy_predicted"], abs=1e-8)
         np.testing.assert_allclose(work.get_forces(), prediction.arrays["force_predicted"], atol=1e-7)
-    again = train_nep(train, test, tmp_path / "model", steps=40, hyper=TINY, report_interval=20)
+    again = train_nep(train, test, tmp_path / "model", steps=40, hyper=TINY, species=CSPBI3,
+                      report_interval=20)
     assert again.history.equals(result.history)  # done already: loaded, not retrained
 
 
 def test_ensemble_disagrees_more_off_distribution(labelled, tmp_path):
-    members = train_ensemble(labelled, tmp_path / "ensemble", steps=60, members=3, hyper=TINY)
+    members = train_ensemble(labelled, tmp_path / "ensemble", steps=300, members=3, hyper=TINY,
+                             species=CSPBI3)
     models = [m.model_path for m in members]
-    inside = ensemble_spread(models, labelled[:6])
-    outside_structures = generate_structures([0.5], ["a0a0c+"], tilt_angle=20.0, strains=(0.12,),
-                                             rattle=0.25, repeat=(2, 2, 1), per_combination=6, seed=9)
-    outside = ensemble_spread(models, outside_structures)
-    assert outside.force_std_max_eV_per_A.median() > inside.force_std_max_eV_per_A.median()
+    assert all(m.history.rmse_forces_train.iloc[-1] < m.history.rmse_forces_train.iloc[0] for m in members)
+    inside = ensemble_spread(models, labelled[:8])
+    outside = ensemble_spread(models, rattled_cspbi3(8, 0.25, -0.06, seed=9))
+    assert outside.force_std_max_eV_per_A.median() > 2 * inside.force_std_max_eV_per_A.median()
     with pytest.raises(ValueError, match="at least 2 members"):
-        train_ensemble(labelled, tmp_path / "one", steps=5, members=1, hyper=TINY)
+        train_ensemble(labelled, tmp_path / "one", steps=5, members=1, hyper=TINY, species=CSPBI3)

@@ -277,6 +277,8 @@ class _State:
     rng_state: dict
     segments_done: int
     observations: list[dict] = field(default_factory=list)
+    md_seconds: float = 0.0
+    atom_steps: float = 0.0
 
 
 def _save_state(folder: Path, state: _State) -> None:
@@ -285,7 +287,8 @@ def _save_state(folder: Path, state: _State) -> None:
             np.savez(handle, positions=state.positions, momenta=state.momenta, cell=state.cell,
                      p_eps=state.p_eps, force_eps=state.force_eps, segments_done=state.segments_done,
                      rng_state=json.dumps(state.rng_state),
-                     observations=json.dumps(state.observations))
+                     observations=json.dumps(state.observations), md_seconds=state.md_seconds,
+                     atom_steps=state.atom_steps)
     _write_atomically(folder / "state.npz", write)
 
 
@@ -297,7 +300,9 @@ def _load_state(folder: Path) -> _State | None:
     return _State(positions=data["positions"], momenta=data["momenta"], cell=data["cell"],
                   p_eps=data["p_eps"], force_eps=data["force_eps"], rng_state=json.loads(str(data["rng_state"])),
                   segments_done=int(data["segments_done"]),
-                  observations=json.loads(str(data["observations"])))
+                  observations=json.loads(str(data["observations"])),
+                  md_seconds=float(data["md_seconds"]) if "md_seconds" in data.files else 0.0,
+                  atom_steps=float(data["atom_steps"]) if "atom_steps" in data.files else 0.0)
 
 
 class _Sampler:
@@ -365,7 +370,8 @@ class MDResult:
         Wall time of the dynamics and of the on-the-fly analysis in this call (not in earlier,
         resumed-from calls).
     atom_steps_per_second
-        Throughput of this call.
+        Throughput of the dynamics over the whole run, resumed parts included (NaN for a run
+        without checkpoints that ran no step).
     final_atoms
         Structure at the end, with momenta.
     """
@@ -472,6 +478,7 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
         iterator = tqdm(iterator, initial=state.segments_done, total=len(segments), desc="MD segments")
     md_seconds = 0.0
     steps_done = 0
+    analysis_before = 0.0
     for index in iterator:
         segment = segments[index]
         n_steps = max(settings.sample_interval,
@@ -491,7 +498,8 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
             if trajectory is not None and len(sampler.records) % settings.trajectory_interval == 0:
                 from ase.io import write
                 write(trajectory, atoms, append=True)
-        md_seconds += time.perf_counter() - started
+        md_seconds += time.perf_counter() - started - (sampler.analysis_seconds - analysis_before)
+        analysis_before = sampler.analysis_seconds
         steps_done += n_steps
         elapsed_ps += segment.duration_ps
         observations.extend(sampler.records)
@@ -500,9 +508,11 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
                 positions=atoms.positions.copy(), momenta=atoms.get_momenta(), cell=atoms.cell.array.copy(),
                 p_eps=np.broadcast_to(getattr(dynamics, "p_eps", 0.0), (3, 3)).astype(float),
                 force_eps=np.broadcast_to(getattr(dynamics, "force_eps", np.nan), (3, 3)).astype(float),
-                rng_state=rng.bit_generator.state, segments_done=index + 1, observations=observations))
-    md_seconds -= sampler.analysis_seconds
-    rate = len(atoms) * steps_done / md_seconds if md_seconds > 0 else float("nan")
+                rng_state=rng.bit_generator.state, segments_done=index + 1, observations=observations,
+                md_seconds=state.md_seconds + md_seconds, atom_steps=state.atom_steps + len(atoms) * steps_done))
+    # throughput over the whole run, resumed parts included
+    total_seconds = state.md_seconds + md_seconds
+    rate = (state.atom_steps + len(atoms) * steps_done) / total_seconds if total_seconds > 0 else float("nan")
     final = atoms.copy()
     final.calc = None
     return MDResult(observations=pd.DataFrame(observations), md_seconds=md_seconds,

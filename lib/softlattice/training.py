@@ -21,11 +21,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from ase import Atoms
+from ase.neighborlist import neighbor_list
 
 from .paths import RUNS_DIR
 from .structures import build_mixed_perovskite
 
 MA_FA_SPECIES = ("H", "C", "N", "I", "Pb")
+MIN_GENERATED_DISTANCE = 0.8
+"""Closest approach (Å) accepted in generated structures (the shortest bond, N-H, is 1.01 Å)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def generate_structures(fa_fractions: Sequence[float], glazers: Sequence[str], t
 
     Each structure is a random MA/FA cell (:func:`build_mixed_perovskite`, random molecular
     orientations) of one Glazer pattern, scaled by an isotropic strain plus a random symmetric
-    strain of up to 1 %, with Gaussian position noise of ``rattle`` Å (ASE's ``rattle``).
+    strain of up to 1 %, with Gaussian position noise of ``rattle`` Å, redrawn for atoms it brings
+    closer than MIN_GENERATED_DISTANCE to another.
 
     Returns
     -------
@@ -90,10 +94,26 @@ def generate_structures(fa_fractions: Sequence[float], glazers: Sequence[str], t
                     random_strain = rng.uniform(-0.01, 0.01, (3, 3))
                     deformation = np.eye(3) * (1 + strain) + 0.5 * (random_strain + random_strain.T)
                     atoms.set_cell(atoms.cell.array @ deformation, scale_atoms=True)
-                    atoms.rattle(rattle, seed=int(rng.integers(2**31)))
+                    _rattle_without_overlap(atoms, rattle, rng)
                     atoms.info.update(origin="systematic", glazer=glazer, strain=float(strain))
                     structures.append(atoms)
     return structures
+
+
+def _rattle_without_overlap(atoms: Atoms, amplitude: float, rng: np.random.Generator,
+                            tries: int = 200) -> None:
+    """Gaussian noise of ``amplitude`` Å on every position; the noise of atoms that end up closer
+    than MIN_GENERATED_DISTANCE to another atom is drawn again."""
+    ideal = atoms.positions.copy()
+    noise = rng.normal(0.0, amplitude, ideal.shape)
+    for _ in range(tries):
+        atoms.positions = ideal + noise
+        close = np.unique(neighbor_list("i", atoms, MIN_GENERATED_DISTANCE))
+        if close.size == 0:
+            return
+        noise[close] = rng.normal(0.0, amplitude, (close.size, 3))
+    raise ValueError(f"rattle amplitude {amplitude} Å keeps pushing atoms closer than "
+                     f"{MIN_GENERATED_DISTANCE} Å; use a smaller amplitude")
 
 
 def check_training_set(structures: Sequence[Atoms], species: Sequence[str] = MA_FA_SPECIES) -> None:

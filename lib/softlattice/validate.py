@@ -200,10 +200,11 @@ def save_result_set(runs_dir: str | Path, target: str | Path, command: str) -> P
                                                 float_format="%.6g")
         else:
             (target / name).write_bytes((runs_dir / name).read_bytes())
+    log = runs_dir / "run.log"
+    if log.exists():
+        (target / "run.log").write_bytes(log.read_bytes())
     write_provenance(target, parameters=report["settings"],
-                     inputs={"model_sha256_16": report["model_hash"]}, command=command,
-                     speeds_atom_steps_per_s={k: report[f"{k}_atom_steps_per_second"]
-                                              for k in ("heating", "cooling")})
+                     inputs={"model_sha256_16": report["model_hash"]}, command=command)
     return target
 
 
