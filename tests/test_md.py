@@ -167,3 +167,11 @@ def test_model_of_wrong_species_is_rejected(tmp_path):
     from softlattice.structures import build_perovskite
     with pytest.raises(ValueError, match=r"structure contains \['I', 'Pb'\]"):
         nep_calculator(model, atoms=build_perovskite("Cs", 1))
+
+
+def test_block_standard_error():
+    from softlattice.masscheck import block_standard_error
+    samples = np.random.default_rng(0).normal(0, 1, 10000)
+    assert block_standard_error(samples) == pytest.approx(0.01, rel=0.8)
+    with pytest.raises(ValueError, match="too few"):
+        block_standard_error(samples[:6])
