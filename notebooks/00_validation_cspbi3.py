@@ -132,3 +132,9 @@ pd.DataFrame(data.report["hysteresis"]).round(1)
 #   transitions are superheated on heating and undercooled on cooling; the hysteresis measures
 #   this. Slower ramps and larger cells (`-p rate_K_per_ps`, `-p repeat`) narrow it. No parameter
 #   was adjusted toward any expected temperature.
+# - Cooling need not end in the single-domain $a^-a^-c^+$ ground state. When tilt domains of
+#   different orientation form, the global amplitudes of several axes are partially active and hover
+#   near the threshold (the label then flickers, e.g. between $a^0a^0c^+$ and $a^0b^+c^+$), and an
+#   axis whose M and R amplitudes are both active is labelled `*` (coexisting in-phase and
+#   out-of-phase regions, the kind of state the MA/FA study finds at its morphotropic boundary).
+#   The per-block amplitudes of {func}`softlattice.modes.project_modes_local` resolve such domains.
