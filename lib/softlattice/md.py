@@ -203,6 +203,10 @@ class MDSettings:
         Seed of velocities and thermostat noise.
     min_distance
         Closest approach (Å) below which the run stops as blown up.
+    distance_check_interval
+        Check the closest approach every this many samples (the neighbour search is the most
+        expensive part of the analysis; temperature, volume and finiteness are checked at every
+        sample).
     max_temperature_factor
         The run stops when the instantaneous temperature exceeds this factor times the target
         plus 300 K.
@@ -220,6 +224,7 @@ class MDSettings:
     hydrogen_mass: float | None = None
     seed: int = 0
     min_distance: float = 0.6
+    distance_check_interval: int = 5
     max_temperature_factor: float = 3.0
     trajectory_interval: int | None = None
 
@@ -228,8 +233,10 @@ class MDSettings:
             raise ValueError(f"unknown ensemble {self.ensemble!r}; allowed: {', '.join(ENSEMBLES)}")
         if not 0 < self.timestep_fs <= 5:
             raise ValueError(f"time step {self.timestep_fs!r} fs is outside the allowed range (0, 5] fs")
-        if int(self.sample_interval) != self.sample_interval or self.sample_interval < 1:
-            raise ValueError(f"sample interval {self.sample_interval!r} must be a positive integer")
+        for name in ("sample_interval", "distance_check_interval"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name.replace('_', ' ')} {value!r} must be a positive integer")
         for name in ("thermostat_fs", "barostat_fs"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} {getattr(self, name)!r} must be > 0")
@@ -319,6 +326,7 @@ class _Sampler:
         self.analysis_seconds = 0.0
         self.target = 0.0
         self.time_ps = 0.0
+        self.samples_taken = 0
 
     def __call__(self) -> None:
         started = time.perf_counter()
@@ -335,7 +343,9 @@ class _Sampler:
         if not 0.5 < volume / self.initial_volume < 2.0:
             raise MDBlowUp(f"cell collapse or explosion at t = {self.time_ps:.3f} ps: volume "
                            f"{volume:.1f} Å^3, initially {self.initial_volume:.1f} Å^3")
-        close = neighbor_list("d", atoms, self.settings.min_distance)
+        self.samples_taken += 1
+        check_distances = self.samples_taken % self.settings.distance_check_interval == 0
+        close = neighbor_list("d", atoms, self.settings.min_distance) if check_distances else np.empty(0)
         if close.size:
             raise MDBlowUp(f"atoms closer than {self.settings.min_distance} Å at t = "
                            f"{self.time_ps:.3f} ps (closest {close.min():.2f} Å)")
