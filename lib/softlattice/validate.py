@@ -234,8 +234,12 @@ def format_report(report: dict) -> str:
         for t in report[f"{kind}_transitions"]:
             lines.append(f"  {t['from_phase']} -> {t['to_phase']} at {t['temperature_K']:.0f} "
                          f"+/- {t['resolution_K']:.0f} K")
-        lines.append(f"  speed {report[f'{kind}_atom_steps_per_second']:.0f} atom-steps/s, analysis "
-                     f"{100 * report[f'{kind}_analysis_fraction']:.1f}% of MD time")
+        speed, analysis = report[f"{kind}_atom_steps_per_second"], report[f"{kind}_analysis_fraction"]
+        if np.isfinite(speed) and np.isfinite(analysis):
+            lines.append(f"  speed {speed:.0f} atom-steps/s, analysis {100 * analysis:.1f}% of MD time")
+        else:
+            lines.append("  speed: not measured in this call (resumed from finished checkpoints; "
+                         "see the run log)")
     lines.append("hysteresis (heating - cooling):")
     for h in report["hysteresis"]:
         lines.append(f"  {h['low_phase']} <-> {h['high_phase']}: heating {h['heating_K']:.0f} K, "
