@@ -395,7 +395,8 @@ class MDResult:
 
 def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
            settings: MDSettings = MDSettings(), checkpoint_dir: str | Path | None = None,
-           model_id: str = "", progress: bool = False) -> MDResult:
+           model_id: str = "", progress: bool = False, snapshots: list[Atoms] | None = None,
+           snapshot_every: int = 1) -> MDResult:
     """Run molecular dynamics through ``segments`` with on-the-fly analysis and checkpoints.
 
     Parameters
@@ -416,6 +417,11 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
         results of another model are never resumed from.
     progress
         Show a tqdm progress bar over segments.
+    snapshots
+        If given, copies of the structure (positions, cell; no calculator) are appended to it
+        every ``snapshot_every`` samples as the run goes, so they survive an :class:`MDBlowUp`.
+    snapshot_every
+        Samples between snapshots.
     """
     if not segments:
         raise ValueError("no segments to run: the temperature protocol is empty")
@@ -505,6 +511,12 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
             sampler.target = target
             sampler.time_ps = elapsed_ps + (block + 1) * settings.sample_interval * settings.timestep_fs / 1000
             sampler()
+            if snapshots is not None and sampler.samples_taken % snapshot_every == 0:
+                frame = Atoms(atoms.numbers, positions=atoms.positions.copy(), cell=atoms.cell.array.copy(),
+                              pbc=atoms.pbc)
+                frame.info.update(atoms.info)
+                frame.info["time_ps"] = sampler.time_ps
+                snapshots.append(frame)
             if trajectory is not None and len(sampler.records) % settings.trajectory_interval == 0:
                 from ase.io import write
                 write(trajectory, atoms, append=True)
