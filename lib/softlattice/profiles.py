@@ -28,6 +28,15 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(repeat=6, rate_K_per_ps=5.0, temperature_low=100.0, temperature_high=700.0,
                      reference_ps=20.0, window=25, seed=0),
     },
+    "01_potential": {
+        "quick": dict(reference="chgnet-r2scan", fa_fractions=[0.0, 1.0], glazers=["a0a0c-", "a0a0c+"],
+                      strains=[-0.02, 0.02], rattles=[0.05], per_combination=1, steps=300,
+                      hyperparameters="tiny", md_ps=0.5, md_temperature=300.0, seed=0),
+        "full": dict(reference="chgnet-r2scan", fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0],
+                     glazers=["a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+"], strains=[-0.03, 0.0, 0.03],
+                     rattles=[0.03, 0.1], per_combination=2, steps=4000, hyperparameters="seed",
+                     md_ps=10.0, md_temperature=300.0, seed=0),
+    },
 }
 
 

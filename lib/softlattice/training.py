@@ -319,6 +319,53 @@ def build_model(output_dir: str | Path, reference: str = "chgnet-r2scan",
     return TrainingResult(output_dir / "nep.txt", result.history)
 
 
+HYPERPARAMETER_PRESETS = {
+    "seed": NEPHyperparameters(),
+    "tiny": NEPHyperparameters(radial_cutoff=6.0, angular_cutoff=4.0, n_max_radial=2, n_max_angular=2,
+                               l_max_3b=2, l_max_4b=0, l_max_5b=0, neurons=8, batch_size=4),
+}
+"""'seed': the seed's model; 'tiny': a small model for the quick profile (minutes on 2 cores)."""
+
+
+def model_parameters(reference: str, fa_fractions: Sequence[float], glazers: Sequence[str],
+                     strains: Sequence[float], rattles: Sequence[float], per_combination: int, steps: int,
+                     hyper: str | NEPHyperparameters = "seed", test_fraction: float = 0.1,
+                     seed: int = 0) -> dict:
+    """The parameters :func:`build_model` records in its provenance, for matching stored models."""
+    if isinstance(hyper, str):
+        if hyper not in HYPERPARAMETER_PRESETS:
+            raise ValueError(f"unknown hyperparameter preset {hyper!r}; allowed: "
+                             f"{', '.join(HYPERPARAMETER_PRESETS)}")
+        hyper = HYPERPARAMETER_PRESETS[hyper]
+    return dict(reference=reference, fa_fractions=list(fa_fractions), glazers=list(glazers),
+                strains=list(strains), rattles=list(rattles), per_combination=per_combination,
+                steps=steps, test_fraction=test_fraction, seed=seed, hyper=asdict(hyper))
+
+
+def obtain_model(parameters: dict, stored: Sequence[str | Path] = ()) -> tuple[Path, str]:
+    """A model folder for ``parameters`` (from :func:`model_parameters`): the first of ``stored``
+    whose provenance matches, else a model built now under ``runs/models/<hash>``.
+
+    Returns
+    -------
+    The folder and a sentence saying where the model came from.
+    """
+    from .provenance import matches
+    for folder in stored:
+        if matches(folder, parameters, {}):
+            return Path(folder), f"committed model {Path(folder).name} (parameters match its provenance)"
+    key = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:12]
+    folder = RUNS_DIR / "models" / key
+    if not (folder / "nep.txt").exists():
+        hyper = NEPHyperparameters(**{**parameters["hyper"],
+                                      "learning_rate": tuple(parameters["hyper"]["learning_rate"])})
+        build_model(folder, parameters["reference"], parameters["fa_fractions"], parameters["glazers"],
+                    parameters["strains"], parameters["rattles"], parameters["per_combination"],
+                    parameters["steps"], parameters["test_fraction"], hyper, parameters["seed"],
+                    command="softlattice.training.obtain_model")
+    return folder, f"model built now in {folder}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m softlattice.training --output DIR [--steps N] ...``."""
     import argparse
@@ -341,3 +388,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def load_sets(folder: str | Path) -> tuple[list[Atoms], list[Atoms]]:
+    """Training and test structures stored with a model (``train.xyz.gz``, ``test.xyz.gz``)."""
+    from ase.io import read
+    folder = Path(folder)
+    return read(folder / "train.xyz.gz", index=":"), read(folder / "test.xyz.gz", index=":")
+
+
+def parity_data(model: str | Path, structures: Sequence[Atoms]) -> dict[str, pd.DataFrame]:
+    """Reference vs model values for energies (eV/atom), force components (eV/Å) and stress
+    components (GPa) of labelled ``structures``."""
+    from ase.units import GPa
+
+    from .md import nep_calculator
+    calculator = nep_calculator(model)
+    energy, forces, stress = [], [], []
+    for atoms in structures:
+        work = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        work.calc = calculator
+        energy.append((atoms.get_potential_energy() / len(atoms), work.get_potential_energy() / len(work)))
+        forces.append(np.column_stack([atoms.get_forces().ravel(), work.get_forces().ravel()]))
+        stress.append(np.column_stack([atoms.get_stress() / GPa, work.get_stress() / GPa]))
+    columns = ["reference", "model"]
+    return dict(energy=pd.DataFrame(energy, columns=columns),
+                forces=pd.DataFrame(np.vstack(forces), columns=columns),
+                stress=pd.DataFrame(np.vstack(stress), columns=columns))
+
+
+def error_metrics(frame: pd.DataFrame) -> dict[str, float]:
+    """RMSE and coefficient of determination R^2 of ``model`` against ``reference``."""
+    residual = frame["model"] - frame["reference"]
+    total = ((frame["reference"] - frame["reference"].mean()) ** 2).sum()
+    return dict(rmse=float(np.sqrt((residual ** 2).mean())),
+                r2=float(1 - (residual ** 2).sum() / total) if total > 0 else float("nan"))
