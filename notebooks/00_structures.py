@@ -51,7 +51,8 @@ import plotly.graph_objects as go
 from softlattice import plotting, profiles
 from softlattice.molecules import cation_in_local_frame
 from softlattice.structures import (CUBIC_LATTICE_CONSTANTS, build_mixed_perovskite,
-                                    build_perovskite, framework_spacegroup)
+                                    build_perovskite, framework_spacegroup,
+                                    substitution_statistics, tilt_round_trip)
 from softlattice.tilts import measure_tilt_angles
 
 plotting.use_book_renderer()
@@ -155,14 +156,8 @@ for glazer in ["a0a0c-", "a0a0c+", "a-a-c+"]:
 # measurement reads the angle from the bond direction.
 
 # %%
-rows = []
-for glazer in ["a0a0c-", "a0a0c+", "a-a-c+", "a-a-a-"]:
-    for angle in settings["angle_grid"]:
-        atoms = build_perovskite("Cs", settings["supercell"], glazer=glazer, tilt_angle=angle)
-        measured = measure_tilt_angles(atoms).mean_abs_angles
-        rows.append(dict(glazer=glazer, imposed_deg=angle, measured_z_deg=measured[2],
-                         measured_x_deg=measured[0]))
-round_trip = pd.DataFrame(rows)
+round_trip = tilt_round_trip(["a0a0c-", "a0a0c+", "a-a-c+", "a-a-a-"], settings["angle_grid"],
+                             repeat=settings["supercell"])
 figure = go.Figure()
 for glazer, group in round_trip.groupby("glazer"):
     figure.add_scatter(x=group.imposed_deg, y=group.measured_z_deg, mode="markers+lines",
@@ -172,7 +167,7 @@ figure.add_scatter(x=[0, max(settings["angle_grid"])], y=[0, max(settings["angle
 figure.update_layout(xaxis_title="imposed tilt angle (°)", yaxis_title="measured tilt angle (°)",
                      height=420)
 figure.show()
-print("largest |measured - imposed| over all patterns and axes: "
+print("largest |measured - imposed| about z over all patterns: "
       f"{(round_trip.measured_z_deg - round_trip.imposed_deg).abs().max():.2e}°")
 
 # %% [markdown]
@@ -186,18 +181,9 @@ print("largest |measured - imposed| over all patterns and axes: "
 # without replacement; negative for alternation, positive for clustering).
 
 # %%
-from softlattice.structures import warren_cowley_alpha  # noqa: E402
-
-rows = []
 repeat = settings["substitution_repeat"]
-for x in settings["fa_fractions"]:
-    for k in range(settings["substitution_seeds"]):
-        atoms = build_mixed_perovskite(x, repeat, seed=settings["seed"] + k)
-        realised = atoms.info["fa_fraction"]
-        rows.append(dict(x_target=x, x_realised=realised, atoms=len(atoms),
-                         formula=atoms.get_chemical_formula(),
-                         alpha_1=(warren_cowley_alpha(atoms) if 0 < realised < 1 else np.nan)))
-substitution = pd.DataFrame(rows)
+substitution = substitution_statistics(settings["fa_fractions"], repeat, settings["substitution_seeds"],
+                                       first_seed=settings["seed"])
 summary = substitution.groupby("x_target").agg(
     x_realised=("x_realised", "first"), atoms=("atoms", "first"),
     alpha_1_mean=("alpha_1", "mean"), alpha_1_sem=("alpha_1", "sem"))

@@ -10,6 +10,7 @@ from softlattice.structures import (
     build_mixed_perovskite,
     build_perovskite,
     random_a_site_species,
+    substitution_statistics,
     vegard_lattice_constant,
     warren_cowley_alpha,
 )
@@ -63,9 +64,12 @@ def test_substitution_is_seeded():
 
 
 def test_substitution_has_no_short_range_order():
-    alphas = [warren_cowley_alpha(build_mixed_perovskite(0.4, (6, 6, 6), seed=s)) for s in range(40)]
+    table = substitution_statistics([0.0, 0.4], 6, seeds=40)
+    alphas = table[table.x_target == 0.4].alpha_1
     expected = -1 / (216 - 1)
-    assert abs(np.mean(alphas) - expected) < 4 * np.std(alphas) / np.sqrt(len(alphas))
+    assert abs(alphas.mean() - expected) < 4 * alphas.std() / np.sqrt(len(alphas))
+    assert table[table.x_target == 0.0].alpha_1.isna().all()  # undefined for a pure compound
+    assert set(table.atoms) == {216 * 12}
 
 
 def test_warren_cowley_detects_order():

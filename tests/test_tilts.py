@@ -35,6 +35,13 @@ def test_tilt_angle_round_trip(glazer, angle):
     np.testing.assert_allclose(measure_tilt_angles(atoms).mean_abs_angles, expected, atol=1e-9)
 
 
+def test_round_trip_table():
+    from softlattice.structures import tilt_round_trip
+    table = tilt_round_trip(["a0a0c-", "a-a-a-"], [4.0, 11.0])
+    assert len(table) == 4
+    np.testing.assert_allclose(table.measured_z_deg, table.imposed_deg, atol=1e-9)
+
+
 def test_round_trip_with_distinct_angles_per_axis():
     atoms = build_perovskite("Cs", (2, 2, 2), glazer="a-a-c+", tilt_angle=(6.0, 6.0, 11.0))
     np.testing.assert_allclose(measure_tilt_angles(atoms).mean_abs_angles, [6, 6, 11], atol=1e-9)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -42,6 +41,7 @@ from ase.md.verlet import VelocityVerlet
 from ase.neighborlist import neighbor_list
 
 from .modes import MODES, FrameworkMap, iodine_displacements, map_framework, project_modes
+from .reference import structure_hash
 
 ENGINES = ("nep-adapters", "cpunep")
 ENSEMBLES = ("npt", "nvt", "nve")
@@ -248,14 +248,6 @@ class MDBlowUp(RuntimeError):
     """The run became unphysical; the message says how and when."""
 
 
-def _hash_atoms(atoms: Atoms) -> str:
-    digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(atoms.numbers).tobytes())
-    digest.update(np.round(atoms.positions, 8).tobytes())
-    digest.update(np.round(atoms.cell.array, 8).tobytes())
-    return digest.hexdigest()[:16]
-
-
 def file_hash(path: str | Path) -> str:
     """SHA-256 (first 16 hex digits) of a file, e.g. a model."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
@@ -263,7 +255,7 @@ def file_hash(path: str | Path) -> str:
 
 def run_key(atoms: Atoms, segments: Sequence[Segment], settings: MDSettings, model_id: str) -> str:
     """Hash identifying a run: initial structure, protocol, settings and model."""
-    payload = json.dumps(dict(atoms=_hash_atoms(atoms), segments=[asdict(s) for s in segments],
+    payload = json.dumps(dict(atoms=structure_hash(atoms), segments=[asdict(s) for s in segments],
                               settings=asdict(settings), model=model_id), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -540,8 +532,3 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
     return MDResult(observations=pd.DataFrame(observations), md_seconds=md_seconds,
                     analysis_seconds=sampler.analysis_seconds, atom_steps_per_second=rate,
                     final_atoms=final)
-
-
-def clear_checkpoint(checkpoint_dir: str | Path) -> None:
-    """Delete a checkpoint folder."""
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)

@@ -305,3 +305,46 @@ def warren_cowley_alpha(atoms: Atoms, species: str = "FA") -> float:
             neighbour = lookup[np.ravel_multi_index(shifted.T, repeat, order="F")]
             neighbour_hits.append(labels[neighbour][~labels])
     return float(1.0 - np.mean(neighbour_hits) / concentration)
+
+
+def tilt_round_trip(glazers: Sequence[str], angles: Sequence[float], a_site: str = "Cs",
+                    repeat: int | Sequence[int] = 2) -> "pd.DataFrame":
+    """Build each pattern at each angle and measure the angles back from the bonds.
+
+    Returns
+    -------
+    Columns ``glazer``, ``imposed_deg`` and ``measured_x_deg``, ``measured_y_deg``,
+    ``measured_z_deg`` (mean absolute tilt about each axis).
+    """
+    import pandas as pd
+
+    from .tilts import measure_tilt_angles
+    rows = []
+    for glazer in glazers:
+        for angle in angles:
+            atoms = build_perovskite(a_site, repeat, glazer=glazer, tilt_angle=angle)
+            measured = measure_tilt_angles(atoms).mean_abs_angles
+            rows.append(dict(glazer=glazer, imposed_deg=float(angle),
+                             **{f"measured_{axis}_deg": value for axis, value in zip("xyz", measured)}))
+    return pd.DataFrame(rows)
+
+
+def substitution_statistics(fa_fractions: Sequence[float], repeat: int, seeds: int,
+                            first_seed: int = 0) -> "pd.DataFrame":
+    """Realised FA fraction and nearest-neighbour Warren-Cowley parameter of random MA/FA cells.
+
+    Returns
+    -------
+    One row per (x, seed): ``x_target``, ``x_realised``, ``atoms``, ``formula``, ``alpha_1``
+    (NaN for the pure compounds, where it is undefined).
+    """
+    import pandas as pd
+    rows = []
+    for x in fa_fractions:
+        for k in range(seeds):
+            atoms = build_mixed_perovskite(x, repeat, seed=first_seed + k)
+            realised = atoms.info["fa_fraction"]
+            rows.append(dict(x_target=x, x_realised=realised, atoms=len(atoms),
+                             formula=atoms.get_chemical_formula(),
+                             alpha_1=warren_cowley_alpha(atoms) if 0 < realised < 1 else np.nan))
+    return pd.DataFrame(rows)
