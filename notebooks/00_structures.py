@@ -44,7 +44,6 @@ substitution_seeds = None  # number of random substitutions per x
 seed = None  # seed of the random substitution and molecular orientations
 
 # %%
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 

@@ -47,7 +47,6 @@ seed = None  # seed of velocities and thermostat noise
 
 # %%
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from softlattice import plotting, profiles

@@ -51,9 +51,7 @@ md_temperature = None  # temperature of the MD stability check, K
 seed = None  # seed of generation, split and training
 
 # %%
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from softlattice import plotting, profiles
@@ -114,7 +112,7 @@ figure.show()
 # %%
 parity = parity_data(folder / "nep.txt", test)
 figure = make_subplots(rows=1, cols=3, subplot_titles=("energy (eV/atom)", "forces (eV/Å)", "stress (GPa)"))
-for column, (name, frame) in enumerate(parity.items(), start=1):
+for column, frame in enumerate(parity.values(), start=1):
     low, high = frame.to_numpy().min(), frame.to_numpy().max()
     figure.add_scatter(x=frame.reference, y=frame.model, mode="markers", marker=dict(size=3),
                        showlegend=False, row=1, col=column)
@@ -147,14 +145,12 @@ atoms = build_perovskite("MA", 2, glazer="a0a0c-", tilt_angle=8.0)
 calculator = nep_calculator(folder / "nep.txt", atoms=atoms)
 snapshots = []
 try:
-    result = run_md(atoms, calculator, hold(settings["md_temperature"], settings["md_ps"]),
-                    MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=20,
-                               seed=settings["seed"]), snapshots=snapshots)
+    run_md(atoms, calculator, hold(settings["md_temperature"], settings["md_ps"]),
+           MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=20, seed=settings["seed"]),
+           snapshots=snapshots)
     outcome = f"stable for the full {settings['md_ps']} ps"
-    observations = result.observations
 except MDBlowUp as error:
     outcome = f"NOT stable: {error}"
-    observations = None
 print(outcome)
 times = [frame.info["time_ps"] for frame in snapshots]
 print(f"{len(snapshots)} snapshots recorded up to t = {max(times, default=0):.2f} ps")

@@ -13,7 +13,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from softlattice.md import (MDBlowUp, MDSettings, Segment, hold, model_species, nep_calculator, ramp,
+from softlattice.md import (MDBlowUp, MDSettings, hold, model_species, nep_calculator, ramp,
                             run_md, stepwise)
 
 CSPBI3_MODEL = Path(__file__).resolve().parents[2] / "shared" / "validation" / "cspbi3" / "nep.txt"

@@ -96,13 +96,10 @@ def explore(model: str | Path, conditions: Sequence[ExplorationCondition], setti
         md_settings = MDSettings(**{**asdict(settings), "sample_interval": sample,
                                     "seed": settings.seed + index})
         try:
-            result = run_md(condition.structure, calculator, hold(condition.temperature,
-                                                                  condition.duration_ps),
-                            md_settings, snapshot_every=max(1, interval_steps // sample),
-                            snapshots=collected)
-            del result
+            run_md(condition.structure, calculator, hold(condition.temperature, condition.duration_ps),
+                   md_settings, snapshot_every=max(1, interval_steps // sample), snapshots=collected)
         except MDBlowUp:
-            pass
+            pass  # the snapshots taken before the blow-up are in `collected`
         for atoms in collected:
             atoms.info.update(origin="md", temperature=condition.temperature, condition=index)
         snapshots += collected

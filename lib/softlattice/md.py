@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
+from ase.io import write
 from ase.md.langevinbaoab import LangevinBAOAB
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
@@ -510,7 +511,6 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
                 frame.info["time_ps"] = sampler.time_ps
                 snapshots.append(frame)
             if trajectory is not None and len(sampler.records) % settings.trajectory_interval == 0:
-                from ase.io import write
                 write(trajectory, atoms, append=True)
         md_seconds += time.perf_counter() - started - (sampler.analysis_seconds - analysis_before)
         analysis_before = sampler.analysis_seconds

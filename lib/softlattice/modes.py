@@ -17,6 +17,11 @@ cells are handled; the mean displacement of the Pb-I framework is removed from e
 drifting centre of mass does not enter; displacements use the minimum image, so wrapping does not
 matter. Local amplitudes are the same projection restricted to blocks of 2x2x2 pseudo-cubic cells
 (the seed's 96-atom cell), the smallest volume on which both M and R patterns are defined.
+
+Why not dynasor's ModeProjector alone: it needs force constants and projects the whole supercell
+onto q-point eigenmodes, so it gives neither per-block (local) amplitudes nor a reference that
+follows a strained cell frame by frame. The tilt patterns are fixed by symmetry, so this module
+projects onto them directly; a test shows that both give the same tilt-mode power.
 """
 
 from __future__ import annotations

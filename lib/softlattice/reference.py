@@ -195,6 +195,8 @@ def label_structures(structures: Sequence[Atoms], reference: str | Calculator = 
             result.info.update(atoms.info)
             result.info["reference"] = name
             cache.put(result)
+            # read back what was stored, so a fresh label and a cached one are the same numbers
+            # (extxyz rounds): a resumed run then trains on exactly what an uninterrupted one did
             cached = cache.get(atoms)
         cached.info["reference"] = name
         labelled.append(cached)

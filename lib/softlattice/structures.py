@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 from ase import Atoms
 from calorine.tools import get_spacegroup
 from scipy.spatial.transform import Rotation
@@ -308,7 +309,7 @@ def warren_cowley_alpha(atoms: Atoms, species: str = "FA") -> float:
 
 
 def tilt_round_trip(glazers: Sequence[str], angles: Sequence[float], a_site: str = "Cs",
-                    repeat: int | Sequence[int] = 2) -> "pd.DataFrame":
+                    repeat: int | Sequence[int] = 2) -> pd.DataFrame:
     """Build each pattern at each angle and measure the angles back from the bonds.
 
     Returns
@@ -316,8 +317,6 @@ def tilt_round_trip(glazers: Sequence[str], angles: Sequence[float], a_site: str
     Columns ``glazer``, ``imposed_deg`` and ``measured_x_deg``, ``measured_y_deg``,
     ``measured_z_deg`` (mean absolute tilt about each axis).
     """
-    import pandas as pd
-
     from .tilts import measure_tilt_angles
     rows = []
     for glazer in glazers:
@@ -330,7 +329,7 @@ def tilt_round_trip(glazers: Sequence[str], angles: Sequence[float], a_site: str
 
 
 def substitution_statistics(fa_fractions: Sequence[float], repeat: int, seeds: int,
-                            first_seed: int = 0) -> "pd.DataFrame":
+                            first_seed: int = 0) -> pd.DataFrame:
     """Realised FA fraction and nearest-neighbour Warren-Cowley parameter of random MA/FA cells.
 
     Returns
@@ -338,7 +337,6 @@ def substitution_statistics(fa_fractions: Sequence[float], repeat: int, seeds: i
     One row per (x, seed): ``x_target``, ``x_realised``, ``atoms``, ``formula``, ``alpha_1``
     (NaN for the pure compounds, where it is undefined).
     """
-    import pandas as pd
     rows = []
     for x in fa_fractions:
         for k in range(seeds):
