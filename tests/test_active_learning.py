@@ -5,6 +5,7 @@ import pytest
 
 from softlattice.active_learning import ActiveLearningSettings, ExplorationCondition, run_active_learning
 from softlattice.md import MDSettings
+from softlattice.reference import label_structures
 from softlattice.structures import build_perovskite
 
 from test_training import CSPBI3, TINY, lj, rattled_cspbi3
@@ -24,7 +25,7 @@ def settings(threshold):
 def test_loop_selects_uncertain_snapshots_grows_the_set_and_resumes(tmp_path):
     initial = rattled_cspbi3(10, 0.03, 0.0, seed=4)
     table = run_active_learning(initial, conditions(), tmp_path, reference=lj(), reference_name="lj",
-                                settings=settings(1e-6), hyper=TINY, species=CSPBI3)
+                                settings=settings(1e-6), hyper=TINY, species=CSPBI3).summary
     assert list(table.generation) == [0, 1]
     assert table.n_selected.iloc[0] == 5 and table.n_candidates.iloc[0] > 5
     assert table.n_training_structures.iloc[1] == 10 + 5
@@ -32,14 +33,14 @@ def test_loop_selects_uncertain_snapshots_grows_the_set_and_resumes(tmp_path):
     selected_floor = np.sort(spreads[:, 1])[-5]
     assert selected_floor >= np.median(spreads[:, 1])  # the most uncertain were labelled
     again = run_active_learning(initial, conditions(), tmp_path, reference=lj(), reference_name="lj",
-                                settings=settings(1e-6), hyper=TINY, species=CSPBI3)
+                                settings=settings(1e-6), hyper=TINY, species=CSPBI3).summary
     assert again.equals(table)  # nothing retrained, relabelled or re-explored
 
 
 def test_loop_stops_when_the_ensemble_agrees(tmp_path):
     initial = rattled_cspbi3(10, 0.03, 0.0, seed=4)
     table = run_active_learning(initial, conditions(), tmp_path, reference=lj(), reference_name="lj",
-                                settings=settings(1e6), hyper=TINY, species=CSPBI3)
+                                settings=settings(1e6), hyper=TINY, species=CSPBI3).summary
     assert len(table) == 1 and bool(table.stopped.iloc[0]) and table.n_selected.iloc[0] == 0
 
 
@@ -48,3 +49,25 @@ def test_bad_settings():
         ActiveLearningSettings(force_spread_threshold=0)
     with pytest.raises(ValueError, match="must be positive"):
         ActiveLearningSettings(generations=0)
+
+
+def test_selection_caps_each_run_and_skips_unlabellable_snapshots():
+    import pandas as pd
+    from softlattice.active_learning import select_uncertain
+    snapshots = rattled_cspbi3(8, 0.02, 0.0, seed=7)
+    for k, atoms in enumerate(snapshots):
+        atoms.info["condition"] = 0 if k < 6 else 1
+    snapshots[0].positions[1] = snapshots[0].positions[0] + 0.3  # overlapping: no reference can label it
+    spread = pd.DataFrame(dict(force_std_max_eV_per_A=[9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 0.5, 0.05]))
+    chosen = select_uncertain(spread, snapshots, ActiveLearningSettings(
+        select_per_generation=4, force_spread_threshold=0.1, max_per_condition=2))
+    assert chosen == [1, 2, 6]  # 0 overlaps, run 0 is capped at two, 7 is below the threshold
+
+
+def test_force_filter_leaves_out_near_collisions(tmp_path):
+    from softlattice.active_learning import trainable
+    labelled = label_structures(rattled_cspbi3(4, 0.02, 0.0, seed=8), lj(), name="lj", cache_dir=tmp_path)
+    largest = [np.abs(a.get_forces()).max() for a in labelled]
+    cut = float(np.median(largest))
+    kept = trainable(labelled, cut)
+    assert len(kept) == sum(f <= cut for f in largest) and len(trainable(labelled, None)) == 4

@@ -62,6 +62,24 @@ def test_generated_structures_cover_phases_and_compositions():
         assert distances.min() >= 0.8
     with pytest.raises(ValueError, match="strain 0.3 is outside"):
         generate_structures([0.0], ["a0a0a0"], strains=(0.3,))
+    with pytest.raises(ValueError, match="molecule rattle fraction 2"):
+        generate_structures([0.0], ["a0a0a0"], molecule_rattle_fraction=2)
+
+
+def test_molecules_rattle_less_than_the_framework():
+    ideal = generate_structures([0.5], ["a0a0a0"], strains=(0.0,), rattle=0.0, per_combination=4, seed=5)
+    noisy = generate_structures([0.5], ["a0a0a0"], strains=(0.0,), rattle=0.1, per_combination=4, seed=5,
+                                molecule_rattle_fraction=0.25)
+    shifts = {"molecule": [], "framework": []}
+    for a, b in zip(ideal, noisy):
+        # same seed: same cell and arrangement; the random strain is the same too, so compare
+        # positions in fractional coordinates of each cell
+        delta = (b.get_scaled_positions(wrap=False) - a.get_scaled_positions(wrap=False)) @ b.cell.array
+        molecular = np.isin(b.numbers, (1, 6, 7))
+        shifts["molecule"] += list(np.linalg.norm(delta[molecular], axis=1))
+        shifts["framework"] += list(np.linalg.norm(delta[~molecular], axis=1))
+    ratio = np.sqrt(np.mean(np.square(shifts["molecule"])) / np.mean(np.square(shifts["framework"])))
+    assert ratio == pytest.approx(0.25, rel=0.15)
 
 
 def test_label_cache_hits_and_misses(tmp_path):
@@ -100,6 +118,11 @@ def test_overlapping_atoms_are_refused_before_any_work(tmp_path):
     assert CountingLJ.calls == 0
 
 
+def test_zbl_factor_is_checked():
+    with pytest.raises(ValueError, match="ZBL typewise factor 3"):
+        NEPHyperparameters(zbl_typewise_factor=3)
+
+
 def test_training_set_checks(labelled):
     check_training_set(labelled, CSPBI3)
     with pytest.raises(ValueError, match="structure 0 has no energy, forces, stress"):
@@ -124,23 +147,40 @@ def test_writer_round_trip(labelled, tmp_path):
         np.testing.assert_allclose(copy.get_stress(), original.get_stress(), atol=1e-8)
 
 
-def test_tiny_training_reproduces_neppo_predictions_in_cpunep(labelled, tmp_path):
+def squeezed(atoms, distance):
+    """A copy with the first iodine moved to ``distance`` Å from its nearest Pb (inside the ZBL core)."""
+    atoms = atoms.copy()
+    iodine = atoms.get_chemical_symbols().index("I")
+    lead = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == "Pb"]
+    vectors = atoms.get_distances(iodine, lead, mic=True, vector=True)
+    nearest = vectors[np.argmin(np.linalg.norm(vectors, axis=1))]
+    atoms.positions[iodine] += nearest * (1 - distance / np.linalg.norm(nearest))
+    return atoms
+
+
+@pytest.mark.parametrize("zbl", [None, 0.7])
+def test_tiny_training_reproduces_neppo_predictions_in_cpunep(labelled, tmp_path, zbl):
+    from dataclasses import replace
+
     from ase import Atoms
     from calorine.calculators import CPUNEP
     from neppo import predict, read_model
     train, test = split_structures(labelled, 0.25, seed=0)
-    result = train_nep(train, test, tmp_path / "model", steps=40, hyper=TINY, species=CSPBI3,
+    hyper = replace(TINY, zbl_typewise_factor=zbl)
+    result = train_nep(train, test, tmp_path / "model", steps=40, hyper=hyper, species=CSPBI3,
                        report_interval=20)
     assert result.model_path.exists() and len(result.history) == 2
     assert result.history.rmse_forces_train.iloc[-1] < result.history.rmse_forces_train.iloc[0]
-    predicted = predict(read_model(result.model_path, dtype=__import__("torch").float64), test)
-    for structure, prediction in zip(test, predicted):
+    assert ("zbl" in result.model_path.read_text().split()[0]) == (zbl is not None)
+    probes = test + [squeezed(test[0], 1.6)]  # the last one puts a Pb-I pair inside the ZBL core
+    predicted = predict(read_model(result.model_path, dtype=__import__("torch").float64), probes)
+    for structure, prediction in zip(probes, predicted):
         work = Atoms(structure.numbers, positions=structure.positions, cell=structure.cell, pbc=True)
         work.calc = CPUNEP(str(result.model_path))
         assert work.get_potential_energy() / len(work) == pytest.approx(
             prediction.info["energy_predicted"], abs=1e-8)
         np.testing.assert_allclose(work.get_forces(), prediction.arrays["force_predicted"], atol=1e-7)
-    again = train_nep(train, test, tmp_path / "model", steps=40, hyper=TINY, species=CSPBI3,
+    again = train_nep(train, test, tmp_path / "model", steps=40, hyper=hyper, species=CSPBI3,
                       report_interval=20)
     assert again.history.equals(result.history)  # done already: loaded, not retrained
 

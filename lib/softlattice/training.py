@@ -49,6 +49,13 @@ class NEPHyperparameters:
         Structures per training step.
     learning_rate
         Initial and final learning rate of the cosine schedule.
+    zbl_typewise_factor
+        If set, a ZBL repulsion is added (GPUMD's typewise form, read by CPUNEP and nep-adapters):
+        for each pair it acts inside this factor times the sum of the covalent radii (at most
+        ``zbl_outer_cutoff``). A guard against atoms collapsing in MD where the training data has
+        no close contacts; the seed's model has none.
+    zbl_outer_cutoff
+        Largest ZBL cutoff, Å.
     """
 
     radial_cutoff: float = 8.0
@@ -61,18 +68,26 @@ class NEPHyperparameters:
     neurons: int = 30
     batch_size: int = 16
     learning_rate: tuple[float, float] = (1e-2, 1e-4)
+    zbl_typewise_factor: float | None = None
+    zbl_outer_cutoff: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.zbl_typewise_factor is not None and not 0 < self.zbl_typewise_factor <= 1.5:
+            raise ValueError(f"ZBL typewise factor {self.zbl_typewise_factor!r} must lie in (0, 1.5]")
 
 
 def generate_structures(fa_fractions: Sequence[float], glazers: Sequence[str], tilt_angle: float = 10.0,
                         strains: Sequence[float] = (-0.03, 0.0, 0.03), rattle: float = 0.05,
                         repeat: tuple[int, int, int] = (2, 2, 2), per_combination: int = 1,
-                        seed: int = 0) -> list[Atoms]:
+                        seed: int = 0, molecule_rattle_fraction: float = 1.0) -> list[Atoms]:
     """Strained, scaled and rattled cells of every tilt phase and composition.
 
     Each structure is a random MA/FA cell (:func:`build_mixed_perovskite`, random molecular
     orientations) of one Glazer pattern, scaled by an isotropic strain plus a random symmetric
     strain of up to 1 %, with Gaussian position noise of ``rattle`` Å, redrawn for atoms it brings
-    closer than MIN_GENERATED_DISTANCE to another.
+    closer than MIN_GENERATED_DISTANCE to another. H, C and N move by ``molecule_rattle_fraction``
+    times that noise: their bonds are some 30 times stiffer than Pb-I, so a thermal displacement
+    of the framework's size would compress N-H and C-H bonds far beyond anything MD visits.
 
     Returns
     -------
@@ -80,6 +95,8 @@ def generate_structures(fa_fractions: Sequence[float], glazers: Sequence[str], t
     """
     if rattle < 0:
         raise ValueError(f"rattle amplitude {rattle!r} Å must be >= 0")
+    if not 0 <= molecule_rattle_fraction <= 1:
+        raise ValueError(f"molecule rattle fraction {molecule_rattle_fraction!r} must lie in [0, 1]")
     rng = np.random.default_rng(seed)
     structures = []
     for x in fa_fractions:
@@ -94,25 +111,28 @@ def generate_structures(fa_fractions: Sequence[float], glazers: Sequence[str], t
                     random_strain = rng.uniform(-0.01, 0.01, (3, 3))
                     deformation = np.eye(3) * (1 + strain) + 0.5 * (random_strain + random_strain.T)
                     atoms.set_cell(atoms.cell.array @ deformation, scale_atoms=True)
-                    _rattle_without_overlap(atoms, rattle, rng)
+                    scale = np.where(np.isin(atoms.numbers, (1, 6, 7)), molecule_rattle_fraction, 1.0)
+                    _rattle_without_overlap(atoms, rattle * scale[:, None], rng)
                     atoms.info.update(origin="systematic", glazer=glazer, strain=float(strain))
                     structures.append(atoms)
     return structures
 
 
-def _rattle_without_overlap(atoms: Atoms, amplitude: float, rng: np.random.Generator,
+def _rattle_without_overlap(atoms: Atoms, amplitude: float | np.ndarray, rng: np.random.Generator,
                             tries: int = 200) -> None:
-    """Gaussian noise of ``amplitude`` Å on every position; the noise of atoms that end up closer
-    than MIN_GENERATED_DISTANCE to another atom is drawn again."""
+    """Gaussian noise of ``amplitude`` Å (a number, or one per atom as an (N, 1) array) on every
+    position; the noise of atoms that end up closer than MIN_GENERATED_DISTANCE to another atom is
+    drawn again."""
     ideal = atoms.positions.copy()
-    noise = rng.normal(0.0, amplitude, ideal.shape)
+    amplitude = np.broadcast_to(np.asarray(amplitude, dtype=float), ideal.shape)
+    noise = rng.normal(0.0, 1.0, ideal.shape) * amplitude
     for _ in range(tries):
         atoms.positions = ideal + noise
         close = np.unique(neighbor_list("i", atoms, MIN_GENERATED_DISTANCE))
         if close.size == 0:
             return
-        noise[close] = rng.normal(0.0, amplitude, (close.size, 3))
-    raise ValueError(f"rattle amplitude {amplitude} Å keeps pushing atoms closer than "
+        noise[close] = rng.normal(0.0, 1.0, (close.size, 3)) * amplitude[close]
+    raise ValueError(f"rattle amplitude {amplitude.max()} Å keeps pushing atoms closer than "
                      f"{MIN_GENERATED_DISTANCE} Å; use a smaller amplitude")
 
 
@@ -223,7 +243,11 @@ def train_nep(train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | P
                             angular_cutoff=hyper.angular_cutoff, n_max_radial=hyper.n_max_radial,
                             n_max_angular=hyper.n_max_angular, l_max_3b=hyper.l_max_3b,
                             l_max_4b=hyper.l_max_4b, l_max_5b=hyper.l_max_5b)
-    model = NEP(descriptor, neurons=(hyper.neurons,))
+    zbl = None
+    if hyper.zbl_typewise_factor is not None:
+        from neppo.models.zbl import ZBL
+        zbl = ZBL(outer_cutoff=hyper.zbl_outer_cutoff, typewise_cutoff_factor=hyper.zbl_typewise_factor)
+    model = NEP(descriptor, neurons=(hyper.neurons,), zbl=zbl)
     trainer = Trainer(model, EnergyLoss() + ForceLoss() + StressLoss(),
                       StructureContainer(model, list(train)), StructureContainer(model, list(test)),
                       batch_size=hyper.batch_size, learning_rate=hyper.learning_rate, device="cpu",
@@ -321,10 +345,11 @@ def build_model(output_dir: str | Path, reference: str = "chgnet-r2scan",
 
 HYPERPARAMETER_PRESETS = {
     "seed": NEPHyperparameters(),
+    "production": NEPHyperparameters(zbl_typewise_factor=0.7),
     "tiny": NEPHyperparameters(radial_cutoff=6.0, angular_cutoff=4.0, n_max_radial=2, n_max_angular=2,
                                l_max_3b=2, l_max_4b=0, l_max_5b=0, neurons=8, batch_size=4),
 }
-"""'seed': the seed's model; 'tiny': a small model for the quick profile (minutes on 2 cores)."""
+"""'seed': the seed's model; 'production': the seed's model plus a typewise ZBL core; 'tiny': a small model for the quick profile (minutes on 2 cores)."""
 
 
 def model_parameters(reference: str, fa_fractions: Sequence[float], glazers: Sequence[str],

@@ -1,0 +1,79 @@
+"""FA rotation paths, NEB end states, phase energies' input checks, stability-check bookkeeping."""
+
+import numpy as np
+import pytest
+from ase.calculators.lj import LennardJones
+
+from softlattice.potential_checks import (ROTATION_AXES, CheckSettings, fa_axes, fa_rotation_neb,
+                                          relaxed_phase_energies, rotation_images)
+from softlattice.structures import build_mixed_perovskite
+
+
+@pytest.fixture(scope="module")
+def fapbi3():
+    return build_mixed_perovskite(1.0, 2, seed=0)
+
+
+def _molecule(atoms, site):
+    indices = np.flatnonzero(atoms.arrays["a_site"] == site)
+    carbon = indices[np.array(atoms.get_chemical_symbols())[indices] == "C"][0]
+    return np.array(atoms.get_chemical_symbols())[indices], \
+        atoms.get_distances(carbon, indices, mic=True, vector=True) + atoms.positions[carbon]
+
+
+def test_axes_are_orthonormal(fapbi3):
+    _, axes, _ = fa_axes(fapbi3, 0)
+    matrix = np.array([axes[name] for name in ROTATION_AXES])
+    np.testing.assert_allclose(matrix @ matrix.T, np.eye(3), atol=1e-12)
+
+
+def test_rotation_is_rigid_and_c2_maps_the_molecule_onto_itself(fapbi3):
+    path = rotation_images(fapbi3, 0, "C-H", images=3)
+    symbols, start = _molecule(path[0], 0)
+    start_distances = np.linalg.norm(start[:, None] - start[None], axis=-1)
+    for image in path:
+        _, positions = _molecule(image, 0)
+        np.testing.assert_allclose(np.linalg.norm(positions[:, None] - positions[None], axis=-1),
+                                   start_distances, atol=1e-9)
+        others = image.arrays["a_site"] != 0
+        np.testing.assert_allclose(image.positions[others], fapbi3.positions[others])
+    _, end = _molecule(path[-1], 0)
+    # the two-fold axis: every atom of the end state sits on an atom of the same species at the start
+    for symbol, position in zip(symbols, end):
+        same = start[symbols == symbol]
+        assert np.linalg.norm(same - position, axis=1).min() < 1e-6
+    _, quarter = _molecule(path[2], 0)
+    assert np.abs(quarter - start).max() > 0.5  # halfway it is really turned
+
+
+def test_symmetric_path_has_equal_end_energies(fapbi3):
+    calculator = LennardJones(sigma=2.5, epsilon=0.01, rc=6.0, smooth=True)
+    profile = fa_rotation_neb(fapbi3, calculator, "C-H", images=3, fmax=0.2, steps=5)
+    assert len(profile) == 5 and profile.energy_meV.iloc[0] == 0.0
+    assert profile.energy_meV.iloc[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_inputs(fapbi3):
+    with pytest.raises(ValueError, match="unknown rotation axis 'z'"):
+        rotation_images(fapbi3, 0, "z", images=3)
+    mapbi3 = build_mixed_perovskite(0.0, 2, seed=0)
+    with pytest.raises(ValueError, match="not formamidinium"):
+        fa_axes(mapbi3, 0)
+    with pytest.raises(ValueError, match="no FA cation"):
+        fa_rotation_neb(mapbi3, LennardJones(), "C-H")
+    with pytest.raises(ValueError, match="must include the reference phase 'a0a0a0'"):
+        relaxed_phase_energies(LennardJones, [0.0], ["a0a0c+"])
+    with pytest.raises(ValueError, match="unknown rotation axes"):
+        CheckSettings(neb_axes=("x",))
+
+
+def test_bond_and_cage_bookkeeping_of_the_stability_check():
+    from softlattice.potential_checks import _bonded_pairs, _cation_centroids
+    atoms = build_mixed_perovskite(0.5, 2, seed=1)
+    assert len(_bonded_pairs(atoms)) == 7 * 8  # MA and FA both have seven bonds
+    moved = atoms.copy()
+    site = moved.arrays["a_site"] == 3
+    moved.positions[site] += [0.0, 0.0, 2.0 + moved.cell[2, 2]]  # a whole cell further: 2 Å shift
+    moved.wrap()
+    shifts = np.linalg.norm(_cation_centroids(moved, atoms), axis=1)
+    assert shifts[3] == pytest.approx(2.0) and np.delete(shifts, 3).max() < 1e-9
