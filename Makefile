@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup browser book chapter test sync validate benchmark clean help
+.PHONY: setup browser book chapter test sync validate benchmark model checks clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -20,7 +20,9 @@ help:
 	@echo "make chapter  NB=00_structures PARAMS='-p supercell 4' [PROFILE=quick]: re-run one chapter"
 	@echo "make sync     pair notebooks/*.py with their .ipynb (jupytext --sync)"
 	@echo "make validate heat/cool CsPbI3 with the independent NEP in $(CSPBI3_MODEL) (~40 min)"
-	@echo "make benchmark  print MD, force-call and projection throughput"
+	@echo "make benchmark  print MD, force-call, projection, labelling and training throughput"
+	@echo "make model      build the MA/FA production NEP (active learning; hours, resumable)"
+	@echo "make checks     NEB, phase energies, MD stability, heavy H of the model (resumable)"
 
 setup: $(VENV)/.installed
 
@@ -55,8 +57,16 @@ validate: setup
 	@test -f $(CSPBI3_MODEL) || { echo "no CsPbI3 model at $(CSPBI3_MODEL): set CSPBI3_MODEL=path/to/nep.txt"; exit 1; }
 	$(PY) -m softlattice.validate cspbi3 --model $(CSPBI3_MODEL) $(VALIDATE_ARGS)
 
+MAFA_MODEL ?= data/models/mafa-chgnet-r2scan
 benchmark: setup
-	$(PY) benchmarks/md_throughput.py
+	$(PY) benchmarks/md_throughput.py --mafa-model $(MAFA_MODEL)/nep.txt
+	$(PY) benchmarks/training_throughput.py --model-dir $(MAFA_MODEL)
+
+model: setup
+	$(PY) -m softlattice.production --output $(MAFA_MODEL)
+
+checks: setup
+	$(PY) -m softlattice.potential_checks --model $(MAFA_MODEL)/nep.txt --save $(MAFA_MODEL)/checks
 
 clean:
 	rm -rf _build

@@ -69,6 +69,8 @@ class ActiveLearningSettings:
     max_per_condition
         Largest number of snapshots selected from one exploration run (None: no limit), so one run
         that wandered off does not take the whole generation.
+    test_fraction
+        Share of the labelled structures each member holds out as its test set.
     max_reference_force
         Labelled structures with a larger reference force component (eV/Å) are left out of
         training (None: keep all); such near-collisions dominate the force loss.
@@ -84,6 +86,7 @@ class ActiveLearningSettings:
     seed: int = 0
     max_per_condition: int | None = None
     max_reference_force: float | None = None
+    test_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.select_per_generation < 1:
@@ -228,7 +231,8 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
         training_set = trainable(labelled, settings.max_reference_force)
         say(f"generation {generation}: training {settings.members} members on {len(training_set)} structures")
         members = train_ensemble(training_set, folder / "ensemble", settings.steps, settings.members,
-                                 hyper=hyper, species=species, seed=settings.seed)
+                                 test_fraction=settings.test_fraction, hyper=hyper, species=species,
+                                 seed=settings.seed)
         models = [m.model_path for m in members]
         say(f"generation {generation}: exploring {len(conditions)} conditions")
         candidates = explore(models[0], conditions, settings.md, settings.snapshot_interval_ps)
@@ -263,5 +267,6 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
         training_set = trainable(labelled, settings.max_reference_force)
         say(f"final ensemble: {settings.members} members, {final_steps} steps on {len(training_set)} structures")
         final = train_ensemble(training_set, output_dir / "final", final_steps, settings.members,
-                               hyper=hyper, species=species, seed=settings.seed)
+                               test_fraction=settings.test_fraction, hyper=hyper, species=species,
+                               seed=settings.seed)
     return ActiveLearningResult(pd.DataFrame(rows), labelled, final)

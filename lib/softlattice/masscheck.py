@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .md import MDSettings, hold, nep_calculator, run_md
+from .md import MDBlowUp, MDSettings, hold, nep_calculator, run_md
 from .structures import build_perovskite
 
 
@@ -43,7 +43,7 @@ def compare_masses(model: str | Path, temperature: float = 300.0, repeat: int = 
     Returns
     -------
     One row per run: ``masses``, ``timestep_fs``, ``a_A``, ``a_err`` ... ``c_err``,
-    ``atom_steps_per_second``.
+    ``atom_steps_per_second``, ``message`` (why a run stopped early; its averages are then NaN).
     """
     atoms = build_perovskite("MA", repeat, glazer="a0a0c-", tilt_angle=8.0)
     calculator = nep_calculator(model, atoms=atoms)
@@ -52,16 +52,32 @@ def compare_masses(model: str | Path, temperature: float = 300.0, repeat: int = 
                                                         heavy_timestep_fs)):
         settings = MDSettings(ensemble="npt", timestep_fs=timestep, sample_interval=int(round(10 / timestep)),
                               hydrogen_mass=mass, seed=seed)
-        result = run_md(atoms, calculator, hold(temperature, equilibration_ps + production_ps),
-                        settings)
+        try:
+            result = run_md(atoms, calculator, hold(temperature, equilibration_ps + production_ps),
+                            settings)
+        except MDBlowUp as error:
+            rows.append(dict(masses=label, timestep_fs=timestep, message=str(error)))
+            continue
         production = result.observations[result.observations.time_ps > equilibration_ps]
         row = dict(masses=label, timestep_fs=timestep,
-                   atom_steps_per_second=result.atom_steps_per_second)
+                   atom_steps_per_second=result.atom_steps_per_second, message="")
         for axis in "abc":
             values = production[f"{axis}_A"].to_numpy()
             row[f"{axis}_A"] = values.mean()
             row[f"{axis}_err"] = block_standard_error(values)
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mass_differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Heavy minus real lattice parameter per axis (Å), its combined standard error and the
+    difference in units of that error, from a :func:`compare_masses` table (real first)."""
+    rows = []
+    for axis in "abc":
+        difference = table[f"{axis}_A"].iloc[1] - table[f"{axis}_A"].iloc[0]
+        error = float(np.hypot(table[f"{axis}_err"].iloc[0], table[f"{axis}_err"].iloc[1]))
+        rows.append(dict(axis=axis, heavy_minus_real_A=difference, error_A=error,
+                         sigmas=abs(difference) / error))
     return pd.DataFrame(rows)
 
 
@@ -78,10 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = compare_masses(args.model, args.temperature, args.repeat, production_ps=args.ps,
                            hydrogen_mass=args.hydrogen_mass, heavy_timestep_fs=args.heavy_timestep)
     print(table.round(4).to_string(index=False))
-    for axis in "abc":
-        difference = table[f"{axis}_A"].iloc[1] - table[f"{axis}_A"].iloc[0]
-        error = np.hypot(table[f"{axis}_err"].iloc[0], table[f"{axis}_err"].iloc[1])
-        print(f"{axis}: heavy - real = {difference:+.4f} Å +/- {error:.4f} Å ({abs(difference) / error:.1f} sigma)")
+    print(mass_differences(table).round(4).to_string(index=False))
     return 0
 
 

@@ -20,7 +20,7 @@ from ase.calculators.calculator import Calculator
 from ase.constraints import FixAtoms
 from scipy.spatial.transform import Rotation
 
-from .structures import a_site_species, build_mixed_perovskite, build_perovskite
+from .structures import a_site_species, build_mixed_perovskite
 
 ROTATION_AXES = ("N-N", "C-H", "normal")
 """Axes of FA: along N...N, along the C-H bond (the molecule's two-fold axis) and normal to the
@@ -225,7 +225,7 @@ def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, 
     settings = MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=40, seed=seed)
     try:
         result = run_md(atoms, calculator, hold(temperature, duration_ps), settings,
-                        snapshots=snapshots, snapshot_every=25)
+                        snapshots=snapshots, snapshot_every=5)
         frames.append(result.observations.assign(stage="npt"))
         nve = run_md(result.final_atoms, calculator, hold(temperature, nve_ps),
                      MDSettings(ensemble="nve", timestep_fs=0.5, sample_interval=40, seed=seed + 1))
@@ -260,6 +260,10 @@ class CheckSettings:
         Compositions and phases of the relaxed energy differences.
     stability_fa_fractions, stability_temperature, stability_ps, stability_nve_ps, stability_repeat
         MD stability runs (K, ps; supercell 4 gives 768 atoms).
+    mass_temperature, mass_repeat, mass_equilibration_ps, mass_production_ps, hydrogen_mass,
+    heavy_timestep_fs
+        The heavy-hydrogen check (:func:`softlattice.masscheck.compare_masses`): MAPbI3 NPT with
+        real masses at 0.5 fs and with H of ``hydrogen_mass`` amu at ``heavy_timestep_fs``.
     seed
         Seed of arrangements and MD.
     """
@@ -269,16 +273,22 @@ class CheckSettings:
     neb_axes: tuple[str, ...] = ROTATION_AXES
     neb_images: int = 5
     neb_fmax: float = 0.05
-    neb_steps: int = 150
+    neb_steps: int = 80
     phase_fa_fractions: tuple[float, ...] = (0.0, 0.5, 1.0)
     phase_glazers: tuple[str, ...] = ("a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+")
     phase_fmax: float = 0.05
-    phase_steps: int = 150
+    phase_steps: int = 100
     stability_fa_fractions: tuple[float, ...] = (0.0, 0.5, 1.0)
     stability_temperature: float = 400.0
     stability_ps: float = 20.0
-    stability_nve_ps: float = 5.0
+    stability_nve_ps: float = 2.0
     stability_repeat: int = 4
+    mass_temperature: float = 300.0
+    mass_repeat: int = 2
+    mass_equilibration_ps: float = 5.0
+    mass_production_ps: float = 20.0
+    hydrogen_mass: float = 4.0
+    heavy_timestep_fs: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -289,46 +299,74 @@ class CheckSettings:
             raise ValueError(f"stability durations ({self.stability_ps}, {self.stability_nve_ps} ps) must be > 0")
 
 
-CHECK_FILES = ("neb.csv", "phases.csv", "stability.csv", "stability_observations.csv.gz")
+def check_settings(values: dict) -> CheckSettings:
+    """:class:`CheckSettings` from a plain mapping (lists become tuples; unknown names are refused)."""
+    from dataclasses import fields
+    known = {f.name for f in fields(CheckSettings)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown check setting(s) {sorted(unknown)}; allowed: {sorted(known)}")
+    return CheckSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-def run_checks(model: str, reference: str, settings: CheckSettings, output_dir: str,
-               progress: bool = False) -> dict[str, pd.DataFrame]:
+CHECK_FILES = ("neb.csv", "phases.csv", "stability.csv", "stability_observations.csv.gz", "masses.csv")
+
+
+def run_checks(model: str | None, reference: str, settings: CheckSettings, output_dir: str,
+               progress: bool = False) -> dict[str, pd.DataFrame] | None:
     """Compute the checks for ``model`` (NEP file) and ``reference`` (named reference) and write
     :data:`CHECK_FILES` into ``output_dir``; every table has a ``method`` column ('NEP' or the
-    reference name). Each table is skipped when already written (resumable per table)."""
+    reference name).
+
+    Resumable: each method's part of the NEB and phase tables is kept in ``output_dir/parts`` and
+    each table is skipped when written. With ``model=None`` only the reference's parts are computed
+    (they do not depend on the model, so they can run while the model trains) and None is returned.
+    """
     from pathlib import Path
 
     from .md import nep_calculator
     from .reference import reference_calculator
 
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    methods = {"NEP": lambda: nep_calculator(model), reference: lambda: reference_calculator(reference)}
+    parts = output_dir / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    methods = {reference: lambda: reference_calculator(reference)}
+    if model is not None:
+        methods["NEP"] = lambda: nep_calculator(model)
 
     def say(message: str) -> None:
         if progress:
             print(f"[{pd.Timestamp.now():%H:%M:%S}] {message}", flush=True)
 
-    if not (output_dir / "neb.csv").exists():
+    def neb_part(method: str, make: Callable[[], Calculator]) -> pd.DataFrame:
         cell = build_mixed_perovskite(settings.neb_fa_fraction, settings.neb_repeat, seed=settings.seed)
+        calculator = make()
         frames = []
+        for axis in settings.neb_axes:
+            say(f"NEB {method} {axis}")
+            frames.append(fa_rotation_neb(cell, calculator, axis, images=settings.neb_images,
+                                          fmax=settings.neb_fmax, steps=settings.neb_steps)
+                          .assign(method=method, axis=axis))
+        return pd.concat(frames)
+
+    def phase_part(method: str, make: Callable[[], Calculator]) -> pd.DataFrame:
+        say(f"phase energies {method}")
+        return relaxed_phase_energies(make, settings.phase_fa_fractions, settings.phase_glazers,
+                                      fmax=settings.phase_fmax, steps=settings.phase_steps,
+                                      seed=settings.seed).assign(method=method)
+
+    for table, compute in (("neb", neb_part), ("phases", phase_part)):
+        if (output_dir / f"{table}.csv").exists():
+            continue
         for method, make in methods.items():
-            calculator = make()
-            for axis in settings.neb_axes:
-                say(f"NEB {method} {axis}")
-                frames.append(fa_rotation_neb(cell, calculator, axis, images=settings.neb_images,
-                                              fmax=settings.neb_fmax, steps=settings.neb_steps)
-                              .assign(method=method, axis=axis))
-        pd.concat(frames).to_csv(output_dir / "neb.csv", index=False)
-    if not (output_dir / "phases.csv").exists():
-        frames = []
-        for method, make in methods.items():
-            say(f"phase energies {method}")
-            frames.append(relaxed_phase_energies(make, settings.phase_fa_fractions, settings.phase_glazers,
-                                                 fmax=settings.phase_fmax, steps=settings.phase_steps,
-                                                 seed=settings.seed).assign(method=method))
-        pd.concat(frames).to_csv(output_dir / "phases.csv", index=False)
+            part = parts / f"{table}_{method}.csv"
+            if not part.exists():
+                compute(method, make).to_csv(part, index=False)
+        if model is not None:
+            pd.concat([pd.read_csv(parts / f"{table}_{m}.csv") for m in ("NEP", reference)]) \
+                .to_csv(output_dir / f"{table}.csv", index=False)
+    if model is None:
+        return None
     if not (output_dir / "stability.csv").exists():
         rows, observations = [], []
         for x in settings.stability_fa_fractions:
@@ -343,6 +381,12 @@ def run_checks(model: str, reference: str, settings: CheckSettings, output_dir: 
             observations.append(result.observations.assign(fa_fraction=x))
         pd.concat(observations).to_csv(output_dir / "stability_observations.csv.gz", index=False)
         pd.DataFrame(rows).to_csv(output_dir / "stability.csv", index=False)
+    if not (output_dir / "masses.csv").exists():
+        from .masscheck import compare_masses
+        say("heavy-hydrogen check")
+        compare_masses(model, settings.mass_temperature, settings.mass_repeat, settings.mass_equilibration_ps,
+                       settings.mass_production_ps, settings.hydrogen_mass, settings.heavy_timestep_fs,
+                       settings.seed).assign(method="NEP").to_csv(output_dir / "masses.csv", index=False)
     return load_checks(output_dir)
 
 
@@ -391,12 +435,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .md import file_hash
     from .provenance import write_provenance
     parser = argparse.ArgumentParser(prog="python -m softlattice.potential_checks")
-    parser.add_argument("--model", required=True)
+    parser.add_argument("--model", default=None, help="NEP file; without it only the reference's parts run")
     parser.add_argument("--reference", default="chgnet-r2scan")
     parser.add_argument("--save", required=True)
     args = parser.parse_args(argv)
     settings = CheckSettings()
     run_checks(args.model, args.reference, settings, args.save, progress=True)
+    if args.model is None:
+        return 0
     write_provenance(args.save, dict(asdict(settings), reference=args.reference),
                      {"model_sha256_16": file_hash(args.model)},
                      command="python -m softlattice.potential_checks " + " ".join(argv or sys.argv[1:]))

@@ -39,7 +39,7 @@ RECIPES: dict[str, dict[str, Any]] = {
                          runs=[[150.0, "a-a-c+", 0.0], [300.0, "a0a0c+", 0.0], [300.0, "a0a0c-", 0.0],
                                [450.0, "a0a0a0", 0.0], [350.0, "a0a0a0", 0.5]],
                          duration_ps=8.0, repeat=[2, 2, 2]),
-        generations=3, members=5, steps=2000, final_steps=4000, select_per_generation=90,
+        generations=3, members=5, steps=2000, final_steps=3000, select_per_generation=90,
         max_per_condition=10, force_spread_threshold=0.15, snapshot_interval_ps=0.1,
         max_reference_force=25.0, test_fraction=0.1, seed=0),
     "quick": dict(
@@ -81,13 +81,29 @@ def exploration_conditions(recipe: dict[str, Any]) -> list[ExplorationCondition]
     return conditions
 
 
-def build_production_model(output_dir: str | Path, recipe_name: str = "full", work_dir: str | Path | None = None,
+def recipe_parameters(name: str, **overrides: Any) -> dict[str, Any]:
+    """The parameters of recipe ``name`` with ``overrides`` (None values ignored), as recorded in a
+    model's provenance: ``recipe`` (the name), every recipe entry, and ``hyper_values`` (the
+    hyperparameters the preset stands for)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; allowed: {', '.join(RECIPES)}")
+    recipe = dict(RECIPES[name])
+    unknown = set(overrides) - set(recipe)
+    if unknown:
+        raise ValueError(f"unknown recipe parameter(s) {sorted(unknown)}; allowed: {sorted(recipe)}")
+    recipe.update({key: value for key, value in overrides.items() if value is not None})
+    if recipe["hyper"] not in HYPERPARAMETER_PRESETS:
+        raise ValueError(f"unknown hyperparameter preset {recipe['hyper']!r}; allowed: "
+                         f"{', '.join(HYPERPARAMETER_PRESETS)}")
+    return dict(recipe=name, **recipe, hyper_values=asdict(HYPERPARAMETER_PRESETS[recipe["hyper"]]))
+
+
+def build_production_model(output_dir: str | Path, parameters: dict[str, Any], work_dir: str | Path | None = None,
                            command: str = "", progress: bool = True) -> Path:
-    """Run the recipe and store the model in ``output_dir``; return the path of ``nep.txt``."""
+    """Run the recipe ``parameters`` (from :func:`recipe_parameters`) and store the model in
+    ``output_dir``; return the path of ``nep.txt``."""
     from .provenance import write_provenance
-    if recipe_name not in RECIPES:
-        raise ValueError(f"unknown recipe {recipe_name!r}; allowed: {', '.join(RECIPES)}")
-    recipe = RECIPES[recipe_name]
+    recipe = parameters
     hyper = HYPERPARAMETER_PRESETS[recipe["hyper"]]
     output_dir = Path(output_dir)
     work_dir = Path(work_dir) if work_dir is not None else RUNS_DIR / "production" / output_dir.name
@@ -98,7 +114,7 @@ def build_production_model(output_dir: str | Path, recipe_name: str = "full", wo
         snapshot_interval_ps=recipe["snapshot_interval_ps"],
         md=MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=20),
         seed=recipe["seed"], max_per_condition=recipe["max_per_condition"],
-        max_reference_force=recipe["max_reference_force"])
+        max_reference_force=recipe["max_reference_force"], test_fraction=recipe["test_fraction"])
     result = run_active_learning(initial_structures(recipe), exploration_conditions(recipe), work_dir,
                                  reference=recipe["reference"], settings=settings, hyper=hyper,
                                  label_cache=RUNS_DIR / "labels", final_steps=recipe["final_steps"],
@@ -113,7 +129,7 @@ def build_production_model(output_dir: str | Path, recipe_name: str = "full", wo
     result.summary.to_csv(output_dir / "generations.csv", index=False)
     training_set = trainable(result.labelled, settings.max_reference_force)
     # member 0 trained on split seed + 0 (train_ensemble); store exactly that split
-    train, test = split_structures(training_set, 0.1, seed=settings.seed)
+    train, test = split_structures(training_set, settings.test_fraction, seed=settings.seed)
     for name, subset in (("train", train), ("test", test)):
         plain = work_dir / f"{name}.xyz"
         write_training_set(subset, plain)
@@ -121,12 +137,34 @@ def build_production_model(output_dir: str | Path, recipe_name: str = "full", wo
             shutil.copyfileobj(source, target)
     origins = pd.Series([a.info.get("origin", "?") for a in training_set]).value_counts().to_dict()
     last = final[0].history.iloc[-1]
-    write_provenance(output_dir, parameters=dict(recipe=recipe_name, **recipe, hyper_values=asdict(hyper)),
-                     inputs={}, command=command, n_labelled=len(result.labelled),
-                     n_trainable=len(training_set), n_train=len(train), n_test=len(test),
-                     n_left_out_by_force=len(result.labelled) - len(training_set), origins=origins,
+    write_provenance(output_dir, parameters=parameters, inputs={}, command=command,
+                     n_labelled=len(result.labelled), n_trainable=len(training_set), n_train=len(train),
+                     n_test=len(test), n_left_out_by_force=len(result.labelled) - len(training_set),
+                     origins=origins,
                      final_rmse={k: float(v) for k, v in last.items() if str(k).startswith("rmse")})
     return output_dir / "nep.txt"
+
+
+def obtain_production_model(parameters: dict[str, Any], stored: Sequence[str | Path] = ()) -> tuple[Path, str]:
+    """A model folder for ``parameters`` (from :func:`recipe_parameters`): the first of ``stored``
+    whose provenance matches, else one built now under ``runs/models/<recipe>-<hash>``.
+
+    Returns
+    -------
+    The folder and a sentence saying where the model came from.
+    """
+    import hashlib
+
+    from .provenance import matches
+    for folder in stored:
+        if matches(folder, parameters, {}):
+            return Path(folder), f"committed model {Path(folder).name} (parameters match its provenance)"
+    key = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    folder = RUNS_DIR / "models" / f"{parameters['recipe']}-{key}"
+    if not (folder / "nep.txt").exists():
+        build_production_model(folder, parameters, work_dir=RUNS_DIR / "production" / folder.name,
+                               command="softlattice.production.obtain_production_model", progress=False)
+    return folder, f"model built now in {folder}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,10 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Build the MA/FA NEP by active learning (resumable).")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--recipe", default="full", choices=sorted(RECIPES))
+    parser.add_argument("--reference", default=None, help="reference method (default: the recipe's)")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default runs/production/<name>)")
     args = parser.parse_args(argv)
     command = "python -m softlattice.production " + " ".join(argv if argv is not None else sys.argv[1:])
-    path = build_production_model(args.output, args.recipe, args.work, command=command)
+    parameters = recipe_parameters(args.recipe, reference=args.reference)
+    path = build_production_model(args.output, parameters, args.work, command=command)
     print(json.dumps(json.loads((args.output / "provenance.json").read_text())["final_rmse"], indent=1))
     print(f"model: {path}")
     return 0

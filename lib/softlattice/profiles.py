@@ -29,13 +29,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                      reference_ps=20.0, window=25, seed=0),
     },
     "01_potential": {
-        "quick": dict(reference="chgnet-r2scan", fa_fractions=[0.0, 1.0], glazers=["a0a0c-", "a0a0c+"],
-                      strains=[-0.02, 0.02], rattles=[0.05], per_combination=1, steps=300,
-                      hyperparameters="tiny", md_ps=0.5, md_temperature=300.0, seed=0),
-        "full": dict(reference="chgnet-r2scan", fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0],
-                     glazers=["a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+"], strains=[-0.03, 0.0, 0.03],
-                     rattles=[0.03, 0.1], per_combination=2, steps=4000, hyperparameters="seed",
-                     md_ps=10.0, md_temperature=300.0, seed=0),
+        "quick": dict(recipe="quick", reference="chgnet-r2scan",
+                      checks=dict(neb_axes=["C-H"], neb_images=3, neb_steps=10, phase_fa_fractions=[0.0, 1.0],
+                                  phase_glazers=["a0a0a0", "a0a0c+"], phase_steps=10,
+                                  stability_fa_fractions=[0.5], stability_ps=0.5, stability_nve_ps=0.25,
+                                  stability_repeat=2, mass_equilibration_ps=0.5, mass_production_ps=1.0)),
+        "full": dict(recipe="full", reference="chgnet-r2scan", checks={}),
     },
 }
 
