@@ -44,6 +44,15 @@
 # The model carries a typewise ZBL repulsion (GPUMD's `zbl` form, factor 0.7 of the summed
 # covalent radii) that the seed's model does not have: a guard against atoms collapsing in long
 # MD where no training structure has close contacts; it is zero at ordinary distances.
+#
+# :::{note}
+# **Not yet on this page: the reference screening.** The choice of CHGNet-r2SCAN as the default
+# reference rests on a static 0 K screen (relaxed 96-atom cells: it puts MAPbI3's $a^0a^0c^-$
+# below $a^0a^0c^+$, the seed's ordering, where SevenNet-MF-0 does not). Finite-temperature MD with
+# each candidate reference and errors against a GPAW DFT validation set of at least 100 structures
+# are still to be computed (a few hours of CPU each on this machine); until then the
+# reference's own accuracy for MA/FA lead iodide is an assumption, not a measurement.
+# :::
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"

@@ -27,6 +27,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.io import read, write
 
+from .log import progress_printer
 from .md import MDBlowUp, MDSettings, hold, nep_calculator, run_md
 from .reference import label_structures
 from .training import NEPHyperparameters, ensemble_spread, train_ensemble
@@ -180,7 +181,7 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
                         hyper: NEPHyperparameters = NEPHyperparameters(),
                         species: Sequence[str] = ("H", "C", "N", "I", "Pb"),
                         label_cache: str | Path | None = None, final_steps: int | None = None,
-                        progress: bool = False) -> ActiveLearningResult:
+                        final_members: int | None = None, progress: bool = False) -> ActiveLearningResult:
     """Run the loop (resumable: finished generations, trainings and labels are reused).
 
     Parameters
@@ -198,8 +199,10 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
     label_cache
         Label cache folder (default ``output_dir/labels``).
     final_steps
-        If given, train a final ensemble of ``settings.members`` models for this many steps on
-        everything labelled (in ``output_dir/final``).
+        If given, train final models for this many steps on everything labelled (in
+        ``output_dir/final``).
+    final_members
+        Number of final models (default ``settings.members``; 1 trains a single model).
     progress
         Print one line per stage.
     """
@@ -207,9 +210,7 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
     output_dir.mkdir(parents=True, exist_ok=True)
     cache = label_cache if label_cache is not None else output_dir / "labels"
 
-    def say(message: str) -> None:
-        if progress:
-            print(f"[{pd.Timestamp.now():%H:%M:%S}] {message}", flush=True)
+    say = progress_printer(progress)
 
     say(f"labelling {len(initial)} initial structures")
     labelled = list(label_structures(list(initial), reference, name=reference_name, cache_dir=cache))
@@ -265,8 +266,9 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
     final = None
     if final_steps is not None:
         training_set = trainable(labelled, settings.max_reference_force)
-        say(f"final ensemble: {settings.members} members, {final_steps} steps on {len(training_set)} structures")
-        final = train_ensemble(training_set, output_dir / "final", final_steps, settings.members,
+        count = final_members or settings.members
+        say(f"final models: {count}, {final_steps} steps on {len(training_set)} structures")
+        final = train_ensemble(training_set, output_dir / "final", final_steps, count,
                                test_fraction=settings.test_fraction, hyper=hyper, species=species,
                                seed=settings.seed)
     return ActiveLearningResult(pd.DataFrame(rows), labelled, final)

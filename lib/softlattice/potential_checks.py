@@ -10,7 +10,10 @@ any two ASE calculators (the NEP and its reference) on the same structures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -20,6 +23,11 @@ from ase.calculators.calculator import Calculator
 from ase.constraints import FixAtoms
 from scipy.spatial.transform import Rotation
 
+from .log import progress_printer
+from .md import MDBlowUp, MDSettings, file_hash, hold, nep_calculator, run_md
+from .paths import RUNS_DIR
+from .provenance import matches, write_provenance
+from .reference import reference_calculator
 from .structures import a_site_species, build_mixed_perovskite
 
 ROTATION_AXES = ("N-N", "C-H", "normal")
@@ -213,7 +221,6 @@ def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, 
                     engine: str = "auto") -> StabilityResult:
     """NPT at ``temperature`` for ``duration_ps`` (0.5 fs, real masses) from the cubic mixed cell,
     then NVE for ``nve_ps``; report dissociation, cation escape, arrangement and energy drift."""
-    from .md import MDBlowUp, MDSettings, hold, nep_calculator, run_md
 
     atoms = build_mixed_perovskite(fa_fraction, repeat, glazer="a0a0a0", seed=seed)
     pairs = _bonded_pairs(atoms)
@@ -301,7 +308,6 @@ class CheckSettings:
 
 def check_settings(values: dict) -> CheckSettings:
     """:class:`CheckSettings` from a plain mapping (lists become tuples; unknown names are refused)."""
-    from dataclasses import fields
     known = {f.name for f in fields(CheckSettings)}
     unknown = set(values) - known
     if unknown:
@@ -322,10 +328,7 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
     each table is skipped when written. With ``model=None`` only the reference's parts are computed
     (they do not depend on the model, so they can run while the model trains) and None is returned.
     """
-    from pathlib import Path
 
-    from .md import nep_calculator
-    from .reference import reference_calculator
 
     output_dir = Path(output_dir)
     parts = output_dir / "parts"
@@ -334,9 +337,7 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
     if model is not None:
         methods["NEP"] = lambda: nep_calculator(model)
 
-    def say(message: str) -> None:
-        if progress:
-            print(f"[{pd.Timestamp.now():%H:%M:%S}] {message}", flush=True)
+    say = progress_printer(progress)
 
     def neb_part(method: str, make: Callable[[], Calculator]) -> pd.DataFrame:
         cell = build_mixed_perovskite(settings.neb_fa_fraction, settings.neb_repeat, seed=settings.seed)
@@ -392,7 +393,6 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
 
 def load_checks(folder: str) -> dict[str, pd.DataFrame]:
     """The tables of a finished check folder, keyed by file stem ('neb', 'phases', ...)."""
-    from pathlib import Path
     return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in CHECK_FILES}
 
 
@@ -405,14 +405,6 @@ def obtain_checks(model: str, reference: str, settings: CheckSettings, curated: 
     -------
     The tables and a sentence saying where they came from.
     """
-    import hashlib
-    import json
-    from dataclasses import asdict
-    from pathlib import Path
-
-    from .md import file_hash
-    from .paths import RUNS_DIR
-    from .provenance import matches, write_provenance
 
     parameters = dict(asdict(settings), reference=reference)
     inputs = {"model_sha256_16": file_hash(model)}
@@ -430,10 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     full checks (resumable per table) and store them with a provenance record."""
     import argparse
     import sys
-    from dataclasses import asdict
 
-    from .md import file_hash
-    from .provenance import write_provenance
     parser = argparse.ArgumentParser(prog="python -m softlattice.potential_checks")
     parser.add_argument("--model", default=None, help="NEP file; without it only the reference's parts run")
     parser.add_argument("--reference", default="chgnet-r2scan")

@@ -263,9 +263,10 @@ def train_nep(train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | P
 def train_ensemble(structures: Sequence[Atoms], output_dir: str | Path, steps: int, members: int = 5,
                    test_fraction: float = 0.1, hyper: NEPHyperparameters = NEPHyperparameters(),
                    species: Sequence[str] = MA_FA_SPECIES, seed: int = 0) -> list[TrainingResult]:
-    """Train ``members`` models on different random train/test splits (resumable per member)."""
-    if members < 2:
-        raise ValueError(f"an ensemble needs at least 2 members, got {members}")
+    """Train ``members`` models on different random train/test splits (resumable per member; one
+    member is a single model)."""
+    if members < 1:
+        raise ValueError(f"an ensemble needs at least 1 member, got {members}")
     results = []
     for member in range(members):
         train, test = split_structures(structures, test_fraction, seed=seed + member)
