@@ -38,7 +38,8 @@
 #    (0.5 fs, real masses) with the first member at 150-450 K, 0 and 0.5 GPa, x = 0, 0.5, 1;
 #    the snapshots where the members disagree most (largest per-atom force spread, at most ten
 #    per run) are labelled and added;
-# 3. a final ensemble of five trained longer on everything; member 0 is the model.
+# 3. one final model trained for 3000 steps on everything labelled; the last generation's five
+#    members are kept beside it (`ensemble/`) for uncertainty estimates in later chapters.
 #
 # Structures whose reference forces exceed 25 eV/Å (near-collisions) are left out of training.
 # The model carries a typewise ZBL repulsion (GPUMD's `zbl` form, factor 0.7 of the summed
@@ -88,7 +89,8 @@ print(f"model: {source}; {len(train)} training and {len(test)} test structures")
 # %%
 def label(atoms):
     if atoms.info.get("origin") == "md":
-        return f"MD {atoms.info.get('temperature', 0):.0f} K"
+        pressure = atoms.info.get("pressure_GPa", 0.0)
+        return f"MD {atoms.info.get('temperature', 0):.0f} K" + (f", {pressure:g} GPa" if pressure else "")
     return atoms.info.get("glazer", "?")
 
 
@@ -157,6 +159,22 @@ pd.DataFrame([
 ]).round(4)
 
 # %% [markdown]
+# The same errors split by where the test structures came from (the seed's Fig. 1a groups its
+# parity plot by structure type the same way): systematic cells (strained, rattled ideal phases)
+# and MD snapshots selected by active learning, which are the harder, more anharmonic ones.
+
+# %%
+by_origin = []
+for origin in sorted({a.info.get("origin", "?") for a in test}):
+    subset = [a for a in test if a.info.get("origin", "?") == origin]
+    subset_parity = parity_data(folder / "nep.txt", subset)
+    by_origin.append(dict(origin=origin, structures=len(subset),
+                          energy_meV_per_atom=1000 * error_metrics(subset_parity["energy"])["rmse"],
+                          forces_meV_per_A=1000 * error_metrics(subset_parity["forces"])["rmse"],
+                          stress_MPa=1000 * error_metrics(subset_parity["stress"])["rmse"]))
+pd.DataFrame(by_origin).round(1)
+
+# %% [markdown]
 # ## Checks against the reference
 #
 # Three checks of what the seed's Fig. 1b-e shows, each computed with the NEP and with the
@@ -176,7 +194,9 @@ print(f"checks: {checks_source}")
 # One FA cation in cubic FAPbI3 (96 atoms, a frozen framework and frozen neighbours) turns by
 # 180 degrees about its N-N axis, its C-H (two-fold) axis and the normal of its plane;
 # climbing-image NEB (ASE) relaxes the path with the cation's atoms free. The seed's paths are
-# computed in its own relaxed cells, so only shapes and scales compare.
+# computed in its own relaxed cells, so only shapes and scales compare. A negative energy along a
+# path means the relaxed start is not the lowest orientation that method finds on the way: the
+# NEB is only as good as its end states, which are local minima of each method separately.
 
 # %%
 neb = tables["neb"]
@@ -192,8 +212,14 @@ figure.update_yaxes(title_text="energy (meV)", row=1, col=1)
 figure.update_layout(height=360)
 figure.show()
 barriers = neb.groupby(["axis", "method"]).agg(barrier_meV=("energy_meV", "max"),
+                                               lowest_meV=("energy_meV", "min"),
                                                end_meV=("energy_meV", "last"),
                                                converged=("converged", "first")).unstack("method")
+cell_atoms = len(test[0])
+print(f"scale: the test energy RMSE, {1000 * metrics['energy']['rmse']:.2f} meV/atom, is "
+      f"{1000 * metrics['energy']['rmse'] * cell_atoms:.0f} meV per {cell_atoms}-atom cell if the errors "
+      "were uncorrelated; a path's relative energies can only be trusted where errors cancel "
+      "between neighbouring images")
 barriers.round(1)
 
 # %% [markdown]
@@ -201,7 +227,9 @@ barriers.round(1)
 #
 # Energy per formula unit of each tilt phase relative to the untilted cell with the same A-site
 # arrangement and molecular orientations, after relaxing positions and cell with each method.
-# The mean absolute tilt after relaxation says whether the phase survived it.
+# The mean absolute tilt after relaxation says whether the phase survived it; `steps` at the
+# check's limit means the relaxation had not reached the force tolerance (soft molecular
+# rotations relax slowly), so such energies are upper bounds of that local minimum.
 
 # %%
 phases = tables["phases"]
@@ -219,7 +247,7 @@ figure.update_yaxes(title_text="NEP (meV per formula unit)")
 figure.update_layout(height=420)
 figure.show()
 phases.pivot_table(index=["fa_fraction", "glazer"], columns="method",
-                   values=["energy_meV_per_fu", "tilt_x_deg", "tilt_y_deg", "tilt_z_deg"]).round(1)
+                   values=["energy_meV_per_fu", "tilt_x_deg", "tilt_y_deg", "tilt_z_deg", "steps"]).round(1)
 
 # %% [markdown]
 # ### MD stability
