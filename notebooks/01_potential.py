@@ -254,8 +254,12 @@ phases.pivot_table(index=["fa_fraction", "glazer"], columns="method",
 #
 # NPT at the stated temperature from the cubic cell (real masses, 0.5 fs), then NVE. The engine
 # stops a run that becomes unphysical (atoms closer than 0.6 Å, temperature runaway, cell
-# collapse). Dissociation shows as an intramolecular bond far longer than at the start; FA can only
-# cluster by leaving its cage, which shows as a cation centroid moving several Å from its site.
+# collapse). Dissociation shows as an intramolecular bond far longer than at the start
+# (`longest_bond_ratio`). FA can only cluster by leaving its cage; `largest_cation_shift_A` is the
+# largest displacement of a cation's centroid from its start **including the drift of the whole
+# crystal** (the Langevin thermostat does not conserve momentum), so it bounds the motion relative
+# to the cage from above: only values beyond about one lattice constant (6.3 Å) would mean a cation
+# changed cage. Subtracting the framework's drift is a planned refinement of this check.
 
 # %%
 stability = tables["stability"]

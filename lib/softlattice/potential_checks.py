@@ -178,9 +178,11 @@ class StabilityResult:
         Largest intramolecular bond length seen over the snapshots, relative to its starting
         length (dissociation shows as values far above 1).
     largest_cation_shift
-        Largest distance (Å) of a cation's centroid from its starting A site. FA can only cluster
-        by leaving its cage (half a lattice constant, about 3 Å, to the cage wall), so values well
-        below that mean the A-site arrangement, and its Warren-Cowley order, stayed as built.
+        Largest distance (Å) of a cation's centroid from its starting position. It includes the
+        drift of the whole crystal (the Langevin thermostat does not conserve momentum, and over
+        20 ps the crystal wanders by Å), so it is an upper bound of a cation's motion relative to
+        its cage; only values well beyond a lattice constant (about 6.3 Å) would show a cation
+        leaving its cage, which is how FA would cluster.
     message
         Why the run stopped, if it did.
     nve_drift_meV_per_atom_per_ps
