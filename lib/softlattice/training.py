@@ -353,45 +353,6 @@ HYPERPARAMETER_PRESETS = {
 """'seed': the seed's model; 'production': the seed's model plus a typewise ZBL core; 'tiny': a small model for the quick profile (minutes on 2 cores)."""
 
 
-def model_parameters(reference: str, fa_fractions: Sequence[float], glazers: Sequence[str],
-                     strains: Sequence[float], rattles: Sequence[float], per_combination: int, steps: int,
-                     hyper: str | NEPHyperparameters = "seed", test_fraction: float = 0.1,
-                     seed: int = 0) -> dict:
-    """The parameters :func:`build_model` records in its provenance, for matching stored models."""
-    if isinstance(hyper, str):
-        if hyper not in HYPERPARAMETER_PRESETS:
-            raise ValueError(f"unknown hyperparameter preset {hyper!r}; allowed: "
-                             f"{', '.join(HYPERPARAMETER_PRESETS)}")
-        hyper = HYPERPARAMETER_PRESETS[hyper]
-    return dict(reference=reference, fa_fractions=list(fa_fractions), glazers=list(glazers),
-                strains=list(strains), rattles=list(rattles), per_combination=per_combination,
-                steps=steps, test_fraction=test_fraction, seed=seed, hyper=asdict(hyper))
-
-
-def obtain_model(parameters: dict, stored: Sequence[str | Path] = ()) -> tuple[Path, str]:
-    """A model folder for ``parameters`` (from :func:`model_parameters`): the first of ``stored``
-    whose provenance matches, else a model built now under ``runs/models/<hash>``.
-
-    Returns
-    -------
-    The folder and a sentence saying where the model came from.
-    """
-    from .provenance import matches
-    for folder in stored:
-        if matches(folder, parameters, {}):
-            return Path(folder), f"committed model {Path(folder).name} (parameters match its provenance)"
-    key = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:12]
-    folder = RUNS_DIR / "models" / key
-    if not (folder / "nep.txt").exists():
-        hyper = NEPHyperparameters(**{**parameters["hyper"],
-                                      "learning_rate": tuple(parameters["hyper"]["learning_rate"])})
-        build_model(folder, parameters["reference"], parameters["fa_fractions"], parameters["glazers"],
-                    parameters["strains"], parameters["rattles"], parameters["per_combination"],
-                    parameters["steps"], parameters["test_fraction"], hyper, parameters["seed"],
-                    command="softlattice.training.obtain_model")
-    return folder, f"model built now in {folder}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m softlattice.training --output DIR [--steps N] ...``."""
     import argparse
