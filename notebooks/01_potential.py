@@ -71,7 +71,7 @@ from softlattice.masscheck import mass_differences
 from softlattice.paths import DATA_DIR
 from softlattice.potential_checks import check_settings, obtain_checks
 from softlattice.production import obtain_production_model, recipe_parameters
-from softlattice.training import error_metrics, load_sets, parity_data
+from softlattice.training import error_metrics, errors_by_origin, load_sets, parity_data
 
 plotting.use_book_renderer()
 settings = profiles.resolve("01_potential", profile, recipe=recipe, reference=reference, checks=checks)
@@ -164,15 +164,7 @@ pd.DataFrame([
 # and MD snapshots selected by active learning, which are the harder, more anharmonic ones.
 
 # %%
-by_origin = []
-for origin in sorted({a.info.get("origin", "?") for a in test}):
-    subset = [a for a in test if a.info.get("origin", "?") == origin]
-    subset_parity = parity_data(folder / "nep.txt", subset)
-    by_origin.append(dict(origin=origin, structures=len(subset),
-                          energy_meV_per_atom=1000 * error_metrics(subset_parity["energy"])["rmse"],
-                          forces_meV_per_A=1000 * error_metrics(subset_parity["forces"])["rmse"],
-                          stress_MPa=1000 * error_metrics(subset_parity["stress"])["rmse"]))
-pd.DataFrame(by_origin).round(1)
+errors_by_origin(folder / "nep.txt", test).round(1)
 
 # %% [markdown]
 # ## Checks against the reference

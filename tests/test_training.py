@@ -195,3 +195,17 @@ def test_ensemble_disagrees_more_off_distribution(labelled, tmp_path):
     assert outside.force_std_max_eV_per_A.median() > 2 * inside.force_std_max_eV_per_A.median()
     with pytest.raises(ValueError, match="at least 1 member, got 0"):
         train_ensemble(labelled, tmp_path / "none", steps=5, members=0, hyper=TINY, species=CSPBI3)
+
+
+def test_errors_by_origin_split_the_set(labelled, tmp_path):
+    from softlattice.training import errors_by_origin
+    train, test = split_structures(labelled, 0.25, seed=0)
+    model = train_nep(train, test, tmp_path / "model", steps=20, hyper=TINY, species=CSPBI3,
+                      report_interval=20).model_path
+    tagged = [a.copy() for a in labelled[:6]]
+    for k, atoms in enumerate(tagged):
+        atoms.calc = labelled[k].calc
+        atoms.info["origin"] = "md" if k < 2 else "systematic"
+    table = errors_by_origin(model, tagged)
+    assert list(table.origin) == ["md", "systematic"] and list(table.structures) == [2, 4]
+    assert (table[["energy_meV_per_atom", "forces_meV_per_A", "stress_MPa"]] > 0).all().all()

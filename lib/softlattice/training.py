@@ -410,3 +410,17 @@ def error_metrics(frame: pd.DataFrame) -> dict[str, float]:
     total = ((frame["reference"] - frame["reference"].mean()) ** 2).sum()
     return dict(rmse=float(np.sqrt((residual ** 2).mean())),
                 r2=float(1 - (residual ** 2).sum() / total) if total > 0 else float("nan"))
+
+
+def errors_by_origin(model: str | Path, structures: Sequence[Atoms]) -> pd.DataFrame:
+    """RMSEs of ``model`` against the labels of ``structures``, one row per ``info['origin']``
+    ('systematic', 'md', ...): energy (meV/atom), forces (meV/Å), stress (MPa)."""
+    rows = []
+    for origin in sorted({a.info.get("origin", "?") for a in structures}):
+        subset = [a for a in structures if a.info.get("origin", "?") == origin]
+        parity = parity_data(model, subset)
+        rows.append(dict(origin=origin, structures=len(subset),
+                         energy_meV_per_atom=1000 * error_metrics(parity["energy"])["rmse"],
+                         forces_meV_per_A=1000 * error_metrics(parity["forces"])["rmse"],
+                         stress_MPa=1000 * error_metrics(parity["stress"])["rmse"]))
+    return pd.DataFrame(rows)
