@@ -54,14 +54,23 @@ def _sevennet(model: str, modal: str | None) -> Callable[[], Calculator]:
     return make
 
 
+GPAW_PARAMETERS: dict = dict(mode="lcao", basis="dzp", xc="PBE", kpts=(1, 1, 1), h=0.2)
+"""GPAW settings of the 'gpaw-pbe' reference and of the band edges (LCAO, double-zeta polarised
+basis, PBE, Gamma point only, real-space grid spacing 0.2 Å)."""
+
+
+def gpaw_missing_message() -> str:
+    return ("GPAW is not installed: run `make gpaw` (Debian/Ubuntu: installs libxc-dev and "
+            "libopenblas-dev with apt as root, then pip install gpaw with lib/gpaw_siteconfig.py), "
+            "or `conda install -c conda-forge gpaw`")
+
+
 def _gpaw_pbe() -> Calculator:
     try:
         from gpaw import GPAW
     except ImportError as error:
-        raise RuntimeError("GPAW is not installed: see the electronic-structure chapter's set-up "
-                           "(Debian's libxc-dev, libopenblas-dev and gpaw-data, then pip install gpaw "
-                           "with a siteconfig for g++)") from error
-    return GPAW(mode="lcao", basis="dzp", xc="PBE", kpts=(1, 1, 1), h=0.2, txt=None)
+        raise RuntimeError(gpaw_missing_message()) from error
+    return GPAW(**GPAW_PARAMETERS, txt=None)
 
 
 REFERENCES: dict[str, Callable[[], Calculator]] = {
@@ -72,6 +81,8 @@ REFERENCES: dict[str, Callable[[], Calculator]] = {
     "gpaw-pbe": _gpaw_pbe,
 }
 DEFAULT_REFERENCE = "chgnet-r2scan"
+WITHOUT_STRESS = {"gpaw-pbe"}
+"""Named references that give no stress (GPAW's LCAO mode does not implement it)."""
 MIN_DISTANCE = 0.6
 """Closest interatomic distance (Å) a structure may have to be labelled; shorter ones are
 overlapping atoms that no reference describes."""
@@ -140,6 +151,12 @@ class LabelCache:
         os.replace(temporary, path)
 
 
+def _gives_stress(name: str, calculator: Calculator) -> bool:
+    if name.partition("+")[0] in WITHOUT_STRESS:
+        return False
+    return "stress" in getattr(calculator, "implemented_properties", ("stress",))
+
+
 def label_structures(structures: Sequence[Atoms], reference: str | Calculator = DEFAULT_REFERENCE,
                      name: str | None = None, cache_dir: str | Path = RUNS_DIR / "labels",
                      progress: bool = False) -> list[Atoms]:
@@ -160,7 +177,8 @@ def label_structures(structures: Sequence[Atoms], reference: str | Calculator = 
 
     Returns
     -------
-    Copies of the structures with a SinglePointCalculator holding energy, forces and stress, and
+    Copies of the structures with a SinglePointCalculator holding energy, forces and stress (no
+    stress from references in :data:`WITHOUT_STRESS` or calculators that do not implement it), and
     ``info['reference']``.
     """
     if isinstance(reference, str):
@@ -189,7 +207,7 @@ def label_structures(structures: Sequence[Atoms], reference: str | Calculator = 
             work.calc = calculator
             energy = work.get_potential_energy()
             forces = work.get_forces()
-            stress = work.get_stress() if all(atoms.pbc) else None
+            stress = work.get_stress() if all(atoms.pbc) and _gives_stress(name, calculator) else None
             result = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
             result.calc = SinglePointCalculator(result, energy=energy, forces=forces, stress=stress)
             result.info.update(atoms.info)
