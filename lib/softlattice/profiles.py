@@ -36,6 +36,18 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                   stability_repeat=2, mass_equilibration_ps=0.5, mass_production_ps=1.0)),
         "full": dict(recipe="full", reference="chgnet-r2scan", checks={}),
     },
+    "02_phase_diagram": {
+        "quick": dict(fa_fractions=[0.0, 1.0], replicas=1,
+                      ramp=dict(temperature_low=100.0, temperature_high=300.0, rate_K_per_ps=400.0, repeat=2,
+                                sample_interval=10, reference_ps=0.5),
+                      size_test=dict(fa_fraction=0.0, repeat=4), rate_test=dict(fa_fraction=0.0, rate_K_per_ps=200.0),
+                      window=5, n_sigma=5.0, scheduler=None, workers=None),
+        "full": dict(fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0], replicas=2,
+                     ramp=dict(temperature_low=25.0, temperature_high=425.0, rate_K_per_ps=25.0, repeat=4,
+                               sample_interval=25, reference_ps=5.0),
+                     size_test=dict(fa_fraction=0.0, repeat=6), rate_test=dict(fa_fraction=0.0, rate_K_per_ps=12.5),
+                     window=16, n_sigma=5.0, scheduler="local", workers=None),
+    },
 }
 
 

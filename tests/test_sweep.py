@@ -1,0 +1,139 @@
+"""Sweeps: bad grids, determinism, loop vs Dask, cache invalidation on model change, SIGKILL resume,
+and the phase analysis on synthetic ramps."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from softlattice.paths import DATA_DIR
+from softlattice.sweep import (RampTask, analyse_sweep, run_sweep, sweep_grid, task_key,
+                               transition_statistics)
+
+MODEL = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+TINY = dict(temperature_low=100.0, temperature_high=150.0, rate_K_per_ps=500.0, repeat=2, sample_interval=10,
+            reference_ps=0.1)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(fa_fraction=1.2, kind="heating"), "FA fraction 1.2 is outside"),
+    (dict(fa_fraction=0.5, kind="heating", temperature_low=300, temperature_high=300), "is empty"),
+    (dict(fa_fraction=0.5, kind="heating", rate_K_per_ps=0.0), "ramp rate 0.0"),
+    (dict(fa_fraction=0.5, kind="annealing"), "unknown task kind 'annealing'"),
+    (dict(fa_fraction=0.5, kind="heating", repeat=3), "repeat 3 must be even"),
+])
+def test_bad_tasks_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        RampTask(**fields)
+
+
+def test_grid_has_ramps_per_replica_and_one_reference_per_composition():
+    tasks = sweep_grid([0.0, 1.0], replicas=2, **TINY)
+    assert sum(t.kind == "reference" for t in tasks) == 2
+    assert sum(t.kind == "heating" for t in tasks) == 4
+    with pytest.raises(ValueError, match="empty"):
+        sweep_grid([])
+    with pytest.raises(ValueError, match="outside"):
+        sweep_grid([-0.1])
+
+
+def test_unanswering_scheduler_is_a_clear_error_not_a_hang(tmp_path):
+    started = time.perf_counter()
+    with pytest.raises(ConnectionError, match="no Dask scheduler answers at 'tcp://127.0.0.1:9'"):
+        run_sweep([RampTask(0.0, "reference", **TINY)], MODEL, tmp_path, scheduler="tcp://127.0.0.1:9",
+                  timeout_s=2, progress=False)
+    assert time.perf_counter() - started < 30
+
+
+@pytest.fixture(scope="module")
+def tiny_tasks():
+    return [RampTask(0.5, "heating", **TINY), RampTask(0.5, "reference", **TINY)]
+
+
+def test_loop_is_deterministic_and_dask_gives_the_same_numbers(tiny_tasks, tmp_path):
+    first = run_sweep(tiny_tasks, MODEL, tmp_path / "a", progress=False)
+    second = run_sweep(tiny_tasks, MODEL, tmp_path / "b", progress=False)
+    on_dask = run_sweep(tiny_tasks, MODEL, tmp_path / "c", scheduler="local", workers=1, progress=False)
+    for a, b, c in zip(first, second, on_dask):
+        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(a, c)
+
+
+def test_changed_model_is_never_mixed_with_old_results(tiny_tasks, tmp_path):
+    model = tmp_path / "nep.txt"
+    shutil.copy(MODEL, model)
+    task = tiny_tasks[1]
+    before = run_sweep([task], model, tmp_path / "store", progress=False)[0]
+    lines = model.read_text().splitlines()
+    lines[-1] = f"{float(lines[-1]) * 1.01:.8e}"  # nudge the last weight: a different model
+    model.write_text("\n".join(lines) + "\n")
+    after = run_sweep([task], model, tmp_path / "store", progress=False)[0]
+    assert len(list((tmp_path / "store").iterdir())) == 2
+    assert np.abs(before.epot_eV_per_atom - after.epot_eV_per_atom).max() > 1e-7
+
+
+def test_killed_sweep_resumes_to_the_same_result(tmp_path):
+    task = RampTask(0.5, "heating", temperature_low=100.0, temperature_high=300.0, rate_K_per_ps=100.0,
+                    repeat=2, sample_interval=10)
+    store = tmp_path / "store"
+    script = textwrap.dedent(f"""
+        from softlattice.sweep import RampTask, run_sweep
+        task = RampTask(**{task.__dict__!r})
+        run_sweep([task], {str(MODEL)!r}, {str(store)!r}, progress=False)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    from softlattice.md import file_hash
+    state = store / task_key(task, file_hash(MODEL)) / "checkpoint" / "state.npz"
+    deadline = time.time() + 120
+    while not state.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert state.exists(), "the sweep wrote no checkpoint before it was killed"
+    assert not (state.parent.parent / "observations.csv.gz").exists()
+    resumed = run_sweep([task], MODEL, store, progress=False)[0]
+    fresh = run_sweep([task], MODEL, tmp_path / "fresh", progress=False)[0]
+    pd.testing.assert_frame_equal(resumed, fresh, rtol=1e-9)
+
+
+def _synthetic_ramp(temperatures, m_z, r_z, noise, rng):
+    n = len(temperatures)
+    frame = pd.DataFrame({"target_K": temperatures, "a_A": 6.3, "b_A": 6.3, "c_A": 6.3})
+    for mode in ("M_x", "M_y", "M_z", "R_x", "R_y", "R_z"):
+        # thermal noise of a harmonic mode: amplitude ~ sqrt(T), as the thresholds assume
+        frame[f"Q_{mode}"] = noise * np.sqrt(np.asarray(temperatures) / 400.0) * rng.normal(size=n)
+    frame["Q_M_z"] += m_z
+    frame["Q_R_z"] += r_z
+    return frame
+
+
+def test_analysis_finds_a_synthetic_transition_and_its_replica_spread():
+    rng = np.random.default_rng(0)
+    tasks, observations = [], []
+    temperatures = np.linspace(100, 400, 600)
+    for replica, transition in enumerate((250.0, 260.0)):
+        tasks.append(RampTask(1.0, "heating", temperature_low=100, temperature_high=400, replica=replica))
+        observations.append(_synthetic_ramp(temperatures, np.where(temperatures < transition, 0.5, 0.0), 0.0,
+                                            0.02, rng))
+    tasks.append(RampTask(1.0, "reference", temperature_low=100, temperature_high=400))
+    observations.append(_synthetic_ramp(np.full(400, 400.0), 0.0, 0.0, 0.02, rng))
+    windows, transitions = analyse_sweep(tasks, observations, window=10)
+    assert set(windows.phase) == {"a0a0c+", "a0a0a0"}
+    stats = transition_statistics(transitions)
+    assert len(stats) == 1 and stats.replicas.iloc[0] == 2
+    assert stats.temperature_K.iloc[0] == pytest.approx(255.0, abs=6.0)
+    assert stats.error_K.iloc[0] >= 5.0 / np.sqrt(2) - 1e-9  # at least the replicas' spread
+
+
+def test_analysis_needs_a_reference_of_the_same_cell():
+    task = RampTask(0.0, "heating", **TINY)
+    with pytest.raises(ValueError, match="no reference run for x = 0.0"):
+        analyse_sweep([task], [pd.DataFrame()])
