@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening phase-diagram clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -75,15 +75,29 @@ validate: setup
 	$(PY) -m softlattice.validate cspbi3 --model $(CSPBI3_MODEL) $(VALIDATE_ARGS)
 
 MAFA_MODEL ?= data/models/mafa-chgnet-r2scan
+RUNS ?= runs
 benchmark: setup
 	$(PY) benchmarks/md_throughput.py --mafa-model $(MAFA_MODEL)/nep.txt
 	$(PY) benchmarks/training_throughput.py --model-dir $(MAFA_MODEL)
+	$(PY) benchmarks/sweep_throughput.py --model $(MAFA_MODEL)/nep.txt
 
 model: setup
 	$(PY) -m softlattice.production --output $(MAFA_MODEL)
 
 checks: setup
 	$(PY) -m softlattice.potential_checks --model $(MAFA_MODEL)/nep.txt --save $(MAFA_MODEL)/checks
+
+# DFT validation set (GPAW, two single-threaded labellers side by side; rerun to resume), then
+# the reference screening (tilt energetics, finite-T tilts, errors against that set)
+screening: setup
+	test -f $(RUNS)/screening/validation_structures.extxyz || $(PY) -m softlattice.screening structures --model $(MAFA_MODEL)
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.screening label --shard 0 --shards 2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.screening label --shard 1 --shards 2; wait
+	$(PY) -m softlattice.screening collect --model $(MAFA_MODEL)
+	$(PY) -m softlattice.screening screen --model $(MAFA_MODEL)
+
+phase-diagram: setup
+	$(PY) -m softlattice.sweep --model $(MAFA_MODEL)/nep.txt --profile full --save data/phase_diagram/$(notdir $(MAFA_MODEL))
 
 clean:
 	rm -rf _build

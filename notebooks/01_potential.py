@@ -289,3 +289,113 @@ if {"a_A", "a_err"} <= set(masses.columns) and masses.a_A.notna().all():
     display(mass_differences(masses).round(4))
 else:
     print("a run stopped early (see 'message'): no comparison")
+
+# %% [markdown]
+# ## Screening the reference
+#
+# The NEP can only be as right as its labels. Three kinds of evidence on the candidate references
+# that ship their weights ({mod}`softlattice.screening`), each computed for the NEP too:
+#
+# 1. **Errors against real DFT.** GPAW (LCAO, dzp basis, PBE, Gamma point) on a validation set of
+#    96-atom cells none of the models was trained on: the NEP's held-out test set, fresh
+#    systematic cells, and NPT snapshots of the NEP at 300 K. GPAW's LCAO mode gives no stress,
+#    so energies and forces only. PBE and r2SCAN differ in absolute energies, so each method's
+#    energies are compared after removing one constant per species (least squares): what is left
+#    is the error in energy *differences*, which is what MD feels. PBE is not the seed's
+#    SCAN+rVV10 either: this measures agreement with a common, independent DFT, not with the seed.
+# 2. **Tilt energetics at 0 K.** Relaxed energies of the four tilt phases of MAPbI3 and FAPbI3
+#    for two molecular arrangements each, and the tilt left after relaxation.
+# 3. **Tilts at temperature.** A short NPT run of MAPbI3 from $a^0a^0c^-$ at 300 K and of FAPbI3
+#    from $a^0a^0c^+$ at 250 K (inside the seed's tetragonal windows) with each method: does the
+#    seed's tetragonal tilt survive?
+
+# %%
+from softlattice.screening import dft_errors, obtain_screening, screening_settings, small_dft_set, tilt_summary
+
+if settings["dft_set"] == "small":
+    dft_set = small_dft_set(DATA_DIR.parent / "runs" / "screening" / "small-gpaw-pbe.extxyz.gz")
+else:
+    dft_set = DATA_DIR.parent / settings["dft_set"]
+if dft_set is None:
+    from softlattice.reference import gpaw_missing_message
+    print(f"no DFT comparison: {gpaw_missing_message()}")
+screening, screening_source = obtain_screening(screening_settings(settings["screening"]), folder / "nep.txt",
+                                               dft_set, curated=DATA_DIR / "reference" / "screening")
+print(f"screening: {screening_source}")
+
+# %% [markdown]
+# ### Errors against GPAW-PBE
+
+# %%
+if "dft_energies" in screening:
+    energies, forces = screening["dft_energies"], screening["dft_forces"]
+    display(dft_errors(energies, forces).round(3))
+    names = list(dict.fromkeys(energies.method))
+    figure = make_subplots(rows=2, cols=len(names), subplot_titles=names, vertical_spacing=0.12)
+    for column, name in enumerate(names, start=1):
+        part = energies[energies.method == name]
+        for origin, group in part.groupby("validation_origin"):
+            figure.add_scatter(x=group.dft_meV_per_atom, y=group.energy_meV_per_atom, mode="markers",
+                               marker=dict(size=4), name=origin, legendgroup=origin, showlegend=column == 1,
+                               row=1, col=column)
+        force = forces[forces.method == name].iloc[::7]  # every 7th component keeps the page light
+        figure.add_scatter(x=force.dft_force, y=force.force, mode="markers", marker=dict(size=2, color="#555"),
+                           showlegend=False, row=2, col=column)
+    figure.update_xaxes(title_text="GPAW-PBE")
+    figure.update_yaxes(title_text="energy (meV/atom, offsets removed)", row=1, col=1)
+    figure.update_yaxes(title_text="force component (eV/Å)", row=2, col=1)
+    figure.update_layout(height=620)
+    figure.show()
+
+# %% [markdown]
+# ### Tilt energetics at 0 K
+#
+# Energy of each phase relative to the untilted cell of the same arrangement (meV per formula
+# unit), and the largest mean tilt left after relaxation: a phase whose tilt relaxed away below
+# about 2 degrees is not a minimum of that method.
+
+# %%
+energetics = screening["energetics"].copy()
+energetics["tilt_deg"] = energetics[["tilt_x_deg", "tilt_y_deg", "tilt_z_deg"]].max(axis=1)
+energetics["compound"] = energetics.fa_fraction.map({0.0: "MAPbI3", 1.0: "FAPbI3"})
+methods_screened = list(dict.fromkeys(energetics.method))
+figure = make_subplots(rows=1, cols=len(methods_screened), subplot_titles=methods_screened, shared_yaxes=True)
+for column, name in enumerate(methods_screened, start=1):
+    for (compound, arrangement), group in energetics[energetics.method == name].groupby(["compound", "arrangement"]):
+        figure.add_scatter(x=group.glazer, y=group.energy_meV_per_fu, mode="markers+lines",
+                           name=f"{compound}, arrangement {arrangement}",
+                           line=dict(color="#3182bd" if compound == "MAPbI3" else "#e6550d",
+                                     dash="solid" if arrangement == 0 else "dot"),
+                           text=[f"tilt {t:.1f}°" for t in group.tilt_deg], showlegend=column == 1,
+                           legendgroup=f"{compound}{arrangement}", row=1, col=column)
+figure.update_yaxes(title_text="E - E(a0a0a0) (meV/f.u.)", row=1, col=1)
+figure.update_layout(height=420)
+figure.show()
+energetics.pivot_table(index=["compound", "glazer"], columns="method",
+                       values=["energy_meV_per_fu", "tilt_deg"], aggfunc="mean").round(1)
+
+# %% [markdown]
+# ### Tilts at temperature
+#
+# Mean $|Q|$ of each tilt mode over the second half of each run: the seed's MAPbI3 keeps $R_z$ (out of
+# phase, $a^0a^0c^-$) and its FAPbI3 keeps $M_z$ (in phase, $a^0a^0c^+$) at these temperatures.
+# Each run is 2×2×2 cells (96 atoms) and short, so these are indications, not phase assignments.
+
+# %%
+md_observations = screening["md_observations"]
+summary = tilt_summary(md_observations)
+figure = make_subplots(rows=1, cols=2, subplot_titles=[f"x = {x:g} from {start} at {t:.0f} K" for x, start, t in
+                                                       dict.fromkeys(zip(md_observations.fa_fraction,
+                                                                         md_observations.start,
+                                                                         md_observations.temperature))])
+for column, (x, start) in enumerate(dict.fromkeys(zip(md_observations.fa_fraction, md_observations.start)), start=1):
+    mode = "Q_R_z" if start.endswith("-") else "Q_M_z"
+    for name, color in zip(dict.fromkeys(md_observations.method), ("#3182bd", "#e6550d", "#31a354", "#756bb1")):
+        run = md_observations[(md_observations.method == name) & (md_observations.fa_fraction == x)]
+        figure.add_scatter(x=run.time_ps, y=run[mode].abs(), name=name, line=dict(color=color),
+                           showlegend=column == 1, legendgroup=name, row=1, col=column)
+    figure.update_yaxes(title_text=f"|{mode}| (Å)", row=1, col=column)
+figure.update_xaxes(title_text="time (ps)")
+figure.update_layout(height=380)
+figure.show()
+summary.round(3)

@@ -233,12 +233,16 @@ def tilts_at_temperature(calculator: Calculator, fa_fraction: float, glazer: str
     return result.observations.assign(fa_fraction=fa_fraction, start=glazer, temperature=temperature)
 
 
-def tilt_summary(observations: pd.DataFrame, discard_ps: float = 0.5) -> pd.DataFrame:
-    """Mean absolute M and R amplitudes (Å) about each axis after ``discard_ps``, per run."""
+def tilt_summary(observations: pd.DataFrame) -> pd.DataFrame:
+    """Mean absolute M and R amplitudes (Å) about each axis over the second half of each run."""
     from .modes import MODES
-    late = observations[observations.time_ps >= discard_ps]
-    keys = [k for k in ("method", "fa_fraction", "start", "temperature") if k in late.columns]
-    return late.groupby(keys)[[f"Q_{m}" for m in MODES]].apply(lambda q: q.abs().mean()).reset_index()
+    keys = [k for k in ("method", "fa_fraction", "start", "temperature") if k in observations.columns]
+
+    def late_mean(run: pd.DataFrame) -> pd.Series:
+        late = run[run.time_ps >= 0.5 * run.time_ps.max()]
+        return late[[f"Q_{m}" for m in MODES]].abs().mean()
+
+    return observations.groupby(keys)[["time_ps"] + [f"Q_{m}" for m in MODES]].apply(late_mean).reset_index()
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,7 @@ class ScreeningSettings:
     relax_steps: int = 100
     relax_fmax: float = 0.05
     md_runs: tuple[tuple[float, str, float], ...] = ((0.0, "a0a0c-", 300.0), (1.0, "a0a0c+", 250.0))
-    md_ps: float = 1.5
+    md_ps: float = 1.0
     md_timestep_fs: float = 1.0
     hydrogen_mass: float = 4.0
     seed: int = 0
@@ -385,6 +389,35 @@ def obtain_screening(settings: ScreeningSettings, model: str | Path | None, dft_
     tables = run_screening(settings, folder, model, dft)
     write_provenance(folder, parameters, inputs, command="softlattice.screening.obtain_screening")
     return tables, f"computed now in {folder}"
+
+
+def small_dft_set(path: str | Path, fa_fractions: Sequence[float] = (0.0, 1.0), seed: int = 0) -> Path | None:
+    """A tiny DFT set for the quick profile: one rattled 12-atom cubic cell per composition,
+    labelled with 'gpaw-pbe' (seconds each) and written to ``path`` (extxyz.gz). Returns None when
+    GPAW is not installed."""
+    import gzip
+    import io
+
+    from ase.io import write
+
+    from .reference import label_structures
+    try:
+        import gpaw  # noqa: F401
+    except ImportError:
+        return None
+    from .training import generate_structures
+    structures = generate_structures(fa_fractions, ["a0a0a0"], strains=[0.0], rattle=0.05, repeat=(1, 1, 1),
+                                     seed=seed, molecule_rattle_fraction=0.3)
+    for atoms in structures:
+        atoms.info["validation_origin"] = "systematic"
+    labelled = label_structures(structures, "gpaw-pbe")
+    for atoms, label in zip(structures, labelled):
+        label.info.update(atoms.info)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.GzipFile(path, "wb", mtime=0) as binary, io.TextIOWrapper(binary) as handle:
+        write(handle, labelled, format="extxyz")
+    return path
 
 
 def load_dft_validation(folder: str | Path = VALIDATION_DIR, reference: str = "gpaw-pbe") -> list[Atoms]:
