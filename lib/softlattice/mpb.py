@@ -1,0 +1,113 @@
+"""The morphotropic phase boundary: M/R activation vs composition, its centre, and layering.
+
+Units: mode amplitudes in Å, compositions as the FA fraction x.
+
+The seed normalises the activation of the R and M modes along the primary tilt axis at 250 K and
+calls the composition where the two are equal the centre of the MPB (27 % FA). Here the R share
+``|Q_R| / (|Q_R| + |Q_M|)`` along the primary axis is fitted with a logistic function of x, whose
+midpoint is the centre; a bootstrap over the data points (replicas and compositions) gives its
+confidence interval. Layering is read from local amplitudes per 2x2x2 block
+(:func:`softlattice.modes.project_modes_local`): each layer of blocks perpendicular to the primary
+axis is assigned M, R, both or neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def r_share(m_amplitudes: np.ndarray, r_amplitudes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R share along the primary tilt axis, and that axis.
+
+    Parameters
+    ----------
+    m_amplitudes, r_amplitudes
+        Mean |Q| of the M and R modes about x, y, z, shape (..., 3), Å.
+
+    Returns
+    -------
+    ``|Q_R| / (|Q_R| + |Q_M|)`` about the axis with the largest total tilt, and that axis (0, 1, 2).
+    """
+    m, r = np.abs(np.asarray(m_amplitudes, dtype=float)), np.abs(np.asarray(r_amplitudes, dtype=float))
+    axis = np.argmax(m + r, axis=-1)
+    m_primary = np.take_along_axis(m, axis[..., None], -1)[..., 0]
+    r_primary = np.take_along_axis(r, axis[..., None], -1)[..., 0]
+    return r_primary / (r_primary + m_primary), axis
+
+
+def logistic(x: np.ndarray, center: float, width: float) -> np.ndarray:
+    """1 at x << center falling to 0 at x >> center (R dominant on the MA side)."""
+    return 1.0 / (1.0 + np.exp((np.asarray(x, dtype=float) - center) / width))
+
+
+@dataclass(frozen=True)
+class MPBFit:
+    """Centre and width of the R-to-M crossover, with a bootstrap interval of the centre."""
+
+    center: float
+    width: float
+    center_low: float
+    center_high: float
+    bootstrap_samples: int
+
+
+def fit_mpb(fa_fractions: np.ndarray, shares: np.ndarray, bootstrap: int = 500, confidence: float = 0.9,
+            seed: int = 0) -> MPBFit:
+    """Fit :func:`logistic` to the R share vs x; bootstrap over points for the centre's interval.
+
+    Parameters
+    ----------
+    fa_fractions, shares
+        One point per run (replicas as separate points).
+    bootstrap
+        Number of bootstrap resamples.
+    confidence
+        Central probability of the reported interval.
+    """
+    from scipy.optimize import curve_fit
+    x, y = np.asarray(fa_fractions, dtype=float), np.asarray(shares, dtype=float)
+    if len(np.unique(x)) < 3:
+        raise ValueError(f"the MPB fit needs at least 3 distinct compositions, got {sorted(set(x.tolist()))}")
+    if not (y.max() > 0.5 > y.min()):
+        raise ValueError(f"the R share ranges over [{y.min():.2f}, {y.max():.2f}] and never crosses 1/2: "
+                         "no crossover inside these compositions")
+
+    def fit(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
+        values, _ = curve_fit(logistic, xs, ys, p0=(float(np.median(xs)), 0.05),
+                              bounds=([xs.min() - 0.5, 1e-3], [xs.max() + 0.5, 1.0]), maxfev=10000)
+        return float(values[0]), float(values[1])
+
+    center, width = fit(x, y)
+    rng = np.random.default_rng(seed)
+    centers = []
+    for _ in range(bootstrap):
+        pick = rng.integers(0, len(x), len(x))
+        if len(np.unique(x[pick])) < 3:
+            continue
+        try:
+            centers.append(fit(x[pick], y[pick])[0])
+        except RuntimeError:
+            continue
+    tail = 50 * (1 - confidence)
+    low, high = np.percentile(centers, [tail, 100 - tail]) if centers else (np.nan, np.nan)
+    return MPBFit(center, width, float(low), float(high), len(centers))
+
+
+def layer_assignment(profile: np.ndarray, axis: int, m_threshold: float, r_threshold: float) -> list[str]:
+    """Label each layer 'M', 'R', 'M+R' or '0' from its mean |Q| about the primary axis.
+
+    Parameters
+    ----------
+    profile
+        Layer profile of one frame or a time average, shape (6, n_layers), modes ordered as
+        :data:`softlattice.modes.MODES` (:func:`softlattice.modes.layer_profile`).
+    axis
+        Primary tilt axis (0, 1, 2): the M and R modes about it are compared.
+    m_threshold, r_threshold
+        Activation thresholds, Å.
+    """
+    m_active = profile[axis] > m_threshold
+    r_active = profile[3 + axis] > r_threshold
+    return ["M+R" if m and r else "M" if m else "R" if r else "0" for m, r in zip(m_active, r_active)]

@@ -1,0 +1,75 @@
+"""DHO fits of synthetic ACFs, ACF length checks, the MPB fit on synthetic data, layer maps of a
+synthetic layered framework."""
+
+import numpy as np
+import pytest
+from dynasor.tools.damped_harmonic_oscillator import acf_position_dho
+
+from softlattice.damping import fit_dho, mode_acf
+from softlattice.modes import layer_profile, map_framework, mode_patterns, project_modes_local
+from softlattice.mpb import fit_mpb, layer_assignment, logistic, r_share
+from softlattice.structures import build_perovskite
+
+
+@pytest.mark.parametrize("w0, gamma, regime, max_lag", [
+    (2.0, 0.8, "underdamped", 6.0),
+    (2.0, 4.0, "critical", 6.0),
+    (1.0, 8.0, "overdamped", 30.0),  # slow tail: decay time gamma / w0^2 = 8 ps
+])
+def test_dho_fit_recovers_known_parameters_from_noisy_acfs(w0, gamma, regime, max_lag):
+    lags = np.arange(0, max_lag, 0.02)
+    rng = np.random.default_rng(1)
+    acf = acf_position_dho(lags, w0, gamma) + 0.01 * rng.normal(size=lags.size)
+    fit = fit_dho(lags, acf)
+    assert fit.converged
+    # within 10 % or within the fit's own uncertainty (overdamped w0 and gamma are correlated)
+    assert abs(fit.w0 - w0) <= max(0.1 * w0, 2.5 * fit.w0_error)
+    assert abs(fit.gamma - gamma) <= max(0.1 * gamma, 2.5 * fit.gamma_error)
+    assert fit.w0_error < 0.2 * w0
+    assert fit.regime == regime
+
+
+def test_acf_of_an_oscillating_signal_and_length_check():
+    t = np.arange(0, 200.0, 0.01)
+    lags, acf = mode_acf(np.cos(3.0 * t), 0.01, 4.0)
+    assert acf[0] == pytest.approx(1.0)
+    assert acf[np.argmin(np.abs(lags - np.pi / 3))] == pytest.approx(-1.0, abs=0.02)
+    with pytest.raises(ValueError, match="too short for an ACF up to 50 ps"):
+        mode_acf(np.cos(3.0 * t), 0.01, 50.0)
+
+
+def test_failed_fit_is_reported_not_forced():
+    fit = fit_dho(np.arange(10.0), np.full(10, np.nan))
+    assert not fit.converged and fit.regime == "no fit" and "non-finite" in fit.message
+
+
+def test_mpb_fit_recovers_the_centre_of_a_synthetic_crossover():
+    rng = np.random.default_rng(0)
+    x = np.repeat(np.linspace(0, 1, 9), 3)
+    shares = logistic(x, 0.27, 0.06) + 0.03 * rng.normal(size=x.size)
+    fit = fit_mpb(x, shares, bootstrap=200)
+    assert fit.center == pytest.approx(0.27, abs=0.03)
+    assert fit.center_low <= 0.27 <= fit.center_high
+    with pytest.raises(ValueError, match="never crosses 1/2"):
+        fit_mpb(x, np.full(x.size, 0.9))
+    with pytest.raises(ValueError, match="at least 3 distinct compositions"):
+        fit_mpb([0.0, 1.0], [1.0, 0.0])
+
+
+def test_r_share_uses_the_primary_axis():
+    share, axis = r_share(np.array([[0.0, 0.0, 0.3]]), np.array([[0.05, 0.0, 0.1]]))
+    assert axis[0] == 2 and share[0] == pytest.approx(0.25)
+
+
+def test_layer_map_recovers_a_synthetic_layer_sequence():
+    atoms = build_perovskite("Cs", (4, 4, 8), lattice_constant=6.3)
+    framework = map_framework(atoms)
+    patterns = mode_patterns(framework)
+    sequence = ["M", "R", "R", "M"]  # per 2-cell block layer along z
+    block_layer = framework.x_cell[:, 2] // 2
+    displacements = np.zeros((1,) + patterns.shape[1:])
+    for layer, kind in enumerate(sequence):
+        mask = (block_layer == layer)[:, None]
+        displacements[0] += 0.3 * mask * patterns[2 if kind == "M" else 5]
+    profile = layer_profile(project_modes_local(displacements, framework), axis=2)[0]
+    assert layer_assignment(profile, axis=2, m_threshold=0.1, r_threshold=0.1) == sequence
