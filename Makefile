@@ -23,6 +23,8 @@ help:
 	@echo "make benchmark  print MD, force-call, projection, labelling and training throughput"
 	@echo "make model      build the MA/FA production NEP (active learning; hours, resumable)"
 	@echo "make checks     NEB, phase energies, MD stability, heavy H of the model (resumable)"
+	@echo "make screening  GPAW DFT validation set and the reference screening (resumable)"
+	@echo "make phase-diagram  chapter 02 sweeps on Dask (resumable)"
 
 GPAW_VERSION ?= 26.7.0
 

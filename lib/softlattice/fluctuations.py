@@ -1,0 +1,141 @@
+"""Band-edge fluctuations vs composition: NEP MD snapshots, DFT band edges, statistics.
+
+Units: eV, Å, K, ps.
+
+The seed runs NEP MD at 330 K with fixed cell shape and volume, takes 20 snapshots per composition
+and computes the VBM and CBM at the Gamma point of 768-atom cells; the standard deviation of each
+edge across snapshots measures how strongly the lattice dynamics modulate it. Here the cells have
+96 atoms (compositions in steps of 1/8), and each composition is sampled with several independent
+A-site arrangements so that the spread is not one arrangement's. Snapshots are spaced further
+apart than the decorrelation time of the tilt modes (:func:`decorrelation_time`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+
+from .paths import RUNS_DIR
+
+
+def representable(fa_fraction: float, repeat: int = 2, tolerance: float = 1e-6) -> bool:
+    """True when ``fa_fraction`` is a whole number of FA cations in a ``repeat``^3 cell."""
+    sites = repeat ** 3
+    return abs(fa_fraction * sites - round(fa_fraction * sites)) < tolerance
+
+
+def md_snapshots(model: str | Path, fa_fraction: float, arrangement: int, snapshots: int, interval_ps: float,
+                 equilibration_ps: float = 5.0, temperature: float = 330.0, repeat: int = 2,
+                 timestep_fs: float = 0.5, checkpoint_dir: str | Path | None = None) -> tuple[list[Atoms], pd.DataFrame]:
+    """Snapshots of NVT MD with fixed cell shape and volume (the seed's protocol).
+
+    The cell is first relaxed to the model's average volume by ``equilibration_ps`` of NPT with a
+    fully flexible cell at the same temperature; the NVT run then keeps that cell.
+
+    Returns
+    -------
+    ``snapshots`` structures (info: ``fa_fraction``, ``arrangement``, ``time_ps``) and the NVT
+    observations (tilt amplitudes every sample) for the decorrelation analysis.
+    """
+    from .md import MDSettings, file_hash, hold, nep_calculator, run_md
+    from .structures import build_mixed_perovskite
+
+    if not 0 <= fa_fraction <= 1:
+        raise ValueError(f"FA fraction {fa_fraction!r} is outside [0, 1]")
+    if not representable(fa_fraction, repeat):
+        raise ValueError(f"FA fraction {fa_fraction!r} is not representable in a {repeat}x{repeat}x{repeat} cell: "
+                         f"use a multiple of 1/{repeat ** 3}")
+    if snapshots < 1 or interval_ps <= 0:
+        raise ValueError(f"need snapshots >= 1 and interval_ps > 0, got {snapshots!r}, {interval_ps!r}")
+    atoms = build_mixed_perovskite(fa_fraction, repeat, seed=arrangement)
+    calculator = nep_calculator(model, atoms=atoms)
+    model_id = file_hash(model)
+    folder = Path(checkpoint_dir) if checkpoint_dir else None
+    sample = max(1, int(round(0.01 * 1000 / timestep_fs)))  # 10 fs between samples
+    npt = run_md(atoms, calculator, hold(temperature, equilibration_ps),
+                 MDSettings(ensemble="npt", timestep_fs=timestep_fs, sample_interval=sample, seed=arrangement),
+                 checkpoint_dir=folder / "npt" if folder else None, model_id=model_id)
+    start = npt.final_atoms
+    collected: list[Atoms] = []
+    every = max(1, int(round(interval_ps * 1000 / timestep_fs / sample)))
+    nvt = run_md(start, calculator, hold(temperature, snapshots * interval_ps, segment_ps=interval_ps),
+                 MDSettings(ensemble="nvt", timestep_fs=timestep_fs, sample_interval=sample, seed=arrangement + 1),
+                 checkpoint_dir=folder / "nvt" if folder else None, model_id=model_id, snapshots=collected,
+                 snapshot_every=every)
+    for atoms_k in collected:
+        atoms_k.info.update(fa_fraction=float(fa_fraction), arrangement=int(arrangement))
+    return collected[-snapshots:], nvt.observations
+
+
+def decorrelation_time(observations: pd.DataFrame, columns: Sequence[str] = ("Q_M_x", "Q_M_y", "Q_M_z", "Q_R_x",
+                                                                              "Q_R_y", "Q_R_z")) -> float:
+    """Longest time (ps) at which the ACF of a tilt-mode amplitude first falls below 1/e."""
+    from dynasor.tools.acfs import compute_acf
+    timestep = float(np.median(np.diff(observations.time_ps)))
+    times = []
+    for column in columns:
+        lags, acf = compute_acf(observations[column].to_numpy() - observations[column].mean(), delta_t=timestep)
+        below = np.flatnonzero(acf < np.exp(-1))
+        times.append(lags[below[0]] if below.size else np.inf)
+    return float(max(times))
+
+
+def edge_statistics(edges: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Standard deviation of the VBM and CBM and the mean gap per composition, with bootstrap
+    standard errors (resampling snapshots within each composition).
+
+    Parameters
+    ----------
+    edges
+        One row per snapshot: ``fa_fraction``, ``vbm``, ``cbm``, ``gap`` (eV, common reference).
+
+    Returns
+    -------
+    Columns ``fa_fraction``, ``snapshots``, ``vbm_std``, ``vbm_std_error``, ``cbm_std``,
+    ``cbm_std_error``, ``gap_mean``, ``gap_std`` (eV).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for x, group in edges.groupby("fa_fraction"):
+        row = dict(fa_fraction=float(x), snapshots=len(group), gap_mean=group.gap.mean(), gap_std=group.gap.std(ddof=1))
+        for edge in ("vbm", "cbm"):
+            values = group[edge].to_numpy()
+            resampled = [values[rng.integers(0, len(values), len(values))].std(ddof=1) for _ in range(bootstrap)]
+            row[f"{edge}_std"] = float(values.std(ddof=1))
+            row[f"{edge}_std_error"] = float(np.std(resampled))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path = RUNS_DIR / "band_edges",
+                       progress: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Band edges of every snapshot through the cache; a snapshot whose SCF fails twice is
+    excluded and reported.
+
+    Returns
+    -------
+    One row per converged snapshot (its info plus the :class:`softlattice.electronic.BandEdges`
+    fields, character left out) and the messages of the excluded ones.
+    """
+    from tqdm.auto import tqdm
+
+    from .electronic import BandEdgeCache, SCFNotConverged, cached_band_edges
+    cache = BandEdgeCache(folder=cache_dir)
+    rows, excluded = [], []
+    for k, atoms in enumerate(tqdm(snapshots, desc="band edges", disable=not progress)):
+        try:
+            edges = cached_band_edges(atoms, cache)
+        except SCFNotConverged as error:
+            excluded.append(f"snapshot {k}: {error}")
+            continue
+        info = {key: value for key, value in atoms.info.items() if np.isscalar(value)}
+        fields = {key: value for key, value in edges.__dict__.items() if key != "character"}
+        rows.append(dict(info, **fields, vbm_character=max(edges.character.get("vbm", {"?": 1}),
+                                                            key=edges.character.get("vbm", {"?": 1}).get),
+                         cbm_character=max(edges.character.get("cbm", {"?": 1}),
+                                           key=edges.character.get("cbm", {"?": 1}).get)))
+    return pd.DataFrame(rows), excluded

@@ -1,0 +1,50 @@
+"""Band-edge fluctuation statistics, decorrelation time, composition checks, fixed-cell snapshots."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from softlattice.fluctuations import decorrelation_time, edge_statistics, md_snapshots, representable
+from softlattice.paths import DATA_DIR
+
+MODEL = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+
+
+def test_compositions_must_fit_the_cell():
+    assert representable(0.125, 2) and representable(0.5, 2) and not representable(0.3, 2)
+    with pytest.raises(ValueError, match="not representable in a 2x2x2 cell: use a multiple of 1/8"):
+        md_snapshots(MODEL, 0.3, 0, 2, 0.1)
+    with pytest.raises(ValueError, match="outside"):
+        md_snapshots(MODEL, 1.5, 0, 2, 0.1)
+
+
+def test_statistics_recover_a_known_spread():
+    rng = np.random.default_rng(0)
+    edges = pd.DataFrame({"fa_fraction": np.repeat([0.0, 0.5], 400),
+                          "vbm": np.concatenate([rng.normal(0, 0.02, 400), rng.normal(0, 0.05, 400)]),
+                          "cbm": rng.normal(1.6, 0.03, 800)})
+    edges["gap"] = edges.cbm - edges.vbm
+    stats = edge_statistics(edges, bootstrap=200).set_index("fa_fraction")
+    assert stats.loc[0.0, "vbm_std"] == pytest.approx(0.02, rel=0.1)
+    assert stats.loc[0.5, "vbm_std"] == pytest.approx(0.05, rel=0.1)
+    # standard error of a standard deviation: sigma / sqrt(2 (n - 1))
+    assert stats.loc[0.5, "vbm_std_error"] == pytest.approx(0.05 / np.sqrt(2 * 399), rel=0.3)
+
+
+def test_decorrelation_time_of_an_exponentially_correlated_signal():
+    rng = np.random.default_rng(1)
+    dt, tau, n = 0.01, 0.5, 200_000
+    decay = np.exp(-dt / tau)
+    signal = np.zeros(n)
+    for k in range(1, n):
+        signal[k] = decay * signal[k - 1] + np.sqrt(1 - decay ** 2) * rng.normal()
+    observations = pd.DataFrame({"time_ps": dt * np.arange(n), "Q_R_z": signal})
+    assert decorrelation_time(observations, ["Q_R_z"]) == pytest.approx(tau, rel=0.15)
+
+
+def test_snapshots_keep_the_cell_fixed():
+    snapshots, observations = md_snapshots(MODEL, 0.5, 0, 2, 0.05, equilibration_ps=0.1, timestep_fs=1.0)
+    assert len(snapshots) == 2
+    np.testing.assert_allclose(snapshots[0].cell.array, snapshots[1].cell.array)
+    assert not np.allclose(snapshots[0].positions, snapshots[1].positions)
+    assert snapshots[0].info["fa_fraction"] == 0.5 and "Q_R_z" in observations
