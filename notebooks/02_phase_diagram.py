@@ -33,7 +33,7 @@
 # A-site arrangements, molecular orientations and thermostat noise. Phases come from the same
 # projection and noise thresholds as the CsPbI3 validation chapter: a mode is active when its
 # window-mean amplitude exceeds the thermal noise of an untilted cubic reference run of the same
-# cell by five standard deviations. The tasks run on Dask (`softlattice.sweep`): a LocalCluster
+# cell by five standard deviations. The tasks run on Dask {cite}`dask2016` (`softlattice.sweep`): a LocalCluster
 # on this machine, any scheduler on a cluster.
 #
 # The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 25 K/ps, about 2,000 times
@@ -142,11 +142,12 @@ grid_statistics[columns].round(1).reset_index(drop=True)
 # ## Against experiment
 #
 # The cubic boundary of every ramp (heating: into $a^0a^0a^0$; cooling: out of it) against the
-# experimental points in `data/reference/experiments.csv`: primary values where the paper was
-# available to us (MAPbI3: Poglitsch and Weber 1987; FAPbI3: Weber et al. 2018), and ranges from
-# Francisco-López et al. 2020 as the seed's text quotes them. The compositional series of Weber et
-# al. 2016, Zheng et al. 2017 and Mohanty et al. 2019 could not be transcribed here (their tables
-# were not accessible); they are left out rather than read off a figure.
+# experimental points in `data/reference/experiments.csv`: the end members' transitions
+# (MAPbI3 {cite}`poglitsch1987`; FAPbI3 {cite}`weber2018`), and ranges from Francisco-López et al.
+# {cite}`franciscolopez2020` as the seed's text quotes them. The compositional series of Weber et
+# al. {cite}`weber2016`, Zheng et al. {cite}`zheng2017` and Mohanty et al. {cite}`mohanty2019`
+# could not be transcribed here (their tables were not accessible); they are left out rather than
+# read off a figure.
 
 # %%
 experiments = pd.read_csv(DATA_DIR / "reference" / "experiments.csv")
