@@ -68,7 +68,8 @@ settings = profiles.resolve("02_phase_diagram", profile, fa_fractions=fa_fractio
                             size_test=size_test, rate_test=rate_test, window=window, n_sigma=n_sigma,
                             scheduler=scheduler, workers=workers)
 model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
-tables, source = obtain_sweep(settings, model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+tables, source, sweep_folder = obtain_sweep(settings, model_path,
+                                           curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
 tasks, windows, transitions = tables["tasks"], tables["windows"], tables["transitions"]
 base = settings["ramp"]
 main_grid = (windows.repeat == base["repeat"]) & (windows.rate_K_per_ps == base["rate_K_per_ps"])

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from softlattice.paths import DATA_DIR
-from softlattice.sweep import (RampTask, analyse_sweep, run_sweep, sweep_grid, task_key,
-                               transition_statistics)
+from softlattice.sweep import (RampTask, analyse_sweep, collect_frames, run_sweep, segment_ends, sweep_grid,
+                               task_key, transition_statistics)
 
 MODEL = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 TINY = dict(temperature_low=100.0, temperature_high=150.0, rate_K_per_ps=500.0, repeat=2, sample_interval=10,
@@ -65,6 +65,14 @@ def test_loop_is_deterministic_and_dask_gives_the_same_numbers(tiny_tasks, tmp_p
     for a, b, c in zip(first, second, on_dask):
         pd.testing.assert_frame_equal(a, b)
         pd.testing.assert_frame_equal(a, c)
+
+
+def test_ramps_keep_one_structure_per_segment_end(tiny_tasks, tmp_path):
+    run_sweep(tiny_tasks, MODEL, tmp_path, progress=False)
+    ends = segment_ends(tiny_tasks[0], MODEL, tmp_path)
+    assert [frame.info["target_K"] for frame in ends] == [125.0, 150.0]  # 25 K segments from 100 K
+    frames = collect_frames(tiny_tasks, MODEL, tmp_path, [150.0])
+    assert len(frames) == 1 and frames[0].info["task"] == 0 and len(frames[0]) == tiny_tasks[0].n_atoms
 
 
 def test_changed_model_is_never_mixed_with_old_results(tiny_tasks, tmp_path):
@@ -137,3 +145,19 @@ def test_analysis_needs_a_reference_of_the_same_cell():
     task = RampTask(0.0, "heating", **TINY)
     with pytest.raises(ValueError, match="no reference run for x = 0.0"):
         analyse_sweep([task], [pd.DataFrame()])
+
+
+def test_segment_end_written_twice_by_a_kill_is_read_once(tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    from softlattice.md import read_segment_ends
+    path = tmp_path / "segment_ends.extxyz"
+    for time_ps, shift in ((1.0, 0.0), (2.0, 0.1), (2.0, 0.2)):  # the kill repeated the 2 ps frame
+        frame = bulk("Cu")
+        frame.positions += shift
+        frame.info.update(time_ps=time_ps, target_K=100.0)
+        write(path, frame, append=True)
+    frames = read_segment_ends(path)
+    assert [f.info["time_ps"] for f in frames] == [1.0, 2.0]
+    assert frames[1].positions[0, 0] == pytest.approx(0.2)  # the later write wins

@@ -360,6 +360,15 @@ class _Sampler:
         self.analysis_seconds += time.perf_counter() - started
 
 
+def read_segment_ends(path: str | Path) -> list[Atoms]:
+    """Segment-end structures written by :func:`run_md` (``keep_segment_ends``), one per time."""
+    from ase.io import read
+    frames: dict[float, Atoms] = {}
+    for frame in read(path, index=":"):
+        frames[round(float(frame.info["time_ps"]), 9)] = frame
+    return [frames[t] for t in sorted(frames)]
+
+
 @dataclass
 class MDResult:
     """Observations of a run and its timing.
@@ -389,7 +398,7 @@ class MDResult:
 def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
            settings: MDSettings = MDSettings(), checkpoint_dir: str | Path | None = None,
            model_id: str = "", progress: bool = False, snapshots: list[Atoms] | None = None,
-           snapshot_every: int = 1) -> MDResult:
+           snapshot_every: int = 1, keep_segment_ends: bool = False) -> MDResult:
     """Run molecular dynamics through ``segments`` with on-the-fly analysis and checkpoints.
 
     Parameters
@@ -415,6 +424,11 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
         every ``snapshot_every`` samples as the run goes, so they survive an :class:`MDBlowUp`.
     snapshot_every
         Samples between snapshots.
+    keep_segment_ends
+        Append the structure at the end of every segment (info ``time_ps``, ``target_K``) to
+        ``segment_ends.extxyz`` in the checkpoint folder, once per finished segment (a resumed run
+        does not repeat the ones already written; :func:`read_segment_ends` drops a frame written
+        twice by a kill between the frame and the checkpoint).
     """
     if not segments:
         raise ValueError("no segments to run: the temperature protocol is empty")
@@ -517,6 +531,10 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
         steps_done += n_steps
         elapsed_ps += segment.duration_ps
         observations.extend(sampler.records)
+        if folder is not None and keep_segment_ends:
+            frame = Atoms(atoms.numbers, positions=atoms.positions.copy(), cell=atoms.cell.array.copy(), pbc=atoms.pbc)
+            frame.info.update(time_ps=elapsed_ps, target_K=segment.temperature_end)
+            write(folder / "segment_ends.extxyz", frame, append=True)
         if folder is not None:
             _save_state(folder, _State(
                 positions=atoms.positions.copy(), momenta=atoms.get_momenta(), cell=atoms.cell.array.copy(),

@@ -45,12 +45,13 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       ramp=dict(temperature_low=100.0, temperature_high=300.0, rate_K_per_ps=400.0, repeat=2,
                                 sample_interval=10, reference_ps=0.5),
                       size_test=dict(fa_fraction=0.0, repeat=4), rate_test=dict(fa_fraction=0.0, rate_K_per_ps=200.0),
-                      window=5, n_sigma=5.0, scheduler=None, workers=None),
+                      window=5, n_sigma=5.0, frame_temperatures=[200.0], scheduler=None, workers=None),
         "full": dict(fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0], replicas=2,
                      ramp=dict(temperature_low=25.0, temperature_high=425.0, rate_K_per_ps=25.0, repeat=4,
                                sample_interval=25, reference_ps=5.0),
                      size_test=dict(fa_fraction=0.0, repeat=6), rate_test=dict(fa_fraction=0.0, rate_K_per_ps=12.5),
-                     window=16, n_sigma=5.0, scheduler="local", workers=None),
+                     window=16, n_sigma=5.0, frame_temperatures=[200.0, 250.0, 300.0], scheduler="local",
+                     workers=None),
     },
 }
 

@@ -158,7 +158,8 @@ def run_task(task: RampTask, model: str | Path, store: str | Path, progress: boo
                           sample_interval=task.sample_interval, hydrogen_mass=task.hydrogen_mass,
                           seed=task.replica)
     result = run_md(atoms, nep_calculator(model, atoms=atoms), segments, settings,
-                    checkpoint_dir=folder / "checkpoint", model_id=model_hash, progress=progress)
+                    checkpoint_dir=folder / "checkpoint", model_id=model_hash, progress=progress,
+                    keep_segment_ends=task.kind != "reference")
     observations = result.observations.assign(fa_fraction_cell=float(atoms.info["fa_fraction"]))
     temporary = folder / "observations.tmp.csv.gz"
     observations.to_csv(temporary, index=False)
@@ -167,6 +168,16 @@ def run_task(task: RampTask, model: str | Path, store: str | Path, progress: boo
                                                  indent=1))
     os.replace(temporary, result_path)
     return observations
+
+
+def segment_ends(task: RampTask, model: str | Path, store: str | Path) -> list:
+    """Structures at the end of every ramp segment (every 25 K) of a finished task, for local
+    (per-block, per-layer) analysis; info ``time_ps`` and ``target_K``."""
+    from .md import file_hash, read_segment_ends
+    path = Path(store) / task_key(task, file_hash(model)) / "checkpoint" / "segment_ends.extxyz"
+    if not path.exists():
+        raise FileNotFoundError(f"no segment-end structures for {task} in {store}: run the task first")
+    return read_segment_ends(path)
 
 
 def _client(scheduler: Any, workers: int | None, timeout_s: float):
@@ -369,11 +380,35 @@ def phase_diagram_tasks(settings: dict[str, Any]) -> list[RampTask]:
 SWEEP_FILES = ("tasks.csv", "observations.csv.gz", "windows.csv", "transitions.csv")
 
 
+def collect_frames(tasks: Sequence[RampTask], model: str | Path, store: str | Path,
+                   temperatures: Sequence[float]) -> list:
+    """Segment-end structures of every ramp at the given target temperatures (K), tagged with
+    the task index (info ``task``) and ``target_K``."""
+    frames = []
+    wanted = {round(float(t), 6) for t in temperatures}
+    for index, task in enumerate(tasks):
+        if task.kind == "reference":
+            continue
+        for frame in segment_ends(task, model, store):
+            if round(float(frame.info["target_K"]), 6) in wanted:
+                frame.info["task"] = index
+                frames.append(frame)
+    return frames
+
+
 def save_sweep(folder: str | Path, tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame],
-               window: int, n_sigma: float) -> dict[str, pd.DataFrame]:
-    """Analyse a finished sweep and write :data:`SWEEP_FILES` into ``folder``; return the tables."""
+               window: int, n_sigma: float, frames: Sequence | None = None) -> dict[str, pd.DataFrame]:
+    """Analyse a finished sweep and write :data:`SWEEP_FILES` (and ``frames.extxyz.gz`` when
+    ``frames`` are given) into ``folder``; return the tables."""
+    import gzip
+    import io
+
+    from ase.io import write
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if frames:
+        with gzip.GzipFile(folder / "frames.extxyz.gz", "wb", mtime=0) as binary, io.TextIOWrapper(binary) as text:
+            write(text, list(frames), format="extxyz")
     windows, transitions = analyse_sweep(tasks, observations, window, n_sigma)
     table = task_table(tasks)
     merged = pd.concat([obs.assign(task=k) for k, obs in enumerate(observations)], ignore_index=True)
@@ -389,30 +424,39 @@ def load_sweep(folder: str | Path) -> dict[str, pd.DataFrame]:
     return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in SWEEP_FILES}
 
 
+def load_sweep_frames(folder: str | Path) -> list:
+    """The structures a saved sweep kept (:func:`collect_frames`), or [] when it kept none."""
+    from ase.io import read
+    path = Path(folder) / "frames.extxyz.gz"
+    return read(path, index=":") if path.exists() else []
+
+
 def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Path | None = None,
-                 store: str | Path = RUNS_DIR / "sweeps") -> tuple[dict[str, pd.DataFrame], str]:
+                 store: str | Path = RUNS_DIR / "sweeps") -> tuple[dict[str, pd.DataFrame], str, Path]:
     """The phase-diagram sweep for ``settings`` (a chapter profile) and ``model``: the curated
     folder when its provenance matches (settings and model hash), else run now (finished tasks in
     ``store`` are reused) and saved under ``runs/sweeps/analysed/<hash>``.
 
     Returns
     -------
-    The tables (:data:`SWEEP_FILES`) and a sentence saying where they came from.
+    The tables (:data:`SWEEP_FILES`), a sentence saying where they came from, and the folder
+    (its kept structures: :func:`load_sweep_frames`).
     """
     from .md import file_hash
     from .provenance import matches, write_provenance
     physics = {k: v for k, v in settings.items() if k not in ("scheduler", "workers", "profile")}
     inputs = {"model_sha256_16": file_hash(model)}
     if curated is not None and matches(curated, physics, inputs):
-        return load_sweep(curated), f"committed result set {curated} (settings and model hash match)"
+        return load_sweep(curated), f"committed result set {curated} (settings and model hash match)", Path(curated)
     tasks = phase_diagram_tasks(settings)
     observations = run_sweep(tasks, model, store, scheduler=settings.get("scheduler"),
                              workers=settings.get("workers"), progress=False)
     key = hashlib.sha256(json.dumps([physics, inputs], sort_keys=True).encode()).hexdigest()[:12]
     folder = Path(store) / "analysed" / key
-    tables = save_sweep(folder, tasks, observations, settings["window"], settings["n_sigma"])
+    frames = collect_frames(tasks, model, store, settings.get("frame_temperatures", ()))
+    tables = save_sweep(folder, tasks, observations, settings["window"], settings["n_sigma"], frames)
     write_provenance(folder, physics, inputs, command="softlattice.sweep.obtain_sweep")
-    return tables, f"computed now in {folder}"
+    return tables, f"computed now in {folder}", folder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -437,7 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tasks = phase_diagram_tasks(settings)
     observations = run_sweep(tasks, args.model, args.store, scheduler=args.scheduler or settings.get("scheduler"),
                              workers=args.workers or settings.get("workers"))
-    save_sweep(args.save, tasks, observations, settings["window"], settings["n_sigma"])
+    frames = collect_frames(tasks, args.model, args.store, settings.get("frame_temperatures", ()))
+    save_sweep(args.save, tasks, observations, settings["window"], settings["n_sigma"], frames)
     physics = {k: v for k, v in settings.items() if k not in ("scheduler", "workers", "profile")}
     write_provenance(args.save, physics, {"model_sha256_16": file_hash(args.model)},
                      command="python -m softlattice.sweep " + " ".join(argv if argv is not None else sys.argv[1:]))
