@@ -38,7 +38,7 @@
 #
 # The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 25 K/ps, about 2,000 times
 # faster than the seed's ramps and 15-100 times smaller cells. The last section measures what
-# that does at one composition (a 2,592-atom cell, a ramp half as fast).
+# that does at one composition (a 6,144-atom cell, a ramp half as fast).
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -46,8 +46,8 @@ model = None  # NEP file; default: the production model of chapter 01
 fa_fractions = None  # compositions of the grid
 replicas = None  # independent runs per composition and direction
 ramp = None  # RampTask settings: temperature_low/high (K), rate_K_per_ps, repeat, sample_interval, reference_ps
-size_test = None  # dict(fa_fraction, repeat): one heating ramp in a larger cell
-rate_test = None  # dict(fa_fraction, rate_K_per_ps): one heating ramp at another rate
+size_test = None  # dict(fa_fraction, kind, repeat, ...): one ramp in a larger cell (RampTask fields)
+rate_test = None  # dict(fa_fraction, kind, rate_K_per_ps): one ramp at another rate
 window = None  # samples per classification window
 n_sigma = None  # activation threshold in standard deviations of the untilted reference
 scheduler = None  # None (a loop), "local" (Dask LocalCluster) or a scheduler address
@@ -209,15 +209,17 @@ comparison
 # %% [markdown]
 # ## Finite size and ramp rate
 #
-# One composition heated three ways: the grid's cell and rate, a larger cell at the same rate, and
-# the grid's cell at half the rate. A transition that moves by more than its error between them is
-# controlled by the simulation, not the potential.
+# One composition cooled three ways: the grid's cell and rate, a larger cell at the same rate
+# (cooled only to 200 K: its cost grows with the cube of the repeat), and the grid's cell at half
+# the rate. A transition that moves by more than its error between them is controlled by the
+# simulation, not the potential. The larger cell is also the one chapter 03 analyses for domains.
 
 # %%
-x_test = settings["size_test"]["fa_fraction"] if settings.get("size_test") else None
-if x_test is not None:
-    tests = statistics[(statistics.fa_fraction == x_test) & (statistics.kind == "heating")]
+if settings.get("size_test"):
+    x_test, kind_test = settings["size_test"]["fa_fraction"], settings["size_test"]["kind"]
+    tests = statistics[(statistics.fa_fraction == x_test) & (statistics.kind == kind_test)]
     tests = tests.assign(atoms=12 * tests.repeat ** 3)
+    display(Markdown(f"x = {x_test:g}, {kind_test}:"))
     display(tests[["repeat", "atoms", "rate_K_per_ps", "from_phase", "to_phase", "temperature_K", "error_K",
                    "replicas"]].round(1).reset_index(drop=True))
 

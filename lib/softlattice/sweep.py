@@ -236,8 +236,8 @@ def run_sweep(tasks: Sequence[RampTask], model: str | Path, store: str | Path = 
     if not tasks:
         raise ValueError("no tasks to run")
     Path(store).mkdir(parents=True, exist_ok=True)
-    # cheapest first, so a sweep shows results early and a stop loses the least
-    order = sorted(range(len(tasks)), key=lambda k: tasks[k].steps * tasks[k].n_atoms)
+    # longest first: on several workers the big tasks then do not run alone at the end
+    order = sorted(range(len(tasks)), key=lambda k: -tasks[k].steps * tasks[k].n_atoms)
     results: dict[int, pd.DataFrame] = {}
     if scheduler is None:
         for k in tqdm(order, desc="sweep", disable=not progress):
@@ -361,19 +361,19 @@ def with_settings(tasks: Sequence[RampTask], **changes: Any) -> list[RampTask]:
 
 def phase_diagram_tasks(settings: dict[str, Any]) -> list[RampTask]:
     """Every task of the phase-diagram chapter from its profile settings: the composition grid
-    (:func:`sweep_grid` with ``replicas``), and, at ``size_test['fa_fraction']`` and
-    ``rate_test['fa_fraction']``, one heating ramp in a larger cell (with its own reference) and
-    one at another rate."""
+    (:func:`sweep_grid` with ``replicas``), a ramp in a larger cell (``size_test``: any
+    :class:`RampTask` fields over the grid's, ``fa_fraction`` and ``kind`` required; its own untilted
+    reference is added) and a ramp at another rate (``rate_test``, the same way)."""
     ramp_settings = dict(settings["ramp"])
     tasks = sweep_grid(settings["fa_fractions"], settings["replicas"], **ramp_settings)
     size, rate = settings.get("size_test"), settings.get("rate_test")
     if size:
-        larger = {**ramp_settings, "repeat": size["repeat"]}
-        tasks += [RampTask(size["fa_fraction"], "heating", **larger),
+        larger = {**ramp_settings, **{k: v for k, v in size.items() if k not in ("fa_fraction", "kind")}}
+        tasks += [RampTask(size["fa_fraction"], size["kind"], **larger),
                   RampTask(size["fa_fraction"], "reference", **larger)]
     if rate:
-        tasks.append(RampTask(rate["fa_fraction"], "heating", **{**ramp_settings,
-                                                                  "rate_K_per_ps": rate["rate_K_per_ps"]}))
+        other = {**ramp_settings, **{k: v for k, v in rate.items() if k not in ("fa_fraction", "kind")}}
+        tasks.append(RampTask(rate["fa_fraction"], rate["kind"], **other))
     return list(dict.fromkeys(tasks))  # a test that repeats a grid task is run once
 
 
