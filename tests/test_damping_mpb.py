@@ -73,3 +73,21 @@ def test_layer_map_recovers_a_synthetic_layer_sequence():
         displacements[0] += 0.3 * mask * patterns[2 if kind == "M" else 5]
     profile = layer_profile(project_modes_local(displacements, framework), axis=2)[0]
     assert layer_assignment(profile, axis=2, m_threshold=0.1, r_threshold=0.1) == sequence
+
+
+def test_block_modes_and_layer_table_of_a_layered_structure():
+    from softlattice.mpb import block_modes, layer_table
+    atoms = build_perovskite("Cs", (4, 4, 8), lattice_constant=6.3)
+    framework = map_framework(atoms)
+    patterns = mode_patterns(framework)
+    block_layer = framework.x_cell[:, 2] // 2
+    displacement = np.zeros(patterns.shape[1:])
+    for layer, kind in enumerate(["R", "M", "M", "R"]):
+        displacement += 0.25 * (block_layer == layer)[:, None] * patterns[2 if kind == "M" else 5]
+    layered = atoms.copy()
+    layered.positions[framework.x_indices] += displacement
+    blocks = block_modes(layered)
+    assert (blocks.axis == 2).all() and len(blocks) == 2 * 2 * 4
+    table = layer_table(blocks)
+    assert table.label.tolist() == ["R", "M", "M", "R"]
+    assert table.R.iloc[0] == pytest.approx(0.25, rel=0.05)

@@ -111,3 +111,80 @@ def layer_assignment(profile: np.ndarray, axis: int, m_threshold: float, r_thres
     m_active = profile[axis] > m_threshold
     r_active = profile[3 + axis] > r_threshold
     return ["M+R" if m and r else "M" if m else "R" if r else "0" for m, r in zip(m_active, r_active)]
+
+
+def r_share_table(windows, temperatures, kind: str = "cooling"):
+    """R share along the primary axis in the window nearest each temperature of every ramp of
+    ``kind`` (a :func:`softlattice.sweep.analyse_sweep` windows table).
+
+    Returns
+    -------
+    DataFrame with ``fa_fraction``, ``replica``, ``repeat``, ``rate_K_per_ps``, ``temperature_K``
+    (target), ``window_K`` (the window's mean temperature), ``r_share``, ``axis``.
+    """
+    import pandas as pd
+    rows = []
+    chosen = windows[windows.kind == kind]
+    keys = ["fa_fraction", "replica", "repeat", "rate_K_per_ps"]
+    for key, ramp in chosen.groupby(keys):
+        for temperature in temperatures:
+            window = ramp.iloc[int(np.argmin(np.abs(ramp.temperature_K.to_numpy() - temperature)))]
+            m = window[[f"abs_Q_M_{a}" for a in "xyz"]].to_numpy(dtype=float)
+            r = window[[f"abs_Q_R_{a}" for a in "xyz"]].to_numpy(dtype=float)
+            share, axis = r_share(m, r)
+            rows.append(dict(zip(keys, key), temperature_K=float(temperature), window_K=float(window.temperature_K),
+                             r_share=float(share), axis=int(axis)))
+    return pd.DataFrame(rows)
+
+
+def block_modes(atoms, block: int = 2):
+    """Tilt-mode amplitudes of every ``block``^3-cell block of one structure, and which mode
+    dominates about the structure's primary tilt axis.
+
+    Returns
+    -------
+    DataFrame with block indices ``i``, ``j``, ``k``, amplitudes ``Q_M_x`` ... ``Q_R_z`` (Å),
+    ``axis`` (the primary axis of the whole structure), ``dominant`` ('M' or 'R' about it) and
+    ``strength`` (the larger of the two |Q|).
+    """
+    import pandas as pd
+
+    from .modes import MODES, iodine_displacements, map_framework, project_modes_local
+    framework = map_framework(atoms)
+    local = project_modes_local(iodine_displacements(atoms, framework), framework, block)[0]  # (6, g1, g2, g3)
+    totals = np.abs(local).reshape(6, -1).mean(axis=1)
+    axis = int(np.argmax(totals[:3] + totals[3:]))
+    grid = local.shape[1:]
+    i, j, k = np.meshgrid(*[np.arange(n) for n in grid], indexing="ij")
+    frame = pd.DataFrame({"i": i.ravel(), "j": j.ravel(), "k": k.ravel()})
+    for index, mode in enumerate(MODES):
+        frame[f"Q_{mode}"] = local[index].ravel()
+    m, r = np.abs(local[axis]).ravel(), np.abs(local[3 + axis]).ravel()
+    frame["axis"] = axis
+    frame["dominant"] = np.where(m >= r, "M", "R")
+    frame["strength"] = np.maximum(m, r)
+    return frame
+
+
+def layer_table(blocks, axis: int | None = None):
+    """Mean |Q_M| and |Q_R| about the primary axis per layer of blocks stacked along ``axis``
+    (default: the primary axis itself, as in the seed), and the share of M-dominated blocks.
+
+    Parameters
+    ----------
+    blocks
+        Output of :func:`block_modes`.
+    axis
+        Stacking direction (0, 1, 2).
+    """
+    primary = int(blocks.axis.iloc[0])
+    stacking = primary if axis is None else axis
+    column = "ijk"[stacking]
+    tilt = "xyz"[primary]
+    grouped = blocks.groupby(column)
+    table = grouped.agg(M=(f"Q_M_{tilt}", lambda q: float(np.abs(q).mean())),
+                        R=(f"Q_R_{tilt}", lambda q: float(np.abs(q).mean())),
+                        m_share=("dominant", lambda d: float(np.mean(d == "M"))))
+    table.index.name = "layer"
+    table["label"] = np.where(table.m_share >= 0.75, "M", np.where(table.m_share <= 0.25, "R", "mixed"))
+    return table.reset_index()
