@@ -91,3 +91,15 @@ def test_block_modes_and_layer_table_of_a_layered_structure():
     table = layer_table(blocks)
     assert table.label.tolist() == ["R", "M", "M", "R"]
     assert table.R.iloc[0] == pytest.approx(0.25, rel=0.05)
+
+
+def test_family_acf_averages_axes_and_refuses_unknown_families():
+    import pandas as pd
+
+    from softlattice.damping import family_acf
+    t = np.arange(0, 100.0, 0.01)
+    frame = pd.DataFrame({"time_ps": t, "Q_M_x": np.cos(2 * t), "Q_M_y": np.cos(2 * t + 1.0), "Q_M_z": np.sin(2 * t)})
+    lags, acf = family_acf(frame, "M", 3.0)
+    assert acf[np.argmin(np.abs(lags - np.pi / 2))] == pytest.approx(-1.0, abs=0.03)
+    with pytest.raises(ValueError, match="mode family 'X'"):
+        family_acf(frame, "X", 3.0)

@@ -123,3 +123,133 @@ def fit_dho(lags: np.ndarray, acf: np.ndarray) -> DHOFit:
     if not np.all(np.isfinite(sigma)):
         return DHOFit(w0, gamma, np.nan, np.nan, amplitude, False, "fit covariance is undefined")
     return DHOFit(float(w0), float(gamma), float(sigma[0]), float(sigma[1]), float(amplitude), True)
+
+
+def family_acf(observations, family: str, max_lag_ps: float) -> tuple[np.ndarray, np.ndarray]:
+    """ACF of the M or R family: the mean of the ACFs of the modes about x, y and z (equivalent
+    in the cubic phase, so averaging them triples the statistics).
+
+    Parameters
+    ----------
+    observations
+        Observations of an NVT run (:func:`softlattice.md.run_md`): ``time_ps`` and ``Q_<family>_<axis>``.
+    family
+        'M' or 'R'.
+    max_lag_ps
+        Longest lag, ps.
+    """
+    if family not in ("M", "R"):
+        raise ValueError(f"mode family {family!r} is not 'M' or 'R'")
+    timestep = float(np.median(np.diff(observations.time_ps)))
+    acfs = [mode_acf(observations[f"Q_{family}_{axis}"].to_numpy(), timestep, max_lag_ps) for axis in "xyz"]
+    return acfs[0][0], np.mean([acf for _, acf in acfs], axis=0)
+
+
+def damping_table(tasks, observations, max_lag_ps: float):
+    """DHO fits of the M and R families for every NVT run.
+
+    Parameters
+    ----------
+    tasks, observations
+        :class:`softlattice.sweep.RampTask` objects of kind 'reference' and their observations.
+    max_lag_ps
+        Longest ACF lag fitted, ps.
+
+    Returns
+    -------
+    One row per run and family: ``fa_fraction``, ``temperature_K``, ``family``, the
+    :class:`DHOFit` fields and ``regime``.
+    """
+    import pandas as pd
+    rows = []
+    for task, obs in zip(tasks, observations):
+        for family in ("M", "R"):
+            lags, acf = family_acf(obs, family, max_lag_ps)
+            fit = fit_dho(lags, acf)
+            rows.append(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature_high, family=family,
+                             w0=fit.w0, gamma=fit.gamma, w0_error=fit.w0_error, gamma_error=fit.gamma_error,
+                             amplitude=fit.amplitude, converged=fit.converged, message=fit.message,
+                             regime=fit.regime))
+    return pd.DataFrame(rows)
+
+
+def nvt_tasks(fa_fractions, temperatures, run_ps: float, repeat: int = 4, seed: int = 0) -> list:
+    """NVT runs of the cubic cell with real masses (0.5 fs steps, a sample every 5 fs) at every
+    composition and temperature, as :class:`softlattice.sweep.RampTask` of kind 'reference'."""
+    from .sweep import RampTask
+    return [RampTask(float(x), "reference", temperature_low=1.0, temperature_high=float(t), repeat=repeat,
+                     replica=seed, timestep_fs=0.5, hydrogen_mass=None, sample_interval=10, reference_ps=run_ps)
+            for x in fa_fractions for t in temperatures]
+
+
+def obtain_damping(settings: dict, model, curated=None, store=None):
+    """ACFs and DHO fits for a chapter-04 profile: the curated folder when its provenance matches
+    (settings and model hash), else computed now (MD through :func:`softlattice.sweep.run_sweep`).
+
+    Returns
+    -------
+    ``fits`` (:func:`damping_table`), ``acfs`` (long table: ``fa_fraction``, ``temperature_K``,
+    ``family``, ``lag_ps``, ``acf``) and a sentence saying where they came from.
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .md import file_hash
+    from .paths import RUNS_DIR
+    from .provenance import matches, write_provenance
+    from .sweep import run_sweep
+
+    physics = {k: v for k, v in settings.items() if k != "profile"}
+    inputs = {"model_sha256_16": file_hash(model)}
+    if curated is not None and matches(curated, physics, inputs):
+        return (pd.read_csv(Path(curated) / "fits.csv"), pd.read_csv(Path(curated) / "acfs.csv.gz"),
+                f"committed result set {curated} (settings and model hash match)")
+    tasks = nvt_tasks(settings["fa_fractions"], settings["temperatures"], settings["run_ps"], settings["repeat"])
+    store = Path(store) if store else RUNS_DIR / "sweeps"
+    observations = run_sweep(tasks, model, store, scheduler=settings.get("scheduler"), progress=False)
+    fits = damping_table(tasks, observations, settings["max_lag_ps"])
+    acfs = []
+    for task, obs in zip(tasks, observations):
+        for family in ("M", "R"):
+            lags, acf = family_acf(obs, family, settings["max_lag_ps"])
+            acfs.append(pd.DataFrame(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature_high,
+                                          family=family, lag_ps=lags, acf=acf)))
+    acfs = pd.concat(acfs, ignore_index=True)
+    key = hashlib.sha256(json.dumps([physics, inputs], sort_keys=True).encode()).hexdigest()[:12]
+    folder = store / "damping" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    fits.to_csv(folder / "fits.csv", index=False)
+    acfs.to_csv(folder / "acfs.csv.gz", index=False, float_format="%.6g")
+    write_provenance(folder, physics, inputs, command="softlattice.damping.obtain_damping")
+    return fits, acfs, f"computed now in {folder}"
+
+
+def main(argv=None) -> int:
+    """``python -m softlattice.damping --model M --save DIR [--profile full]``: run the chapter-04
+    NVT grid (resumable) and store fits and ACFs with provenance in DIR."""
+    import argparse
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from .profiles import resolve
+    parser = argparse.ArgumentParser(prog="python -m softlattice.damping")
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--save", type=Path, required=True)
+    parser.add_argument("--profile", default="full")
+    args = parser.parse_args(argv)
+    settings = resolve("04_damping", args.profile)
+    *_, source = obtain_damping(settings, args.model)
+    folder = Path(source.removeprefix("computed now in "))
+    args.save.mkdir(parents=True, exist_ok=True)
+    for name in ("fits.csv", "acfs.csv.gz", "provenance.json"):
+        shutil.copy2(folder / name, args.save / name)
+    print(f"{source}; stored in {args.save} ({' '.join(sys.argv[1:])})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Over- and underdamped tilt dynamics
+#
+# The cubic phase of the seed's MAPbI3 {cite}`hainer2025mpb` has imaginary phonons at M and R
+# (its Fig. 5a): harmonic theory says the cubic structure is unstable to tilting, and only
+# anharmonic dynamics stabilise it above the transition. The seed then follows the M and R mode
+# coordinates in MD, fits their autocorrelation functions (ACFs) with a damped harmonic oscillator
+# and finds the modes heavily overdamped near the transition, underdamped far above it, with a
+# region where M is overdamped and R is not; the composition where both change character at the
+# same temperature coincides with the MPB.
+#
+# **Method of this page.** Potential: the NEP of chapter 01 (CHGNet-r2SCAN labels). Phonons:
+# phonopy {cite}`togo2023phonopy` through calorine's `get_force_constants` on the 12-atom MAPbI3
+# cell (positions relaxed in the fixed cubic cell), 2×2×2 supercell. Dynamics: NVT of the cubic
+# cell with **real masses** (0.5 fs steps, a sample every 5 fs; dynamics depend on masses),
+# run as tasks of {mod}`softlattice.sweep`; ACFs with dynasor {cite}`fransson2021dynasor`, DHO fits
+# with scipy ({mod}`softlattice.damping`), averaged over the three equivalent axes.
+
+# %% tags=["parameters"]
+profile = "full"  # "quick" or "full"
+fa_fractions = None  # compositions of the NVT grid
+temperatures = None  # temperatures (K) of the NVT grid
+run_ps = None  # length of each NVT run, ps
+repeat = None  # cell: repeat^3 cubic cells
+max_lag_ps = None  # longest ACF lag fitted, ps
+supercell = None  # phonopy supercell of the 12-atom cell
+model = None  # NEP file; default: the production model of chapter 01
+
+# %%
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+from plotly.subplots import make_subplots
+
+from softlattice import plotting, profiles
+from softlattice.damping import obtain_damping
+from softlattice.paths import DATA_DIR
+from softlattice.phonons import band_structure, cubic_phonons, relaxed_cubic_cell, softest_mode, tilt_mode
+
+plotting.use_book_renderer()
+settings = profiles.resolve("04_damping", profile, fa_fractions=fa_fractions, temperatures=temperatures,
+                            run_ps=run_ps, repeat=repeat, max_lag_ps=max_lag_ps, supercell=supercell)
+model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+
+# %% [markdown]
+# ## Harmonic phonons of cubic MAPbI3
+#
+# Negative frequencies stand for imaginary ones. The table lists, at each high-symmetry point,
+# the softest mode and the softest mostly-iodine mode (the tilt), with the iodine share of each
+# eigenvector: a tilt moves iodine, a libration moves the molecule. In this cell an MA
+# libration is imaginary too (the molecule, relaxed in a fixed cubic cell, does not sit at a
+# minimum of its orientation in this model); the seed's figure shows the framework branches.
+
+# %%
+cell = relaxed_cubic_cell(model_path)
+phonon = cubic_phonons(cell, model_path, supercell=settings["supercell"])
+bands = band_structure(phonon)
+figure = make_subplots()
+for band, group in bands.groupby("band"):
+    figure.add_scatter(x=group.distance, y=group.frequency_THz, mode="lines", showlegend=False,
+                       line=dict(color="#3182bd" if group.frequency_THz.min() >= 0 else "#e6550d", width=1))
+ticks = bands.groupby("segment", sort=False).distance.min().tolist() + [bands.distance.max()]
+labels = [s.split("-")[0] for s in dict.fromkeys(bands.segment)] + [bands.segment.iloc[-1].split("-")[1]]
+figure.update_xaxes(tickvals=ticks, ticktext=labels, title_text="wave vector")
+figure.update_yaxes(title_text="frequency (THz)")
+figure.add_hline(y=0, line=dict(color="gray"))
+figure.update_layout(height=420)
+figure.show()
+iodine = np.array(cell.get_chemical_symbols()) == "I"
+soft = []
+for name, q in (("Γ", (0, 0, 0)), ("X", (0.5, 0, 0)), ("M", (0.5, 0.5, 0)), ("R", (0.5, 0.5, 0.5))):
+    frequency, vector = softest_mode(phonon, q)
+    weight = np.sum(np.abs(vector) ** 2, axis=1)
+    tilt_frequency, tilt_share = tilt_mode(phonon, q, cell)
+    soft.append(dict(point=name, softest_THz=frequency, softest_iodine_share=weight[iodine].sum() / weight.sum(),
+                     tilt_THz=tilt_frequency, tilt_iodine_share=tilt_share))
+pd.DataFrame(soft).round(3)
+
+# %% [markdown]
+# ## Mode autocorrelation functions
+#
+# ACFs of the M and R families in the cubic cell at each composition and temperature, with the
+# DHO fits (dotted). An underdamped ACF oscillates through zero; an overdamped one decays without
+# crossing it.
+
+# %%
+fits, acfs, source = obtain_damping(settings, model_path, curated=DATA_DIR / "damping" / "mafa-chgnet-r2scan")
+display(Markdown(f"Runs: {source}."))
+from dynasor.tools.damped_harmonic_oscillator import acf_position_dho
+
+compositions = sorted(set(acfs.fa_fraction))
+figure = make_subplots(rows=1, cols=len(compositions), subplot_titles=[f"x = {x:g}" for x in compositions],
+                       shared_yaxes=True)
+palette = dict(M="#e6550d", R="#3182bd")
+for column, x in enumerate(compositions, start=1):
+    for (temperature, family), group in acfs[acfs.fa_fraction == x].groupby(["temperature_K", "family"]):
+        figure.add_scatter(x=group.lag_ps, y=group.acf, mode="lines", name=f"{family} {temperature:.0f} K",
+                           line=dict(color=palette[family]), opacity=0.4 + 0.6 * temperature / acfs.temperature_K.max(),
+                           showlegend=column == 1, row=1, col=column)
+        fit = fits[(fits.fa_fraction == x) & (fits.temperature_K == temperature) & (fits.family == family)].iloc[0]
+        if fit.converged:
+            figure.add_scatter(x=group.lag_ps, y=acf_position_dho(group.lag_ps.to_numpy(), fit.w0, fit.gamma, fit.amplitude),
+                               mode="lines", line=dict(color=palette[family], dash="dot"), showlegend=False,
+                               row=1, col=column)
+figure.update_xaxes(title_text="lag (ps)")
+figure.update_yaxes(title_text="ACF", row=1, col=1)
+figure.update_layout(height=420)
+figure.show()
+
+# %% [markdown]
+# ## Fitted frequencies, damping and regime
+#
+# $\omega_0$ and $\gamma$ in rad/ps with one-standard-deviation errors from the fit; the regime is
+# 'critical' when $2\omega_0$ and $\gamma$ agree within two standard deviations. Fits that failed
+# are listed with the reason, not dropped.
+
+# %%
+display(fits.round(3))
+regimes = fits.pivot_table(index=["fa_fraction", "temperature_K"], columns="family", values="regime", aggfunc="first")
+regimes
+
+# %% [markdown]
+# ## Reading these results
+#
+# - The grid is coarse (the runs use real masses and 0.5 fs steps, four times the cost of the
+#   phase-diagram runs), so the boundaries between regimes are bracketed, not located; the
+#   crossover composition is compared with the MPB of chapter 03 only at this resolution.
+# - All runs are in the cubic cell above the transition of chapter 02's heating runs; at
+#   temperatures close to it the tilt modes are soft and the ACFs long, so a run must be many
+#   times longer than the slowest decay for a stable fit (checked: the ACF code refuses lags
+#   longer than a fifth of the run).
