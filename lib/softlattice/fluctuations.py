@@ -139,3 +139,104 @@ def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path = RUNS_
                          cbm_character=max(edges.character.get("cbm", {"?": 1}),
                                            key=edges.character.get("cbm", {"?": 1}).get)))
     return pd.DataFrame(rows), excluded
+
+
+def snapshot_set(model: str | Path, settings: dict, work: str | Path = RUNS_DIR / "fluctuations") -> tuple[list[Atoms], pd.DataFrame]:
+    """Every snapshot of a chapter-05 profile (``fa_fractions``, ``arrangements``, ``snapshots``,
+    ``interval_ps``, ``equilibration_ps``, ``temperature``, ``timestep_fs``), MD checkpointed under
+    ``work``; and the decorrelation time of each run.
+
+    Returns
+    -------
+    The snapshots and a table with ``fa_fraction``, ``arrangement``, ``decorrelation_ps``,
+    ``interval_ps``.
+    """
+    import hashlib
+    import json
+
+    from .md import file_hash
+    snapshots, rows = [], []
+    for x in settings["fa_fractions"]:
+        for arrangement in range(settings["arrangements"]):
+            key = hashlib.sha256(json.dumps([x, arrangement, {k: v for k, v in settings.items() if k != "profile"},
+                                             file_hash(model)], sort_keys=True).encode()).hexdigest()[:12]
+            taken, observations = md_snapshots(model, x, arrangement, settings["snapshots"], settings["interval_ps"],
+                                               settings["equilibration_ps"], settings["temperature"],
+                                               timestep_fs=settings["timestep_fs"],
+                                               checkpoint_dir=Path(work) / key)
+            snapshots += taken
+            rows.append(dict(fa_fraction=x, arrangement=arrangement, decorrelation_ps=decorrelation_time(observations),
+                             interval_ps=settings["interval_ps"]))
+    return snapshots, pd.DataFrame(rows)
+
+
+def obtain_band_edges(settings: dict, model: str | Path, curated: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str]:
+    """Band edges of every snapshot of a chapter-05 profile: the curated folder when its
+    provenance matches (settings and model hash), else computed now (MD, then GPAW per snapshot,
+    cached, so an interrupted run loses at most the snapshot in progress).
+
+    Returns
+    -------
+    ``edges`` (one row per converged snapshot), ``decorrelation`` (per run), the messages of
+    excluded snapshots, and a sentence saying where the results came from.
+    """
+    import json
+
+    from .md import file_hash
+    from .provenance import matches, write_provenance
+    physics = {k: v for k, v in settings.items() if k != "profile"}
+    inputs = {"model_sha256_16": file_hash(model)}
+    if curated is not None and matches(curated, physics, inputs):
+        folder = Path(curated)
+        excluded = json.loads((folder / "excluded.json").read_text())
+        return (pd.read_csv(folder / "edges.csv"), pd.read_csv(folder / "decorrelation.csv"), excluded,
+                f"committed result set {curated} (settings and model hash match)")
+    snapshots, decorrelation = snapshot_set(model, settings)
+    edges, excluded = compute_band_edges(snapshots)
+    folder = RUNS_DIR / "fluctuations" / "results" / file_hash(model)
+    save_band_edges(folder, edges, decorrelation, excluded)
+    write_provenance(folder, physics, inputs, command="softlattice.fluctuations.obtain_band_edges")
+    return edges, decorrelation, excluded, f"computed now in {folder}"
+
+
+def save_band_edges(folder: str | Path, edges: pd.DataFrame, decorrelation: pd.DataFrame, excluded: list[str]) -> None:
+    """Write the chapter-05 tables into ``folder``."""
+    import json
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    edges.to_csv(folder / "edges.csv", index=False)
+    decorrelation.to_csv(folder / "decorrelation.csv", index=False)
+    (folder / "excluded.json").write_text(json.dumps(excluded, indent=1))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m softlattice.fluctuations --model M --save DIR [--profile full]``: NEP snapshots and
+    their GPAW band edges (hours; resumable per snapshot: rerun the same command), stored with
+    provenance. Run two of these side by side with OMP_NUM_THREADS=1 and different --part."""
+    import argparse
+    import sys
+
+    from .md import file_hash
+    from .profiles import resolve
+    from .provenance import write_provenance
+    parser = argparse.ArgumentParser(prog="python -m softlattice.fluctuations")
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--save", type=Path, default=None)
+    parser.add_argument("--profile", default="full")
+    parser.add_argument("--part", default="0/1", help="K/N: compute every N-th snapshot from K (parallel runs)")
+    args = parser.parse_args(argv)
+    settings = resolve("05_band_edges", args.profile)
+    part, parts = (int(v) for v in args.part.split("/"))
+    snapshots, decorrelation = snapshot_set(args.model, settings)
+    edges, excluded = compute_band_edges(snapshots[part::parts], progress=True)
+    if args.save is not None and parts == 1:
+        save_band_edges(args.save, edges, decorrelation, excluded)
+        physics = {k: v for k, v in settings.items() if k != "profile"}
+        write_provenance(args.save, physics, {"model_sha256_16": file_hash(args.model)},
+                         command="python -m softlattice.fluctuations " + " ".join(argv if argv is not None else sys.argv[1:]))
+    print(f"{len(edges)} snapshots with band edges, {len(excluded)} excluded")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -71,6 +71,13 @@ PROFILES["04_damping"] = {
 }
 """Chapter 04: NVT runs of the cubic cell with real masses (0.5 fs) over a composition x
 temperature grid, run as 'reference' tasks of :mod:`softlattice.sweep`."""
+PROFILES["05_band_edges"] = {
+    "quick": dict(fa_fractions=[0.0, 1.0], arrangements=1, snapshots=2, interval_ps=0.1, equilibration_ps=0.2,
+                  temperature=330.0, timestep_fs=0.5),
+    "full": dict(fa_fractions=[k / 8 for k in range(9)], arrangements=4, snapshots=5, interval_ps=1.0,
+                 equilibration_ps=5.0, temperature=330.0, timestep_fs=0.5),
+}
+"""Chapter 05: 96-atom cells at 330 K (fixed cell), 4 arrangements x 5 snapshots per composition."""
 
 
 def resolve(chapter: str, profile: str, **overrides: Any) -> dict[str, Any]:
