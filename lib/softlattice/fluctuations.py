@@ -121,7 +121,7 @@ def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path = RUNS_
     One row per converged snapshot (its info plus the :class:`softlattice.electronic.BandEdges`
     fields, character left out) and the messages of the excluded ones.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the plain bar: tqdm.auto warns in kernels without ipywidgets
 
     from .electronic import BandEdgeCache, SCFNotConverged, cached_band_edges
     cache = BandEdgeCache(folder=cache_dir)

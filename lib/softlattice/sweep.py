@@ -228,7 +228,7 @@ def run_sweep(tasks: Sequence[RampTask], model: str | Path, store: str | Path = 
     timeout_s
         How long to wait for a scheduler address to answer.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the plain bar: tqdm.auto warns in kernels without ipywidgets
 
     model = Path(model)
     if not model.is_file():
