@@ -180,6 +180,12 @@ def segment_ends(task: RampTask, model: str | Path, store: str | Path) -> list:
     return read_segment_ends(path)
 
 
+def local_client(workers: int | None = None):
+    """A ``distributed.Client`` on a new LocalCluster of ``workers`` single-threaded worker
+    processes (default: one per core), the cores shared equally among their force calls."""
+    return _client("local", workers, 10.0)[0]
+
+
 def _client(scheduler: Any, workers: int | None, timeout_s: float):
     """A dask Client for ``scheduler``: 'local' (a LocalCluster of ``workers`` single-threaded
     processes, default one per core), an address string, or a Client/cluster passed through."""
@@ -189,9 +195,12 @@ def _client(scheduler: Any, workers: int | None, timeout_s: float):
     if scheduler == "local":
         import dask
         n_workers = workers or os.cpu_count() or 1
-        # each worker's force calls get an equal share of the cores (OpenMP would take them all)
-        threads = str(max(1, (os.cpu_count() or 1) // n_workers))
-        dask.config.set({"distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": threads})
+        # each worker's force calls (OpenMP in nep-adapters) get an equal share of the cores;
+        # Dask's default gives every worker one thread. The mapping is replaced whole: a dotted
+        # key would be normalised by dask.config (underscores to hyphens) and set nothing.
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+        environ["OMP_NUM_THREADS"] = max(1, (os.cpu_count() or 1) // n_workers)
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         return Client(cluster), True
