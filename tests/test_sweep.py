@@ -161,3 +161,16 @@ def test_segment_end_written_twice_by_a_kill_is_read_once(tmp_path):
     frames = read_segment_ends(path)
     assert [f.info["time_ps"] for f in frames] == [1.0, 2.0]
     assert frames[1].positions[0, 0] == pytest.approx(0.2)  # the later write wins
+
+
+def test_local_workers_share_the_cores_and_leave_this_process_alone():
+    from softlattice.sweep import local_client
+    before = os.environ.get("OMP_NUM_THREADS")
+    client = local_client(2)
+    try:
+        threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
+    finally:
+        client.close()
+        client.cluster.close()
+    assert set(threads.values()) == {str(max(1, (os.cpu_count() or 1) // 2))}
+    assert os.environ.get("OMP_NUM_THREADS") == before

@@ -193,16 +193,21 @@ def _client(scheduler: Any, workers: int | None, timeout_s: float):
     if isinstance(scheduler, Client):
         return scheduler, False
     if scheduler == "local":
-        import dask
         n_workers = workers or os.cpu_count() or 1
-        # each worker's force calls (OpenMP in nep-adapters) get an equal share of the cores;
-        # Dask's default gives every worker one thread. The mapping is replaced whole: a dotted
-        # key would be normalised by dask.config (underscores to hyphens) and set nothing.
-        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-        environ["OMP_NUM_THREADS"] = max(1, (os.cpu_count() or 1) // n_workers)
-        dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        # each worker's force calls (OpenMP in nep-adapters) get an equal share of the cores.
+        # Dask's nanny copies its pre-spawn variables into *this* process's environment and lets
+        # an existing OMP_NUM_THREADS win over its config, so the variable is set here, for the
+        # spawn only, and restored afterwards
+        previous = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n_workers))
+        try:
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        finally:
+            if previous is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = previous
         return Client(cluster), True
     if isinstance(scheduler, str):
         try:
