@@ -36,8 +36,8 @@
 # cell by five standard deviations. The tasks run on Dask {cite}`dask2016` (`softlattice.sweep`): a LocalCluster
 # on this machine, any scheduler on a cluster.
 #
-# The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 25 K/ps, about 2,000 times
-# faster than the seed's ramps and 15-100 times smaller cells. The last section measures what
+# The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 40 K/ps, about 3,000-6,000
+# times faster than the seed's ramps and 15-100 times smaller cells. The last section measures what
 # that does at one composition (a 6,144-atom cell, a ramp half as fast).
 
 # %% tags=["parameters"]
@@ -228,7 +228,7 @@ if settings.get("size_test"):
 #
 # - Which tetragonal phase a composition picks and where the cubic boundary lies are properties
 #   of the potential, hence of its reference (CHGNet-r2SCAN, see the screening in chapter 01), and
-#   of the ramp: at 25 K/ps transitions are superheated on heating and undercooled on cooling, and
+#   of the ramp: at 40 K/ps transitions are superheated on heating and undercooled on cooling, and
 #   the heating/cooling gap is the measure of that. Nothing here was adjusted toward the seed's or
 #   the experiments' numbers.
 # - A 768-atom cell holds 64 A sites: x = 0.25 is 16 FA cations in one arrangement per replica.

@@ -139,7 +139,7 @@ if layers:
 # %% [markdown]
 # ## The large cell at x = 0.25
 #
-# The 6,144-atom (8×8×8) cell of chapter 02's finite-size test, cooled to 200 K at 25 K/ps: the
+# The 6,144-atom (8×8×8) cell of chapter 02's finite-size test, cooled to 200 K at 40 K/ps: the
 # blocks at each stored temperature, and the layer profile along each axis (a twin domain shows as
 # a change of primary axis between regions).
 
@@ -161,7 +161,7 @@ for frame in large_frames:
 # ## Reading these results
 #
 # - The centre of the crossover is a property of this potential (CHGNet-r2SCAN labels through the
-#   NEP), of the 768-atom cells and of cooling at 25 K/ps; nothing was fitted toward the seed's
+#   NEP), of the 768-atom cells and of cooling at 40 K/ps; nothing was fitted toward the seed's
 #   27 %.
 # - In a 4×4×4 cell a layer of 2×2×2 blocks is 4 blocks; "M" or "R" layers in it are an indication
 #   of layering, not a statistic. The seed's cells hold thousands of blocks.
