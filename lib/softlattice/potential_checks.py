@@ -124,13 +124,16 @@ def fa_rotation_neb(atoms: Atoms, calculator: Calculator, axis: str, site: int |
 
 def relaxed_phase_energies(calculator_factory: Callable[[], Calculator], fa_fractions: Sequence[float],
                            glazers: Sequence[str], repeat: int = 2, tilt_angle: float = 8.0,
-                           fmax: float = 0.05, steps: int = 150, seed: int = 0) -> pd.DataFrame:
+                           fmax: float = 0.05, steps: int = 150, seed: int = 0,
+                           molecule_orientation: str = "fit") -> pd.DataFrame:
     """Energy per formula unit of each tilt phase relative to the untilted cell of the same
     composition and molecular arrangement, after relaxing positions and cell (FIRE on ASE's
     FrechetCellFilter).
 
     Every phase of one composition shares its A-site arrangement and molecular orientations
     (same ``seed``), so the differences come from the tilts and what the relaxation does to them.
+    ``molecule_orientation`` is passed to :func:`softlattice.structures.build_mixed_perovskite`
+    ('fit': aligned to the cage; 'random': drawn with ``seed``).
 
     Returns
     -------
@@ -148,7 +151,8 @@ def relaxed_phase_energies(calculator_factory: Callable[[], Calculator], fa_frac
     rows = []
     for x in fa_fractions:
         for glazer in glazers:
-            atoms = build_mixed_perovskite(x, repeat, glazer=glazer, tilt_angle=tilt_angle, seed=seed)
+            atoms = build_mixed_perovskite(x, repeat, glazer=glazer, tilt_angle=tilt_angle, seed=seed,
+                                           molecule_orientation=molecule_orientation)
             n_formula_units = int(atoms.arrays["a_site"].max() + 1)
             atoms.calc = calculator_factory()
             optimiser = FIRE(FrechetCellFilter(atoms), logfile=None)

@@ -193,9 +193,10 @@ def tilt_energetics(calculator_factory: Callable[[], Calculator], compositions: 
     """Relaxed energies of the tilt phases (meV/f.u. relative to a0a0a0 of the same arrangement)
     and the tilts left after relaxation, for several molecular arrangements.
 
-    Each arrangement is one seed of :func:`softlattice.structures.build_mixed_perovskite`
-    (molecular orientations fitted to the cage, A-site order for mixed x); every phase of one
-    arrangement shares it, so differences within an arrangement come from the tilts.
+    Arrangement 0 has the molecules aligned to the cage ('fit'); arrangement k > 0 has random
+    molecular orientations drawn with seed k (:func:`softlattice.structures.build_mixed_perovskite`;
+    for mixed x the seed also sets the A-site order). Every phase of one arrangement shares it, so
+    differences within an arrangement come from the tilts.
 
     Returns
     -------
@@ -205,7 +206,7 @@ def tilt_energetics(calculator_factory: Callable[[], Calculator], compositions: 
     frames = []
     for arrangement in arrangements:
         frame = relaxed_phase_energies(calculator_factory, compositions, glazers, steps=steps, fmax=fmax,
-                                       seed=arrangement)
+                                       seed=arrangement, molecule_orientation="fit" if arrangement == 0 else "random")
         frames.append(frame.assign(arrangement=arrangement))
     return pd.concat(frames, ignore_index=True)
 
