@@ -500,9 +500,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.copyfileobj(source, target)
     origins = pd.Series([a.info.get("validation_origin") for a in present]).value_counts().to_dict()
     from .reference import GPAW_PARAMETERS
-    write_provenance(args.output, parameters=dict(reference=args.reference, gpaw=GPAW_PARAMETERS,
-                                                  model=str(args.model)),
-                     inputs={}, command=command,
+    from .md import file_hash
+    from .paths import REPO_ROOT
+    model = args.model.resolve()
+    write_provenance(args.output, parameters={"reference": args.reference, "gpaw": GPAW_PARAMETERS,
+                                              "model": str(model.relative_to(REPO_ROOT)
+                                                           if model.is_relative_to(REPO_ROOT) else model)},
+                     inputs={"model_sha256_16": file_hash(model / "nep.txt")},
+                     command=command + " (after `structures` and `label --shard K --shards 2`; see `make screening`)",
                      n_structures=len(structures), n_labelled=len(present), origins=origins)
     print(json.dumps(dict(labelled=len(present), of=len(structures), origins=origins)))
     return 0
