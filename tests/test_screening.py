@@ -7,8 +7,8 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.lj import LennardJones
 
 from softlattice.reference import label_structures
-from softlattice.screening import (ScreeningSettings, compare_with_dft, dft_errors, run_screening,
-                                   screening_settings, species_offsets)
+from softlattice.screening import (ScreeningSettings, compare_with_dft, dft_errors, force_errors_by_species,
+                                   run_screening, screening_settings, species_offsets)
 from softlattice.structures import build_mixed_perovskite
 from softlattice.training import generate_structures
 
@@ -60,6 +60,9 @@ def test_a_method_differing_by_species_constants_has_no_error(mixed_cells, tmp_p
     assert errors.loc["shifted", "force_rmse_meV_per_A"] < 1e-4  # extxyz stores 8 decimals
     assert errors.loc["same", "energy_r2"] == pytest.approx(1.0)
     assert len(forces) == 2 * sum(3 * len(a) for a in dft)
+    by_species = force_errors_by_species(forces, dft)
+    assert set(by_species.columns) == {"Pb", "I", "C", "N", "H"}
+    assert (by_species.loc["same"] < 1e-4).all()
 
 
 def test_references_without_stress_are_labelled_without_it(mixed_cells, tmp_path):

@@ -174,6 +174,20 @@ def dft_errors(energies: pd.DataFrame, forces: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def force_errors_by_species(forces: pd.DataFrame, dft: Sequence[Atoms]) -> pd.DataFrame:
+    """Force RMSE (meV/Å) per method and chemical species; ``forces`` is the table of
+    :func:`compare_with_dft` for the structures ``dft`` (rows in structure, atom, component order)."""
+    symbols = {k: np.repeat(atoms.get_chemical_symbols(), 3) for k, atoms in enumerate(dft)}
+    frames = []
+    for (method, structure), group in forces.groupby(["method", "structure"], sort=False):
+        frames.append(group.assign(symbol=symbols[int(structure)]))
+    tagged = pd.concat(frames)
+    table = tagged.groupby(["method", "symbol"], sort=False).apply(
+        lambda g: 1000 * _rmse(g.force, g.dft_force), include_groups=False)
+    return table.rename("force_rmse_meV_per_A").reset_index().pivot(index="method", columns="symbol",
+                                                                    values="force_rmse_meV_per_A")
+
+
 def _rmse(predicted: pd.Series, target: pd.Series) -> float:
     return float(np.sqrt(np.mean((np.asarray(predicted) - np.asarray(target)) ** 2)))
 
