@@ -310,7 +310,10 @@ else:
 #    seed's tetragonal tilt survive?
 
 # %%
-from softlattice.screening import dft_errors, obtain_screening, screening_settings, small_dft_set, tilt_summary
+from IPython.display import Markdown
+
+from softlattice.screening import (dft_errors, force_errors_by_species, obtain_screening, screening_settings,
+                                   small_dft_set, tilt_summary)
 
 if settings["dft_set"] == "small":
     dft_set = small_dft_set(DATA_DIR.parent / "runs" / "screening" / "small-gpaw-pbe.extxyz.gz")
@@ -328,8 +331,11 @@ print(f"screening: {screening_source}")
 
 # %%
 if "dft_energies" in screening:
+    from ase.io import read
     energies, forces = screening["dft_energies"], screening["dft_forces"]
     display(dft_errors(energies, forces).round(3))
+    display(Markdown("Force RMSE per species (meV/Å): the framework (Pb, I) carries the tilts."))
+    display(force_errors_by_species(forces, read(dft_set, index=":")).round(0))
     names = list(dict.fromkeys(energies.method))
     figure = make_subplots(rows=2, cols=len(names), subplot_titles=names, vertical_spacing=0.12)
     for column, name in enumerate(names, start=1):
