@@ -62,3 +62,13 @@ def test_two_stage_training_reduces_the_error_on_its_data(cells):
     after_second = np.abs(predict(model, high, scaler) - truth_high).mean()
     assert first[-1] < first[0] and second[-1] < second[0]
     assert after_first < 0.5 * before and after_second < before
+
+
+def test_fast_pair_search_agrees_with_ase(cells):
+    from ase.neighborlist import neighbor_list
+
+    from softlattice.gap_gnn import periodic_pairs
+    atoms = cells[3]
+    mine = sorted(zip(*[np.round(a, 6).tolist() for a in periodic_pairs(atoms, 5.5)]))
+    reference = sorted(zip(*[np.round(a, 6).tolist() for a in neighbor_list("ijd", atoms, 5.5)]))
+    assert mine == reference
