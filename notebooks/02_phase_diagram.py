@@ -54,7 +54,6 @@ scheduler = None  # None (a loop), "local" (Dask LocalCluster) or a scheduler ad
 workers = None  # LocalCluster workers (default: one per core)
 
 # %%
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots

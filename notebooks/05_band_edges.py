@@ -42,7 +42,6 @@ timestep_fs = None  # MD time step (real masses)
 model = None  # NEP file; default: the production model of chapter 01
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
