@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -318,11 +318,8 @@ class CheckSettings:
 
 def check_settings(values: dict) -> CheckSettings:
     """:class:`CheckSettings` from a plain mapping (lists become tuples; unknown names are refused)."""
-    known = {f.name for f in fields(CheckSettings)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"unknown check setting(s) {sorted(unknown)}; allowed: {sorted(known)}")
-    return CheckSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    from .profiles import settings_from_mapping
+    return settings_from_mapping(CheckSettings, values, "check setting")
 
 
 CHECK_FILES = ("neb.csv", "phases.csv", "stability.csv", "stability_observations.csv.gz", "masses.csv")

@@ -80,6 +80,21 @@ PROFILES["05_band_edges"] = {
 """Chapter 05: 96-atom cells at 330 K (fixed cell), 4 arrangements x 5 snapshots per composition."""
 
 
+def settings_from_mapping(cls: type, values: dict[str, Any], what: str = "setting") -> Any:
+    """An instance of the frozen dataclass ``cls`` from a plain mapping (as a profile or a JSON
+    record holds it): lists become tuples (nested ones too), unknown names are refused."""
+    from dataclasses import fields
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {sorted(unknown)}; allowed: {sorted(known)}")
+
+    def as_tuple(value: Any) -> Any:
+        return tuple(as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+    return cls(**{name: as_tuple(value) for name, value in values.items()})
+
+
 def resolve(chapter: str, profile: str, **overrides: Any) -> dict[str, Any]:
     """Parameters of ``chapter`` under ``profile``, with every non-None override applied.
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -304,13 +304,8 @@ class ScreeningSettings:
 
 def screening_settings(values: dict) -> ScreeningSettings:
     """:class:`ScreeningSettings` from a plain mapping (lists become tuples; unknown names refused)."""
-    known = {f.name for f in fields(ScreeningSettings)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"unknown screening setting(s) {sorted(unknown)}; allowed: {sorted(known)}")
-    def as_tuple(value):
-        return tuple(as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
-    return ScreeningSettings(**{k: as_tuple(v) for k, v in values.items()})
+    from .profiles import settings_from_mapping
+    return settings_from_mapping(ScreeningSettings, values, "screening setting")
 
 
 SCREENING_FILES = ("energetics.csv", "md_observations.csv.gz")
