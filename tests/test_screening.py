@@ -108,3 +108,14 @@ def test_gpaw_labels_a_small_cell(tmp_path):
     assert np.isfinite(labelled.get_potential_energy())
     # no net force on a periodic cell (translation invariance), within LCAO's egg-box error
     assert np.linalg.norm(forces.sum(axis=0)) < 0.1
+
+
+def test_d3_reference_adds_dispersion():
+    pytest.importorskip("dftd3")
+    from softlattice.reference import reference_calculator
+    cell = build_mixed_perovskite(0.0, 1, seed=0)
+    plain, dispersed = cell.copy(), cell.copy()
+    plain.calc = reference_calculator("chgnet-r2scan")
+    dispersed.calc = reference_calculator("chgnet-r2scan+d3")
+    difference = dispersed.get_potential_energy() - plain.get_potential_energy()
+    assert -2.0 < difference < 0.0  # attraction, of the order of 50 meV/atom
