@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening phase-diagram clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening phase-diagram damping band-edges clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -97,6 +97,12 @@ screening: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.screening label --shard 1 --shards 2; wait
 	$(PY) -m softlattice.screening collect --model $(MAFA_MODEL)
 	$(PY) -m softlattice.screening screen --model $(MAFA_MODEL)
+
+damping: setup
+	$(PY) -m softlattice.damping --model $(MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(MAFA_MODEL))
+
+band-edges: setup
+	$(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --save data/band_edges/$(notdir $(MAFA_MODEL))
 
 phase-diagram: setup
 	$(PY) -m softlattice.sweep --model $(MAFA_MODEL)/nep.txt --profile full --save data/phase_diagram/$(notdir $(MAFA_MODEL))

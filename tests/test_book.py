@@ -97,3 +97,11 @@ def test_book_renderer_needs_no_cdn_and_no_requirejs():
     assert "Plotly.newPlot" in html
     assert "require(" not in html and "cdn" not in html.lower()
     assert json.loads(json.dumps(bundle["application/vnd.plotly.v1+json"]))["data"]
+
+
+def test_pending_chapters_exist_and_say_how_to_make_their_results():
+    from softlattice.profiles import FULL_PENDING
+    for stem, command in FULL_PENDING.items():
+        assert stem in book.chapters_in_toc() and command.startswith("python -m softlattice.")
+    cell = book._run_record_cell({"profile": "quick"}, 1.0, pending="python -m softlattice.damping")
+    assert "have not been computed yet" in cell.source and "python -m softlattice.damping" in cell.source

@@ -39,7 +39,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from . import __version__
 from .paths import BUILD_DIR, NOTEBOOKS_DIR, REPO_ROOT
-from .profiles import PROFILE_NAMES
+from .profiles import FULL_PENDING, PROFILE_NAMES
 from .provenance import git_commit
 
 STAGED_TOP_LEVEL = ("_config.yml", "_toc.yml", "book")
@@ -76,12 +76,18 @@ def parse_parameter_overrides(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
     return {name: yaml.safe_load(value) for name, value in pairs}
 
 
-def _run_record_cell(parameters: dict[str, Any], wall_time: float) -> nbformat.NotebookNode:
+def _run_record_cell(parameters: dict[str, Any], wall_time: float, pending: str | None = None) -> nbformat.NotebookNode:
     rows = "\n".join(f"| `{name}` | `{json.dumps(value)}` |" for name, value in parameters.items())
     profile = parameters.get("profile")
-    warning = ("\n\n**This page shows quick-profile results** (small, fast parameters used by the tests); "
-               "run `make book` for the production-scale version."
-               if profile == "quick" else "")
+    if pending:
+        warning = ("\n\n**This page shows quick-profile results** (small, fast parameters used by the tests): "
+                   "the production-scale runs of this chapter have not been computed yet. They are made by "
+                   f"`{pending}`; the numbers below demonstrate the method, not the physics at scale.")
+    elif profile == "quick":
+        warning = ("\n\n**This page shows quick-profile results** (small, fast parameters used by the tests); "
+                   "run `make book` for the production-scale version.")
+    else:
+        warning = ""
     text = (f":::{{admonition}} Run record\n:class: note\n\n"
             f"Executed {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC in **{wall_time:.1f} s** "
             f"with profile **{profile}**; softlattice {__version__} at commit `{git_commit()}`, "
@@ -94,7 +100,7 @@ def _run_record_cell(parameters: dict[str, Any], wall_time: float) -> nbformat.N
 
 def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
                     overrides: dict[str, Any] | None = None, timeout: int | None = None,
-                    notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
+                    notebooks_dir: Path = NOTEBOOKS_DIR, pending: str | None = None) -> Path:
     """Execute ``notebooks/<stem>.py`` with papermill and write the executed notebook.
 
     Parameters
@@ -111,6 +117,9 @@ def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
         Per-cell timeout in seconds (``execute.timeout`` of ``_config.yml`` by default).
     notebooks_dir
         Folder holding ``<stem>.py``; the notebook runs with it as working directory.
+    pending
+        Command that makes the chapter's missing full-profile results, said on the page (see
+        :data:`softlattice.profiles.FULL_PENDING`).
 
     Returns
     -------
@@ -142,7 +151,7 @@ def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
     notebook.cells = [c for c in notebook.cells if RUN_RECORD_TAG not in c.metadata.get("tags", [])]
     title_index = next((k for k, c in enumerate(notebook.cells)
                         if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), -1)
-    notebook.cells.insert(title_index + 1, _run_record_cell(parameters, wall_time))
+    notebook.cells.insert(title_index + 1, _run_record_cell(parameters, wall_time, pending))
     notebook.metadata.setdefault("softlattice", {}).update(parameters=parameters,
                                                            wall_time_s=round(wall_time, 2))
     nbformat.write(notebook, output)
@@ -199,9 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stage = args.build_dir / "stage"
     try:
         for stem in stems:
-            print(f"[softlattice.book] executing {stem} (profile {args.profile}"
-                  + (f", overrides {overrides}" if overrides else "") + ")", flush=True)
-            path = execute_chapter(stem, stage / "notebooks", args.profile, overrides)
+            pending = FULL_PENDING.get(stem) if args.profile == "full" else None
+            profile = "quick" if pending else args.profile
+            print(f"[softlattice.book] executing {stem} (profile {profile}"
+                  + (f", overrides {overrides}" if overrides else "") + ")"
+                  + (f": full-profile results not committed yet (make them with: {pending})" if pending else ""),
+                  flush=True)
+            path = execute_chapter(stem, stage / "notebooks", profile, overrides, pending=pending)
             wall = nbformat.read(path, as_version=4).metadata["softlattice"]["wall_time_s"]
             print(f"[softlattice.book] {stem} done in {wall:.1f} s", flush=True)
         if args.action == "build":
