@@ -74,6 +74,11 @@ base = settings["ramp"]
 main_grid = (windows.repeat == base["repeat"]) & (windows.rate_K_per_ps == base["rate_K_per_ps"])
 display(Markdown(f"Results: {source}. Model: `{model_path}`. {len(tasks)} MD tasks, "
                  f"{int(tasks.eval('repeat**3 * 12').max())} atoms in the largest cell."))
+failed = tasks[~tasks.completed.astype(bool)] if "completed" in tasks else tasks.iloc[:0]
+if len(failed):
+    display(Markdown(f"**{len(failed)} task(s) blew up** (the MD engine stopped them; they are left out of "
+                     "everything below):"))
+    display(failed[["fa_fraction", "kind", "repeat", "replica", "rate_K_per_ps", "failure"]])
 
 # %% [markdown]
 # ## Mode activation and lattice parameters of MAPbI3 and FAPbI3

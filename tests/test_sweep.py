@@ -173,3 +173,24 @@ def test_local_workers_share_the_cores_and_leave_this_process_alone():
         client.cluster.close()
     assert set(threads.values()) == {str(max(1, (os.cpu_count() or 1) // 2))}
     assert os.environ.get("OMP_NUM_THREADS") == before
+
+
+def test_a_blown_up_task_is_recorded_and_the_others_go_on(tiny_tasks, tmp_path, monkeypatch):
+    import softlattice.md as md
+    from softlattice.sweep import save_sweep, task_failure
+    real_run_md = md.run_md
+
+    def fragile(atoms, *args, **kwargs):
+        if kwargs.get("keep_segment_ends"):  # the heating ramp blows up, the reference does not
+            raise md.MDBlowUp("atoms closer than 0.6 Å at t = 0.01 ps")
+        return real_run_md(atoms, *args, **kwargs)
+
+    monkeypatch.setattr(md, "run_md", fragile)
+    observations = run_sweep(tiny_tasks, MODEL, tmp_path, progress=False)
+    assert observations[0] is None and observations[1] is not None
+    assert "closer than 0.6" in task_failure(tiny_tasks[0], MODEL, tmp_path)
+    monkeypatch.setattr(md, "run_md", real_run_md)
+    assert run_sweep(tiny_tasks, MODEL, tmp_path, progress=False)[0] is None  # recorded, not retried
+    tables = save_sweep(tmp_path / "saved", tiny_tasks, observations, window=3, n_sigma=5.0,
+                        failures={0: task_failure(tiny_tasks[0], MODEL, tmp_path)})
+    assert not tables["tasks"].completed.iloc[0] and "closer" in tables["tasks"].failure.iloc[0]

@@ -122,8 +122,10 @@ def task_key(task: RampTask, model_hash: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def run_task(task: RampTask, model: str | Path, store: str | Path, progress: bool = False) -> pd.DataFrame:
-    """Run (or resume, or load) one task and return its observations.
+def run_task(task: RampTask, model: str | Path, store: str | Path, progress: bool = False) -> pd.DataFrame | None:
+    """Run (or resume, or load) one task and return its observations, or None when the run blew up
+    (:class:`softlattice.md.MDBlowUp`; the message is kept in ``<key>/failed.json``, see
+    :func:`task_failure`).
 
     Parameters
     ----------
@@ -139,11 +141,15 @@ def run_task(task: RampTask, model: str | Path, store: str | Path, progress: boo
     from .md import MDSettings, file_hash, hold, nep_calculator, ramp, run_md
     from .structures import build_mixed_perovskite
 
+    from .md import MDBlowUp
+
     model_hash = file_hash(model)
     folder = Path(store) / task_key(task, model_hash)
     result_path = folder / "observations.csv.gz"
     if result_path.exists():
         return pd.read_csv(result_path)
+    if (folder / "failed.json").exists():
+        return None
     folder.mkdir(parents=True, exist_ok=True)
     glazer = task.heating_start if task.kind == "heating" else "a0a0a0"
     atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, glazer=glazer, tilt_angle=task.tilt_angle,
@@ -157,9 +163,15 @@ def run_task(task: RampTask, model: str | Path, store: str | Path, progress: boo
     settings = MDSettings(ensemble="nvt" if task.kind == "reference" else "npt", timestep_fs=task.timestep_fs,
                           sample_interval=task.sample_interval, hydrogen_mass=task.hydrogen_mass,
                           seed=task.replica)
-    result = run_md(atoms, nep_calculator(model, atoms=atoms), segments, settings,
-                    checkpoint_dir=folder / "checkpoint", model_id=model_hash, progress=progress,
-                    keep_segment_ends=task.kind != "reference")
+    try:
+        result = run_md(atoms, nep_calculator(model, atoms=atoms), segments, settings,
+                        checkpoint_dir=folder / "checkpoint", model_id=model_hash, progress=progress,
+                        keep_segment_ends=task.kind != "reference")
+    except MDBlowUp as error:
+        # deterministic: rerunning gives the same blow-up, so it is recorded, not retried (delete
+        # the folder to try again, e.g. after changing the model)
+        (folder / "failed.json").write_text(json.dumps(dict(task=asdict(task), message=str(error)), indent=1))
+        return None
     observations = result.observations.assign(fa_fraction_cell=float(atoms.info["fa_fraction"]))
     temporary = folder / "observations.tmp.csv.gz"
     observations.to_csv(temporary, index=False)
@@ -168,6 +180,13 @@ def run_task(task: RampTask, model: str | Path, store: str | Path, progress: boo
                                                  indent=1))
     os.replace(temporary, result_path)
     return observations
+
+
+def task_failure(task: RampTask, model: str | Path, store: str | Path) -> str | None:
+    """Why a task failed (its blow-up message), or None if it did not."""
+    from .md import file_hash
+    path = Path(store) / task_key(task, file_hash(model)) / "failed.json"
+    return json.loads(path.read_text())["message"] if path.exists() else None
 
 
 def segment_ends(task: RampTask, model: str | Path, store: str | Path) -> list:
@@ -220,8 +239,9 @@ def _client(scheduler: Any, workers: int | None, timeout_s: float):
 
 def run_sweep(tasks: Sequence[RampTask], model: str | Path, store: str | Path = RUNS_DIR / "sweeps",
               scheduler: Any = None, workers: int | None = None, progress: bool = True,
-              timeout_s: float = 10.0) -> list[pd.DataFrame]:
-    """Run every task (finished ones are loaded, not rerun) and return their observations in order.
+              timeout_s: float = 10.0) -> list[pd.DataFrame | None]:
+    """Run every task (finished ones are loaded, not rerun) and return their observations in order
+    (None for a task that blew up: the others go on).
 
     Parameters
     ----------
@@ -282,7 +302,8 @@ def task_table(tasks: Sequence[RampTask]) -> pd.DataFrame:
 def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame], window: int = 20,
                   n_sigma: float = 5.0, persistence: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Phase windows and transitions of every ramp, with thresholds from the reference run of the
-    same composition and cell (:func:`softlattice.phases.noise_thresholds`).
+    same composition and cell (:func:`softlattice.phases.noise_thresholds`). Ramps whose
+    observations are None (blown up), or whose reference is, are left out.
 
     Returns
     -------
@@ -300,8 +321,10 @@ def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame
     references = {setup(t): obs for t, obs in zip(tasks, observations) if t.kind == "reference"}
     window_frames, transition_frames = [], []
     for task, obs in zip(tasks, observations):
-        if task.kind == "reference":
-            continue
+        if task.kind == "reference" or obs is None:
+            continue  # a ramp that blew up has no windows (the task table says why)
+        if setup(task) in references and references[setup(task)] is None:
+            continue  # its noise reference blew up: no thresholds for this cell
         if setup(task) not in references:
             raise ValueError(f"no reference run for x = {task.fa_fraction}, repeat {task.repeat}: add a "
                              "'reference' task with the same cell, top temperature and sampling")
@@ -311,6 +334,10 @@ def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame
         windows = classify_windows(obs, thresholds)
         window_frames.append(windows.assign(**labels))
         transition_frames.append(transition_temperatures(windows, persistence).assign(**labels))
+    if not window_frames:  # every ramp blew up or lost its reference
+        columns = ["fa_fraction", "kind", "replica", "repeat", "rate_K_per_ps"]
+        return (pd.DataFrame(columns=["temperature_K", "phase"] + columns),
+                pd.DataFrame(columns=["from_phase", "to_phase", "temperature_K", "resolution_K"] + columns))
     return pd.concat(window_frames, ignore_index=True), pd.concat(transition_frames, ignore_index=True)
 
 
@@ -401,7 +428,7 @@ def collect_frames(tasks: Sequence[RampTask], model: str | Path, store: str | Pa
     frames = []
     wanted = {round(float(t), 6) for t in temperatures}
     for index, task in enumerate(tasks):
-        if task.kind == "reference":
+        if task.kind == "reference" or task_failure(task, model, store):
             continue
         for frame in segment_ends(task, model, store):
             if round(float(frame.info["target_K"]), 6) in wanted:
@@ -410,10 +437,12 @@ def collect_frames(tasks: Sequence[RampTask], model: str | Path, store: str | Pa
     return frames
 
 
-def save_sweep(folder: str | Path, tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame],
-               window: int, n_sigma: float, frames: Sequence | None = None) -> dict[str, pd.DataFrame]:
+def save_sweep(folder: str | Path, tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame | None],
+               window: int, n_sigma: float, frames: Sequence | None = None,
+               failures: dict[int, str] | None = None) -> dict[str, pd.DataFrame]:
     """Analyse a finished sweep and write :data:`SWEEP_FILES` (and ``frames.extxyz.gz`` when
-    ``frames`` are given) into ``folder``; return the tables."""
+    ``frames`` are given) into ``folder``; return the tables. ``failures`` (task index -> message)
+    goes into the task table's ``failure`` column."""
     import gzip
     import io
 
@@ -424,8 +453,10 @@ def save_sweep(folder: str | Path, tasks: Sequence[RampTask], observations: Sequ
         with gzip.GzipFile(folder / "frames.extxyz.gz", "wb", mtime=0) as binary, io.TextIOWrapper(binary) as text:
             write(text, list(frames), format="extxyz")
     windows, transitions = analyse_sweep(tasks, observations, window, n_sigma)
-    table = task_table(tasks)
-    merged = pd.concat([obs.assign(task=k) for k, obs in enumerate(observations)], ignore_index=True)
+    table = task_table(tasks).assign(completed=[obs is not None for obs in observations],
+                                     failure=[failures.get(k, "") for k in range(len(tasks))] if failures else "")
+    merged = pd.concat([obs.assign(task=k) for k, obs in enumerate(observations) if obs is not None],
+                       ignore_index=True)
     table.to_csv(folder / "tasks.csv", index_label="task")
     merged.to_csv(folder / "observations.csv.gz", index=False, float_format="%.6g")
     windows.to_csv(folder / "windows.csv", index=False, float_format="%.6g")
@@ -468,7 +499,8 @@ def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Pat
     key = hashlib.sha256(json.dumps([physics, inputs], sort_keys=True).encode()).hexdigest()[:12]
     folder = Path(store) / "analysed" / key
     frames = collect_frames(tasks, model, store, settings.get("frame_temperatures", ()))
-    tables = save_sweep(folder, tasks, observations, settings["window"], settings["n_sigma"], frames)
+    failures = {k: task_failure(t, model, store) for k, t in enumerate(tasks) if observations[k] is None}
+    tables = save_sweep(folder, tasks, observations, settings["window"], settings["n_sigma"], frames, failures)
     write_provenance(folder, physics, inputs, command="softlattice.sweep.obtain_sweep")
     return tables, f"computed now in {folder}", folder
 
@@ -496,7 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     observations = run_sweep(tasks, args.model, args.store, scheduler=args.scheduler or settings.get("scheduler"),
                              workers=args.workers or settings.get("workers"))
     frames = collect_frames(tasks, args.model, args.store, settings.get("frame_temperatures", ()))
-    save_sweep(args.save, tasks, observations, settings["window"], settings["n_sigma"], frames)
+    failures = {k: task_failure(t, args.model, args.store) for k, t in enumerate(tasks) if observations[k] is None}
+    save_sweep(args.save, tasks, observations, settings["window"], settings["n_sigma"], frames, failures)
     physics = {k: v for k, v in settings.items() if k not in ("scheduler", "workers", "profile")}
     write_provenance(args.save, physics, {"model_sha256_16": file_hash(args.model)},
                      command="python -m softlattice.sweep " + " ".join(argv if argv is not None else sys.argv[1:]))
