@@ -38,7 +38,7 @@
 #
 # The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 40 K/ps, about 3,000-6,000
 # times faster than the seed's ramps and 15-100 times smaller cells. The last section measures what
-# that does at one composition (a 6,144-atom cell, a ramp half as fast).
+# that does at one composition (a 2,592-atom cell, a ramp half as fast).
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -216,7 +216,7 @@ comparison
 # One composition cooled three ways: the grid's cell and rate, a larger cell at the same rate
 # (cooled only to 200 K: its cost grows with the cube of the repeat), and the grid's cell at half
 # the rate. A transition that moves by more than its error between them is controlled by the
-# simulation, not the potential. The larger cell is also the one chapter 03 analyses for domains.
+# simulation, not the potential. Chapter 03 analyses a still larger cell (6,144 atoms) for domains.
 
 # %%
 if settings.get("size_test"):

@@ -404,7 +404,8 @@ def phase_diagram_tasks(settings: dict[str, Any]) -> list[RampTask]:
     """Every task of the phase-diagram chapter from its profile settings: the composition grid
     (:func:`sweep_grid` with ``replicas``), a ramp in a larger cell (``size_test``: any
     :class:`RampTask` fields over the grid's, ``fa_fraction`` and ``kind`` required; its own untilted
-    reference is added) and a ramp at another rate (``rate_test``, the same way)."""
+    reference is added), a ramp at another rate (``rate_test``, the same way), and any
+    ``extra_tasks`` (the same fields, each task as given)."""
     ramp_settings = dict(settings["ramp"])
     tasks = sweep_grid(settings["fa_fractions"], settings["replicas"], **ramp_settings)
     size, rate = settings.get("size_test"), settings.get("rate_test")
@@ -415,6 +416,9 @@ def phase_diagram_tasks(settings: dict[str, Any]) -> list[RampTask]:
     if rate:
         other = {**ramp_settings, **{k: v for k, v in rate.items() if k not in ("fa_fraction", "kind")}}
         tasks.append(RampTask(rate["fa_fraction"], rate["kind"], **other))
+    for extra in settings.get("extra_tasks", ()):
+        tasks.append(RampTask(extra["fa_fraction"], extra["kind"],
+                              **{**ramp_settings, **{k: v for k, v in extra.items() if k not in ("fa_fraction", "kind")}}))
     return list(dict.fromkeys(tasks))  # a test that repeats a grid task is run once
 
 
