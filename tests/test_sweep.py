@@ -138,6 +138,8 @@ def test_analysis_finds_a_synthetic_transition_and_its_replica_spread():
     assert len(stats) == 1 and stats.replicas.iloc[0] == 2
     assert stats.temperature_K.iloc[0] == pytest.approx(255.0, abs=6.0)
     assert stats.error_K.iloc[0] >= 5.0 / np.sqrt(2) - 1e-9  # at least the replicas' spread
+    empty = transition_statistics(transitions.iloc[:0])
+    assert empty.empty and {"fa_fraction", "repeat", "temperature_K"} <= set(empty.columns)
 
 
 def test_analysis_needs_a_reference_of_the_same_cell():

@@ -357,7 +357,7 @@ def transition_statistics(transitions: pd.DataFrame) -> pd.DataFrame:
         spread = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
         rows.append(dict(zip(keys, key), temperature_K=float(values.mean()),
                          error_K=float(np.hypot(spread, group.resolution_K.max())), replicas=len(values)))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=keys + ["temperature_K", "error_K", "replicas"])
 
 
 def cubic_boundary(transitions: pd.DataFrame) -> pd.DataFrame:
