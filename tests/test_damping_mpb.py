@@ -52,6 +52,8 @@ def test_mpb_fit_recovers_the_centre_of_a_synthetic_crossover():
     assert fit.center_low <= 0.27 <= fit.center_high
     with pytest.raises(ValueError, match="never crosses 1/2"):
         fit_mpb(x, np.full(x.size, 0.9))
+    with pytest.raises(ValueError, match="no crossover resolved"):
+        fit_mpb(x, 0.5 + 0.3 * rng.normal(size=x.size))  # scatter about 1/2: nothing to locate
     with pytest.raises(ValueError, match="at least 3 distinct compositions"):
         fit_mpb([0.0, 1.0], [1.0, 0.0])
 

@@ -80,6 +80,10 @@ def fit_mpb(fa_fractions: np.ndarray, shares: np.ndarray, bootstrap: int = 500, 
         return float(values[0]), float(values[1])
 
     center, width = fit(x, y)
+    if not x.min() <= center <= x.max() or width > 0.99:
+        raise ValueError(f"no crossover resolved: the best logistic has its centre at x = {center:.2f} and width "
+                         f"{width:.2f} (the data do not go from R-dominated to M-dominated within "
+                         f"[{x.min():g}, {x.max():g}])")
     rng = np.random.default_rng(seed)
     centers = []
     for _ in range(bootstrap):

@@ -66,8 +66,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 PROFILES["03_mpb"] = {
     "quick": dict(sweep={**PROFILES["02_phase_diagram"]["quick"], "fa_fractions": [0.0, 0.5, 1.0]},
                   temperatures=[200.0], map_temperature=200.0, bootstrap=100),
-    "full": dict(sweep=PROFILES["02_phase_diagram"]["full"], temperatures=[200.0, 250.0, 300.0],
-                 map_temperature=250.0, bootstrap=1000),
+    "full": dict(sweep=PROFILES["02_phase_diagram"]["full"], temperatures=[150.0, 200.0, 250.0],
+                 map_temperature=200.0, bootstrap=1000),
 }
 """Chapter 03 analyses the sweeps of chapter 02 (the same settings, so the same result set)."""
 PROFILES["04_damping"] = {
