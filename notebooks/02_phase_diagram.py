@@ -48,6 +48,8 @@ replicas = None  # independent runs per composition and direction
 ramp = None  # RampTask settings: temperature_low/high (K), rate_K_per_ps, repeat, sample_interval, reference_ps
 size_test = None  # dict(fa_fraction, kind, repeat, ...): one ramp in a larger cell (RampTask fields)
 rate_test = None  # dict(fa_fraction, kind, rate_K_per_ps): one ramp at another rate
+extra_tasks = None  # further ramps or references (RampTask fields), e.g. the largest cell for chapter 03
+frame_temperatures = None  # ramp temperatures (K) whose structures are kept for chapter 03
 window = None  # samples per classification window
 n_sigma = None  # activation threshold in standard deviations of the untilted reference
 scheduler = None  # None (a loop), "local" (Dask LocalCluster) or a scheduler address
@@ -64,7 +66,8 @@ from softlattice.sweep import cubic_boundary, obtain_sweep, phase_at, transition
 
 plotting.use_book_renderer()
 settings = profiles.resolve("02_phase_diagram", profile, fa_fractions=fa_fractions, replicas=replicas, ramp=ramp,
-                            size_test=size_test, rate_test=rate_test, window=window, n_sigma=n_sigma,
+                            size_test=size_test, rate_test=rate_test, extra_tasks=extra_tasks,
+                            frame_temperatures=frame_temperatures, window=window, n_sigma=n_sigma,
                             scheduler=scheduler, workers=workers)
 model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 tables, source, sweep_folder = obtain_sweep(settings, model_path,
