@@ -48,3 +48,11 @@ def test_snapshots_keep_the_cell_fixed():
     np.testing.assert_allclose(snapshots[0].cell.array, snapshots[1].cell.array)
     assert not np.allclose(snapshots[0].positions, snapshots[1].positions)
     assert snapshots[0].info["fa_fraction"] == 0.5 and "Q_R_z" in observations
+
+
+def test_snapshots_come_back_from_a_finished_checkpointed_run(tmp_path):
+    first, _ = md_snapshots(MODEL, 0.0, 0, 2, 0.05, equilibration_ps=0.1, timestep_fs=1.0, checkpoint_dir=tmp_path)
+    again, _ = md_snapshots(MODEL, 0.0, 0, 2, 0.05, equilibration_ps=0.1, timestep_fs=1.0, checkpoint_dir=tmp_path)
+    assert len(first) == len(again) == 2
+    np.testing.assert_allclose(first[1].positions, again[1].positions)
+    assert again[0].get_chemical_symbols() == first[0].get_chemical_symbols()
