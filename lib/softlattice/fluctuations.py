@@ -66,13 +66,11 @@ def md_snapshots(model: str | Path, fa_fraction: float, arrangement: int, snapsh
     # so a resumed (or finished) run returns them too
     nvt = run_md(start, calculator, hold(temperature, snapshots * interval_ps, segment_ps=interval_ps),
                  MDSettings(ensemble="nvt", timestep_fs=timestep_fs, sample_interval=sample, seed=arrangement + 1),
-                 checkpoint_dir=folder / "nvt" if folder else None, model_id=model_id, snapshots=collected,
-                 snapshot_every=every, keep_segment_ends=folder is not None)
+                 checkpoint_dir=folder / "nvt" if folder else None, model_id=model_id,
+                 snapshots=None if folder else collected, snapshot_every=every, keep_segment_ends=folder is not None)
     if folder is not None:
         from .md import read_segment_ends
         collected = read_segment_ends(folder / "nvt" / "segment_ends.extxyz")
-        for frame in collected:
-            frame.set_chemical_symbols(start.get_chemical_symbols())
     for atoms_k in collected:
         atoms_k.info.update(fa_fraction=float(fa_fraction), arrangement=int(arrangement))
     return collected[-snapshots:], nvt.observations
