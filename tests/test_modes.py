@@ -94,6 +94,19 @@ def test_projection_handles_many_frames():
     assert np.all(np.abs(q[:, MODES.index("M_z")] - 3.1446 * np.sin(np.deg2rad(5))) < 0.05)
 
 
+def test_strongly_displaced_iodine_still_maps_onto_its_own_site():
+    atoms = build_perovskite("Cs", (2, 2, 2))
+    iodine = np.flatnonzero(np.array(atoms.get_chemical_symbols()) == "I")
+    reference = map_framework(atoms)
+    moved = atoms.copy()
+    # 1.8 Å across the Pb-I-Pb bond, as a strongly tilted frame at 330 K has it
+    bond_axis = reference.x_bond_axis[0]
+    moved.positions[iodine[0]] += 1.8 * np.eye(3)[(bond_axis + 1) % 3]
+    moved_map = map_framework(moved)
+    np.testing.assert_array_equal(moved_map.x_cell, reference.x_cell)
+    np.testing.assert_array_equal(moved_map.x_bond_axis, reference.x_bond_axis)
+
+
 def test_frames_that_do_not_map_are_rejected():
     atoms = build_perovskite("Cs", (2, 2, 2))
     framework_map = map_framework(atoms)
@@ -106,7 +119,7 @@ def test_frames_that_do_not_map_are_rejected():
     with pytest.raises(ValueError, match="non-finite"):
         map_framework(broken)
     far = atoms.copy()
-    far.positions[10] += [1.9, 0.0, 0.0]
+    far.positions[10] += [2.6, 0.0, 0.0]
     with pytest.raises(ValueError, match="from its ideal site, more than the allowed"):
         map_framework(far)
     with pytest.raises(ValueError, match="supercell needs"):

@@ -146,10 +146,12 @@ def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path = RUNS_
     return pd.DataFrame(rows), excluded
 
 
-def snapshot_set(model: str | Path, settings: dict, work: str | Path = RUNS_DIR / "fluctuations") -> tuple[list[Atoms], pd.DataFrame]:
+def snapshot_set(model: str | Path, settings: dict, work: str | Path = RUNS_DIR / "fluctuations",
+                 part: tuple[int, int] = (0, 1)) -> tuple[list[Atoms], pd.DataFrame]:
     """Every snapshot of a chapter-05 profile (``fa_fractions``, ``arrangements``, ``snapshots``,
     ``interval_ps``, ``equilibration_ps``, ``temperature``, ``timestep_fs``), MD checkpointed under
-    ``work``; and the decorrelation time of each run.
+    ``work``; and the decorrelation time of each run. ``part=(k, n)`` keeps every n-th MD run from
+    the k-th, so n processes can share the work without touching each other's checkpoints.
 
     Returns
     -------
@@ -160,18 +162,20 @@ def snapshot_set(model: str | Path, settings: dict, work: str | Path = RUNS_DIR 
     import json
 
     from .md import file_hash
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"part {index}/{count} is not one of 0/{count} .. {count - 1}/{count}")
+    runs = [(x, arrangement) for x in settings["fa_fractions"] for arrangement in range(settings["arrangements"])]
+    physics = {name: value for name, value in settings.items() if name != "profile"}
     snapshots, rows = [], []
-    for x in settings["fa_fractions"]:
-        for arrangement in range(settings["arrangements"]):
-            key = hashlib.sha256(json.dumps([x, arrangement, {k: v for k, v in settings.items() if k != "profile"},
-                                             file_hash(model)], sort_keys=True).encode()).hexdigest()[:12]
-            taken, observations = md_snapshots(model, x, arrangement, settings["snapshots"], settings["interval_ps"],
-                                               settings["equilibration_ps"], settings["temperature"],
-                                               timestep_fs=settings["timestep_fs"],
-                                               checkpoint_dir=Path(work) / key)
-            snapshots += taken
-            rows.append(dict(fa_fraction=x, arrangement=arrangement, decorrelation_ps=decorrelation_time(observations),
-                             interval_ps=settings["interval_ps"]))
+    for x, arrangement in runs[index::count]:
+        key = hashlib.sha256(json.dumps([x, arrangement, physics, file_hash(model)], sort_keys=True).encode()).hexdigest()[:12]
+        taken, observations = md_snapshots(model, x, arrangement, settings["snapshots"], settings["interval_ps"],
+                                           settings["equilibration_ps"], settings["temperature"],
+                                           timestep_fs=settings["timestep_fs"], checkpoint_dir=Path(work) / key)
+        snapshots += taken
+        rows.append(dict(fa_fraction=x, arrangement=arrangement, decorrelation_ps=decorrelation_time(observations),
+                         interval_ps=settings["interval_ps"]))
     return snapshots, pd.DataFrame(rows)
 
 
@@ -228,12 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--save", type=Path, default=None)
     parser.add_argument("--profile", default="full")
-    parser.add_argument("--part", default="0/1", help="K/N: compute every N-th snapshot from K (parallel runs)")
+    parser.add_argument("--part", default="0/1", help="K/N: run every N-th MD run (and its snapshots) from K, for N processes side by side")
     args = parser.parse_args(argv)
     settings = resolve("05_band_edges", args.profile)
     part, parts = (int(v) for v in args.part.split("/"))
-    snapshots, decorrelation = snapshot_set(args.model, settings)
-    edges, excluded = compute_band_edges(snapshots[part::parts], progress=True)
+    snapshots, decorrelation = snapshot_set(args.model, settings, part=(part, parts))
+    edges, excluded = compute_band_edges(snapshots, progress=True)
     if args.save is not None and parts == 1:
         save_band_edges(args.save, edges, decorrelation, excluded)
         physics = {k: v for k, v in settings.items() if k != "profile"}

@@ -88,7 +88,10 @@ def map_framework(atoms: Atoms, repeat: tuple[int, int, int] | None = None, b_sy
     b_symbol, x_symbol
         Symbols of the octahedral centre and the anion.
     max_displacement
-        Largest accepted distance (Å) of an atom from its site; by default half a Pb-I bond.
+        Largest accepted distance (Å) of an atom from its site; by default half the distance
+        between neighbouring I sites (a/(2 sqrt 2), 0.35 of the pseudo-cubic lattice parameter), so
+        every atom is nearer its own site than any other: the assignment stays unambiguous for the
+        large transverse I displacements of a strongly tilted frame.
 
     Raises
     ------
@@ -116,7 +119,7 @@ def map_framework(atoms: Atoms, repeat: tuple[int, int, int] | None = None, b_sy
     cell = atoms.cell.array
     lengths = np.linalg.norm(cell, axis=1) / np.asarray(repeat)
     if max_displacement is None:
-        max_displacement = 0.25 * lengths.mean()  # half of the Pb-I bond
+        max_displacement = lengths.mean() / (2 * np.sqrt(2))
 
     scaled = atoms.cell.scaled_positions(positions) * repeat
     b_site = np.round(scaled[b_indices]).astype(int) % repeat
@@ -136,7 +139,7 @@ def map_framework(atoms: Atoms, repeat: tuple[int, int, int] | None = None, b_sy
     worst = max(np.linalg.norm(b_delta, axis=1).max(), distances.min(axis=1).max())
     if worst > max_displacement:
         raise ValueError(f"an atom is {worst:.2f} Å from its ideal site, more than the allowed "
-                         f"{max_displacement:.2f} Å (half a bond): the frame does not map onto a "
+                         f"{max_displacement:.2f} Å (half the I-I site distance): the frame does not map onto a "
                          f"{repeat} perovskite")
     b_keys = np.ravel_multi_index(b_site.T, repeat)
     x_keys = np.ravel_multi_index(x_cell.T, repeat) * 3 + x_bond_axis
