@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening phase-diagram damping band-edges clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening phase-diagram damping band-edges cap-models clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -25,6 +25,9 @@ help:
 	@echo "make checks     NEB, phase energies, MD stability, heavy H of the model (resumable)"
 	@echo "make screening  GPAW DFT validation set and the reference screening (resumable)"
 	@echo "make phase-diagram  chapter 02 sweeps on Dask (resumable)"
+	@echo "make damping    chapter 04 NVT runs and mode fits (resumable)"
+	@echo "make band-edges chapter 05 snapshots and their GPAW band edges (resumable)"
+	@echo "make cap-models chapter 06 labels, CHGNet fine-tuning, GPAW gaps, GNN (resumable)"
 
 GPAW_VERSION ?= 26.7.0
 
@@ -100,6 +103,9 @@ screening: setup
 
 damping: setup
 	$(PY) -m softlattice.damping --model $(MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(MAFA_MODEL))
+
+cap-models: setup
+	$(PY) -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan
 
 band-edges: setup
 	$(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --save data/band_edges/$(notdir $(MAFA_MODEL))

@@ -178,7 +178,10 @@ def band_edges(atoms: Atoms, calculator_factory: Callable[..., object] | None = 
 
 
 class BandEdgeCache:
-    """Band edges on disk: ``<folder>/<backend>/<structure hash>.json``, written atomically."""
+    """Band edges on disk: ``<folder>/<backend>/<structure hash>.json``, written atomically
+    (subclasses store another dataclass by setting ``record``)."""
+
+    record: type = BandEdges
 
     def __init__(self, backend: str = "gpaw-lcao-pbe", folder: str | Path = RUNS_DIR / "band_edges"):
         if not backend or "/" in backend:
@@ -191,9 +194,9 @@ class BandEdgeCache:
 
     def get(self, atoms: Atoms) -> BandEdges | None:
         path = self.path(atoms)
-        return BandEdges(**json.loads(path.read_text())) if path.exists() else None
+        return self.record(**json.loads(path.read_text())) if path.exists() else None
 
-    def put(self, atoms: Atoms, edges: BandEdges) -> None:
+    def put(self, atoms: Atoms, edges) -> None:
         path = self.path(atoms)
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps(asdict(edges), indent=1))

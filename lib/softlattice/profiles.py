@@ -87,11 +87,35 @@ PROFILES["05_band_edges"] = {
 """Chapter 05: 96-atom cells at 330 K (fixed cell), 4 arrangements x 5 snapshots per composition."""
 
 
+PROFILES["06_cap_models"] = {
+    "quick": dict(dataset=dict(br_fractions=[0.0, 1.0], orderings_per_x=1, temperatures=[300.0], per_temperature=4,
+                               rattled=1, phonon_mesh=4),
+                  reference="chgnet-r2scan", test_percent=25,
+                  finetune=dict(epochs=2, batch_size=4, validation_percent=25),
+                  phonon_compositions=[1.0],
+                  gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=30, max_cheap=6, max_accurate=3,
+                            basis="sz(dzp)"),
+                  gnn=dict(stage1_epochs=30, stage2_epochs=30, learning_rate=1e-3, batch_size=4)),
+    "full": dict(dataset=dict(), reference="chgnet-r2scan", test_percent=10,
+                 finetune=dict(epochs=30, batch_size=8, validation_percent=10),
+                 phonon_compositions=[1.0, 0.5],
+                 gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=20, max_cheap=160, max_accurate=40,
+                           basis="dzp"),
+                 gnn=dict(stage1_epochs=300, stage2_epochs=200, learning_rate=1e-3, batch_size=16)),
+}
+"""Chapter 06: the full training set is every inequivalent ordering (22 over 9 compositions) x 6
+temperatures x 2 cells, plus one rattled and one equilibrium cell each (308 structures); gaps at
+the cheap level for 160 and at the accurate level for 40 of them (distinct structures)."""
+
+
 FULL_PENDING: dict[str, str] = {
     "04_damping": "python -m softlattice.damping --model data/models/mafa-chgnet-r2scan/nep.txt "
                   "--save data/damping/mafa-chgnet-r2scan (about 1 h on 2 cores)",
     "05_band_edges": "python -m softlattice.fluctuations --model data/models/mafa-chgnet-r2scan/nep.txt "
                      "--save data/band_edges/mafa-chgnet-r2scan (GPAW on 180 snapshots, about 2-3 h on 2 cores)",
+    "06_cap_models": "python -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan "
+                     "(CHGNet labels and fine-tuning about 30 min; GPAW gaps for 200 structures, several hours "
+                     "on 2 cores)",
 }
 """Chapters whose full-profile results are not committed yet, with the command that makes them.
 The book builds them with the quick profile and says so on the page; remove a chapter from here

@@ -1,0 +1,277 @@
+"""Chapter 06 end to end: parent phonons, the displaced training set, reference labels, CHGNet
+fine-tuning (pretrained vs fine-tuned), gaps at two levels and the two-stage GNN.
+
+Units: Å, eV, K, THz; errors in meV/atom, meV/Å, meV/Å^3 and eV (gaps).
+
+Every step is cached (labels and gaps per structure under ``runs/``, the fine-tuned weights per
+settings and data), so an interrupted run resumes; :func:`obtain_cap_models` returns the
+committed result set when its provenance matches the settings, else computes and stores one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+
+from .paths import RUNS_DIR
+
+TABLES = ("amplitudes", "dataset", "errors", "parity", "histories", "phonons", "gaps", "gnn_predictions",
+          "gnn_errors", "gnn_losses")
+"""Tables of a chapter-06 result set (one ``<name>.csv.gz`` each)."""
+
+
+def hash_order(structures: Sequence[Atoms], salt: str) -> list[int]:
+    """Indices of ``structures`` in a fixed pseudo-random order (by salted structure hash), so the
+    first N of them sample every composition and never change when the set grows."""
+    from .reference import structure_hash
+    keys = [hashlib.sha256((salt + structure_hash(a)).encode()).hexdigest() for a in structures]
+    return sorted(range(len(structures)), key=keys.__getitem__)
+
+
+def amplitude_table(phonons: dict, temperatures: Sequence[float], mesh: int) -> pd.DataFrame:
+    """RMS thermal displacements of the parents' atoms: ``halide``, ``temperature_K``, ``site``
+    ('X', 'S', 'Ag'), ``rms_A`` (mean over Cartesian directions and equivalent sites)."""
+    from .antiperovskite import rms_thermal_displacements
+    rows = []
+    for halide, phonon in phonons.items():
+        for temperature in temperatures:
+            rms = rms_thermal_displacements(phonon, temperature, mesh)
+            for site, indices in (("X", [0]), ("S", [1]), ("Ag", [2, 3, 4])):
+                rows.append(dict(halide=halide, temperature_K=temperature, site=site,
+                                 rms_A=float(np.sqrt(np.mean(rms[indices] ** 2)))))
+    return pd.DataFrame(rows)
+
+
+def phonon_comparison(structures: dict[str, Atoms], calculators: dict[str, object], points: int = 21) -> pd.DataFrame:
+    """Harmonic frequencies of each structure with each model, at the structure's fixed geometry.
+
+    A 5-atom cell gets a 2x2x2 supercell and the cubic band path; a 40-atom cell is its own
+    supercell (frequencies at its Gamma point, which folds the parent's Gamma, X, M and R).
+
+    Returns
+    -------
+    Long table: ``structure``, ``model``, ``distance``, ``band``, ``frequency_THz``, ``segment``.
+    """
+    from calorine.tools import get_force_constants
+
+    from .phonons import band_structure
+    frames = []
+    for name, atoms in structures.items():
+        supercell = [2, 2, 2] if len(atoms) <= 5 else [1, 1, 1]
+        for model, calculator in calculators.items():
+            phonon = get_force_constants(atoms, calculator, supercell, kwargs_phonopy={"primitive_matrix": "P"},
+                                         kwargs_generate_displacements={"distance": 0.01})
+            if len(atoms) <= 5:
+                table = band_structure(phonon, points=points)
+            else:
+                phonon.run_qpoints([[0.0, 0.0, 0.0]])
+                frequencies = phonon.get_qpoints_dict()["frequencies"][0]
+                table = pd.DataFrame(dict(distance=0.0, band=np.arange(len(frequencies)), frequency_THz=frequencies,
+                                          segment="Γ"))
+            frames.append(table.assign(structure=name, model=model))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_DIR / "cap_models") -> dict[str, pd.DataFrame]:
+    """Run chapter 06 for ``settings`` (a profile of :data:`softlattice.profiles.PROFILES`) and
+    store the tables in ``folder`` (plus the fine-tuned CHGNet and the GNN weights)."""
+    import torch
+
+    from .cap_dataset import (
+        CapDatasetSettings,
+        dataset_structures,
+        is_test,
+        parent_phonons,
+        split,
+    )
+    from .finetune import (
+        FineTuneSettings,
+        chgnet_calculator,
+        finetune_chgnet,
+        label_errors,
+        parity_table,
+        predictions,
+    )
+    from .gaps import compute_gaps
+    from .profiles import settings_from_mapping
+    from .reference import label_structures, reference_calculator
+    from .screening import species_offsets
+
+    folder, work = Path(folder), Path(work)
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset_settings = settings_from_mapping(CapDatasetSettings, settings["dataset"], "dataset setting")
+    finetune_settings = settings_from_mapping(FineTuneSettings, settings["finetune"], "fine-tuning setting")
+    teacher = reference_calculator(settings["reference"])
+    phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
+    tables: dict[str, pd.DataFrame] = {}
+    tables["amplitudes"] = amplitude_table(phonons, dataset_settings.temperatures, dataset_settings.phonon_mesh)
+
+    structures = dataset_structures(dataset_settings, phonons)
+    tables["dataset"] = pd.DataFrame(dict(
+        br_fraction=[a.info["br_fraction"] for a in structures], ordering=[a.info["ordering"] for a in structures],
+        origin=[a.info["origin"] for a in structures], temperature_K=[a.info.get("temperature", np.nan) for a in structures],
+        held_out=[is_held_out(a, settings) for a in structures]))
+
+    # the MLIP learns from displaced cells only (the seed keeps equilibrium cells for the GNN)
+    displaced = [a for a in structures if a.info["origin"] != "equilibrium"]
+    labelled = label_structures(displaced, settings["reference"], cache_dir=work / "labels")
+    training, held_out = split(labelled, settings["test_percent"])
+    model, history = finetune_chgnet(training, finetune_settings, work / "finetune" / hashlib.sha256(
+        json.dumps(settings["finetune"], sort_keys=True).encode()).hexdigest()[:12])
+    tables["histories"] = history
+    student = reference_calculator(f"chgnet-{finetune_settings.base_model}")
+    tuned = chgnet_calculator(model)
+    rows, parity = [], []
+    for name, calculator in ((f"CHGNet {finetune_settings.base_model} pretrained", student),
+                             (f"CHGNet {finetune_settings.base_model} fine-tuned", tuned)):
+        predicted = predictions(held_out, calculator)
+        errors = label_errors(held_out, predicted)
+        # the pretrained model's energies after removing per-species constants: how much of its
+        # energy error is the functional's offset (the seed's diagnosis) and how much is shape
+        offsets = species_offsets(held_out, [b.get_potential_energy() for b in predicted],
+                                  [a.get_potential_energy() for a in held_out])
+        shifted = [(b.get_potential_energy() + sum(offsets[s] for s in a.get_chemical_symbols())) / len(a) for a, b in
+                   zip(held_out, predicted)]
+        truth = [a.get_potential_energy() / len(a) for a in held_out]
+        errors["energy_mae_after_offsets"] = float(np.mean(np.abs(np.subtract(truth, shifted))) * 1000)
+        rows.append(dict(model=name, structures=len(held_out), **errors))
+        parity.append(parity_table(held_out, predicted, name))
+    tables["errors"] = pd.DataFrame(rows)
+    tables["parity"] = pd.concat(parity, ignore_index=True)
+    torch.save(model.as_dict(), folder / "chgnet-finetuned.pt")
+
+    phonon_structures = {}
+    for x in settings["phonon_compositions"]:
+        if x in (0.0, 1.0):  # a parent: its 5-atom cell, and the full dispersion
+            atoms = _unit_cell(phonons["Br" if x == 1.0 else "I"])
+        else:
+            atoms = next(a for a in structures if a.info["br_fraction"] == x and a.info["origin"] == "equilibrium")
+        phonon_structures[composition_name(x)] = atoms
+    tables["phonons"] = phonon_comparison(phonon_structures, {f"reference ({settings['reference']})": teacher,
+                                                              "pretrained": student, "fine-tuned": tuned})
+
+    gap_settings = dict(settings["gaps"])
+    overrides = {k: gap_settings[k] for k in ("basis",) if gap_settings.get(k)}
+    order = hash_order(structures, "gaps")
+    accurate = {i for i in order if is_test(structures[i], gap_settings["accurate_percent"], "accurate")}
+    accurate_pool = [i for i in order if i in accurate]
+    cheap_pool = [i for i in order if i not in accurate]
+    chosen = {"cheap": cheap_pool[:gap_settings["max_cheap"]], "accurate": accurate_pool[:gap_settings["max_accurate"]]}
+    gap_rows, failures = [], []
+    for stage, level in (("cheap", gap_settings["cheap"]), ("accurate", gap_settings["accurate"])):
+        subset = [structures[i] for i in chosen[stage]]
+        gaps, failed = compute_gaps(subset, level, work / "gaps", **overrides)
+        failures += failed
+        for i, gap in zip(chosen[stage], gaps):
+            gap_rows.append(dict(index=i, stage=stage, level=level, gap_eV=gap, held_out=is_held_out(structures[i], settings),
+                                 br_fraction=structures[i].info["br_fraction"], origin=structures[i].info["origin"],
+                                 temperature_K=structures[i].info.get("temperature", np.nan)))
+    gaps_table = pd.DataFrame(gap_rows)
+    tables["gaps"] = gaps_table.assign(excluded=gaps_table.gap_eV.isna())
+    (folder / "gap_failures.json").write_text(json.dumps(failures, indent=1))
+
+    tables.update(two_stage_gnn(structures, tables["gaps"].dropna(subset=["gap_eV"]), settings["gnn"], folder))
+    for name in TABLES:
+        tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
+    return tables
+
+
+def composition_name(x: float) -> str:
+    """'Ag3SBr', 'Ag3SI' or e.g. 'Ag3SBr0.5I0.5' for Br fraction ``x``."""
+    return {0.0: "Ag3SI", 1.0: "Ag3SBr"}.get(float(x), f"Ag3SBr{x:g}I{1 - x:g}")
+
+
+def _unit_cell(phonon) -> Atoms:
+    unit = phonon.unitcell
+    return Atoms(unit.symbols, cell=unit.cell, scaled_positions=unit.scaled_positions, pbc=True)
+
+
+def is_held_out(atoms: Atoms, settings: dict) -> bool:
+    from .cap_dataset import is_test
+    return is_test(atoms, settings["test_percent"])
+
+
+def two_stage_gnn(structures: Sequence[Atoms], gaps: pd.DataFrame, gnn: dict, folder: Path) -> dict[str, pd.DataFrame]:
+    """The seed's two-stage training: stage 1 on the cheap gaps, stage 2 (same weights) on the
+    accurate ones; held-out structures of each level are never trained on.
+
+    Returns
+    -------
+    ``gnn_predictions`` (every gap with its prediction after each stage), ``gnn_errors`` (MAE and
+    RMSE per stage, level and split), ``gnn_losses`` (loss per epoch and stage).
+    """
+    import torch
+
+    from . import gap_gnn
+    graphs = {int(i): gap_gnn.structure_graph(structures[int(i)], gap=g) for i, g in zip(gaps["index"], gaps.gap_eV)}
+    scaler = gap_gnn.GapScaler.fit(gaps.gap_eV)
+    torch.manual_seed(gnn.get("seed", 0))
+    model = gap_gnn.GapGNN()
+    losses, predictions = [], gaps.copy()
+    for stage, epochs in (("cheap", gnn["stage1_epochs"]), ("accurate", gnn["stage2_epochs"])):
+        train_rows = gaps[(gaps.stage == stage) & ~gaps.held_out]
+        history = gap_gnn.train(model, [graphs[int(i)] for i in train_rows["index"]], scaler, epochs=epochs,
+                                batch_size=gnn["batch_size"], learning_rate=gnn["learning_rate"], seed=gnn.get("seed", 0))
+        losses.append(pd.DataFrame(dict(stage=stage, epoch=np.arange(1, len(history) + 1), loss=history)))
+        predictions[f"after_{stage}"] = gap_gnn.predict(model, [graphs[int(i)] for i in gaps["index"]], scaler)
+    torch.save(dict(state_dict=model.state_dict(), low=scaler.low, high=scaler.high), folder / "gap-gnn.pt")
+    rows = []
+    for after in ("cheap", "accurate"):
+        for (stage, held_out), group in predictions.groupby(["stage", "held_out"]):
+            error = group[f"after_{after}"] - group.gap_eV
+            rows.append(dict(model=f"after stage {'1' if after == 'cheap' else '2'}", level=group.level.iloc[0],
+                             split="held out" if held_out else "training", structures=len(group),
+                             mae_eV=float(error.abs().mean()), rmse_eV=float(np.sqrt((error ** 2).mean()))))
+    return dict(gnn_predictions=predictions, gnn_errors=pd.DataFrame(rows), gnn_losses=pd.concat(losses, ignore_index=True))
+
+
+def obtain_cap_models(settings: dict, curated: str | Path | None = None,
+                      work: str | Path = RUNS_DIR / "cap_models") -> tuple[dict[str, pd.DataFrame], str, Path]:
+    """Chapter-06 tables: the curated folder when its provenance matches ``settings``, else
+    computed now (every step cached under ``work``) and stored under ``work``.
+
+    Returns
+    -------
+    The tables (see :data:`TABLES`), a sentence saying where they came from, and their folder.
+    """
+    from .provenance import matches, write_provenance
+    physics = {k: v for k, v in settings.items() if k != "profile"}
+    if curated is not None and matches(curated, physics, {}):
+        return ({name: pd.read_csv(Path(curated) / f"{name}.csv.gz") for name in TABLES},
+                f"committed result set {curated} (settings match)", Path(curated))
+    key = hashlib.sha256(json.dumps(physics, sort_keys=True).encode()).hexdigest()[:12]
+    folder = Path(work) / "results" / key
+    if matches(folder, physics, {}):
+        return {name: pd.read_csv(folder / f"{name}.csv.gz") for name in TABLES}, f"cached run {folder}", folder
+    tables = run_cap_models(settings, folder, work)
+    write_provenance(folder, physics, {}, command="python -m softlattice.cap_workflow --profile "
+                     f"{settings.get('profile', 'full')}")
+    return tables, f"computed now ({settings.get('profile', 'custom')} profile), stored in {folder}", folder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m softlattice.cap_workflow --profile full --save DIR``: run chapter 06 (resumable:
+    rerun the same command) and copy the result set with its provenance to ``DIR``."""
+    import argparse
+    import shutil
+
+    from .profiles import resolve
+    parser = argparse.ArgumentParser(prog="python -m softlattice.cap_workflow")
+    parser.add_argument("--profile", default="full")
+    parser.add_argument("--save", type=Path, required=True)
+    args = parser.parse_args(argv)
+    _, source, folder = obtain_cap_models(resolve("06_cap_models", args.profile))
+    if folder.resolve() != args.save.resolve():
+        shutil.copytree(folder, args.save, dirs_exist_ok=True)
+    print(f"{source}; result set in {args.save}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
