@@ -85,6 +85,8 @@ benchmark: setup
 	$(PY) benchmarks/md_throughput.py --mafa-model $(MAFA_MODEL)/nep.txt
 	$(PY) benchmarks/training_throughput.py --model-dir $(MAFA_MODEL)
 	$(PY) benchmarks/sweep_throughput.py --model $(MAFA_MODEL)/nep.txt
+	$(PY) benchmarks/gnn_throughput.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/cap_label_throughput.py
 
 model: setup
 	$(PY) -m softlattice.production --output $(MAFA_MODEL)

@@ -29,11 +29,13 @@
 # |---|---|---|
 # | force constants and labels (E, F, stress) | VASP PBEsol | the reference calculator, a parameter: CHGNet-r2SCAN {cite}`deng2023chgnet` by default (ships with its package) |
 # | foundation MLIP, fine-tuned | MACE-MPA-0 (PBE-trained) | CHGNet 0.3.0 (PBE-trained), with CHGNet's recipe |
-# | cheap gaps (many structures) | VASP PBEsol | GPAW {cite}`mortensen2024gpaw` LCAO PBE, Γ point |
-# | accurate gaps (fewer structures) | VASP HSEsol | GPAW LCAO GLLB-SC {cite}`kuisma2010gllbsc` (Kohn-Sham gap + derivative discontinuity) |
+# | cheap gaps (many structures) | VASP PBEsol | GPAW {cite}`mortensen2024gpaw` LCAO PBE, single-zeta basis, Γ point |
+# | accurate gaps (fewer structures) | VASP HSEsol | GPAW LCAO GLLB-SC {cite}`kuisma2010gllbsc` (Kohn-Sham gap + derivative discontinuity), dzp basis, Γ point |
 # | GNN | PyG, 2 graph convolutions, 64 features | the same architecture in PyG {cite}`fey2019pyg` ({mod}`softlattice.gap_gnn`) |
 #
-# So the "DFT" of the MLIP comparison is the chosen reference: fine-tuning teaches CHGNet 0.3.0
+# (The quick profile uses the single-zeta basis at both levels.) GLLB-SC stands in for the hybrid:
+# it corrects most of the semilocal gap error at a few times the cost of PBE, where a hybrid in
+# these cells is out of reach on two cores. So the "DFT" of the MLIP comparison is the chosen reference: fine-tuning teaches CHGNet 0.3.0
 # the reference's energy surface, and the errors below measure how well it learns that surface,
 # not how close either model is to experiment or to PBEsol.
 

@@ -157,7 +157,6 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
                                                               "pretrained": student, "fine-tuned": tuned})
 
     gap_settings = dict(settings["gaps"])
-    overrides = {k: gap_settings[k] for k in ("basis",) if gap_settings.get(k)}
     order = hash_order(structures, "gaps")
     accurate = {i for i in order if is_test(structures[i], gap_settings["accurate_percent"], "accurate")}
     accurate_pool = [i for i in order if i in accurate]
@@ -166,10 +165,10 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
     gap_rows, failures = [], []
     for stage, level in (("cheap", gap_settings["cheap"]), ("accurate", gap_settings["accurate"])):
         subset = [structures[i] for i in chosen[stage]]
-        gaps, failed = compute_gaps(subset, level, work / "gaps", **overrides)
+        gaps, failed = compute_gaps(subset, level, work / "gaps", basis=gap_settings[f"{stage}_basis"])
         failures += failed
         for i, gap in zip(chosen[stage], gaps):
-            gap_rows.append(dict(index=i, stage=stage, level=level, gap_eV=gap, held_out=is_held_out(structures[i], settings),
+            gap_rows.append(dict(index=i, stage=stage, level=level, basis=gap_settings[f"{stage}_basis"], gap_eV=gap, held_out=is_held_out(structures[i], settings),
                                  br_fraction=structures[i].info["br_fraction"], origin=structures[i].info["origin"],
                                  temperature_K=structures[i].info.get("temperature", np.nan)))
     gaps_table = pd.DataFrame(gap_rows)

@@ -74,7 +74,7 @@ PROFILES["03_mpb"] = {
 PROFILES["04_damping"] = {
     "quick": dict(fa_fractions=[0.0], temperatures=[400.0], run_ps=1.0, repeat=2, max_lag_ps=0.2, supercell=2),
     "full": dict(fa_fractions=[0.0, 0.5, 1.0], temperatures=[350.0, 450.0, 550.0], run_ps=20.0, repeat=4,
-                 max_lag_ps=2.0, supercell=2),
+                 max_lag_ps=2.0, supercell=2, scheduler="local"),
 }
 """Chapter 04: NVT runs of the cubic cell with real masses (0.5 fs) over a composition x
 temperature grid, run as 'reference' tasks of :mod:`softlattice.sweep`."""
@@ -94,18 +94,19 @@ PROFILES["06_cap_models"] = {
                   finetune=dict(epochs=2, batch_size=4, validation_percent=25),
                   phonon_compositions=[1.0],
                   gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=30, max_cheap=6, max_accurate=3,
-                            basis="sz(dzp)"),
+                            cheap_basis="sz(dzp)", accurate_basis="sz(dzp)"),
                   gnn=dict(stage1_epochs=30, stage2_epochs=30, learning_rate=1e-3, batch_size=4)),
     "full": dict(dataset=dict(), reference="chgnet-r2scan", test_percent=10,
                  finetune=dict(epochs=30, batch_size=8, validation_percent=10),
                  phonon_compositions=[1.0, 0.5],
-                 gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=20, max_cheap=160, max_accurate=40,
-                           basis="dzp"),
+                 gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=20, max_cheap=240, max_accurate=30,
+                           cheap_basis="sz(dzp)", accurate_basis="dzp"),
                  gnn=dict(stage1_epochs=300, stage2_epochs=200, learning_rate=1e-3, batch_size=16)),
 }
 """Chapter 06: the full training set is every inequivalent ordering (22 over 9 compositions) x 6
 temperatures x 2 cells, plus one rattled and one equilibrium cell each (308 structures); gaps at
-the cheap level for 160 and at the accurate level for 40 of them (distinct structures)."""
+the cheap level (PBE, single-zeta basis) for 240 and at the accurate level (GLLB-SC, dzp basis)
+for 30 of them (distinct structures)."""
 
 
 FULL_PENDING: dict[str, str] = {
