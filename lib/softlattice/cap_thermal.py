@@ -1,0 +1,128 @@
+"""Ag3SBr(x)I(1-x) at finite temperature: relax-and-rank of orderings, 0 K phonons and
+renormalised phonons from MD by normal-mode decomposition (the seed's Sec. II E).
+
+Units: Å, eV, fs for MD; frequencies in THz (imaginary ones negative, phonopy's convention).
+
+The seed projects MD velocities on the harmonic eigenvectors with DynaPhoPy and fits Lorentzians to
+the power spectra of the mode momenta. dynasor's ``ModeProjector`` does the same projection (mass
+weighting, every commensurate q-point of the supercell) from phonopy force constants, so it is used
+here; the Lorentzian fits are :func:`softlattice.spectra.fit_lorentzian`. A mode with an imaginary
+harmonic frequency that is dynamically stabilised shows a real peak at finite temperature: the
+seed's stabilisation by 200 K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+
+THZ_PER_RAD_PER_FS = 1000.0 / (2.0 * np.pi)
+"""An angular frequency in rad/fs (dynasor's unit) times this is a frequency in THz."""
+
+
+def relax_and_rank(structures: Sequence[Atoms], calculator, fmax: float = 0.05, steps: int = 300,
+                   relax_cell: bool = True) -> tuple[pd.DataFrame, list[Atoms]]:
+    """Relax every structure (BFGS, positions and, with ``relax_cell``, the cell shape and volume:
+    ASE's ``FrechetCellFilter``) and rank them by energy per atom.
+
+    Returns
+    -------
+    A table sorted by energy (``index`` into ``structures``, ``energy_eV_per_atom``,
+    ``relative_meV_per_atom`` to the lowest, ``converged``, ``steps``) and the relaxed structures in
+    the input order.
+    """
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+    if not structures:
+        raise ValueError("no structures to relax")
+    rows, relaxed = [], []
+    for index, atoms in enumerate(structures):
+        work = atoms.copy()
+        work.calc = calculator
+        optimiser = BFGS(FrechetCellFilter(work) if relax_cell else work, logfile=None)
+        converged = bool(optimiser.run(fmax=fmax, steps=steps))
+        energy = work.get_potential_energy() / len(work)
+        work.calc = None
+        relaxed.append(work)
+        rows.append(dict(index=index, energy_eV_per_atom=energy, converged=converged, steps=optimiser.nsteps))
+    table = pd.DataFrame(rows).sort_values("energy_eV_per_atom", ignore_index=True)
+    table.insert(2, "relative_meV_per_atom", 1000 * (table.energy_eV_per_atom - table.energy_eV_per_atom.min()))
+    return table, relaxed
+
+
+def mode_projector(primitive: Atoms, supercell: Atoms, force_constants: np.ndarray):
+    """dynasor's ``ModeProjector`` for ``supercell`` (an ideal repetition of ``primitive``) with
+    phonopy force constants of shape (N, N, 3, 3), eV/Å^2."""
+    from dynasor.modes.mode_projector import ModeProjector
+    return ModeProjector(primitive, supercell, np.asarray(force_constants))
+
+
+def harmonic_frequencies(projector) -> pd.DataFrame:
+    """Harmonic frequency (THz) of every mode of the projector: ``q_index``, ``q`` (reduced,
+    as text), ``band``, ``harmonic_THz``."""
+    omegas = projector.omegas * THZ_PER_RAD_PER_FS
+    rows = [dict(q_index=qi, q=" ".join(f"{v:g}" for v in projector.q_reduced[qi]), band=band,
+                 harmonic_THz=float(omegas[qi, band]))
+            for qi in range(omegas.shape[0]) for band in range(omegas.shape[1])]
+    return pd.DataFrame(rows)
+
+
+def mode_momenta(projector, frames: Iterable[Atoms]) -> np.ndarray:
+    """Mode momenta P(t) of every frame (positions and velocities in the ideal supercell's atom
+    order), shape (n_frames, Nq, Nb), complex, √eV."""
+    momenta = []
+    for atoms in frames:
+        projector.update_from_atoms(atoms)
+        momenta.append(projector.get_P())
+    if not momenta:
+        raise ValueError("no frames to project")
+    return np.array(momenta)
+
+
+def power_spectra(momenta: np.ndarray, frame_interval_fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectrum |P(f)|^2 of each mode from its momentum series (Hann window, positive
+    frequencies), normalised per mode to unit area.
+
+    Returns
+    -------
+    Frequencies (THz), shape (F,), and spectra, shape (F, Nq, Nb).
+    """
+    if momenta.shape[0] < 16:
+        raise ValueError(f"{momenta.shape[0]} frames are too few for a spectrum (need at least 16)")
+    if not frame_interval_fs > 0:
+        raise ValueError(f"frame interval {frame_interval_fs!r} fs must be > 0")
+    series = momenta - momenta.mean(axis=0)
+    window = np.hanning(series.shape[0])[:, None, None]
+    transform = np.fft.fft(series * window, axis=0)
+    frequency = np.fft.fftfreq(series.shape[0], d=frame_interval_fs) * 1000.0  # 1/fs -> THz
+    positive = frequency > 0
+    power = np.abs(transform[positive]) ** 2
+    area = np.trapezoid(power, frequency[positive], axis=0)
+    return frequency[positive], power / np.where(area > 0, area, 1.0)
+
+
+def renormalised_phonons(projector, frequency: np.ndarray, spectra: np.ndarray, window_THz: float = 2.0) -> pd.DataFrame:
+    """Lorentzian fit of every mode's spectrum: the table of :func:`harmonic_frequencies` plus
+    ``frequency_THz``, ``fwhm_THz``, their errors, ``converged`` and ``message``.
+
+    The fit window is ``window_THz`` around the harmonic frequency for a stable mode, and from 0
+    to ``window_THz`` above the spectrum's maximum for an imaginary one (its finite-temperature
+    peak is where the MD puts it, not near the harmonic value). A failed fit is kept as a row with
+    ``converged`` False and the reason.
+    """
+    from .spectra import fit_lorentzian
+    table = harmonic_frequencies(projector)
+    results = []
+    for row in table.itertuples():
+        power = spectra[:, row.q_index, row.band]
+        if row.harmonic_THz > 0:
+            window = (max(0.0, row.harmonic_THz - window_THz), row.harmonic_THz + window_THz)
+        else:
+            window = (0.0, float(frequency[np.argmax(power)]) + window_THz)
+        fit = fit_lorentzian(frequency, power, window)
+        results.append(dict(frequency_THz=fit.center, fwhm_THz=fit.fwhm, frequency_error_THz=fit.center_error,
+                            fwhm_error_THz=fit.fwhm_error, converged=fit.converged, message=fit.message))
+    return pd.concat([table, pd.DataFrame(results)], axis=1)

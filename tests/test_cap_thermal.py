@@ -1,0 +1,91 @@
+"""Finite-temperature phonons of the antiperovskites: normal-mode decomposition of harmonic MD
+recovers the harmonic frequencies; relax-and-rank orders structures by energy."""
+
+import numpy as np
+import pytest
+from ase import units
+from ase.calculators.calculator import Calculator, all_changes
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
+from ase.md.verlet import VelocityVerlet
+from softlattice.antiperovskite import build_antiperovskite
+from softlattice.cap_thermal import (
+    harmonic_frequencies,
+    mode_momenta,
+    mode_projector,
+    power_spectra,
+    relax_and_rank,
+    renormalised_phonons,
+)
+
+
+def spring_force_constants(supercell, cutoff=4.0, k=1.0):
+    """Force constants (eV/Å^2) of central springs between all pairs within ``cutoff``: stable and
+    translation invariant."""
+    from ase.neighborlist import neighbor_list
+    n = len(supercell)
+    fc = np.zeros((n, n, 3, 3))
+    for i, j, d in zip(*neighbor_list("ijD", supercell, cutoff)):
+        e = d / np.linalg.norm(d)
+        block = k * np.outer(e, e)
+        fc[i, j] -= block
+        fc[i, i] += block
+    return fc
+
+
+class Harmonic(Calculator):
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, ideal, force_constants):
+        super().__init__()
+        self.ideal, self.matrix = ideal, force_constants.transpose(0, 2, 1, 3).reshape(3 * len(ideal), -1)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        u = (self.atoms.positions - self.ideal.positions).ravel()
+        forces = -self.matrix @ u
+        self.results = dict(energy=0.5 * u @ self.matrix @ u, forces=forces.reshape(-1, 3))
+
+
+def test_normal_mode_decomposition_of_harmonic_md_recovers_the_harmonic_frequencies():
+    primitive = build_antiperovskite("Br")
+    supercell = primitive.repeat(2)
+    force_constants = spring_force_constants(supercell)
+    projector = mode_projector(primitive, supercell, force_constants)
+    atoms = supercell.copy()
+    atoms.calc = Harmonic(supercell, force_constants)
+    thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    Stationary(atoms)  # no drift: displacements stay small
+    dynamics = VelocityVerlet(atoms, 1.0 * units.fs)
+    frames = []
+    for _ in range(1000):
+        dynamics.run(4)
+        frames.append(atoms.copy())
+    frequency, spectra = power_spectra(mode_momenta(projector, frames), frame_interval_fs=4.0)
+    table = renormalised_phonons(projector, frequency, spectra, window_THz=1.0)
+    stable = table[table.harmonic_THz > 1.0]
+    assert len(stable) > 50 and stable.converged.all()
+    # a harmonic crystal's spectral peaks sit at its harmonic frequencies (resolution 0.25 THz)
+    np.testing.assert_allclose(stable.frequency_THz, stable.harmonic_THz, atol=0.1)
+    assert harmonic_frequencies(projector).shape[0] == 8 * 15  # 8 q-points x 15 bands
+
+
+def test_spectra_refuse_too_short_series():
+    with pytest.raises(ValueError, match="too few for a spectrum"):
+        power_spectra(np.zeros((8, 1, 3)), 1.0)
+    with pytest.raises(ValueError, match="frame interval 0"):
+        power_spectra(np.zeros((32, 1, 3)), 0)
+
+
+def test_relax_and_rank_orders_by_energy():
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    compressed = bulk("Cu", cubic=True)
+    compressed.set_cell(compressed.cell * 0.97, scale_atoms=True)
+    rattled = bulk("Cu", cubic=True)
+    rattled.rattle(0.05, seed=1)
+    table, relaxed = relax_and_rank([compressed, rattled], EMT(), fmax=0.01, relax_cell=False)
+    assert list(table["index"]) == [1, 0]  # the compressed cell stays compressed without cell relaxation
+    assert table.relative_meV_per_atom.iloc[0] == 0 and table.relative_meV_per_atom.iloc[1] > 0
+    assert table.converged.all() and len(relaxed) == 2
+    with pytest.raises(ValueError, match="no structures"):
+        relax_and_rank([], EMT())
