@@ -109,7 +109,11 @@ damping: setup
 cap-models: setup
 	$(PY) -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan
 
+# two single-threaded halves side by side (GPAW without MPI uses one core well), then one run that
+# finds everything cached and stores the result set
 band-edges: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
 	$(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --save data/band_edges/$(notdir $(MAFA_MODEL))
 
 phase-diagram: setup
