@@ -107,6 +107,8 @@ damping: setup
 	$(PY) -m softlattice.damping --model $(MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(MAFA_MODEL))
 
 cap-models: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_workflow --gaps-part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_workflow --gaps-part 1/2; wait
 	$(PY) -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan
 
 # two single-threaded halves side by side (GPAW without MPI uses one core well), then one run that

@@ -86,7 +86,6 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
     from .cap_dataset import (
         CapDatasetSettings,
         dataset_structures,
-        is_test,
         parent_phonons,
         split,
     )
@@ -157,19 +156,15 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
                                                               "pretrained": student, "fine-tuned": tuned})
 
     gap_settings = dict(settings["gaps"])
-    order = hash_order(structures, "gaps")
-    accurate = {i for i in order if is_test(structures[i], gap_settings["accurate_percent"], "accurate")}
-    accurate_pool = [i for i in order if i in accurate]
-    cheap_pool = [i for i in order if i not in accurate]
-    chosen = {"cheap": cheap_pool[:gap_settings["max_cheap"]], "accurate": accurate_pool[:gap_settings["max_accurate"]]}
+    chosen = gap_selection(structures, gap_settings)
     gap_rows, failures = [], []
     for stage, level in (("cheap", gap_settings["cheap"]), ("accurate", gap_settings["accurate"])):
         subset = [structures[i] for i in chosen[stage]]
         gaps, failed = compute_gaps(subset, level, work / "gaps", basis=gap_settings[f"{stage}_basis"])
         failures += failed
         for i, gap in zip(chosen[stage], gaps):
-            gap_rows.append(dict(index=i, stage=stage, level=level, basis=gap_settings[f"{stage}_basis"], gap_eV=gap, held_out=is_held_out(structures[i], settings),
-                                 br_fraction=structures[i].info["br_fraction"], origin=structures[i].info["origin"],
+            gap_rows.append(dict(index=i, stage=stage, level=level, basis=gap_settings[f"{stage}_basis"], gap_eV=gap,
+                                 held_out=is_held_out(structures[i], settings), br_fraction=structures[i].info["br_fraction"], origin=structures[i].info["origin"],
                                  temperature_K=structures[i].info.get("temperature", np.nan)))
     gaps_table = pd.DataFrame(gap_rows)
     tables["gaps"] = gaps_table.assign(excluded=gaps_table.gap_eV.isna())
@@ -184,6 +179,17 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
 def composition_name(x: float) -> str:
     """'Ag3SBr', 'Ag3SI' or e.g. 'Ag3SBr0.5I0.5' for Br fraction ``x``."""
     return {0.0: "Ag3SI", 1.0: "Ag3SBr"}.get(float(x), f"Ag3SBr{x:g}I{1 - x:g}")
+
+
+def gap_selection(structures: Sequence[Atoms], gap_settings: dict) -> dict[str, list[int]]:
+    """Indices of the structures labelled at each level: ``accurate_percent`` of them (by salted
+    hash) form the accurate pool, the rest the cheap pool, each cut to its maximum in a fixed
+    pseudo-random order, so the two sets are distinct and every composition is sampled."""
+    from .cap_dataset import is_test
+    order = hash_order(structures, "gaps")
+    accurate = {i for i in order if is_test(structures[i], gap_settings["accurate_percent"], "accurate")}
+    return {"cheap": [i for i in order if i not in accurate][:gap_settings["max_cheap"]],
+            "accurate": [i for i in order if i in accurate][:gap_settings["max_accurate"]]}
 
 
 def _unit_cell(phonon) -> Atoms:
@@ -256,16 +262,38 @@ def obtain_cap_models(settings: dict, curated: str | Path | None = None,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m softlattice.cap_workflow --profile full --save DIR``: run chapter 06 (resumable:
-    rerun the same command) and copy the result set with its provenance to ``DIR``."""
+    rerun the same command) and copy the result set with its provenance to ``DIR``.
+    ``--gaps-part K/N`` computes only the K-th of N shares of the GPAW gaps (into the cache), so N
+    single-threaded processes can share the slowest step before the run that stores everything."""
     import argparse
     import shutil
 
-    from .profiles import resolve
+    from .cap_dataset import CapDatasetSettings, dataset_structures, parent_phonons
+    from .gaps import compute_gaps
+    from .profiles import resolve, settings_from_mapping
+    from .reference import reference_calculator
     parser = argparse.ArgumentParser(prog="python -m softlattice.cap_workflow")
     parser.add_argument("--profile", default="full")
-    parser.add_argument("--save", type=Path, required=True)
+    parser.add_argument("--save", type=Path, default=None)
+    parser.add_argument("--gaps-part", default=None, help="K/N: compute only this share of the gaps")
     args = parser.parse_args(argv)
-    _, source, folder = obtain_cap_models(resolve("06_cap_models", args.profile))
+    settings = resolve("06_cap_models", args.profile)
+    if args.gaps_part:
+        part, parts = (int(v) for v in args.gaps_part.split("/"))
+        if not 0 <= part < parts:
+            raise SystemExit(f"--gaps-part {args.gaps_part}: need K/N with 0 <= K < N")
+        teacher = reference_calculator(settings["reference"])
+        phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
+        structures = dataset_structures(settings_from_mapping(CapDatasetSettings, settings["dataset"]), phonons)
+        gap_settings = settings["gaps"]
+        for stage, indices in gap_selection(structures, gap_settings).items():
+            _, failed = compute_gaps([structures[i] for i in indices[part::parts]], gap_settings[stage],
+                                     RUNS_DIR / "cap_models" / "gaps", progress=True, basis=gap_settings[f"{stage}_basis"])
+            print(f"{stage}: {len(indices[part::parts])} gaps in this share, {len(failed)} failed")
+        return 0
+    if args.save is None:
+        raise SystemExit("--save DIR is needed (or --gaps-part K/N)")
+    _, source, folder = obtain_cap_models(settings)
     if folder.resolve() != args.save.resolve():
         shutil.copytree(folder, args.save, dirs_exist_ok=True)
     print(f"{source}; result set in {args.save}")
