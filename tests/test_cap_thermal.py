@@ -89,3 +89,50 @@ def test_relax_and_rank_orders_by_energy():
     assert table.converged.all() and len(relaxed) == 2
     with pytest.raises(ValueError, match="no structures"):
         relax_and_rank([], EMT())
+
+
+def test_bose_einstein_amplitude_has_the_quantum_and_classical_limits():
+    from ase import units
+    from softlattice.cap_thermal import bose_einstein_amplitude
+    frequency = 2.0  # THz
+    omega = 2 * np.pi * frequency * 1e12 / units.s
+    hbar = units._hbar * units.J * units.s
+    assert bose_einstein_amplitude(frequency, 0.0) ** 2 == pytest.approx(hbar / (2 * omega))  # zero point
+    hot = 5000.0  # kT >> hbar omega: equipartition, <Q^2> = kT / omega^2
+    assert bose_einstein_amplitude(frequency, hot) ** 2 == pytest.approx(units.kB * hot / omega ** 2, rel=1e-3)
+    with pytest.raises(ValueError, match="real, positive frequencies"):
+        bose_einstein_amplitude(-1.0, 300.0)
+
+
+def test_frozen_phonons_of_a_quadratic_gap_model_give_the_expected_change():
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+    from softlattice.cap_thermal import (
+        frozen_phonon_gap_changes,
+        gamma_mode_displacements,
+    )
+    atoms = build_antiperovskite("Br")
+    unit = PhonopyAtoms(symbols=atoms.get_chemical_symbols(), cell=atoms.cell.array,
+                        scaled_positions=atoms.get_scaled_positions())
+    phonon = Phonopy(unit, np.eye(3, dtype=int), primitive_matrix="P")
+    phonon.force_constants = spring_force_constants(atoms.repeat(1), cutoff=4.0)
+    cold, hot = (gamma_mode_displacements(atoms, phonon, t) for t in (0.0, 600.0))
+    assert len(cold) == len(hot) > 0 and (hot.frequency_THz > 0.2).all()
+    # a gap quadratic in the displacements changes by c <u^2>: linear terms cancel, hotter is larger
+    ideal = atoms.positions.copy()
+    changes = [frozen_phonon_gap_changes(atoms, modes, lambda a: 1.0 - 0.5 * np.sum((a.positions - ideal) ** 2)
+                                         + 0.3 * np.sum(a.positions - ideal)) for modes in (cold, hot)]
+    expected = [-0.5 * np.array([np.sum(d ** 2) for d in modes.displacements]) for modes in (cold, hot)]
+    for change, target in zip(changes, expected):
+        np.testing.assert_allclose(change.gap_change_eV, target, atol=1e-12)
+    assert (changes[1].gap_change_eV < changes[0].gap_change_eV).all()
+
+
+def test_standard_error_grows_with_correlation():
+    from softlattice.cap_thermal import mean_and_standard_error
+    values = np.random.default_rng(0).normal(size=400)
+    mean, independent = mean_and_standard_error(values)
+    _, correlated = mean_and_standard_error(values, correlation_samples=8.0)
+    assert abs(mean) < 0.2 and correlated == pytest.approx(4 * independent)
+    with pytest.raises(ValueError, match="at least 2"):
+        mean_and_standard_error(values[:1])

@@ -126,3 +126,75 @@ def renormalised_phonons(projector, frequency: np.ndarray, spectra: np.ndarray, 
         results.append(dict(frequency_THz=fit.center, fwhm_THz=fit.fwhm, frequency_error_THz=fit.center_error,
                             fwhm_error_THz=fit.fwhm_error, converged=fit.converged, message=fit.message))
     return pd.concat([table, pd.DataFrame(results)], axis=1)
+
+
+def bose_einstein_amplitude(frequency_THz: np.ndarray, temperature: float) -> np.ndarray:
+    """Root-mean-square normal-mode amplitude sqrt(<Q^2>) (sqrt(amu) Å) of harmonic modes of
+    frequency ``frequency_THz`` at ``temperature`` (K): <Q^2> = hbar (2 n + 1) / (2 omega), with n
+    the Bose-Einstein occupation (zero-point motion included; kT / omega^2 when kT >> hbar omega)."""
+    from ase import units
+    frequency_THz = np.asarray(frequency_THz, dtype=float)
+    if np.any(frequency_THz <= 0):
+        raise ValueError("Bose-Einstein amplitudes need real, positive frequencies")
+    if temperature < 0:
+        raise ValueError(f"temperature {temperature!r} K must be >= 0")
+    hbar = units._hbar * units.J * units.s  # eV x ASE time
+    omega = 2 * np.pi * frequency_THz * 1e12 / units.s  # 1 / ASE time
+    if temperature == 0:
+        occupation = np.zeros_like(omega)
+    else:
+        occupation = 1.0 / np.expm1(hbar * omega / (units.kB * temperature))
+    return np.sqrt(hbar * (2 * occupation + 1) / (2 * omega))  # ASE time^2 eV = amu Å^2
+
+
+def gamma_mode_displacements(atoms: Atoms, phonon, temperature: float, min_frequency_THz: float = 0.2) -> pd.DataFrame:
+    """Frozen Gamma-point phonons of ``atoms`` (the phonopy object's unit cell, used as its own
+    supercell) at their Bose-Einstein RMS amplitude: the seed's Fig. 8 construction.
+
+    Returns
+    -------
+    One row per real mode above ``min_frequency_THz``: ``band``, ``frequency_THz`` and
+    ``displacements`` (array (N, 3), Å: eigenvector / sqrt(mass) times the amplitude).
+    """
+    phonon.run_qpoints([[0.0, 0.0, 0.0]], with_eigenvectors=True)
+    frequencies, eigenvectors = phonon.qpoints.frequencies[0], phonon.qpoints.eigenvectors[0]
+    masses = atoms.get_masses()
+    rows = []
+    for band, frequency in enumerate(frequencies):
+        if frequency < min_frequency_THz:
+            continue
+        direction = np.real(eigenvectors[:, band]).reshape(-1, 3) / np.sqrt(masses)[:, None]
+        amplitude = float(bose_einstein_amplitude(frequency, temperature))
+        rows.append(dict(band=band, frequency_THz=float(frequency), displacements=amplitude * direction))
+    return pd.DataFrame(rows)
+
+
+def frozen_phonon_gap_changes(atoms: Atoms, modes: pd.DataFrame, gap) -> pd.DataFrame:
+    """Gap change of each frozen mode: the mean of the gaps at +u and -u minus the undisplaced
+    gap (the symmetric average removes the linear term, which averages out thermally).
+
+    Parameters
+    ----------
+    modes
+        From :func:`gamma_mode_displacements`.
+    gap
+        Callable structure -> gap (eV): the GNN, or the electronic-structure backend.
+    """
+    reference = gap(atoms)
+    changes = []
+    for row in modes.itertuples():
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions += row.displacements
+        minus.positions -= row.displacements
+        changes.append(0.5 * (gap(plus) + gap(minus)) - reference)
+    return modes[["band", "frequency_THz"]].assign(gap_change_eV=changes)
+
+
+def mean_and_standard_error(values: np.ndarray, correlation_samples: float = 0.5) -> tuple[float, float]:
+    """Mean of a time series and its standard error, for an integrated autocorrelation time of
+    ``correlation_samples`` samples (0.5 for independent samples; effective count n / (2 tau))."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        raise ValueError(f"{values.size} value(s): a standard error needs at least 2")
+    effective = values.size / max(1.0, 2.0 * correlation_samples)
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(max(effective, 1.0)))
