@@ -135,6 +135,42 @@ regimes = fits.pivot_table(index=["fa_fraction", "temperature_K"], columns="fami
 regimes
 
 # %% [markdown]
+# ## The regimes over (x, T), on chapter 02's phase diagram
+#
+# Each NVT run as a point, coloured by the pair of regimes of its M and R families, with the cubic
+# boundary of chapter 02's heating ramps (the same profile and model). The seed's three regions
+# are both underdamped, only M overdamped, and both overdamped; its mode crossover (M and R
+# changing character at the same temperature) lies at the MPB.
+
+# %%
+from softlattice.sweep import cubic_boundary, obtain_sweep
+
+sweep_settings = profiles.resolve("02_phase_diagram", profile)
+sweep_tables, sweep_source, _ = obtain_sweep(sweep_settings, model_path,
+                                             curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+ramp = sweep_settings["ramp"]
+sweep_transitions = sweep_tables["transitions"]
+boundary = cubic_boundary(sweep_transitions[(sweep_transitions.repeat == ramp["repeat"]) &
+                                            (sweep_transitions.rate_K_per_ps == ramp["rate_K_per_ps"])])
+heating = boundary[boundary.kind == "heating"] if len(boundary) else boundary
+figure = make_subplots()
+if len(heating):
+    mean_boundary = heating.groupby("fa_fraction").temperature_K.agg(["mean", "min", "max"]).reset_index()
+    figure.add_scatter(x=mean_boundary.fa_fraction, y=mean_boundary["mean"], mode="lines+markers",
+                       error_y=dict(array=mean_boundary["max"] - mean_boundary["mean"],
+                                    arrayminus=mean_boundary["mean"] - mean_boundary["min"]),
+                       name="cubic boundary on heating (chapter 02)", line=dict(color="black"))
+pairs = regimes.reset_index()
+pairs["pair"] = "M " + pairs["M"].astype(str) + ", R " + pairs["R"].astype(str)
+for pair, group in pairs.groupby("pair"):
+    figure.add_scatter(x=group.fa_fraction, y=group.temperature_K, mode="markers", name=pair,
+                       marker=dict(size=16, symbol="square"))
+figure.update_layout(height=460, xaxis_title="FA fraction x", yaxis_title="temperature (K)",
+                     title="Damping regimes of the NVT runs")
+figure.show()
+display(Markdown(f"Phase boundary: {sweep_source}."))
+
+# %% [markdown]
 # ## Reading these results
 #
 # - The grid is coarse (the runs use real masses and 0.5 fs steps, four times the cost of the
