@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening phase-diagram damping band-edges cap-models clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening phase-diagram damping band-edges cap-models cap-thermal clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -28,6 +28,7 @@ help:
 	@echo "make damping    chapter 04 NVT runs and mode fits (resumable)"
 	@echo "make band-edges chapter 05 snapshots and their GPAW band edges (resumable)"
 	@echo "make cap-models chapter 06 labels, CHGNet fine-tuning, GPAW gaps, GNN (resumable)"
+	@echo "make cap-thermal chapter 07 rankings, NEP student, MD gaps and phonons (after cap-models)"
 
 GPAW_VERSION ?= 26.7.0
 
@@ -113,6 +114,9 @@ cap-models: setup
 
 # two single-threaded halves side by side (GPAW without MPI uses one core well), then one run that
 # finds everything cached and stores the result set
+cap-thermal: setup
+	$(PY) -m softlattice.cap_thermal_workflow --profile full --save data/cap_thermal/chgnet-r2scan
+
 band-edges: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --part 1/2; wait

@@ -136,3 +136,16 @@ def test_standard_error_grows_with_correlation():
     assert abs(mean) < 0.2 and correlated == pytest.approx(4 * independent)
     with pytest.raises(ValueError, match="at least 2"):
         mean_and_standard_error(values[:1])
+
+
+def test_integrated_correlation_time_of_an_ar1_series():
+    from softlattice.cap_thermal_workflow import integrated_correlation_samples
+    rng = np.random.default_rng(1)
+    phi = 0.8
+    series = np.zeros(200_000)
+    noise = rng.normal(size=series.size)
+    for t in range(1, series.size):
+        series[t] = phi * series[t - 1] + noise[t]
+    expected = (1 + phi) / (2 * (1 - phi))  # 4.5 samples
+    assert integrated_correlation_samples(series) == pytest.approx(expected, rel=0.1)
+    assert integrated_correlation_samples(noise) == pytest.approx(0.5, abs=0.05)

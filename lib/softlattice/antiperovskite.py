@@ -107,7 +107,8 @@ def ordering_counts(repeat: int = 2) -> list[dict]:
 
 def decorate(x: float, ordering: tuple[int, ...], repeat: int = 2) -> Atoms:
     """The supercell with Br on the halide sites listed in ``ordering`` and I elsewhere, at the
-    Vegard's-law lattice constant; info ``br_fraction`` and ``ordering``."""
+    Vegard's-law lattice constant; info ``br_fraction`` and ``ordering`` (the Br sites, comma
+    separated; 'none' for pure Ag3SI)."""
     count = n_bromide(x, repeat ** 3)
     if len(ordering) != count or len(set(ordering)) != count or not all(0 <= s < repeat ** 3 for s in ordering):
         raise ValueError(f"ordering {ordering!r} must list {count} distinct halide sites in [0, {repeat ** 3})")
@@ -118,7 +119,8 @@ def decorate(x: float, ordering: tuple[int, ...], repeat: int = 2) -> Atoms:
     symbols[sites] = "I"
     symbols[sites[list(ordering)]] = "Br"
     atoms.set_chemical_symbols(list(symbols))
-    atoms.info.update(br_fraction=float(x), ordering=",".join(map(str, ordering)))
+    # "none" rather than an empty string, which extxyz cannot read back
+    atoms.info.update(br_fraction=float(x), ordering=",".join(map(str, ordering)) or "none")
     return atoms
 
 

@@ -420,8 +420,9 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
     progress
         Show a tqdm progress bar over segments.
     snapshots
-        If given, copies of the structure (positions, cell; no calculator) are appended to it
-        every ``snapshot_every`` samples as the run goes, so they survive an :class:`MDBlowUp`.
+        If given, copies of the structure (positions, cell, masses and momenta, so velocities
+        serve mode projections; no calculator) are appended to it every ``snapshot_every``
+        samples as the run goes, so they survive an :class:`MDBlowUp`.
     snapshot_every
         Samples between snapshots.
     keep_segment_ends
@@ -520,7 +521,7 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
             sampler()
             if snapshots is not None and sampler.samples_taken % snapshot_every == 0:
                 frame = Atoms(atoms.numbers, positions=atoms.positions.copy(), cell=atoms.cell.array.copy(),
-                              pbc=atoms.pbc)
+                              pbc=atoms.pbc, masses=atoms.get_masses(), momenta=atoms.get_momenta())
                 frame.info.update(atoms.info)
                 frame.info["time_ps"] = sampler.time_ps
                 snapshots.append(frame)

@@ -109,6 +109,23 @@ the cheap level (PBE, single-zeta basis) for 240 and at the accurate level (GLLB
 for 30 of them (distinct structures)."""
 
 
+PROFILES["07_cap_thermal"] = {
+    "quick": dict(cap_models="quick", br_fractions=[0.0, 1.0], relax_fmax=0.1,
+                  student=dict(steps=300, rattled_per_x=4, hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0,
+                                                                       n_max_radial=2, n_max_angular=2, l_max_3b=2,
+                                                                       l_max_4b=0, l_max_5b=0, neurons=8, batch_size=4)),
+                  temperatures=[100.0, 300.0], run_ps=1.0, equilibration_ps=0.3, timestep_fs=1.0, snapshot_fs=10.0,
+                  spectra_temperatures=[300.0], frozen_composition=1.0, frozen_temperatures=[300.0], spot_checks=1),
+    "full": dict(cap_models="full", br_fractions=[k / 8 for k in range(9)], relax_fmax=0.02,
+                 student=dict(steps=20000, rattled_per_x=10, hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0)),
+                 temperatures=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0], run_ps=40.0, equilibration_ps=5.0,
+                 timestep_fs=1.0, snapshot_fs=10.0, spectra_temperatures=[100.0, 200.0, 400.0],
+                 frozen_composition=0.5, frozen_temperatures=[300.0, 600.0], spot_checks=2),
+}
+"""Chapter 07: the seed's Langevin MD (1 fs, 40 ps, 0-600 K) of the lowest ordering per x with a
+NEP student of the fine-tuned CHGNet; GNN gaps every 10 fs; spectra at 100-400 K."""
+
+
 FULL_PENDING: dict[str, str] = {
     "04_damping": "python -m softlattice.damping --model data/models/mafa-chgnet-r2scan/nep.txt "
                   "--save data/damping/mafa-chgnet-r2scan (about 1 h on 2 cores)",
@@ -117,6 +134,8 @@ FULL_PENDING: dict[str, str] = {
     "06_cap_models": "python -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan "
                      "(CHGNet labels and fine-tuning about 30 min; GPAW gaps for 200 structures, several hours "
                      "on 2 cores)",
+    "07_cap_thermal": "python -m softlattice.cap_thermal_workflow --profile full --save data/cap_thermal/chgnet-r2scan "
+                      "(after chapter 06; NEP student, 54 MD runs of 40 ps, GNN gaps: about 1.5 h on 2 cores)",
 }
 """Chapters whose full-profile results are not committed yet, with the command that makes them.
 The book builds them with the quick profile and says so on the page; remove a chapter from here

@@ -1,0 +1,314 @@
+"""Chapter 07 end to end: lowest orderings, 0 K and finite-temperature phonons, thermal band gaps
+E_g(x, T) from MD snapshots and the GNN, and frozen-phonon gap changes (the seed's Sec. II E-F).
+
+Units: Å, eV, K, fs/ps, THz.
+
+Models come from chapter 06 (:func:`softlattice.cap_workflow.obtain_cap_models`): the fine-tuned
+CHGNet relaxes, ranks and gives 0 K phonons; the GNN gives gaps. CHGNet is too slow on two cores
+for the seed's 40 ps Langevin runs at seven temperatures and nine compositions (about 0.05 s per
+40-atom step), so the MD uses a NEP student (neppo) trained on the fine-tuned CHGNet's labels of
+chapter 06's structures and of rattled relaxed cells; its errors against its teacher are reported.
+Every run is cached per settings (an interrupted chapter resumes at the run in progress).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+
+from .paths import RUNS_DIR
+
+CAP_SPECIES = ("Ag", "S", "Br", "I")
+TABLES = ("rankings", "student_errors", "phonons_0K", "thermal_gaps", "gap_series", "correlation",
+          "renormalised", "frozen", "spot_checks")
+"""Tables of a chapter-07 result set (one ``<name>.csv.gz`` each)."""
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def load_gnn(folder: str | Path):
+    """The chapter-06 GNN and its gap scaler from ``gap-gnn.pt`` in a result folder."""
+    import torch
+
+    from .gap_gnn import GapGNN, GapScaler
+    stored = torch.load(Path(folder) / "gap-gnn.pt", weights_only=False)
+    model = GapGNN()
+    model.load_state_dict(stored["state_dict"])
+    model.eval()
+    return model, GapScaler(stored["low"], stored["high"])
+
+
+def load_finetuned(folder: str | Path):
+    """An ASE calculator of the chapter-06 fine-tuned CHGNet (``chgnet-finetuned.pt``)."""
+    import torch
+    from chgnet.model import CHGNet
+
+    from .finetune import chgnet_calculator
+    return chgnet_calculator(CHGNet.from_dict(torch.load(Path(folder) / "chgnet-finetuned.pt", weights_only=False)))
+
+
+def gnn_gaps(structures: Sequence[Atoms], model, scaler) -> np.ndarray:
+    """GNN gaps (eV) of many structures (graphs built and predicted in batches)."""
+    from .gap_gnn import predict, structure_graph
+    return predict(model, [structure_graph(a) for a in structures], scaler)
+
+
+def lowest_orderings(br_fractions: Sequence[float], calculator, fmax: float = 0.05,
+                     steps: int = 300) -> tuple[pd.DataFrame, dict[float, Atoms]]:
+    """Relax every symmetry-inequivalent ordering at each x (positions and cell) and rank them.
+
+    Returns
+    -------
+    The ranking (``br_fraction``, ``ordering``, energies, ``converged``) and the lowest relaxed
+    structure per x.
+    """
+    from .antiperovskite import decorate, inequivalent_orderings
+    from .cap_thermal import relax_and_rank
+    tables, lowest = [], {}
+    for x in br_fractions:
+        orderings = inequivalent_orderings(x)
+        table, relaxed = relax_and_rank([decorate(x, o) for o in orderings], calculator, fmax=fmax, steps=steps)
+        table.insert(0, "br_fraction", x)
+        table.insert(1, "ordering", [",".join(map(str, orderings[i])) or "none" for i in table["index"]])
+        tables.append(table)
+        lowest[x] = relaxed[int(table["index"].iloc[0])]
+    return pd.concat(tables, ignore_index=True), lowest
+
+
+def zero_kelvin_phonons(structures: dict[float, Atoms], calculator) -> tuple[pd.DataFrame, dict]:
+    """Gamma-point phonons of each relaxed 40-atom cell (its own supercell; phonopy through
+    calorine): one row per mode (``br_fraction``, ``band``, ``frequency_THz``), and the phonopy
+    objects."""
+    from calorine.tools import get_force_constants
+    rows, phonons = [], {}
+    for x, atoms in structures.items():
+        phonon = get_force_constants(atoms, calculator, [1, 1, 1], kwargs_phonopy={"primitive_matrix": "P"},
+                                     kwargs_generate_displacements={"distance": 0.01})
+        # finite differences leave the matrix slightly asymmetric; the dynamical matrix must be
+        # Hermitian for the mode projection
+        phonon.symmetrize_force_constants()
+        phonon.run_qpoints([[0.0, 0.0, 0.0]], with_eigenvectors=True)
+        for band, frequency in enumerate(phonon.qpoints.frequencies[0]):
+            rows.append(dict(br_fraction=x, band=band, frequency_THz=float(frequency)))
+        phonons[x] = phonon
+    return pd.DataFrame(rows), phonons
+
+
+def student_structures(settings06: dict, lowest: dict[float, Atoms], rattled_per_x: int, seed: int = 0) -> list[Atoms]:
+    """Training structures of the NEP student: chapter 06's displaced cells (rebuilt from its
+    settings) plus ``rattled_per_x`` rattled copies (0.03-0.15 Å) of each relaxed lowest cell."""
+    from .cap_dataset import CapDatasetSettings, dataset_structures, parent_phonons
+    from .profiles import settings_from_mapping
+    from .reference import reference_calculator
+    teacher = reference_calculator(settings06["reference"])
+    phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
+    structures = [a for a in dataset_structures(settings_from_mapping(CapDatasetSettings, settings06["dataset"]), phonons)
+                  if a.info["origin"] != "equilibrium"]
+    rng = np.random.default_rng(seed)
+    for x, atoms in lowest.items():
+        for k in range(rattled_per_x):
+            rattled = atoms.copy()
+            rattled.positions += rng.normal(0.0, 0.03 + 0.12 * k / max(1, rattled_per_x - 1), rattled.positions.shape)
+            rattled.info.update(br_fraction=x, origin="rattled-relaxed")
+            structures.append(rattled)
+    return structures
+
+
+def thermal_run(atoms: Atoms, model: str | Path, temperature: float, run_ps: float, equilibration_ps: float,
+                timestep_fs: float, snapshot_fs: float, seed: int, folder: Path) -> list[Atoms]:
+    """NVT Langevin MD of ``atoms`` (fixed relaxed cell) with the NEP ``model``: the frames after
+    ``equilibration_ps``, every ``snapshot_fs`` (positions and momenta), cached in ``folder``
+    (a run is short: an interrupted one is redone, finished ones are read back)."""
+    from ase.io import read, write
+
+    from .md import MDSettings, hold, nep_calculator, run_md
+    done = folder / "frames.extxyz"
+    if done.exists():
+        return read(done, index=":")
+    sample = max(1, int(round(snapshot_fs / timestep_fs)))
+    frames: list[Atoms] = []
+    start = atoms.copy()
+    start.info.pop("repeat", None)
+    run_md(start, nep_calculator(model, atoms=start), hold(temperature, equilibration_ps + run_ps, segment_ps=run_ps),
+           MDSettings(ensemble="nvt", timestep_fs=timestep_fs, sample_interval=sample, seed=seed, thermostat_fs=200.0),
+           snapshots=frames)
+    kept = [f for f in frames if f.info["time_ps"] > equilibration_ps + 1e-9]
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder / "frames.extxyz.tmp", kept, format="extxyz")
+    (folder / "frames.extxyz.tmp").replace(done)
+    return kept
+
+
+def integrated_correlation_samples(series: np.ndarray, max_lag: int | None = None) -> float:
+    """Integrated autocorrelation time (in samples) of a series: 1/2 + sum of the ACF up to its
+    first negative value (Sokal's initial-positive-sequence estimate); 0.5 for white noise."""
+    series = np.asarray(series, dtype=float) - np.mean(series)
+    n = series.size
+    if n < 4 or not np.any(series):
+        return 0.5
+    max_lag = min(n // 2, max_lag or n // 2)
+    variance = np.dot(series, series) / n
+    total = 0.5
+    for lag in range(1, max_lag):
+        value = np.dot(series[:-lag], series[lag:]) / (n * variance)
+        if value <= 0:
+            break
+        total += value
+    return float(total)
+
+
+def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_DIR / "cap_thermal") -> dict[str, pd.DataFrame]:
+    """Run chapter 07 for ``settings`` and store its tables in ``folder``."""
+    from .cap_thermal import (
+        frozen_phonon_gap_changes,
+        gamma_mode_displacements,
+        mean_and_standard_error,
+    )
+    from .cap_workflow import obtain_cap_models
+    from .gaps import compute_gaps
+    from .profiles import resolve
+    from .reference import label_structures
+    from .training import NEPHyperparameters, split_structures, train_nep
+
+    folder, work = Path(folder), Path(work)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings06 = resolve("06_cap_models", settings["cap_models"])
+    _, source06, models = obtain_cap_models(settings06)
+    tuned = load_finetuned(models)
+    gnn, scaler = load_gnn(models)
+    tables: dict[str, pd.DataFrame] = {}
+
+    rankings, lowest = lowest_orderings(settings["br_fractions"], tuned, settings["relax_fmax"])
+    tables["rankings"] = rankings
+    tables["phonons_0K"], phonons = zero_kelvin_phonons(lowest, tuned)
+
+    structures = student_structures(settings06, lowest, settings["student"]["rattled_per_x"])
+    labelled = label_structures(structures, tuned, name=f"chgnet-finetuned-{_key(settings06)}",
+                                cache_dir=work / "labels")
+    train, test = split_structures(labelled, 0.1, seed=0)
+    hyper = NEPHyperparameters(**settings["student"].get("hyper", {}))
+    student = train_nep(train, test, work / "student" / _key(settings06, settings["student"]), settings["student"]["steps"],
+                        hyper=hyper, species=CAP_SPECIES).model_path
+    tables["student_errors"] = _student_errors(student, test)
+
+    series_rows, gap_rows, correlation_rows, spectra_rows, spot = [], [], [], [], []
+    for x, atoms in lowest.items():
+        reference_gap = float(gnn_gaps([atoms], gnn, scaler)[0])
+        gap_rows.append(dict(br_fraction=x, temperature_K=0.0, gap_eV=reference_gap, error_eV=0.0, snapshots=1,
+                             correlation_samples=0.0, relative_change=0.0))
+        for temperature in settings["temperatures"]:
+            frames = thermal_run(atoms, student, temperature, settings["run_ps"], settings["equilibration_ps"],
+                                 settings["timestep_fs"], settings["snapshot_fs"], seed=int(1000 * x + temperature),
+                                 folder=work / "md" / _key(x, temperature, settings, str(student)))
+            gaps = gnn_gaps(frames, gnn, scaler)
+            tau = integrated_correlation_samples(gaps)
+            mean, error = mean_and_standard_error(gaps, tau)
+            gap_rows.append(dict(br_fraction=x, temperature_K=temperature, gap_eV=mean, error_eV=error,
+                                 snapshots=len(frames), correlation_samples=tau,
+                                 relative_change=(mean - reference_gap) / reference_gap))
+            correlation_rows.append(dict(br_fraction=x, temperature_K=temperature, correlation_fs=tau * settings["snapshot_fs"],
+                                         snapshot_fs=settings["snapshot_fs"]))
+            series_rows.append(pd.DataFrame(dict(br_fraction=x, temperature_K=temperature,
+                                                 time_ps=[f.info["time_ps"] for f in frames], gap_eV=gaps)))
+            if temperature in settings["spectra_temperatures"]:
+                spectra_rows.append(_renormalised(atoms, phonons[x], frames, settings["snapshot_fs"]).assign(
+                    br_fraction=x, temperature_K=temperature))
+            if temperature == max(settings["temperatures"]):  # the farthest from the training cells
+                for frame in frames[:: max(1, len(frames) // max(1, settings["spot_checks"]))][: settings["spot_checks"]]:
+                    spot.append((x, temperature, frame))
+    tables["thermal_gaps"] = pd.DataFrame(gap_rows)
+    tables["gap_series"] = pd.concat(series_rows, ignore_index=True)
+    tables["correlation"] = pd.DataFrame(correlation_rows)
+    tables["renormalised"] = pd.concat(spectra_rows, ignore_index=True) if spectra_rows else pd.DataFrame()
+
+    x_frozen = settings["frozen_composition"]
+    frozen = []
+    for temperature in settings["frozen_temperatures"]:
+        modes = gamma_mode_displacements(lowest[x_frozen], phonons[x_frozen], temperature)
+        changes = frozen_phonon_gap_changes(lowest[x_frozen], modes, lambda a: float(gnn_gaps([a], gnn, scaler)[0]))
+        frozen.append(changes.assign(br_fraction=x_frozen, temperature_K=temperature))
+    tables["frozen"] = pd.concat(frozen, ignore_index=True)
+
+    # the GNN against the electronic-structure backend on a few MD snapshots: is it extrapolating?
+    level, basis = settings06["gaps"]["accurate"], settings06["gaps"]["accurate_basis"]
+    computed, failures = compute_gaps([f for *_, f in spot], level, RUNS_DIR / "cap_models" / "gaps", basis=basis)
+    predicted = gnn_gaps([f for *_, f in spot], gnn, scaler)
+    tables["spot_checks"] = pd.DataFrame(dict(br_fraction=[s[0] for s in spot], temperature_K=[s[1] for s in spot],
+                                              level=level, computed_eV=computed, gnn_eV=predicted))
+    (folder / "spot_check_failures.json").write_text(json.dumps(failures, indent=1))
+    (folder / "models.txt").write_text(f"chapter 06 models: {source06}\nNEP student: {student}\n")
+    for name in TABLES:
+        tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
+    return tables
+
+
+def _student_errors(model: str | Path, test: Sequence[Atoms]) -> pd.DataFrame:
+    from .finetune import label_errors, predictions
+    from .md import nep_calculator
+    errors = label_errors(test, predictions(test, nep_calculator(model)))
+    return pd.DataFrame([dict(model="NEP student vs fine-tuned CHGNet", structures=len(test), **errors)])
+
+
+def _renormalised(atoms: Atoms, phonon, frames: Sequence[Atoms], snapshot_fs: float) -> pd.DataFrame:
+    """Gamma-point modes of the 40-atom cell from the MD velocities (dynasor's projector with the
+    0 K force constants; the cell is its own supercell, so only Gamma is resolved)."""
+    import warnings
+
+    from .cap_thermal import (
+        mode_momenta,
+        mode_projector,
+        power_spectra,
+        renormalised_phonons,
+    )
+    with warnings.catch_warnings():  # dynasor notes that primitive and supercell coincide: intended
+        warnings.simplefilter("ignore", UserWarning)
+        projector = mode_projector(atoms, atoms, phonon.force_constants)
+    frequency, spectra = power_spectra(mode_momenta(projector, frames), snapshot_fs)
+    return renormalised_phonons(projector, frequency, spectra)
+
+
+def obtain_cap_thermal(settings: dict, curated: str | Path | None = None,
+                       work: str | Path = RUNS_DIR / "cap_thermal") -> tuple[dict[str, pd.DataFrame], str, Path]:
+    """Chapter-07 tables: the curated folder when its provenance matches, else computed now."""
+    from .provenance import matches, write_provenance
+    physics = {k: v for k, v in settings.items() if k != "profile"}
+    if curated is not None and matches(curated, physics, {}):
+        return ({name: pd.read_csv(Path(curated) / f"{name}.csv.gz") for name in TABLES},
+                f"committed result set {curated} (settings match)", Path(curated))
+    folder = Path(work) / "results" / _key(physics)
+    if matches(folder, physics, {}):
+        return {name: pd.read_csv(folder / f"{name}.csv.gz") for name in TABLES}, f"cached run {folder}", folder
+    tables = run_cap_thermal(settings, folder, work)
+    write_provenance(folder, physics, {}, command=f"python -m softlattice.cap_thermal_workflow --profile "
+                     f"{settings.get('profile', 'full')}")
+    return tables, f"computed now ({settings.get('profile', 'custom')} profile), stored in {folder}", folder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m softlattice.cap_thermal_workflow --profile full --save DIR``: run chapter 07
+    (resumable: rerun the same command) and copy the result set to ``DIR``."""
+    import argparse
+    import shutil
+
+    from .profiles import resolve
+    parser = argparse.ArgumentParser(prog="python -m softlattice.cap_thermal_workflow")
+    parser.add_argument("--profile", default="full")
+    parser.add_argument("--save", type=Path, required=True)
+    args = parser.parse_args(argv)
+    _, source, folder = obtain_cap_thermal(resolve("07_cap_thermal", args.profile))
+    if folder.resolve() != args.save.resolve():
+        shutil.copytree(folder, args.save, dirs_exist_ok=True)
+    print(f"{source}; result set in {args.save}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
