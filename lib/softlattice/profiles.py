@@ -72,7 +72,8 @@ PROFILES["03_mpb"] = {
 }
 """Chapter 03 analyses the sweeps of chapter 02 (the same settings, so the same result set)."""
 PROFILES["04_damping"] = {
-    "quick": dict(fa_fractions=[0.0], temperatures=[400.0], run_ps=1.0, repeat=2, max_lag_ps=0.2, supercell=2),
+    "quick": dict(fa_fractions=[0.0], temperatures=[400.0], run_ps=1.0, repeat=2, max_lag_ps=0.2, supercell=2,
+                  scheduler=None),
     "full": dict(fa_fractions=[0.0, 0.5, 1.0], temperatures=[350.0, 450.0, 550.0], run_ps=20.0, repeat=4,
                  max_lag_ps=2.0, supercell=2, scheduler="local"),
 }
