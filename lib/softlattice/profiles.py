@@ -130,10 +130,8 @@ NEP student of the fine-tuned CHGNet; GNN gaps every 10 fs; spectra at 100-400 K
 FULL_PENDING: dict[str, str] = {
     "04_damping": "python -m softlattice.damping --model data/models/mafa-chgnet-r2scan/nep.txt "
                   "--save data/damping/mafa-chgnet-r2scan (about 1 h on 2 cores)",
-    "05_band_edges": "python -m softlattice.fluctuations --model data/models/mafa-chgnet-r2scan/nep.txt "
-                     "--save data/band_edges/mafa-chgnet-r2scan (GPAW on 180 snapshots, about 2-3 h on 2 cores)",
     "06_cap_models": "python -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan "
-                     "(CHGNet labels and fine-tuning about 30 min; GPAW gaps for 200 structures, several hours "
+                     "(CHGNet labels and fine-tuning about 30 min; GPAW gaps for 270 structures, about 2 h "
                      "on 2 cores)",
     "07_cap_thermal": "python -m softlattice.cap_thermal_workflow --profile full --save data/cap_thermal/chgnet-r2scan "
                       "(after chapter 06; NEP student, 54 MD runs of 40 ps, GNN gaps: about 1.5 h on 2 cores)",
