@@ -174,10 +174,12 @@ for frame in large_frames:
 #   every composition. The seed's 27 % is not reproduced; whether that is the reference, the fast
 #   ramps or the small cells is not separated here (chapter 02's size and rate tests bound the
 #   latter two at x = 0.25 only).
-# - The 6,144-atom cell could not be mapped onto the perovskite sites at any stored temperature:
-#   an iodine had moved 1.7-2.5 Å from its site (a defect forming; the same cell's cubic reference
-#   run blew up at 0.6 ps). The potential is not stable enough for cells this large at these
-#   temperatures; the 768- and 2,592-atom cells were.
+# - The 6,144-atom cell maps onto the perovskite sites only at the stored temperatures printed
+#   with a result above; at the others an iodine has moved farther than half the I-I site distance
+#   (a defect forming; the same cell's cubic reference run blew up at 0.6 ps), so the potential is
+#   at the edge of its stability in cells this large. Where the cell maps, the blocks are a mix of
+#   M- and R-dominated ones and no layer along any axis is pure: neither the seed's layering nor
+#   its twin domains appear in this cell.
 # - Whatever crossover a better-converged run finds is a property of this potential, cell and
 #   ramp; nothing was fitted toward the seed's 27 %.
 # - In a 4×4×4 cell a layer of 2×2×2 blocks is 4 blocks; "M" or "R" layers in it are an indication
