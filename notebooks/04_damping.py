@@ -126,8 +126,10 @@ figure.show()
 # ## Fitted frequencies, damping and regime
 #
 # $\omega_0$ and $\gamma$ in rad/ps with one-standard-deviation errors from the fit; the regime is
-# 'critical' when $2\omega_0$ and $\gamma$ agree within two standard deviations. Fits that failed
-# are listed with the reason, not dropped.
+# 'critical' when $2\omega_0$ and $\gamma$ agree within two standard deviations, and 'overdamped
+# (limit)' when the two are not separately determined (each error larger than its value) but
+# $\gamma > 2\omega_0$: deep in the overdamped limit the ACF is $e^{-t\,\omega_0^2/\gamma}$. Fits that
+# failed, and runs that blew up, are listed with the reason, not dropped.
 
 # %%
 display(fits.round(3))
@@ -172,11 +174,30 @@ display(Markdown(f"Phase boundary: {sweep_source}."))
 
 # %% [markdown]
 # ## Reading these results
-#
-# - The grid is coarse (the runs use real masses and 0.5 fs steps, four times the cost of the
-#   phase-diagram runs), so the boundaries between regimes are bracketed, not located; the
-#   crossover composition is compared with the MPB of chapter 03 only at this resolution.
-# - All runs are in the cubic cell above the transition of chapter 02's heating runs; at
-#   temperatures close to it the tilt modes are soft and the ACFs long, so a run must be many
-#   times longer than the slowest decay for a stable fit (checked: the ACF code refuses lags
-#   longer than a fifth of the run).
+
+# %%
+runs = fits.drop_duplicates(["fa_fraction", "temperature_K"])
+failed_runs = runs[runs.regime == "run failed"]
+fitted = fits[fits.regime != "run failed"]
+display(Markdown(
+    f"{len(runs)} NVT runs, {len(failed_runs)} blew up before the end: "
+    + (", ".join(f"x = {r.fa_fraction:g} at {r.temperature_K:.0f} K ({r.message.removeprefix('run blew up: ')})"
+                 for r in failed_runs.itertuples()) or "none")
+    + f". Regimes of the fitted families: {fitted.regime.value_counts().to_dict()}."))
+
+# %% [markdown]
+# - **No underdamped tilt mode in this grid** (see the counts above): in every run that finished,
+#   both families are overdamped, critical, or so overdamped that only $\omega_0^2/\gamma$ (the
+#   relaxation rate) is determined. The seed's three regions, and the composition where M and R
+#   change character at the same temperature, lie at temperatures this grid does not reach with
+#   finished runs: the hottest runs with real masses blew up (two atoms closer than 0.6 Å). So the
+#   crossover composition cannot be located and compared with an MPB, which chapter 03 does not
+#   resolve either. The failures mark a limit of this potential at high temperature with real
+#   masses (the phase-diagram runs, with heavy hydrogen and up to 425 K, all finished in 768-atom
+#   cells).
+# - The runs start from the cubic cell. For MAPbI3 the lowest temperature lies below chapter 02's
+#   cubic boundary on heating, so there the tilt can begin to condense during the run, which makes
+#   its ACF long and overdamped-looking.
+# - The grid is coarse (real masses and 0.5 fs steps cost four times the phase-diagram runs), so
+#   the boundaries between regimes are bracketed at best; a run must be many times longer than
+#   the slowest decay for a stable fit (the ACF code refuses lags longer than a fifth of the run).

@@ -105,3 +105,33 @@ def test_family_acf_averages_axes_and_refuses_unknown_families():
     assert acf[np.argmin(np.abs(lags - np.pi / 2))] == pytest.approx(-1.0, abs=0.03)
     with pytest.raises(ValueError, match="mode family 'X'"):
         family_acf(frame, "X", 3.0)
+
+
+def test_a_run_that_blew_up_stays_in_the_damping_table():
+    import pandas as pd
+
+    from softlattice.damping import damping_table, nvt_tasks
+    tasks = nvt_tasks([0.0], [350.0, 450.0], run_ps=10.0)
+    time = np.arange(0, 10.0, 0.005)
+    rng = np.random.default_rng(0)
+    observations = pd.DataFrame({"time_ps": time, **{f"Q_{f}_{a}": np.cos(8 * time) + 0.01 * rng.normal(size=time.size)
+                                                    for f in "MR" for a in "xyz"}})
+    table = damping_table(tasks, [observations, None], max_lag_ps=1.0,
+                          failures=[None, "atoms closer than 0.6 Å at t = 2.4 ps"])
+    assert len(table) == 4
+    failed = table[table.temperature_K == 450.0]
+    assert (failed.regime == "run failed").all() and not failed.converged.any()
+    assert failed.message.str.contains("closer than 0.6").all() and failed.w0.isna().all()
+    assert table[table.temperature_K == 350.0].converged.all()
+
+
+def test_a_pure_exponential_acf_is_the_overdamped_limit():
+    from softlattice.damping import DHOFit
+    lags = np.arange(0, 2.0, 0.005)
+    fit = fit_dho(lags, np.exp(-lags / 0.3))  # no oscillation at all
+    assert fit.converged and fit.regime.startswith("overdamped")
+    assert fit.w0 ** 2 / fit.gamma == pytest.approx(1 / 0.3, rel=0.05)  # the relaxation rate is determined
+    # a fit whose w0 and gamma are not separately determined says so
+    assert DHOFit(80.0, 13000.0, 15000.0, 5e6, 1.0, True).regime == "overdamped (limit)"
+    assert DHOFit(5.0, 1.0, 10.0, 10.0, 1.0, True).regime == "undetermined"
+    assert DHOFit(5.0, 1.0, 0.1, 0.1, 1.0, True).regime == "underdamped"

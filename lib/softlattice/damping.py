@@ -44,11 +44,21 @@ class DHOFit:
     message: str = ""
 
     @property
+    def separable(self) -> bool:
+        """Whether w0 and gamma are determined separately (each error below its value). Deep in
+        the overdamped limit a DHO ACF tends to exp(-t w0^2 / gamma): only that ratio is
+        determined, and the two errors blow up together."""
+        return bool(self.w0_error < self.w0 and self.gamma_error < self.gamma)
+
+    @property
     def regime(self) -> str:
         """'underdamped', 'overdamped', 'critical' (2 w0 and gamma within two standard
-        deviations of each other) or 'no fit'."""
+        deviations of each other), 'overdamped (limit)' when only w0^2/gamma is determined and
+        gamma > 2 w0, 'undetermined' when neither is, or 'no fit'."""
         if not self.converged:
             return "no fit"
+        if not self.separable:
+            return "overdamped (limit)" if self.gamma > 2 * self.w0 else "undetermined"
         difference = 2 * self.w0 - self.gamma
         error = np.hypot(2 * self.w0_error, self.gamma_error)
         if abs(difference) <= 2 * error:
@@ -145,15 +155,19 @@ def family_acf(observations, family: str, max_lag_ps: float) -> tuple[np.ndarray
     return acfs[0][0], np.mean([acf for _, acf in acfs], axis=0)
 
 
-def damping_table(tasks, observations, max_lag_ps: float):
+def damping_table(tasks, observations, max_lag_ps: float, failures=None):
     """DHO fits of the M and R families for every NVT run.
 
     Parameters
     ----------
     tasks, observations
-        :class:`softlattice.sweep.RampTask` objects of kind 'reference' and their observations.
+        :class:`softlattice.sweep.RampTask` objects of kind 'reference' and their observations
+        (None for a run that blew up).
     max_lag_ps
         Longest ACF lag fitted, ps.
+    failures
+        Per task, why it blew up (or None); a failed run gets rows with NaN fits, regime 'run
+        failed' and the reason, so it stays visible.
 
     Returns
     -------
@@ -161,9 +175,16 @@ def damping_table(tasks, observations, max_lag_ps: float):
     :class:`DHOFit` fields and ``regime``.
     """
     import pandas as pd
+    failures = list(failures) if failures is not None else [None] * len(tasks)
     rows = []
-    for task, obs in zip(tasks, observations):
+    for task, obs, failure in zip(tasks, observations, failures):
         for family in ("M", "R"):
+            if obs is None:
+                rows.append(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature_high, family=family,
+                                 w0=np.nan, gamma=np.nan, w0_error=np.nan, gamma_error=np.nan, amplitude=np.nan,
+                                 converged=False, message=f"run blew up: {failure or 'no observations'}",
+                                 regime="run failed"))
+                continue
             lags, acf = family_acf(obs, family, max_lag_ps)
             fit = fit_dho(lags, acf)
             rows.append(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature_high, family=family,
@@ -200,7 +221,7 @@ def obtain_damping(settings: dict, model, curated=None, store=None):
     from .md import file_hash
     from .paths import RUNS_DIR
     from .provenance import matches, write_provenance
-    from .sweep import run_sweep
+    from .sweep import run_sweep, task_failure
 
     # how the runs are scheduled does not change them (each task has its own seed)
     physics = {k: v for k, v in settings.items() if k not in ("profile", "scheduler", "workers")}
@@ -211,9 +232,12 @@ def obtain_damping(settings: dict, model, curated=None, store=None):
     tasks = nvt_tasks(settings["fa_fractions"], settings["temperatures"], settings["run_ps"], settings["repeat"])
     store = Path(store) if store else RUNS_DIR / "sweeps"
     observations = run_sweep(tasks, model, store, scheduler=settings.get("scheduler"), progress=False)
-    fits = damping_table(tasks, observations, settings["max_lag_ps"])
+    fits = damping_table(tasks, observations, settings["max_lag_ps"],
+                         failures=[task_failure(task, model, store) for task in tasks])
     acfs = []
     for task, obs in zip(tasks, observations):
+        if obs is None:
+            continue
         for family in ("M", "R"):
             lags, acf = family_acf(obs, family, settings["max_lag_ps"])
             acfs.append(pd.DataFrame(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature_high,

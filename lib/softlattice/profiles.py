@@ -128,8 +128,6 @@ NEP student of the fine-tuned CHGNet; GNN gaps every 10 fs; spectra at 100-400 K
 
 
 FULL_PENDING: dict[str, str] = {
-    "04_damping": "python -m softlattice.damping --model data/models/mafa-chgnet-r2scan/nep.txt "
-                  "--save data/damping/mafa-chgnet-r2scan (about 1 h on 2 cores)",
     "06_cap_models": "python -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan "
                      "(CHGNet labels and fine-tuning about 30 min; GPAW gaps for 270 structures, about 2 h "
                      "on 2 cores)",
