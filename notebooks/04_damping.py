@@ -184,6 +184,10 @@ display(Markdown(
     + (", ".join(f"x = {r.fa_fraction:g} at {r.temperature_K:.0f} K ({r.message.removeprefix('run blew up: ')})"
                  for r in failed_runs.itertuples()) or "none")
     + f". Regimes of the fitted families: {fitted.regime.value_counts().to_dict()}."))
+# damping ratio gamma / (2 w0): above 1 overdamped, below 1 underdamped (separable fits only)
+ratios = fitted[(fitted.w0_error < fitted.w0) & (fitted.gamma_error < fitted.gamma)]
+ratios.assign(damping_ratio=ratios.gamma / (2 * ratios.w0)).pivot_table(
+    index=["fa_fraction", "temperature_K"], columns="family", values="damping_ratio").round(2)
 
 # %% [markdown]
 # - **No underdamped tilt mode in this grid** (see the counts above): in every run that finished,
@@ -195,6 +199,9 @@ display(Markdown(
 #   resolve either. The failures mark a limit of this potential at high temperature with real
 #   masses (the phase-diagram runs, with heavy hydrogen and up to 425 K, all finished in 768-atom
 #   cells).
+# - The damping ratio $\gamma/2\omega_0$ (table above) falls with temperature for M, toward the
+#   underdamped side, while R stays much more overdamped wherever both are fitted: the opposite
+#   asymmetry to the seed's intermediate region, where only M is overdamped.
 # - The runs start from the cubic cell. For MAPbI3 the lowest temperature lies below chapter 02's
 #   cubic boundary on heating, so there the tilt can begin to condense during the run, which makes
 #   its ACF long and overdamped-looking.
