@@ -124,16 +124,21 @@ def decorate(x: float, ordering: tuple[int, ...], repeat: int = 2) -> Atoms:
     return atoms
 
 
-def rms_thermal_displacements(phonon, temperature: float, mesh: int = 8) -> np.ndarray:
+def rms_thermal_displacements(phonon, temperature: float, mesh: int = 8, freq_min: float = 0.05) -> np.ndarray:
     """Root-mean-square thermal displacement (Å) of every atom of the phonopy primitive cell along
     x, y, z at ``temperature`` (K), shape (N, 3) (phonopy's thermal displacements on a
-    ``mesh``^3 q-point mesh; imaginary modes contribute nothing)."""
+    ``mesh``^3 q-point mesh; imaginary modes and modes below ``freq_min`` THz contribute nothing).
+
+    ``freq_min`` keeps the three acoustic modes at Γ out: their frequencies are zero up to the
+    numerical noise of the force constants, and 1/ω^2 would turn that noise into amplitude (with
+    1e-3 THz the result changed by 2 % between one and two threads). The result is rounded to
+    1e-5 Å, so float noise cannot change the structures generated from it (and their hashes)."""
     if not temperature > 0:
         raise ValueError(f"temperature {temperature!r} K must be > 0")
     phonon.run_mesh([mesh] * 3, with_eigenvectors=True, is_mesh_symmetry=False)
-    phonon.run_thermal_displacements(temperatures=[temperature], freq_min=1e-3)
+    phonon.run_thermal_displacements(temperatures=[temperature], freq_min=freq_min)
     mean_square = np.asarray(phonon.thermal_displacements.thermal_displacements[0])
-    return np.sqrt(mean_square.reshape(-1, 3))
+    return np.round(np.sqrt(mean_square.reshape(-1, 3)), 5)
 
 
 def thermal_displacement_structures(atoms: Atoms, rms: np.ndarray, count: int, seed: int = 0,

@@ -89,14 +89,15 @@ class CapDatasetSettings:
 
 def relaxed_parent(halide: str, calculator, fmax: float = 0.002, steps: int = 200) -> Atoms:
     """The cubic 5-atom Ag3SX cell at the lattice constant where ``calculator`` has no pressure
-    (positions stay at their Pm-3m sites, where symmetry makes every force vanish)."""
+    (positions stay at their Pm-3m sites, where symmetry makes every force vanish), rounded to
+    1e-4 Å: the relaxation's last digits depend on float noise (e.g. the thread count), and the
+    generated structures, their hashes and every cache keyed by them must not."""
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
     atoms = build_antiperovskite(halide)
     atoms.calc = calculator
     BFGS(FrechetCellFilter(atoms, hydrostatic_strain=True), logfile=None).run(fmax=fmax, steps=steps)
-    atoms.calc = None
-    return atoms
+    return build_antiperovskite(halide, round(float(np.cbrt(atoms.get_volume())), 4))
 
 
 def parent_phonons(halide: str, calculator, supercell: int = 2, displacement: float = 0.01):
@@ -106,8 +107,10 @@ def parent_phonons(halide: str, calculator, supercell: int = 2, displacement: fl
     if halide not in HALIDES:
         raise ValueError(f"unknown halide {halide!r}; allowed: {', '.join(HALIDES)}")
     parent = relaxed_parent(halide, calculator)
-    return get_force_constants(parent, calculator, [supercell] * 3, kwargs_phonopy={"primitive_matrix": "P"},
-                               kwargs_generate_displacements={"distance": displacement})
+    phonon = get_force_constants(parent, calculator, [supercell] * 3, kwargs_phonopy={"primitive_matrix": "P"},
+                                 kwargs_generate_displacements={"distance": displacement})
+    phonon.symmetrize_force_constants()  # exact acoustic sum rule and index symmetry
+    return phonon
 
 
 def lattice_constant(phonon) -> float:

@@ -105,13 +105,8 @@ def zero_kelvin_phonons(structures: dict[float, Atoms], calculator) -> tuple[pd.
 def student_structures(settings06: dict, lowest: dict[float, Atoms], rattled_per_x: int, seed: int = 0) -> list[Atoms]:
     """Training structures of the NEP student: chapter 06's displaced cells (rebuilt from its
     settings) plus ``rattled_per_x`` rattled copies (0.03-0.15 Å) of each relaxed lowest cell."""
-    from .cap_dataset import CapDatasetSettings, dataset_structures, parent_phonons
-    from .profiles import settings_from_mapping
-    from .reference import reference_calculator
-    teacher = reference_calculator(settings06["reference"])
-    phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
-    structures = [a for a in dataset_structures(settings_from_mapping(CapDatasetSettings, settings06["dataset"]), phonons)
-                  if a.info["origin"] != "equilibrium"]
+    from .cap_workflow import training_structures
+    structures = [a for a in training_structures(settings06)[2] if a.info["origin"] != "equilibrium"]
     rng = np.random.default_rng(seed)
     for x, atoms in lowest.items():
         for k in range(rattled_per_x):

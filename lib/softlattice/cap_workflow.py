@@ -78,6 +78,19 @@ def phonon_comparison(structures: dict[str, Atoms], calculators: dict[str, objec
     return pd.concat(frames, ignore_index=True)
 
 
+def training_structures(settings: dict):
+    """Chapter 06's structures rebuilt from its settings: the reference calculator, the parents'
+    phonopy objects (force constants from the reference) and the displaced, rattled and
+    equilibrium cells (:func:`softlattice.cap_dataset.dataset_structures`)."""
+    from .cap_dataset import CapDatasetSettings, dataset_structures, parent_phonons
+    from .profiles import settings_from_mapping
+    from .reference import reference_calculator
+    teacher = reference_calculator(settings["reference"])
+    phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
+    dataset_settings = settings_from_mapping(CapDatasetSettings, settings["dataset"], "dataset setting")
+    return teacher, phonons, dataset_structures(dataset_settings, phonons)
+
+
 def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_DIR / "cap_models") -> dict[str, pd.DataFrame]:
     """Run chapter 06 for ``settings`` (a profile of :data:`softlattice.profiles.PROFILES`) and
     store the tables in ``folder`` (plus the fine-tuned CHGNet and the GNN weights)."""
@@ -85,8 +98,6 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
 
     from .cap_dataset import (
         CapDatasetSettings,
-        dataset_structures,
-        parent_phonons,
         split,
     )
     from .finetune import (
@@ -106,12 +117,9 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
     folder.mkdir(parents=True, exist_ok=True)
     dataset_settings = settings_from_mapping(CapDatasetSettings, settings["dataset"], "dataset setting")
     finetune_settings = settings_from_mapping(FineTuneSettings, settings["finetune"], "fine-tuning setting")
-    teacher = reference_calculator(settings["reference"])
-    phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
+    teacher, phonons, structures = training_structures(settings)
     tables: dict[str, pd.DataFrame] = {}
     tables["amplitudes"] = amplitude_table(phonons, dataset_settings.temperatures, dataset_settings.phonon_mesh)
-
-    structures = dataset_structures(dataset_settings, phonons)
     tables["dataset"] = pd.DataFrame(dict(
         br_fraction=[a.info["br_fraction"] for a in structures], ordering=[a.info["ordering"] for a in structures],
         origin=[a.info["origin"] for a in structures], temperature_K=[a.info.get("temperature", np.nan) for a in structures],
@@ -268,10 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import shutil
 
-    from .cap_dataset import CapDatasetSettings, dataset_structures, parent_phonons
     from .gaps import compute_gaps
-    from .profiles import resolve, settings_from_mapping
-    from .reference import reference_calculator
+    from .profiles import resolve
     parser = argparse.ArgumentParser(prog="python -m softlattice.cap_workflow")
     parser.add_argument("--profile", default="full")
     parser.add_argument("--save", type=Path, default=None)
@@ -282,9 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         part, parts = (int(v) for v in args.gaps_part.split("/"))
         if not 0 <= part < parts:
             raise SystemExit(f"--gaps-part {args.gaps_part}: need K/N with 0 <= K < N")
-        teacher = reference_calculator(settings["reference"])
-        phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
-        structures = dataset_structures(settings_from_mapping(CapDatasetSettings, settings["dataset"]), phonons)
+        _, _, structures = training_structures(settings)
         gap_settings = settings["gaps"]
         for stage, indices in gap_selection(structures, gap_settings).items():
             _, failed = compute_gaps([structures[i] for i in indices[part::parts]], gap_settings[stage],

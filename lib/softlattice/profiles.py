@@ -90,7 +90,7 @@ PROFILES["05_band_edges"] = {
 
 PROFILES["06_cap_models"] = {
     "quick": dict(dataset=dict(br_fractions=[0.0, 1.0], orderings_per_x=1, temperatures=[300.0], per_temperature=4,
-                               rattled=1, phonon_mesh=4),
+                               rattled=1, phonon_mesh=8),
                   reference="chgnet-r2scan", test_percent=25,
                   finetune=dict(epochs=2, batch_size=4, validation_percent=25),
                   phonon_compositions=[1.0],
