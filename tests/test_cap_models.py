@@ -145,3 +145,11 @@ def test_gaps_at_two_levels_and_their_cache(tmp_path):
     assert corrected.discontinuity > 0 and corrected.gap > corrected.kohn_sham_gap > gaps[0]
     with pytest.raises(ValueError, match="unknown gap level 'hse'"):
         band_gap(atoms, "hse")
+
+
+def test_gnn_held_out_counts_are_exact():
+    from softlattice.cap_workflow import gnn_held_out
+    assert gnn_held_out(6, 25) == [False] * 4 + [True] * 2
+    assert gnn_held_out(2, 25) == [False, True]
+    assert gnn_held_out(1, 25) == [False]
+    assert sum(gnn_held_out(160, 10)) == 16

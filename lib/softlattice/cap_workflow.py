@@ -170,9 +170,9 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
         subset = [structures[i] for i in chosen[stage]]
         gaps, failed = compute_gaps(subset, level, work / "gaps", basis=gap_settings[f"{stage}_basis"])
         failures += failed
-        for i, gap in zip(chosen[stage], gaps):
+        for i, gap, held in zip(chosen[stage], gaps, gnn_held_out(len(chosen[stage]), settings["test_percent"])):
             gap_rows.append(dict(index=i, stage=stage, level=level, basis=gap_settings[f"{stage}_basis"], gap_eV=gap,
-                                 held_out=is_held_out(structures[i], settings), br_fraction=structures[i].info["br_fraction"], origin=structures[i].info["origin"],
+                                 held_out=held, br_fraction=structures[i].info["br_fraction"], origin=structures[i].info["origin"],
                                  temperature_K=structures[i].info.get("temperature", np.nan)))
     gaps_table = pd.DataFrame(gap_rows)
     tables["gaps"] = gaps_table.assign(excluded=gaps_table.gap_eV.isna())
@@ -190,14 +190,23 @@ def composition_name(x: float) -> str:
 
 
 def gap_selection(structures: Sequence[Atoms], gap_settings: dict) -> dict[str, list[int]]:
-    """Indices of the structures labelled at each level: ``accurate_percent`` of them (by salted
-    hash) form the accurate pool, the rest the cheap pool, each cut to its maximum in a fixed
-    pseudo-random order, so the two sets are distinct and every composition is sampled."""
-    from .cap_dataset import is_test
+    """Indices of the structures labelled at each level, in a fixed pseudo-random order (by
+    salted hash, so every composition is sampled and nothing changes when the set grows): the
+    first ``accurate_percent`` of that order form the accurate pool, the rest the cheap pool, each
+    cut to its maximum. The two sets are distinct, and their sizes are exact, not drawn."""
+    import math
     order = hash_order(structures, "gaps")
-    accurate = {i for i in order if is_test(structures[i], gap_settings["accurate_percent"], "accurate")}
-    return {"cheap": [i for i in order if i not in accurate][:gap_settings["max_cheap"]],
-            "accurate": [i for i in order if i in accurate][:gap_settings["max_accurate"]]}
+    n_accurate = math.ceil(gap_settings["accurate_percent"] / 100 * len(order))
+    return {"cheap": order[n_accurate:][:gap_settings["max_cheap"]],
+            "accurate": order[:n_accurate][:gap_settings["max_accurate"]]}
+
+
+def gnn_held_out(count: int, test_percent: float) -> list[bool]:
+    """Which of ``count`` gaps (in :func:`gap_selection` order) the GNN never trains on: the last
+    ceil(test_percent % of them), at least one when there are two or more."""
+    import math
+    held = min(count - 1, max(1, math.ceil(test_percent / 100 * count))) if count > 1 else 0
+    return [k >= count - held for k in range(count)]
 
 
 def _unit_cell(phonon) -> Atoms:
@@ -229,6 +238,9 @@ def two_stage_gnn(structures: Sequence[Atoms], gaps: pd.DataFrame, gnn: dict, fo
     losses, predictions = [], gaps.copy()
     for stage, epochs in (("cheap", gnn["stage1_epochs"]), ("accurate", gnn["stage2_epochs"])):
         train_rows = gaps[(gaps.stage == stage) & ~gaps.held_out]
+        if len(train_rows) < 2:
+            raise ValueError(f"{len(train_rows)} {stage} gap(s) to train on (batch norm needs at least 2): raise "
+                             f"max_{stage} or lower test_percent in the chapter-06 settings")
         history = gap_gnn.train(model, [graphs[int(i)] for i in train_rows["index"]], scaler, epochs=epochs,
                                 batch_size=gnn["batch_size"], learning_rate=gnn["learning_rate"], seed=gnn.get("seed", 0))
         losses.append(pd.DataFrame(dict(stage=stage, epoch=np.arange(1, len(history) + 1), loss=history)))

@@ -94,7 +94,7 @@ PROFILES["06_cap_models"] = {
                   reference="chgnet-r2scan", test_percent=25,
                   finetune=dict(epochs=2, batch_size=4, validation_percent=25),
                   phonon_compositions=[1.0],
-                  gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=30, max_cheap=6, max_accurate=3,
+                  gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=30, max_cheap=6, max_accurate=5,
                             cheap_basis="sz(dzp)", accurate_basis="sz(dzp)"),
                   gnn=dict(stage1_epochs=30, stage2_epochs=30, learning_rate=1e-3, batch_size=4)),
     "full": dict(dataset=dict(), reference="chgnet-r2scan", test_percent=10,
