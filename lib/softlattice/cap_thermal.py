@@ -83,8 +83,9 @@ def mode_momenta(projector, frames: Iterable[Atoms]) -> np.ndarray:
 
 
 def power_spectra(momenta: np.ndarray, frame_interval_fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Power spectrum |P(f)|^2 of each mode from its momentum series (Hann window, positive
-    frequencies), normalised per mode to unit area.
+    """Power spectrum |P(f)|^2 of each mode from its momentum series (Hann window), folded onto
+    positive frequencies (a complex mode coordinate at q != -q rotates one way, so its power sits
+    at +f or -f), normalised per mode to unit area.
 
     Returns
     -------
@@ -99,7 +100,8 @@ def power_spectra(momenta: np.ndarray, frame_interval_fs: float) -> tuple[np.nda
     transform = np.fft.fft(series * window, axis=0)
     frequency = np.fft.fftfreq(series.shape[0], d=frame_interval_fs) * 1000.0  # 1/fs -> THz
     positive = frequency > 0
-    power = np.abs(transform[positive]) ** 2
+    mirrored = np.searchsorted(frequency[frequency < 0], -frequency[positive])  # index of -f among f < 0
+    power = np.abs(transform[positive]) ** 2 + np.abs(transform[frequency < 0][mirrored]) ** 2
     area = np.trapezoid(power, frequency[positive], axis=0)
     return frequency[positive], power / np.where(area > 0, area, 1.0)
 

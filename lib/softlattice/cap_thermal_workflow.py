@@ -142,22 +142,17 @@ def thermal_run(atoms: Atoms, model: str | Path, temperature: float, run_ps: flo
     return kept
 
 
-def integrated_correlation_samples(series: np.ndarray, max_lag: int | None = None) -> float:
-    """Integrated autocorrelation time (in samples) of a series: 1/2 + sum of the ACF up to its
-    first negative value (Sokal's initial-positive-sequence estimate); 0.5 for white noise."""
+def integrated_correlation_samples(series: np.ndarray) -> float:
+    """Integrated autocorrelation time (in samples) of a series: 1/2 + sum of the ACF (dynasor's
+    ``compute_acf``) up to its first negative value (Sokal's initial-positive-sequence estimate);
+    0.5 for white noise."""
+    from dynasor.tools.acfs import compute_acf
     series = np.asarray(series, dtype=float) - np.mean(series)
-    n = series.size
-    if n < 4 or not np.any(series):
+    if series.size < 4 or not np.any(series):
         return 0.5
-    max_lag = min(n // 2, max_lag or n // 2)
-    variance = np.dot(series, series) / n
-    total = 0.5
-    for lag in range(1, max_lag):
-        value = np.dot(series[:-lag], series[lag:]) / (n * variance)
-        if value <= 0:
-            break
-        total += value
-    return float(total)
+    acf = compute_acf(series)[1][1: series.size // 2]
+    negative = np.flatnonzero(acf <= 0)
+    return float(0.5 + acf[: negative[0] if negative.size else acf.size].sum())
 
 
 def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_DIR / "cap_thermal") -> dict[str, pd.DataFrame]:

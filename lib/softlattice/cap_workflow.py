@@ -96,10 +96,7 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
     store the tables in ``folder`` (plus the fine-tuned CHGNet and the GNN weights)."""
     import torch
 
-    from .cap_dataset import (
-        CapDatasetSettings,
-        split,
-    )
+    from .cap_dataset import CapDatasetSettings, is_test, split
     from .finetune import (
         FineTuneSettings,
         chgnet_calculator,
@@ -123,7 +120,7 @@ def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_D
     tables["dataset"] = pd.DataFrame(dict(
         br_fraction=[a.info["br_fraction"] for a in structures], ordering=[a.info["ordering"] for a in structures],
         origin=[a.info["origin"] for a in structures], temperature_K=[a.info.get("temperature", np.nan) for a in structures],
-        held_out=[is_held_out(a, settings) for a in structures]))
+        held_out=[is_test(a, settings["test_percent"]) for a in structures]))
 
     # the MLIP learns from displaced cells only (the seed keeps equilibrium cells for the GNN)
     displaced = [a for a in structures if a.info["origin"] != "equilibrium"]
@@ -212,11 +209,6 @@ def gnn_held_out(count: int, test_percent: float) -> list[bool]:
 def _unit_cell(phonon) -> Atoms:
     unit = phonon.unitcell
     return Atoms(unit.symbols, cell=unit.cell, scaled_positions=unit.scaled_positions, pbc=True)
-
-
-def is_held_out(atoms: Atoms, settings: dict) -> bool:
-    from .cap_dataset import is_test
-    return is_test(atoms, settings["test_percent"])
 
 
 def two_stage_gnn(structures: Sequence[Atoms], gaps: pd.DataFrame, gnn: dict, folder: Path) -> dict[str, pd.DataFrame]:
