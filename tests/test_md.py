@@ -115,6 +115,18 @@ def test_checkpoint_of_other_parameters_is_not_mixed(tmp_path):
         run_md(copper(), EMT(), hold(350, 0.02), MDSettings(sample_interval=10), checkpoint_dir=tmp_path)
 
 
+class CountingEMT(EMT):
+    """EMT that counts its energy/force evaluations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.force_calls = 0
+
+    def calculate(self, *args, **kwargs) -> None:
+        self.force_calls += 1
+        super().calculate(*args, **kwargs)
+
+
 def test_resume_after_sigkill(tmp_path):
     script = textwrap.dedent(f"""
         import sys
@@ -134,11 +146,15 @@ def test_resume_after_sigkill(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert state.exists(), "the run wrote no checkpoint before it was killed"
+    segments_done = int(np.load(state)["segments_done"])
+    assert segments_done >= 1
     settings = MDSettings(sample_interval=10)
     segments = hold(300, 1.5, segment_ps=0.05)
-    resumed = run_md(copper(), EMT(), segments, settings, checkpoint_dir=tmp_path / "run")
-    reference = run_md(copper(), EMT(), segments, settings)
-    assert resumed.md_seconds < reference.md_seconds  # finished segments were not recomputed
+    resumed_calculator, reference_calculator = CountingEMT(), CountingEMT()
+    resumed = run_md(copper(), resumed_calculator, segments, settings, checkpoint_dir=tmp_path / "run")
+    reference = run_md(copper(), reference_calculator, segments, settings)
+    # finished segments were not recomputed: fewer force evaluations, by whole segments
+    assert resumed_calculator.force_calls < reference_calculator.force_calls
     np.testing.assert_allclose(resumed.observations.to_numpy(), reference.observations.to_numpy(),
                                rtol=1e-9)
 
