@@ -107,14 +107,18 @@ screening: setup
 damping: setup
 	$(PY) -m softlattice.damping --model $(MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(MAFA_MODEL))
 
+# two single-threaded halves side by side (GPAW without MPI uses one core well), then one run that
+# finds everything cached and stores the result set
 cap-models: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_workflow --gaps-part 0/2 & \
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_workflow --gaps-part 1/2; wait
 	$(PY) -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan
 
-# two single-threaded halves side by side (GPAW without MPI uses one core well), then one run that
-# finds everything cached and stores the result set
+# ranking and the NEP student once, the MD runs in two single-threaded halves, then the analysis
 cap-thermal: setup
+	$(PY) -m softlattice.cap_thermal_workflow --profile full --prepare
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_thermal_workflow --profile full --md-part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_thermal_workflow --profile full --md-part 1/2; wait
 	$(PY) -m softlattice.cap_thermal_workflow --profile full --save data/cap_thermal/chgnet-r2scan
 
 band-edges: setup

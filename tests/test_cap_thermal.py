@@ -2,6 +2,7 @@
 recovers the harmonic frequencies; relax-and-rank orders structures by energy."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from ase import units
 from ase.calculators.calculator import Calculator, all_changes
@@ -149,3 +150,27 @@ def test_integrated_correlation_time_of_an_ar1_series():
     expected = (1 + phi) / (2 * (1 - phi))  # 4.5 samples
     assert integrated_correlation_samples(series) == pytest.approx(expected, rel=0.1)
     assert integrated_correlation_samples(noise) == pytest.approx(0.5, abs=0.05)
+
+
+def test_lowest_orderings_are_stored_and_read_back_unchanged(tmp_path, monkeypatch):
+    import softlattice.cap_thermal_workflow as workflow
+    from softlattice.antiperovskite import decorate
+    calls = []
+
+    def fake_lowest(br_fractions, calculator, fmax):
+        calls.append(tuple(br_fractions))
+        cells = {x: decorate(x, ()) if x == 0 else decorate(x, tuple(range(8))) for x in br_fractions}
+        table = pd.DataFrame(dict(br_fraction=list(cells), ordering=[c.info["ordering"] for c in cells.values()],
+                                  energy_eV_per_atom=[-1.0, -2.0]))
+        return table, cells
+
+    monkeypatch.setattr(workflow, "lowest_orderings", fake_lowest)
+    settings = dict(br_fractions=[0.0, 1.0], relax_fmax=0.05)
+    first_table, first = workflow.cached_lowest_orderings(settings, {"profile": "x"}, None, tmp_path)
+    second_table, second = workflow.cached_lowest_orderings(settings, {"profile": "x"}, None, tmp_path)
+    assert calls == [(0.0, 1.0)]  # the second call read the stored cells
+    assert list(second_table["ordering"]) == ["none", "0,1,2,3,4,5,6,7"]
+    for x in (0.0, 1.0):
+        assert second[x].get_chemical_formula() == first[x].get_chemical_formula()
+        np.testing.assert_allclose(second[x].positions, first[x].positions)
+        np.testing.assert_allclose(second[x].cell.array, first[x].cell.array)

@@ -83,6 +83,25 @@ def lowest_orderings(br_fractions: Sequence[float], calculator, fmax: float = 0.
     return pd.concat(tables, ignore_index=True), lowest
 
 
+def cached_lowest_orderings(settings: dict, settings06: dict, calculator,
+                            work: Path) -> tuple[pd.DataFrame, dict[float, Atoms]]:
+    """:func:`lowest_orderings` for chapter 07's ``settings``, stored in ``work/rankings`` so the
+    processes that share the MD (``--md-part``) and the final run start from the same cells."""
+    from ase.io import read, write
+    folder = work / "rankings" / _key(settings06, settings["br_fractions"], settings["relax_fmax"])
+    table, cells = folder / "rankings.csv", folder / "lowest.extxyz"
+    if table.exists() and cells.exists():
+        rankings = pd.read_csv(table, keep_default_na=False)
+        return rankings, {float(a.info["br_fraction"]): a for a in read(cells, index=":")}
+    rankings, lowest = lowest_orderings(settings["br_fractions"], calculator, settings["relax_fmax"])
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder / "lowest.extxyz.tmp", list(lowest.values()), format="extxyz")
+    rankings.to_csv(folder / "rankings.csv.tmp", index=False)
+    (folder / "lowest.extxyz.tmp").replace(cells)
+    (folder / "rankings.csv.tmp").replace(table)
+    return rankings, lowest
+
+
 def zero_kelvin_phonons(structures: dict[float, Atoms], calculator) -> tuple[pd.DataFrame, dict]:
     """Gamma-point phonons of each relaxed 40-atom cell (its own supercell; phonopy through
     calorine): one row per mode (``br_fraction``, ``band``, ``frequency_THz``), and the phonopy
@@ -165,8 +184,6 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     from .cap_workflow import obtain_cap_models
     from .gaps import compute_gaps
     from .profiles import resolve
-    from .reference import label_structures
-    from .training import NEPHyperparameters, split_structures, train_nep
 
     folder, work = Path(folder), Path(work)
     folder.mkdir(parents=True, exist_ok=True)
@@ -176,17 +193,9 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     gnn, scaler = load_gnn(models)
     tables: dict[str, pd.DataFrame] = {}
 
-    rankings, lowest = lowest_orderings(settings["br_fractions"], tuned, settings["relax_fmax"])
-    tables["rankings"] = rankings
+    tables["rankings"], lowest = cached_lowest_orderings(settings, settings06, tuned, work)
     tables["phonons_0K"], phonons = zero_kelvin_phonons(lowest, tuned)
-
-    structures = student_structures(settings06, lowest, settings["student"]["rattled_per_x"])
-    labelled = label_structures(structures, tuned, name=f"chgnet-finetuned-{_key(settings06)}",
-                                cache_dir=work / "labels")
-    train, test = split_structures(labelled, 0.1, seed=0)
-    hyper = NEPHyperparameters(**settings["student"].get("hyper", {}))
-    student = train_nep(train, test, work / "student" / _key(settings06, settings["student"]), settings["student"]["steps"],
-                        hyper=hyper, species=CAP_SPECIES).model_path
+    student, test = nep_student(settings, settings06, lowest, tuned, work)
     tables["student_errors"] = _student_errors(student, test)
 
     series_rows, gap_rows, correlation_rows, spectra_rows, spot = [], [], [], [], []
@@ -195,9 +204,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
         gap_rows.append(dict(br_fraction=x, temperature_K=0.0, gap_eV=reference_gap, error_eV=0.0, snapshots=1,
                              correlation_samples=0.0, relative_change=0.0))
         for temperature in settings["temperatures"]:
-            frames = thermal_run(atoms, student, temperature, settings["run_ps"], settings["equilibration_ps"],
-                                 settings["timestep_fs"], settings["snapshot_fs"], seed=int(1000 * x + temperature),
-                                 folder=work / "md" / _key(x, temperature, settings, str(student)))
+            frames = _thermal_run(atoms, student, temperature, settings, work)
             gaps = gnn_gaps(frames, gnn, scaler)
             tau = integrated_correlation_samples(gaps)
             mean, error = mean_and_standard_error(gaps, tau)
@@ -238,6 +245,50 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     for name in TABLES:
         tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
     return tables
+
+
+def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], teacher,
+                work: Path) -> tuple[Path, list[Atoms]]:
+    """The NEP student of ``teacher`` (cached by its settings) and its held-out labelled cells."""
+    from .reference import label_structures
+    from .training import NEPHyperparameters, split_structures, train_nep
+    structures = student_structures(settings06, lowest, settings["student"]["rattled_per_x"])
+    labelled = label_structures(structures, teacher, name=f"chgnet-finetuned-{_key(settings06)}",
+                                cache_dir=work / "labels")
+    train, test = split_structures(labelled, 0.1, seed=0)
+    hyper = NEPHyperparameters(**settings["student"].get("hyper", {}))
+    result = train_nep(train, test, work / "student" / _key(settings06, settings["student"]),
+                       settings["student"]["steps"], hyper=hyper, species=CAP_SPECIES)
+    return result.model_path, test
+
+
+def _thermal_run(atoms: Atoms, student: Path, temperature: float, settings: dict, work: Path) -> list[Atoms]:
+    x = float(atoms.info["br_fraction"])
+    return thermal_run(atoms, student, temperature, settings["run_ps"], settings["equilibration_ps"],
+                       settings["timestep_fs"], settings["snapshot_fs"], seed=int(1000 * x + temperature),
+                       folder=work / "md" / _key(x, temperature, settings, str(student)))
+
+
+def prepare_md(settings: dict, work: str | Path = RUNS_DIR / "cap_thermal") -> tuple[dict[float, Atoms], Path]:
+    """The lowest relaxed cell per x and the trained NEP student (both cached in ``work``)."""
+    from .cap_workflow import obtain_cap_models
+    from .profiles import resolve
+    settings06 = resolve("06_cap_models", settings["cap_models"])
+    tuned = load_finetuned(obtain_cap_models(settings06)[2])
+    _, lowest = cached_lowest_orderings(settings, settings06, tuned, Path(work))
+    return lowest, nep_student(settings, settings06, lowest, tuned, Path(work))[0]
+
+
+def run_md_share(settings: dict, part: int, parts: int, work: str | Path = RUNS_DIR / "cap_thermal") -> int:
+    """Only the MD runs of share ``part`` of ``parts`` (into the cache), so several
+    single-threaded processes can share the slowest step; run :func:`prepare_md` first, once."""
+    work = Path(work)
+    lowest, student = prepare_md(settings, work)
+    runs = [(x, temperature) for x in lowest for temperature in settings["temperatures"]]
+    for x, temperature in runs[part::parts]:
+        _thermal_run(lowest[x], student, temperature, settings, work)
+        print(f"MD x={x:g} T={temperature:g} K done", flush=True)
+    return len(runs[part::parts])
 
 
 def _student_errors(model: str | Path, test: Sequence[Atoms]) -> pd.DataFrame:
@@ -291,8 +342,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .profiles import resolve
     parser = argparse.ArgumentParser(prog="python -m softlattice.cap_thermal_workflow")
     parser.add_argument("--profile", default="full")
-    parser.add_argument("--save", type=Path, required=True)
+    parser.add_argument("--save", type=Path, default=None)
+    parser.add_argument("--prepare", action="store_true", help="only rank the orderings and train the student")
+    parser.add_argument("--md-part", default=None, help="K/N: run only this share of the MD runs")
     args = parser.parse_args(argv)
+    if args.prepare:
+        lowest, student = prepare_md(resolve("07_cap_thermal", args.profile))
+        print(f"lowest orderings for x = {sorted(lowest)}; NEP student {student}")
+        return 0
+    if args.md_part:
+        part, parts = (int(v) for v in args.md_part.split("/"))
+        if not 0 <= part < parts:
+            raise SystemExit(f"--md-part {args.md_part}: need K/N with 0 <= K < N")
+        done = run_md_share(resolve("07_cap_thermal", args.profile), part, parts)
+        print(f"{done} MD runs in share {args.md_part}")
+        return 0
+    if args.save is None:
+        raise SystemExit("--save DIR is needed (or --md-part K/N)")
     _, source, folder = obtain_cap_thermal(resolve("07_cap_thermal", args.profile))
     if folder.resolve() != args.save.resolve():
         shutil.copytree(folder, args.save, dirs_exist_ok=True)
