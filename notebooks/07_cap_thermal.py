@@ -27,7 +27,10 @@
 # supercell, so Γ of that cell: the parent's Γ, X, M and R); the GNN gives the gaps. The MD uses a
 # NEP student ({mod}`softlattice.cap_thermal_workflow`): CHGNet on two cores is about a thousand
 # times too slow for the seed's runs, so a NEP is trained with neppo on the fine-tuned CHGNet's
-# labels, and its errors against its teacher are shown. Langevin NVT in the relaxed cell, 1 fs.
+# labels, and its errors against its teacher are shown. The student keeps neppo's three-body
+# descriptor only, to keep its training within minutes on two cores. Langevin
+# NVT in the relaxed cell, 1 fs; the full profile runs 20 ps after 5 ps of equilibration (the seed:
+# 40 ps), enough for the mean gap once its correlation time (measured below) is tens of fs.
 # Finite-temperature phonons: the MD velocities projected on the 0 K eigenvectors with dynasor's
 # `ModeProjector` {cite}`fransson2021dynasor` and Lorentzian fits of the spectra (the seed used
 # DynaPhoPy; dynasor installs from PyPI and is used throughout this book).
@@ -46,7 +49,7 @@ snapshot_fs = None  # spacing of the frames used for gaps and spectra, fs
 spectra_temperatures = None  # temperatures whose mode spectra are fitted
 frozen_composition = None  # Br fraction of the frozen-phonon analysis
 frozen_temperatures = None  # Bose-Einstein amplitudes at these temperatures, K
-spot_checks = None  # MD frames per composition whose gap is also computed directly
+spot_checks = None  # compositions (spread over x) whose hottest run gets a direct gap calculation
 
 # %%
 import numpy as np
@@ -169,8 +172,8 @@ figure.show()
 # %% [markdown]
 # ## Is the GNN extrapolating?
 #
-# A few frames of the hottest runs, with their gap computed directly by the electronic-structure
-# backend at the GNN's (accurate) level, against the GNN.
+# One frame (mid-run) of the hottest run of a few compositions spread over x, with its gap computed
+# directly by the electronic-structure backend at the GNN's (accurate) level, against the GNN.
 
 # %%
 spot = tables["spot_checks"]

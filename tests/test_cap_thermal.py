@@ -174,3 +174,14 @@ def test_lowest_orderings_are_stored_and_read_back_unchanged(tmp_path, monkeypat
         assert second[x].get_chemical_formula() == first[x].get_chemical_formula()
         np.testing.assert_allclose(second[x].positions, first[x].positions)
         np.testing.assert_allclose(second[x].cell.array, first[x].cell.array)
+
+
+def test_spot_check_compositions_spread_over_x():
+    from softlattice.cap_thermal_workflow import spot_check_fractions
+    fractions = [k / 8 for k in range(9)]
+    assert spot_check_fractions(fractions, 3) == [0.0, 0.5, 1.0]
+    assert spot_check_fractions(fractions, 1) == [0.0]
+    assert spot_check_fractions(fractions, 20) == fractions
+    assert spot_check_fractions(fractions, 0) == []
+    with pytest.raises(ValueError, match="spot_checks -1"):
+        spot_check_fractions(fractions, -1)

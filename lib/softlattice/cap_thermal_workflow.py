@@ -199,6 +199,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     tables["student_errors"] = _student_errors(student, test)
 
     series_rows, gap_rows, correlation_rows, spectra_rows, spot = [], [], [], [], []
+    spot_fractions = spot_check_fractions(list(lowest), settings["spot_checks"])
     for x, atoms in lowest.items():
         reference_gap = float(gnn_gaps([atoms], gnn, scaler)[0])
         gap_rows.append(dict(br_fraction=x, temperature_K=0.0, gap_eV=reference_gap, error_eV=0.0, snapshots=1,
@@ -218,9 +219,8 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
             if temperature in settings["spectra_temperatures"]:
                 spectra_rows.append(_renormalised(atoms, phonons[x], frames, settings["snapshot_fs"]).assign(
                     br_fraction=x, temperature_K=temperature))
-            if temperature == max(settings["temperatures"]):  # the farthest from the training cells
-                for frame in frames[:: max(1, len(frames) // max(1, settings["spot_checks"]))][: settings["spot_checks"]]:
-                    spot.append((x, temperature, frame))
+            if temperature == max(settings["temperatures"]) and x in spot_fractions:  # farthest from training
+                spot.append((x, temperature, frames[len(frames) // 2]))
     tables["thermal_gaps"] = pd.DataFrame(gap_rows)
     tables["gap_series"] = pd.concat(series_rows, ignore_index=True)
     tables["correlation"] = pd.DataFrame(correlation_rows)
@@ -245,6 +245,18 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     for name in TABLES:
         tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
     return tables
+
+
+def spot_check_fractions(br_fractions: Sequence[float], count: int) -> list[float]:
+    """``count`` compositions spread evenly over ``br_fractions`` (both ends first): those whose
+    hottest MD run gets a direct gap calculation."""
+    ordered = sorted(br_fractions)
+    if count < 0:
+        raise ValueError(f"spot_checks {count!r} must be >= 0")
+    if count == 0 or not ordered:
+        return []
+    picks = np.unique(np.linspace(0, len(ordered) - 1, min(count, len(ordered))).round().astype(int))
+    return [ordered[i] for i in picks]
 
 
 def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], teacher,

@@ -118,13 +118,16 @@ PROFILES["07_cap_thermal"] = {
                   temperatures=[100.0, 300.0], run_ps=1.0, equilibration_ps=0.3, timestep_fs=1.0, snapshot_fs=10.0,
                   spectra_temperatures=[300.0], frozen_composition=1.0, frozen_temperatures=[300.0], spot_checks=1),
     "full": dict(cap_models="full", br_fractions=[k / 8 for k in range(9)], relax_fmax=0.02,
-                 student=dict(steps=20000, rattled_per_x=10, hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0)),
-                 temperatures=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0], run_ps=40.0, equilibration_ps=5.0,
-                 timestep_fs=1.0, snapshot_fs=10.0, spectra_temperatures=[100.0, 200.0, 400.0],
-                 frozen_composition=0.5, frozen_temperatures=[300.0, 600.0], spot_checks=2),
+                 student=dict(steps=3000, rattled_per_x=10,
+                              hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0, l_max_4b=0, l_max_5b=0, batch_size=8)),
+                 temperatures=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0], run_ps=20.0, equilibration_ps=5.0,
+                 timestep_fs=1.0, snapshot_fs=20.0, spectra_temperatures=[100.0, 200.0, 400.0],
+                 frozen_composition=0.5, frozen_temperatures=[300.0, 600.0], spot_checks=3),
 }
-"""Chapter 07: the seed's Langevin MD (1 fs, 40 ps, 0-600 K) of the lowest ordering per x with a
-NEP student of the fine-tuned CHGNet; GNN gaps every 10 fs; spectra at 100-400 K."""
+"""Chapter 07: Langevin MD (1 fs, 0-600 K; 20 ps after 5 ps of equilibration, the seed ran 40 ps)
+of the lowest ordering per x with a NEP student of the fine-tuned CHGNet (three-body descriptor
+only, to keep its neppo training within minutes on two cores); GNN gaps
+every 20 fs; spectra at 100-400 K."""
 
 
 FULL_PENDING: dict[str, str] = {
@@ -132,7 +135,7 @@ FULL_PENDING: dict[str, str] = {
                      "(CHGNet labels and fine-tuning about 30 min; GPAW gaps for 270 structures, about 2 h "
                      "on 2 cores)",
     "07_cap_thermal": "python -m softlattice.cap_thermal_workflow --profile full --save data/cap_thermal/chgnet-r2scan "
-                      "(after chapter 06; NEP student, 54 MD runs of 40 ps, GNN gaps: about 1.5 h on 2 cores)",
+                      "(after chapter 06; NEP student, 54 MD runs of 25 ps, GNN gaps: about 1 h on 2 cores)",
 }
 """Chapters whose full-profile results are not committed yet, with the command that makes them.
 The book builds them with the quick profile and says so on the page; remove a chapter from here
