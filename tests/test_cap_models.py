@@ -153,3 +153,19 @@ def test_gnn_held_out_counts_are_exact():
     assert gnn_held_out(2, 25) == [False, True]
     assert gnn_held_out(1, 25) == [False]
     assert sum(gnn_held_out(160, 10)) == 16
+
+
+def test_constant_gap_baseline_is_the_mean_absolute_deviation_from_the_training_mean():
+    import pandas as pd
+    from softlattice.cap_workflow import constant_gap_baseline
+    table = pd.DataFrame(dict(stage=["cheap"] * 4 + ["accurate"] * 3,
+                              held_out=[False, False, True, True, False, False, True],
+                              gap_eV=[1.0, 3.0, 2.5, 0.5, 2.0, 4.0, 3.5],
+                              after_cheap=[0.0] * 2 + [2.5, 1.5] + [0.0] * 3,
+                              after_accurate=[0.0] * 6 + [3.0]))
+    baseline = constant_gap_baseline(table).set_index("stage")
+    assert baseline.loc["cheap", "training_mean_eV"] == 2.0
+    assert baseline.loc["cheap", "constant_mae_eV"] == 1.0  # |2.5 - 2| and |0.5 - 2|
+    assert baseline.loc["cheap", "gnn_mae_eV"] == 0.5
+    assert baseline.loc["accurate", "constant_mae_eV"] == 0.5
+    assert baseline.loc["accurate", "gnn_mae_eV"] == 0.5

@@ -206,6 +206,21 @@ def gnn_held_out(count: int, test_percent: float) -> list[bool]:
     return [k >= count - held for k in range(count)]
 
 
+def constant_gap_baseline(predictions: pd.DataFrame) -> pd.DataFrame:
+    """What a GNN must beat: per stage (``cheap``/``accurate``), the held-out MAE (eV) of always
+    predicting the mean gap of that stage's training structures, next to the GNN's held-out MAE
+    after that stage (columns of a ``gnn_predictions`` table)."""
+    rows = []
+    for stage, after in (("cheap", "after_cheap"), ("accurate", "after_accurate")):
+        part = predictions[predictions.stage == stage]
+        held = part[part.held_out]
+        mean = float(part[~part.held_out].gap_eV.mean())
+        rows.append(dict(stage=stage, held_out=len(held), training_mean_eV=mean,
+                         constant_mae_eV=float((held.gap_eV - mean).abs().mean()),
+                         gnn_mae_eV=float((held[after] - held.gap_eV).abs().mean())))
+    return pd.DataFrame(rows)
+
+
 def _unit_cell(phonon) -> Atoms:
     unit = phonon.unitcell
     return Atoms(unit.symbols, cell=unit.cell, scaled_positions=unit.scaled_positions, pbc=True)

@@ -131,9 +131,6 @@ every 20 fs; spectra at 100-400 K."""
 
 
 FULL_PENDING: dict[str, str] = {
-    "06_cap_models": "python -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan "
-                     "(CHGNet labels and fine-tuning about 30 min; GPAW gaps for 270 structures, about 2 h "
-                     "on 2 cores)",
     "07_cap_thermal": "python -m softlattice.cap_thermal_workflow --profile full --save data/cap_thermal/chgnet-r2scan "
                       "(after chapter 06; NEP student, 54 MD runs of 25 ps, GNN gaps: about 1 h on 2 cores)",
 }
