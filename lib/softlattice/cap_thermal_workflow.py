@@ -34,6 +34,13 @@ def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def committed_cap_models(settings06: dict) -> Path:
+    """Where chapter 06's committed result set for this reference lives (used when its provenance
+    matches ``settings06``; otherwise chapter 06 is computed)."""
+    from .paths import DATA_DIR
+    return DATA_DIR / "cap_models" / str(settings06["reference"])
+
+
 def load_gnn(folder: str | Path):
     """The chapter-06 GNN and its gap scaler from ``gap-gnn.pt`` in a result folder."""
     import torch
@@ -188,7 +195,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     folder, work = Path(folder), Path(work)
     folder.mkdir(parents=True, exist_ok=True)
     settings06 = resolve("06_cap_models", settings["cap_models"])
-    _, source06, models = obtain_cap_models(settings06)
+    _, source06, models = obtain_cap_models(settings06, curated=committed_cap_models(settings06))
     tuned = load_finetuned(models)
     gnn, scaler = load_gnn(models)
     tables: dict[str, pd.DataFrame] = {}
@@ -286,7 +293,7 @@ def prepare_md(settings: dict, work: str | Path = RUNS_DIR / "cap_thermal") -> t
     from .cap_workflow import obtain_cap_models
     from .profiles import resolve
     settings06 = resolve("06_cap_models", settings["cap_models"])
-    tuned = load_finetuned(obtain_cap_models(settings06)[2])
+    tuned = load_finetuned(obtain_cap_models(settings06, curated=committed_cap_models(settings06))[2])
     _, lowest = cached_lowest_orderings(settings, settings06, tuned, Path(work))
     return lowest, nep_student(settings, settings06, lowest, tuned, Path(work))[0]
 
