@@ -185,3 +185,19 @@ def test_spot_check_compositions_spread_over_x():
     assert spot_check_fractions(fractions, 0) == []
     with pytest.raises(ValueError, match="spot_checks -1"):
         spot_check_fractions(fractions, -1)
+
+
+def test_largest_gap_reduction_and_stabilised_modes_are_read_from_the_tables():
+    from softlattice.cap_thermal import largest_gap_reductions, stabilised_modes
+    thermal = pd.DataFrame(dict(br_fraction=[0.0, 0.5, 0.0, 0.5, 0.0, 0.5], temperature_K=[0, 0, 300, 300, 600, 600],
+                                gap_eV=[1.0, 1.2, 0.9, 0.9, 0.8, 0.85], error_eV=0.01,
+                                relative_change=[0.0, 0.0, -0.1, -0.25, -0.2, -0.29]))
+    largest = largest_gap_reductions(thermal)
+    assert list(largest.temperature_K) == [300, 600]
+    assert list(largest.br_fraction) == [0.5, 0.5]
+    assert np.allclose(largest.relative_change, [-0.25, -0.29])
+    modes = pd.DataFrame(dict(br_fraction=0.5, temperature_K=300, band=[0, 1, 2, 3],
+                              harmonic_THz=[-1.0, -0.5, 0.0, 2.0], frequency_THz=[0.8, 0.3, 0.1, 2.1],
+                              converged=[True, False, True, True]))
+    row = stabilised_modes(modes).iloc[0]
+    assert row.unstable_at_0K == 2 and row.real_peak_in_MD == 1

@@ -200,3 +200,34 @@ def mean_and_standard_error(values: np.ndarray, correlation_samples: float = 0.5
         raise ValueError(f"{values.size} value(s): a standard error needs at least 2")
     effective = values.size / max(1.0, 2.0 * correlation_samples)
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(max(effective, 1.0)))
+
+
+def largest_gap_reductions(thermal_gaps: pd.DataFrame) -> pd.DataFrame:
+    """Per temperature, the composition with the largest relative gap reduction.
+
+    Parameters
+    ----------
+    thermal_gaps
+        Rows with ``br_fraction``, ``temperature_K``, ``gap_eV``, ``error_eV`` and
+        ``relative_change`` ((E_g(T) - E_g(0)) / E_g(0)).
+
+    Returns
+    -------
+    One row per temperature above 0 K: ``temperature_K``, ``br_fraction``, ``relative_change``,
+    ``gap_eV``, ``error_eV``.
+    """
+    hot = thermal_gaps[thermal_gaps.temperature_K > 0]
+    rows = hot.loc[hot.groupby("temperature_K").relative_change.idxmin()]
+    return rows[["temperature_K", "br_fraction", "relative_change", "gap_eV", "error_eV"]].reset_index(drop=True)
+
+
+def stabilised_modes(renormalised: pd.DataFrame, unstable_below_THz: float = -0.1) -> pd.DataFrame:
+    """Per composition and temperature: modes imaginary at 0 K (harmonic frequency below
+    ``unstable_below_THz``) and how many of them have a converged Lorentzian peak at a positive
+    frequency in the MD spectra (dynamically stabilised)."""
+    unstable = renormalised[renormalised.harmonic_THz < unstable_below_THz]
+    real_peak = unstable.converged.astype(bool) & (unstable.frequency_THz > 0)
+    table = unstable.assign(real_peak=real_peak).groupby(["br_fraction", "temperature_K"]).agg(
+        unstable_at_0K=("band", "size"), real_peak_in_MD=("real_peak", "sum"),
+        lowest_peak_THz=("frequency_THz", "min"))
+    return table.reset_index()
