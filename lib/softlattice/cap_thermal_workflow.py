@@ -25,6 +25,9 @@ from ase import Atoms
 from .paths import RUNS_DIR
 
 CAP_SPECIES = ("Ag", "S", "Br", "I")
+MAX_TEACHER_FORCE = 25.0
+"""eV/Å: exploration frames with a larger teacher force component are not learned (collapsed
+atoms far outside anything the MD should visit)."""
 TABLES = ("rankings", "student_errors", "phonons_0K", "thermal_gaps", "gap_series", "correlation",
           "renormalised", "frozen", "spot_checks")
 """Tables of a chapter-07 result set (one ``<name>.csv.gz`` each)."""
@@ -147,20 +150,28 @@ def thermal_run(atoms: Atoms, model: str | Path, temperature: float, run_ps: flo
                 timestep_fs: float, snapshot_fs: float, seed: int, folder: Path) -> list[Atoms]:
     """NVT Langevin MD of ``atoms`` (fixed relaxed cell) with the NEP ``model``: the frames after
     ``equilibration_ps``, every ``snapshot_fs`` (positions and momenta), cached in ``folder``
-    (a run is short: an interrupted one is redone, finished ones are read back)."""
+    (a run is short: an interrupted one is redone, finished ones are read back). A run that blows
+    up raises :class:`softlattice.md.MDBlowUp`, now and on every later call."""
     from ase.io import read, write
 
-    from .md import MDSettings, hold, nep_calculator, run_md
-    done = folder / "frames.extxyz"
+    from .md import MDBlowUp, MDSettings, hold, nep_calculator, run_md
+    done, failed = folder / "frames.extxyz", folder / "failed.txt"
     if done.exists():
         return read(done, index=":")
+    if failed.exists():
+        raise MDBlowUp(failed.read_text())
     sample = max(1, int(round(snapshot_fs / timestep_fs)))
     frames: list[Atoms] = []
     start = atoms.copy()
     start.info.pop("repeat", None)
-    run_md(start, nep_calculator(model, atoms=start), hold(temperature, equilibration_ps + run_ps, segment_ps=run_ps),
-           MDSettings(ensemble="nvt", timestep_fs=timestep_fs, sample_interval=sample, seed=seed, thermostat_fs=200.0),
-           snapshots=frames)
+    try:
+        run_md(start, nep_calculator(model, atoms=start), hold(temperature, equilibration_ps + run_ps, segment_ps=run_ps),
+               MDSettings(ensemble="nvt", timestep_fs=timestep_fs, sample_interval=sample, seed=seed, thermostat_fs=200.0),
+               snapshots=frames)
+    except MDBlowUp as error:  # deterministic: remembered, so it is reported rather than rerun
+        folder.mkdir(parents=True, exist_ok=True)
+        failed.write_text(str(error))
+        raise
     kept = [f for f in frames if f.info["time_ps"] > equilibration_ps + 1e-9]
     folder.mkdir(parents=True, exist_ok=True)
     write(folder / "frames.extxyz.tmp", kept, format="extxyz")
@@ -190,6 +201,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     )
     from .cap_workflow import obtain_cap_models
     from .gaps import compute_gaps
+    from .md import MDBlowUp
     from .profiles import resolve
 
     folder, work = Path(folder), Path(work)
@@ -210,15 +222,21 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     for x, atoms in lowest.items():
         reference_gap = float(gnn_gaps([atoms], gnn, scaler)[0])
         gap_rows.append(dict(br_fraction=x, temperature_K=0.0, gap_eV=reference_gap, error_eV=0.0, snapshots=1,
-                             correlation_samples=0.0, relative_change=0.0))
+                             correlation_samples=0.0, relative_change=0.0, failure=""))
         for temperature in settings["temperatures"]:
-            frames = _thermal_run(atoms, student, temperature, settings, work)
+            try:
+                frames = _thermal_run(atoms, student, temperature, settings, work)
+            except MDBlowUp as error:
+                gap_rows.append(dict(br_fraction=x, temperature_K=temperature, gap_eV=np.nan, error_eV=np.nan,
+                                     snapshots=0, correlation_samples=np.nan, relative_change=np.nan,
+                                     failure=f"MD blew up: {error}"))
+                continue
             gaps = gnn_gaps(frames, gnn, scaler)
             tau = integrated_correlation_samples(gaps)
             mean, error = mean_and_standard_error(gaps, tau)
             gap_rows.append(dict(br_fraction=x, temperature_K=temperature, gap_eV=mean, error_eV=error,
                                  snapshots=len(frames), correlation_samples=tau,
-                                 relative_change=(mean - reference_gap) / reference_gap))
+                                 relative_change=(mean - reference_gap) / reference_gap, failure=""))
             correlation_rows.append(dict(br_fraction=x, temperature_K=temperature, correlation_fs=tau * settings["snapshot_fs"],
                                          snapshot_fs=settings["snapshot_fs"]))
             series_rows.append(pd.DataFrame(dict(br_fraction=x, temperature_K=temperature,
@@ -229,7 +247,8 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
             if temperature == max(settings["temperatures"]) and x in spot_fractions:  # farthest from training
                 spot.append((x, temperature, frames[len(frames) // 2]))
     tables["thermal_gaps"] = pd.DataFrame(gap_rows)
-    tables["gap_series"] = pd.concat(series_rows, ignore_index=True)
+    tables["gap_series"] = (pd.concat(series_rows, ignore_index=True) if series_rows
+                            else pd.DataFrame(columns=["br_fraction", "temperature_K", "time_ps", "gap_eV"]))
     tables["correlation"] = pd.DataFrame(correlation_rows)
     tables["renormalised"] = pd.concat(spectra_rows, ignore_index=True) if spectra_rows else pd.DataFrame()
 
@@ -266,19 +285,58 @@ def spot_check_fractions(br_fractions: Sequence[float], count: int) -> list[floa
     return [ordered[i] for i in picks]
 
 
+def exploration_frames(model: str | Path, lowest: dict[float, Atoms], temperature: float, run_ps: float,
+                       every_fs: float, seed: int = 0) -> list[Atoms]:
+    """Frames every ``every_fs`` of a short NVT run of each lowest cell with the NEP ``model``; a
+    run that blows up keeps its frames up to then (the ones the next student most needs)."""
+    from .md import MDBlowUp, MDSettings, hold, nep_calculator, run_md
+    frames: list[Atoms] = []
+    for x, atoms in lowest.items():
+        start = atoms.copy()
+        start.info.pop("repeat", None)
+        run_frames: list[Atoms] = []
+        try:
+            run_md(start, nep_calculator(model, atoms=start), hold(temperature, run_ps, segment_ps=run_ps),
+                   MDSettings(ensemble="nvt", timestep_fs=1.0, sample_interval=max(1, int(round(every_fs))),
+                              seed=seed + int(1000 * x), thermostat_fs=200.0), snapshots=run_frames)
+        except MDBlowUp:
+            pass
+        for frame in run_frames:
+            frame.info.update(br_fraction=x, origin="student-exploration")
+        frames.extend(run_frames)
+    return frames
+
+
 def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], teacher,
                 work: Path) -> tuple[Path, list[Atoms]]:
-    """The NEP student of ``teacher`` (cached by its settings) and its held-out labelled cells."""
+    """The NEP student of ``teacher`` (each generation cached by its settings and data) and its
+    held-out labelled cells.
+
+    Generation 0 learns chapter 06's cells and rattled relaxed cells. Each further generation
+    (``student["generations"]``) runs the previous student at ``student["explore_K"]`` for
+    ``student["explore_ps"]`` per composition, labels its frames (every ``explore_every_fs``)
+    with the teacher and retrains on everything: where the student has holes (atoms drawn
+    together), its own MD finds them and the teacher's labels fill them.
+    """
     from .reference import label_structures
     from .training import NEPHyperparameters, split_structures, train_nep
-    structures = student_structures(settings06, lowest, settings["student"]["rattled_per_x"])
-    labelled = label_structures(structures, teacher, name=f"chgnet-finetuned-{_key(settings06)}",
-                                cache_dir=work / "labels")
-    train, test = split_structures(labelled, 0.1, seed=0)
-    hyper = NEPHyperparameters(**settings["student"].get("hyper", {}))
-    result = train_nep(train, test, work / "student" / _key(settings06, settings["student"]),
-                       settings["student"]["steps"], hyper=hyper, species=CAP_SPECIES)
-    return result.model_path, test
+    options = settings["student"]
+    name, cache = f"chgnet-finetuned-{_key(settings06)}", work / "labels"
+    structures = student_structures(settings06, lowest, options["rattled_per_x"])
+    train, test = split_structures(label_structures(structures, teacher, name=name, cache_dir=cache), 0.1, seed=0)
+    hyper = NEPHyperparameters(**options.get("hyper", {}))
+    folder = work / "student" / _key(settings06, options)
+    model = train_nep(train, test, folder, options["steps"], hyper=hyper, species=CAP_SPECIES).model_path
+    for generation in range(1, int(options.get("generations", 0)) + 1):
+        frames = exploration_frames(model, lowest, options["explore_K"], options["explore_ps"],
+                                    options["explore_every_fs"], seed=generation)
+        labelled = [a for a in label_structures(frames, teacher, name=name, cache_dir=cache)
+                    if np.abs(a.get_forces()).max() < MAX_TEACHER_FORCE]
+        new_train, new_test = split_structures(labelled, 0.1, seed=generation)
+        train, test = train + new_train, test + new_test
+        model = train_nep(train, test, folder / f"generation_{generation}", options["steps"], hyper=hyper,
+                          species=CAP_SPECIES).model_path
+    return model, test
 
 
 def _thermal_run(atoms: Atoms, student: Path, temperature: float, settings: dict, work: Path) -> list[Atoms]:
@@ -301,12 +359,16 @@ def prepare_md(settings: dict, work: str | Path = RUNS_DIR / "cap_thermal") -> t
 def run_md_share(settings: dict, part: int, parts: int, work: str | Path = RUNS_DIR / "cap_thermal") -> int:
     """Only the MD runs of share ``part`` of ``parts`` (into the cache), so several
     single-threaded processes can share the slowest step; run :func:`prepare_md` first, once."""
+    from .md import MDBlowUp
     work = Path(work)
     lowest, student = prepare_md(settings, work)
     runs = [(x, temperature) for x in lowest for temperature in settings["temperatures"]]
     for x, temperature in runs[part::parts]:
-        _thermal_run(lowest[x], student, temperature, settings, work)
-        print(f"MD x={x:g} T={temperature:g} K done", flush=True)
+        try:
+            _thermal_run(lowest[x], student, temperature, settings, work)
+            print(f"MD x={x:g} T={temperature:g} K done", flush=True)
+        except MDBlowUp as error:
+            print(f"MD x={x:g} T={temperature:g} K blew up: {error}", flush=True)
     return len(runs[part::parts])
 
 
