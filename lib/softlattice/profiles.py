@@ -112,7 +112,8 @@ for 30 of them (distinct structures)."""
 
 PROFILES["07_cap_thermal"] = {
     "quick": dict(cap_models="quick", br_fractions=[0.0, 1.0], relax_fmax=0.1,
-                  student=dict(steps=300, rattled_per_x=4, hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0,
+                  student=dict(steps=300, rattled_per_x=4, generations=1, explore_K=300.0, explore_ps=0.3,
+                               explore_every_fs=50.0, hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0,
                                                                        n_max_radial=2, n_max_angular=2, l_max_3b=2,
                                                                        l_max_4b=0, l_max_5b=0, neurons=8, batch_size=4)),
                   temperatures=[100.0, 300.0], run_ps=1.0, equilibration_ps=0.3, timestep_fs=1.0, snapshot_fs=10.0,
