@@ -194,6 +194,8 @@ def integrated_correlation_samples(series: np.ndarray) -> float:
 
 def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_DIR / "cap_thermal") -> dict[str, pd.DataFrame]:
     """Run chapter 07 for ``settings`` and store its tables in ``folder``."""
+    import shutil
+
     from .cap_thermal import (
         frozen_phonon_gap_changes,
         gamma_mode_displacements,
@@ -267,7 +269,8 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     tables["spot_checks"] = pd.DataFrame(dict(br_fraction=[s[0] for s in spot], temperature_K=[s[1] for s in spot],
                                               level=level, computed_eV=computed, gnn_eV=predicted))
     (folder / "spot_check_failures.json").write_text(json.dumps(failures, indent=1))
-    (folder / "models.txt").write_text(f"chapter 06 models: {source06}\nNEP student: {student}\n")
+    (folder / "models.txt").write_text(f"chapter 06 models: {source06}\nNEP student: {student} (copied to nep-student.txt)\n")
+    shutil.copyfile(student, folder / "nep-student.txt")
     for name in TABLES:
         tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
     return tables
