@@ -310,6 +310,23 @@ def exploration_frames(model: str | Path, lowest: dict[float, Atoms], temperatur
     return frames
 
 
+def _cached_exploration(model: Path, lowest: dict[float, Atoms], options: dict, generation: int,
+                        folder: Path) -> list[Atoms]:
+    """:func:`exploration_frames` of ``model``, stored under the hash of the model file: MD with
+    another thread count gives other frames, and every later process must learn the same ones."""
+    from ase.io import read, write
+    digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:12]
+    path = folder / f"exploration-{digest}.extxyz"
+    if path.exists():
+        return read(path, index=":")
+    frames = exploration_frames(model, lowest, options["explore_K"], options["explore_ps"],
+                                options["explore_every_fs"], seed=generation)
+    folder.mkdir(parents=True, exist_ok=True)
+    write(path.with_name(path.name + ".tmp"), frames, format="extxyz")
+    path.with_name(path.name + ".tmp").replace(path)
+    return read(path, index=":")  # as stored (extxyz rounds), so this process learns what later ones read
+
+
 def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], teacher,
                 work: Path) -> tuple[Path, list[Atoms]]:
     """The NEP student of ``teacher`` (each generation cached by its settings and data) and its
@@ -331,8 +348,7 @@ def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], te
     folder = work / "student" / _key(settings06, options)
     model = train_nep(train, test, folder, options["steps"], hyper=hyper, species=CAP_SPECIES).model_path
     for generation in range(1, int(options.get("generations", 0)) + 1):
-        frames = exploration_frames(model, lowest, options["explore_K"], options["explore_ps"],
-                                    options["explore_every_fs"], seed=generation)
+        frames = _cached_exploration(model, lowest, options, generation, folder / f"generation_{generation}")
         labelled = [a for a in label_structures(frames, teacher, name=name, cache_dir=cache)
                     if np.abs(a.get_forces()).max() < MAX_TEACHER_FORCE]
         new_train, new_test = split_structures(labelled, 0.1, seed=generation)
