@@ -197,7 +197,7 @@ def test_largest_gap_reduction_and_stabilised_modes_are_read_from_the_tables():
     assert list(largest.br_fraction) == [0.5, 0.5]
     assert np.allclose(largest.relative_change, [-0.25, -0.29])
     modes = pd.DataFrame(dict(br_fraction=0.5, temperature_K=300, band=[0, 1, 2, 3],
-                              harmonic_THz=[-1.0, -0.5, 0.0, 2.0], frequency_THz=[0.8, 0.3, 0.1, 2.1],
-                              converged=[True, False, True, True]))
+                              harmonic_THz=[-1.0, -0.5, -0.4, 2.0], frequency_THz=[0.8, 0.3, 0.5, 2.1],
+                              fwhm_THz=[0.4, 0.1, 0.9, 0.2], converged=[True, False, True, True]))
     row = stabilised_modes(modes).iloc[0]
-    assert row.unstable_at_0K == 2 and row.real_peak_in_MD == 1
+    assert row.unstable_at_0K == 3 and row.real_peak_in_MD == 2 and row.underdamped_in_MD == 1

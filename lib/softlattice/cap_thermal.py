@@ -223,11 +223,15 @@ def largest_gap_reductions(thermal_gaps: pd.DataFrame) -> pd.DataFrame:
 
 def stabilised_modes(renormalised: pd.DataFrame, unstable_below_THz: float = -0.1) -> pd.DataFrame:
     """Per composition and temperature: modes imaginary at 0 K (harmonic frequency below
-    ``unstable_below_THz``) and how many of them have a converged Lorentzian peak at a positive
-    frequency in the MD spectra (dynamically stabilised)."""
+    ``unstable_below_THz``), how many of them have a converged Lorentzian peak at a positive
+    frequency in the MD spectra, and how many of those peaks are underdamped (FWHM below the peak
+    frequency: dynamically stabilised vibrations)."""
     unstable = renormalised[renormalised.harmonic_THz < unstable_below_THz]
     real_peak = unstable.converged.astype(bool) & (unstable.frequency_THz > 0)
-    table = unstable.assign(real_peak=real_peak).groupby(["br_fraction", "temperature_K"]).agg(
+    # a velocity spectrum always has weight at positive frequency; a peak narrower than its
+    # frequency (underdamped) is the stronger sign of a restored vibration
+    underdamped = real_peak & (unstable.fwhm_THz < unstable.frequency_THz)
+    table = unstable.assign(real_peak=real_peak, underdamped=underdamped).groupby(["br_fraction", "temperature_K"]).agg(
         unstable_at_0K=("band", "size"), real_peak_in_MD=("real_peak", "sum"),
-        lowest_peak_THz=("frequency_THz", "min"))
+        underdamped_in_MD=("underdamped", "sum"), lowest_peak_THz=("frequency_THz", "min"))
     return table.reset_index()

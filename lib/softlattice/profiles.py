@@ -135,8 +135,6 @@ every 20 fs; spectra at 100-400 K."""
 
 
 FULL_PENDING: dict[str, str] = {
-    "07_cap_thermal": "python -m softlattice.cap_thermal_workflow --profile full --save data/cap_thermal/chgnet-r2scan "
-                      "(after chapter 06; NEP student, 54 MD runs of 25 ps, GNN gaps: about 1 h on 2 cores)",
 }
 """Chapters whose full-profile results are not committed yet, with the command that makes them.
 The book builds them with the quick profile and says so on the page; remove a chapter from here
