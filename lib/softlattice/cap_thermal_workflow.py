@@ -5,9 +5,10 @@ Units: Å, eV, K, fs/ps, THz.
 
 Models come from chapter 06 (:func:`softlattice.cap_workflow.obtain_cap_models`): the fine-tuned
 CHGNet relaxes, ranks and gives 0 K phonons; the GNN gives gaps. CHGNet is too slow on two cores
-for the seed's 40 ps Langevin runs at seven temperatures and nine compositions (about 0.05 s per
-40-atom step), so the MD uses a NEP student (neppo) trained on the fine-tuned CHGNet's labels of
-chapter 06's structures and of rattled relaxed cells; its errors against its teacher are reported.
+for Langevin runs at six temperatures and nine compositions (about 0.07 s per 40-atom step, some
+hundred times a NEP's), so the MD uses a NEP student (neppo) trained on the fine-tuned CHGNet's
+labels of chapter 06's structures, rattled relaxed cells and frames of its own exploratory MD
+(:func:`nep_student`); its errors against its teacher are reported.
 Every run is cached per settings (an interrupted chapter resumes at the run in progress).
 """
 
