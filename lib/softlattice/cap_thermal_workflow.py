@@ -147,6 +147,19 @@ def student_structures(settings06: dict, lowest: dict[float, Atoms], rattled_per
     return structures
 
 
+def langevin_frames(atoms: Atoms, model: str | Path, temperature: float, total_ps: float, timestep_fs: float,
+                    sample_interval: int, seed: int, frames: list[Atoms], segment_ps: float | None = None) -> None:
+    """NVT Langevin MD (200 fs thermostat) of a copy of ``atoms`` with the NEP ``model``, appending
+    a frame (positions, momenta, ``info['time_ps']``) to ``frames`` every ``sample_interval`` steps;
+    raises :class:`softlattice.md.MDBlowUp` with the frames so far kept in ``frames``."""
+    from .md import MDSettings, hold, nep_calculator, run_md
+    start = atoms.copy()
+    start.info.pop("repeat", None)
+    run_md(start, nep_calculator(model, atoms=start), hold(temperature, total_ps, segment_ps=segment_ps or total_ps),
+           MDSettings(ensemble="nvt", timestep_fs=timestep_fs, sample_interval=sample_interval, seed=seed,
+                      thermostat_fs=200.0), snapshots=frames)
+
+
 def thermal_run(atoms: Atoms, model: str | Path, temperature: float, run_ps: float, equilibration_ps: float,
                 timestep_fs: float, snapshot_fs: float, seed: int, folder: Path) -> list[Atoms]:
     """NVT Langevin MD of ``atoms`` (fixed relaxed cell) with the NEP ``model``: the frames after
@@ -155,20 +168,16 @@ def thermal_run(atoms: Atoms, model: str | Path, temperature: float, run_ps: flo
     up raises :class:`softlattice.md.MDBlowUp`, now and on every later call."""
     from ase.io import read, write
 
-    from .md import MDBlowUp, MDSettings, hold, nep_calculator, run_md
+    from .md import MDBlowUp
     done, failed = folder / "frames.extxyz", folder / "failed.txt"
     if done.exists():
         return read(done, index=":")
     if failed.exists():
         raise MDBlowUp(failed.read_text())
-    sample = max(1, int(round(snapshot_fs / timestep_fs)))
     frames: list[Atoms] = []
-    start = atoms.copy()
-    start.info.pop("repeat", None)
     try:
-        run_md(start, nep_calculator(model, atoms=start), hold(temperature, equilibration_ps + run_ps, segment_ps=run_ps),
-               MDSettings(ensemble="nvt", timestep_fs=timestep_fs, sample_interval=sample, seed=seed, thermostat_fs=200.0),
-               snapshots=frames)
+        langevin_frames(atoms, model, temperature, equilibration_ps + run_ps, timestep_fs,
+                        max(1, int(round(snapshot_fs / timestep_fs))), seed, frames, segment_ps=run_ps)
     except MDBlowUp as error:  # deterministic: remembered, so it is reported rather than rerun
         folder.mkdir(parents=True, exist_ok=True)
         failed.write_text(str(error))
@@ -293,16 +302,13 @@ def exploration_frames(model: str | Path, lowest: dict[float, Atoms], temperatur
                        every_fs: float, seed: int = 0) -> list[Atoms]:
     """Frames every ``every_fs`` of a short NVT run of each lowest cell with the NEP ``model``; a
     run that blows up keeps its frames up to then (the ones the next student most needs)."""
-    from .md import MDBlowUp, MDSettings, hold, nep_calculator, run_md
+    from .md import MDBlowUp
     frames: list[Atoms] = []
     for x, atoms in lowest.items():
-        start = atoms.copy()
-        start.info.pop("repeat", None)
         run_frames: list[Atoms] = []
         try:
-            run_md(start, nep_calculator(model, atoms=start), hold(temperature, run_ps, segment_ps=run_ps),
-                   MDSettings(ensemble="nvt", timestep_fs=1.0, sample_interval=max(1, int(round(every_fs))),
-                              seed=seed + int(1000 * x), thermostat_fs=200.0), snapshots=run_frames)
+            langevin_frames(atoms, model, temperature, run_ps, 1.0, max(1, int(round(every_fs))),
+                            seed + int(1000 * x), run_frames)
         except MDBlowUp:
             pass
         for frame in run_frames:

@@ -130,8 +130,8 @@ PROFILES["07_cap_thermal"] = {
 """Chapter 07: Langevin MD (1 fs, 0-600 K; 20 ps after 5 ps of equilibration, the seed ran 40 ps)
 of the lowest ordering per x with a NEP student of the fine-tuned CHGNet (three-body descriptor,
 ZBL core, two generations that learn the teacher's labels of the previous student's 600 K MD: the
-first student drew atoms together within a picosecond); GNN gaps
-every 20 fs; spectra at 100-400 K."""
+first student drew atoms together within a picosecond); GNN gaps every 20 fs; spectra at
+100-400 K."""
 
 
 FULL_PENDING: dict[str, str] = {
