@@ -48,7 +48,7 @@ from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
 from softlattice import plotting, profiles
-from softlattice.damping import obtain_damping
+from softlattice.damping import damping_ratios, obtain_damping
 from softlattice.paths import DATA_DIR
 from softlattice.phonons import band_structure, cubic_phonons, relaxed_cubic_cell, softest_mode, tilt_mode
 
@@ -184,10 +184,7 @@ display(Markdown(
     + (", ".join(f"x = {r.fa_fraction:g} at {r.temperature_K:.0f} K ({r.message.removeprefix('run blew up: ')})"
                  for r in failed_runs.itertuples()) or "none")
     + f". Regimes of the fitted families: {fitted.regime.value_counts().to_dict()}."))
-# damping ratio gamma / (2 w0): above 1 overdamped, below 1 underdamped (separable fits only)
-ratios = fitted[(fitted.w0_error < fitted.w0) & (fitted.gamma_error < fitted.gamma)]
-ratios.assign(damping_ratio=ratios.gamma / (2 * ratios.w0)).pivot_table(
-    index=["fa_fraction", "temperature_K"], columns="family", values="damping_ratio").round(2)
+damping_ratios(fits).round(2)  # gamma / (2 w0): above 1 overdamped, below 1 underdamped
 
 # %% [markdown]
 # - **No underdamped tilt mode in this grid** (see the counts above): in every run that finished,

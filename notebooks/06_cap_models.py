@@ -57,7 +57,7 @@ from plotly.subplots import make_subplots
 
 from softlattice import plotting, profiles
 from softlattice.antiperovskite import ordering_counts
-from softlattice.cap_workflow import constant_gap_baseline, obtain_cap_models
+from softlattice.cap_workflow import constant_gap_baseline, obtain_cap_models, phonon_errors
 from softlattice.paths import DATA_DIR
 
 plotting.use_book_renderer()
@@ -191,17 +191,10 @@ for name, part in phonon_table.groupby("structure"):
                              yaxis_title="model (THz)")
         figure.show()
 
-rows = []
-for name, part in phonon_table.groupby("structure"):
-    pivot = part.pivot_table(index=["distance", "band", "segment"], columns="model", values="frequency_THz")
-    reference_column = next(c for c in pivot.columns if c.startswith("reference"))
-    for column in pivot.columns.drop(reference_column):
-        rows.append(dict(structure=name, model=column, mae_THz=float((pivot[column] - pivot[reference_column]).abs().mean()),
-                         lowest_model_THz=float(pivot[column].min()), lowest_reference_THz=float(pivot[reference_column].min())))
-phonon_errors = pd.DataFrame(rows)
-display(phonon_errors.round(3))
+frequency_errors = phonon_errors(phonon_table)
+display(frequency_errors.round(3))
 sentences = []
-for name, part in phonon_errors.groupby("structure"):
+for name, part in frequency_errors.groupby("structure"):
     mae = part.set_index("model").mae_THz
     tuned, pretrained = mae[mae.index.str.contains("fine")].iloc[0], mae[mae.index.str.contains("pre")].iloc[0]
     change = "improves" if tuned < 0.9 * pretrained else ("worsens" if tuned > 1.1 * pretrained else "hardly changes")

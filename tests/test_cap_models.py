@@ -169,3 +169,14 @@ def test_constant_gap_baseline_is_the_mean_absolute_deviation_from_the_training_
     assert baseline.loc["cheap", "gnn_mae_eV"] == 0.5
     assert baseline.loc["accurate", "constant_mae_eV"] == 0.5
     assert baseline.loc["accurate", "gnn_mae_eV"] == 0.5
+
+
+def test_phonon_errors_against_the_reference_model():
+    import pandas as pd
+    from softlattice.cap_workflow import phonon_errors
+    table = pd.DataFrame(dict(structure="A", distance=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], band=[0, 1] * 3, segment=0,
+                              model=["reference (r)"] * 2 + ["pretrained"] * 2 + ["fine-tuned"] * 2,
+                              frequency_THz=[-1.0, 2.0, -0.5, 2.5, -1.0, 2.0]))
+    errors = phonon_errors(table).set_index("model")
+    assert errors.loc["pretrained", "mae_THz"] == 0.5 and errors.loc["fine-tuned", "mae_THz"] == 0.0
+    assert errors.loc["pretrained", "lowest_model_THz"] == -0.5 and errors.loc["pretrained", "lowest_reference_THz"] == -1.0

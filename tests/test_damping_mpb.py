@@ -135,3 +135,15 @@ def test_a_pure_exponential_acf_is_the_overdamped_limit():
     assert DHOFit(80.0, 13000.0, 15000.0, 5e6, 1.0, True).regime == "overdamped (limit)"
     assert DHOFit(5.0, 1.0, 10.0, 10.0, 1.0, True).regime == "undetermined"
     assert DHOFit(5.0, 1.0, 0.1, 0.1, 1.0, True).regime == "underdamped"
+
+
+def test_damping_ratios_keep_only_separable_fits_of_finished_runs():
+    import pandas as pd
+    from softlattice.damping import damping_ratios
+    fits = pd.DataFrame(dict(fa_fraction=[0.0, 0.0, 0.5, 0.5], temperature_K=300.0, family=["M", "R", "M", "R"],
+                             w0=[2.0, 1.0, 1.0, np.nan], gamma=[2.0, 8.0, 1.0, np.nan],
+                             w0_error=[0.1, 2.0, 0.1, np.nan], gamma_error=[0.1, 9.0, 0.1, np.nan],
+                             regime=["underdamped", "overdamped (limit)", "underdamped", "run failed"]))
+    ratios = damping_ratios(fits)
+    assert ratios.loc[(0.0, 300.0), "M"] == 0.5 and ratios.loc[(0.5, 300.0), "M"] == 0.5
+    assert "R" not in ratios.columns  # the only finished R fit is not separable: no ratio

@@ -206,6 +206,20 @@ def gnn_held_out(count: int, test_percent: float) -> list[bool]:
     return [k >= count - held for k in range(count)]
 
 
+def phonon_errors(phonons: pd.DataFrame) -> pd.DataFrame:
+    """Per structure and model of a :func:`phonon_comparison` table: the mean absolute frequency
+    difference from the reference model (THz, over every q-point and band) and the lowest
+    frequency of each."""
+    rows = []
+    for name, part in phonons.groupby("structure"):
+        pivot = part.pivot_table(index=["distance", "band", "segment"], columns="model", values="frequency_THz")
+        reference = next(c for c in pivot.columns if c.startswith("reference"))
+        for column in pivot.columns.drop(reference):
+            rows.append(dict(structure=name, model=column, mae_THz=float((pivot[column] - pivot[reference]).abs().mean()),
+                             lowest_model_THz=float(pivot[column].min()), lowest_reference_THz=float(pivot[reference].min())))
+    return pd.DataFrame(rows)
+
+
 def constant_gap_baseline(predictions: pd.DataFrame) -> pd.DataFrame:
     """What a GNN must beat: per stage (``cheap``/``accurate``), the held-out MAE (eV) of always
     predicting the mean gap of that stage's training structures, next to the GNN's held-out MAE

@@ -48,7 +48,7 @@ class DHOFit:
         """Whether w0 and gamma are determined separately (each error below its value). Deep in
         the overdamped limit a DHO ACF tends to exp(-t w0^2 / gamma): only that ratio is
         determined, and the two errors blow up together."""
-        return bool(self.w0_error < self.w0 and self.gamma_error < self.gamma)
+        return bool(separable(self.w0, self.gamma, self.w0_error, self.gamma_error))
 
     @property
     def regime(self) -> str:
@@ -153,6 +153,20 @@ def family_acf(observations, family: str, max_lag_ps: float) -> tuple[np.ndarray
     timestep = float(np.median(np.diff(observations.time_ps)))
     acfs = [mode_acf(observations[f"Q_{family}_{axis}"].to_numpy(), timestep, max_lag_ps) for axis in "xyz"]
     return acfs[0][0], np.mean([acf for _, acf in acfs], axis=0)
+
+
+def separable(w0, gamma, w0_error, gamma_error):
+    """Whether DHO fits determine w0 and gamma separately (each error below its value); works on
+    numbers and on table columns alike."""
+    return (w0_error < w0) & (gamma_error < gamma)
+
+
+def damping_ratios(fits):
+    """The damping ratio gamma / (2 w0) (above 1 overdamped, below 1 underdamped) of the separable
+    fits of a :func:`damping_table`, one row per run and one column per family."""
+    kept = fits[(fits.regime != "run failed") & separable(fits.w0, fits.gamma, fits.w0_error, fits.gamma_error)]
+    return kept.assign(damping_ratio=kept.gamma / (2 * kept.w0)).pivot_table(
+        index=["fa_fraction", "temperature_K"], columns="family", values="damping_ratio")
 
 
 def damping_table(tasks, observations, max_lag_ps: float, failures=None):
