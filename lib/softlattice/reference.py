@@ -14,6 +14,8 @@ chgnet-0.3.0         CHGNet pretrained on MPtrj (PBE/PBE+U)
 sevennet-mf0-r2scan  SevenNet-MF-0, r2SCAN modality
 sevennet-0           SevenNet-0 (PBE)
 gpaw-pbe             GPAW, LCAO dzp basis, PBE, Gamma point (slow; needs the GPAW install of chapter 05)
+gpaw-pw-pbe          GPAW, plane waves (400 eV), PBE, Gamma point; gives stress (slower still)
+gpaw-pw-pbe-k222     the same with a 2x2x2 k-point mesh
 
 Labels are cached on disk, one extxyz file per structure, keyed by a hash of the structure
 (species, positions, cell) and the reference name, and written atomically: a labelling run that
@@ -65,6 +67,12 @@ def gpaw_missing_message() -> str:
             "or `conda install -c conda-forge gpaw`")
 
 
+GPAW_PW_PARAMETERS: dict = dict(xc="PBE", kpts=(1, 1, 1), convergence={"energy": 1e-5, "density": 1e-5})
+"""GPAW plane-wave settings of the 'gpaw-pw-pbe' references (cut-off :data:`GPAW_PW_CUTOFF_EV`);
+they give stress, which LCAO does not, and no basis-set superposition error."""
+GPAW_PW_CUTOFF_EV = 400.0
+
+
 def _gpaw_pbe() -> Calculator:
     try:
         from gpaw import GPAW
@@ -73,12 +81,24 @@ def _gpaw_pbe() -> Calculator:
     return GPAW(**GPAW_PARAMETERS, txt=None)
 
 
+def _gpaw_pw_pbe(kpts: tuple[int, int, int]) -> Callable[[], Calculator]:
+    def make() -> Calculator:
+        try:
+            from gpaw import GPAW, PW
+        except ImportError as error:
+            raise RuntimeError(gpaw_missing_message()) from error
+        return GPAW(mode=PW(GPAW_PW_CUTOFF_EV), **(GPAW_PW_PARAMETERS | {"kpts": kpts}), txt=None)
+    return make
+
+
 REFERENCES: dict[str, Callable[[], Calculator]] = {
     "chgnet-r2scan": _chgnet("r2scan"),
     "chgnet-0.3.0": _chgnet("0.3.0"),
     "sevennet-mf0-r2scan": _sevennet("7net-mf-0", "R2SCAN"),
     "sevennet-0": _sevennet("7net-0", None),
     "gpaw-pbe": _gpaw_pbe,
+    "gpaw-pw-pbe": _gpaw_pw_pbe((1, 1, 1)),
+    "gpaw-pw-pbe-k222": _gpaw_pw_pbe((2, 2, 2)),
 }
 DEFAULT_REFERENCE = "chgnet-r2scan"
 WITHOUT_STRESS = {"gpaw-pbe"}
