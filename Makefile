@@ -65,7 +65,7 @@ browser:
 
 book: setup browser
 	$(PY) -m softlattice.book build --profile $(PROFILE)
-	$(PY) -m softlattice.browsercheck
+	$(PY) -m softlattice.book.browsercheck
 
 chapter: setup
 	$(PY) -m softlattice.book build --profile $(PROFILE) --only $(NB) $(PARAMS)
@@ -78,7 +78,7 @@ sync: setup
 
 validate: setup
 	@test -f $(CSPBI3_MODEL) || { echo "no CsPbI3 model at $(CSPBI3_MODEL): set CSPBI3_MODEL=path/to/nep.txt"; exit 1; }
-	$(PY) -m softlattice.validate cspbi3 --model $(CSPBI3_MODEL) $(VALIDATE_ARGS)
+	$(PY) -m softlattice.perovskite.workflows.cspbi3 cspbi3 --model $(CSPBI3_MODEL) $(VALIDATE_ARGS)
 
 MAFA_MODEL ?= data/models/mafa-chgnet-r2scan
 RUNS ?= runs
@@ -90,44 +90,44 @@ benchmark: setup
 	OMP_NUM_THREADS=1 $(PY) benchmarks/cap_label_throughput.py
 
 model: setup
-	$(PY) -m softlattice.production --output $(MAFA_MODEL)
+	$(PY) -m softlattice.perovskite.workflows.potential --output $(MAFA_MODEL)
 
 checks: setup
-	$(PY) -m softlattice.potential_checks --model $(MAFA_MODEL)/nep.txt --save $(MAFA_MODEL)/checks
+	$(PY) -m softlattice.perovskite.workflows.checks --model $(MAFA_MODEL)/nep.txt --save $(MAFA_MODEL)/checks
 
 # DFT validation set (GPAW, two single-threaded labellers side by side; rerun to resume), then
 # the reference screening (tilt energetics, finite-T tilts, errors against that set)
 screening: setup
-	test -f $(RUNS)/screening/validation_structures.extxyz || $(PY) -m softlattice.screening structures --model $(MAFA_MODEL)
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.screening label --shard 0 --shards 2 & \
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.screening label --shard 1 --shards 2; wait
-	$(PY) -m softlattice.screening collect --model $(MAFA_MODEL)
-	$(PY) -m softlattice.screening screen --model $(MAFA_MODEL)
+	test -f $(RUNS)/screening/validation_structures.extxyz || $(PY) -m softlattice.perovskite.workflows.screening structures --model $(MAFA_MODEL)
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.screening label --shard 0 --shards 2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.screening label --shard 1 --shards 2; wait
+	$(PY) -m softlattice.perovskite.workflows.screening collect --model $(MAFA_MODEL)
+	$(PY) -m softlattice.perovskite.workflows.screening screen --model $(MAFA_MODEL)
 
 damping: setup
-	$(PY) -m softlattice.damping --model $(MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(MAFA_MODEL))
+	$(PY) -m softlattice.perovskite.workflows.damping --model $(MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(MAFA_MODEL))
 
 # two single-threaded halves side by side (GPAW without MPI uses one core well), then one run that
 # finds everything cached and stores the result set
 cap-models: setup
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_workflow --gaps-part 0/2 & \
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_workflow --gaps-part 1/2; wait
-	$(PY) -m softlattice.cap_workflow --profile full --save data/cap_models/chgnet-r2scan
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.models --gaps-part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.models --gaps-part 1/2; wait
+	$(PY) -m softlattice.antiperovskite.workflows.models --profile full --save data/cap_models/chgnet-r2scan
 
 # ranking and the NEP student once, the MD runs in two single-threaded halves, then the analysis
 cap-thermal: setup
-	$(PY) -m softlattice.cap_thermal_workflow --profile full --prepare
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_thermal_workflow --profile full --md-part 0/2 & \
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.cap_thermal_workflow --profile full --md-part 1/2; wait
-	$(PY) -m softlattice.cap_thermal_workflow --profile full --save data/cap_thermal/chgnet-r2scan
+	$(PY) -m softlattice.antiperovskite.workflows.thermal --profile full --prepare
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.thermal --profile full --md-part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.thermal --profile full --md-part 1/2; wait
+	$(PY) -m softlattice.antiperovskite.workflows.thermal --profile full --save data/cap_thermal/chgnet-r2scan
 
 band-edges: setup
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
-	$(PY) -m softlattice.fluctuations --model $(MAFA_MODEL)/nep.txt --save data/band_edges/$(notdir $(MAFA_MODEL))
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
+	$(PY) -m softlattice.perovskite.workflows.band_edges --model $(MAFA_MODEL)/nep.txt --save data/band_edges/$(notdir $(MAFA_MODEL))
 
 phase-diagram: setup
-	$(PY) -m softlattice.sweep --model $(MAFA_MODEL)/nep.txt --profile full --save data/phase_diagram/$(notdir $(MAFA_MODEL))
+	$(PY) -m softlattice.perovskite.workflows.phase_diagram --model $(MAFA_MODEL)/nep.txt --profile full --save data/phase_diagram/$(notdir $(MAFA_MODEL))
 
 clean:
 	rm -rf _build

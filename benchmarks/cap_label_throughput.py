@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from softlattice.antiperovskite import decorate, inequivalent_orderings
+from softlattice.antiperovskite.structures import decorate, inequivalent_orderings
 
 
 def _structures(count: int):
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--gaps", type=int, default=1, help="structures per GPAW level")
     parser.add_argument("--no-gpaw", action="store_true")
     args = parser.parse_args()
-    from softlattice.reference import label_structures
+    from softlattice.models.reference import label_structures
     structures = _structures(args.structures)
     with tempfile.TemporaryDirectory() as work:
         label_structures(structures[:1], "chgnet-r2scan", cache_dir=work)  # load the model once
@@ -45,7 +45,7 @@ def main() -> None:
         seconds = (time.perf_counter() - started) / (len(structures) - 1)
         print(f"CHGNet-r2SCAN labels (E, F, stress): {seconds:.2f} s each, {3600 / seconds:.0f} per hour")
 
-        from softlattice.finetune import FineTuneSettings, finetune_chgnet
+        from softlattice.models.finetune import FineTuneSettings, finetune_chgnet
         epochs = 2
         started = time.perf_counter()
         finetune_chgnet(labelled, FineTuneSettings(epochs=epochs, validation_percent=20), f"{work}/finetune")
@@ -53,13 +53,13 @@ def main() -> None:
         print(f"CHGNet fine-tuning: {seconds:.3f} s per structure and epoch (set-up included)")
 
         if not args.no_gpaw:
-            from softlattice.gaps import band_gap
+            from softlattice.electronic.gaps import band_gap
             for level, basis in (("pbe", "sz(dzp)"), ("gllbsc", "dzp")):
                 times = [band_gap(a, level, basis=basis).seconds for a in structures[: args.gaps]]
                 print(f"GPAW {level} ({basis}, Γ): {np.mean(times):.0f} s each, {3600 / np.mean(times):.0f} per hour "
                       "per core")
 
-    from softlattice.gap_gnn import GapGNN, GapScaler, structure_graph, train
+    from softlattice.models.gap_gnn import GapGNN, GapScaler, structure_graph, train
     graphs = [structure_graph(a, gap=1.0 + 0.01 * k) for k, a in enumerate(structures)]
     started = time.perf_counter()
     train(GapGNN(), graphs, GapScaler(0.0, 3.0), epochs=10, batch_size=16)

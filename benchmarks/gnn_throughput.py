@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from softlattice.antiperovskite import decorate, inequivalent_orderings
-from softlattice.gap_gnn import GapGNN, GapScaler, predict, structure_graph
+from softlattice.antiperovskite.structures import decorate, inequivalent_orderings
+from softlattice.models.gap_gnn import GapGNN, GapScaler, predict, structure_graph
 
 
 def main() -> None:

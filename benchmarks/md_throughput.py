@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from softlattice.md import MDSettings, hold, nep_calculator, run_md
-from softlattice.modes import iodine_displacements, map_framework, project_modes
-from softlattice.structures import build_perovskite
+from softlattice.md.calculators import nep_calculator
+from softlattice.md.engine import MDSettings, run_md
+from softlattice.md.protocols import hold
+from softlattice.perovskite.modes import iodine_displacements, map_framework, project_modes
+from softlattice.perovskite.structures import build_perovskite
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "shared" / "validation" / "cspbi3" / "nep.txt"
 
@@ -84,7 +86,7 @@ def main() -> None:
     if args.mafa_model is None:
         print("MA/FA rows: pass --mafa-model data/models/<name>/nep.txt")
         return
-    from softlattice.structures import build_mixed_perovskite
+    from softlattice.perovskite.structures import build_mixed_perovskite
     for n in args.mafa_sizes:
         atoms = build_mixed_perovskite(0.5, n, seed=0)
         for engine in args.engines:

@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from softlattice.sweep import RampTask, local_client, run_sweep
+from softlattice.md.tasks import local_client
+from softlattice.perovskite.workflows.phase_diagram import RampTask, run_sweep
 
 
 def main() -> None:

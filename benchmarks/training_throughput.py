@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from softlattice.reference import label_structures
-from softlattice.training import HYPERPARAMETER_PRESETS, generate_structures, load_sets, train_nep
+from softlattice.models.nep import HYPERPARAMETER_PRESETS, load_sets, train_nep
+from softlattice.models.reference import label_structures
+from softlattice.perovskite.training_sets import MA_FA_SPECIES, generate_structures
 
 
 def main() -> None:
@@ -48,7 +49,8 @@ def main() -> None:
             # whole training set), which does not grow with the number of steps
             started = time.perf_counter()
             train_nep(train, test[:16], Path(scratch) / f"train_{steps}", steps=steps,
-                      hyper=HYPERPARAMETER_PRESETS["production"], report_interval=steps)
+                      hyper=HYPERPARAMETER_PRESETS["production"], species=MA_FA_SPECIES,
+                      report_interval=steps)
             elapsed[steps] = time.perf_counter() - started
         steps_per_second = 2 * args.steps / (elapsed[3 * args.steps] - elapsed[args.steps])
         setup_seconds = elapsed[args.steps] - args.steps / steps_per_second

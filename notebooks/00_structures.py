@@ -22,7 +22,7 @@
 # either untilted (cubic, $a^0a^0a^0$, for cooling runs) or orthorhombic ($a^-a^-c^+$, for heating
 # runs), replicated to the desired size and with MA and FA placed at random on the A sites.
 #
-# This chapter shows the builders of {mod}`softlattice.structures` and checks them:
+# This chapter shows the builders of {mod}`softlattice.perovskite.structures` and checks them:
 #
 # 1. the cations and the cubic cells of MAPbI3, FAPbI3 and CsPbI3 (the last for validation work);
 # 2. octahedral tilt patterns in Glazer notation {cite}`glazer1972`, imposed through the iodine
@@ -34,7 +34,7 @@
 # from scratch in seconds; the `full` profile only uses finer grids and more random seeds.
 
 # %% tags=["parameters"]
-profile = "full"  # "quick" or "full": named parameter sets in softlattice.profiles
+profile = "full"  # "quick" or "full": named parameter sets in softlattice.infra.profiles
 supercell = None  # repeats of the 12-atom cell along x, y, z for the phase gallery (even)
 tilt_angle = None  # tilt angle in degrees for the phase gallery
 angle_grid = None  # tilt angles in degrees for the round-trip check
@@ -47,12 +47,18 @@ seed = None  # seed of the random substitution and molecular orientations
 import pandas as pd
 import plotly.graph_objects as go
 
-from softlattice import plotting, profiles
-from softlattice.molecules import cation_in_local_frame
-from softlattice.structures import (CUBIC_LATTICE_CONSTANTS, build_mixed_perovskite,
-                                    build_perovskite, framework_spacegroup,
-                                    substitution_statistics, tilt_round_trip)
-from softlattice.tilts import measure_tilt_angles
+from softlattice.book import plotting
+from softlattice.infra import profiles
+from softlattice.perovskite.molecules import cation_in_local_frame
+from softlattice.perovskite.structures import (
+    CUBIC_LATTICE_CONSTANTS,
+    build_mixed_perovskite,
+    build_perovskite,
+    framework_spacegroup,
+    substitution_statistics,
+    tilt_round_trip,
+)
+from softlattice.perovskite.tilts import measure_tilt_angles
 
 plotting.use_book_renderer()
 settings = profiles.resolve(
@@ -172,7 +178,7 @@ print("largest |measured - imposed| about z over all patterns: "
 # %% [markdown]
 # ## Random MA/FA substitution
 #
-# {func}`softlattice.structures.build_mixed_perovskite` puts $\lfloor xN + 1/2\rfloor$ FA cations
+# {func}`softlattice.perovskite.structures.build_mixed_perovskite` puts $\lfloor xN + 1/2\rfloor$ FA cations
 # on a uniformly random subset of the $N$ A sites (numpy's seeded generator), so the realised
 # fraction differs from the target by at most $1/2N$. The seed requires no spatial correlation
 # between MA and FA; the nearest-neighbour Warren-Cowley parameter $\alpha_1 = 1 - P(\mathrm{FA}

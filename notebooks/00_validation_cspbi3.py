@@ -17,8 +17,8 @@
 # # Validation: MD engine and tilt analysis on an independent CsPbI3 potential
 #
 # Before the MA/FA potential of this compendium exists, the molecular-dynamics engine
-# ({mod}`softlattice.md`) and the tilt-mode analysis ({mod}`softlattice.modes`,
-# {mod}`softlattice.phases`) are checked on a potential nobody here trained: a published NEP4 model
+# ({mod}`softlattice.md.engine`) and the tilt-mode analysis ({mod}`softlattice.perovskite.modes`,
+# {mod}`softlattice.perovskite.phases`) are checked on a potential nobody here trained: a published NEP4 model
 # of CsPbI3 fitted to r2SCAN+rVV10 DFT. CsPbI3 has the same octahedral-tilt physics as MA/FA lead
 # iodide: M- and R-point tilt instabilities of the cubic phase, and on heating the sequence
 # orthorhombic $a^-a^-c^+$ → tetragonal $a^0a^0c^+$ → cubic $a^0a^0a^0$ seen in experiments
@@ -27,7 +27,7 @@
 # **Method of this page.** NEP of CsPbI3 (third party; obtained from a public repository without a
 # license file, so it is *not* part of this repository: it lives in `../shared/validation/cspbi3/`
 # beside a checkout, and `-p model PATH` points elsewhere) evaluated by nep-adapters on the CPU; ASE
-# LangevinBAOAB NPT with a fully flexible cell ({class}`softlattice.md.FastLangevinBAOAB`), 2 fs time
+# LangevinBAOAB NPT with a fully flexible cell ({class}`softlattice.md.engine.FastLangevinBAOAB`), 2 fs time
 # step; heating from $a^-a^-c^+$ and cooling from $a^0a^0a^0$ in continuous ramps. Mode amplitudes
 # are the mean iodine displacement along each M/R tilt pattern; a mode is active when its window
 # mean exceeds the thermal noise of a cubic reference run (mean + 5σ of window means, scaled with
@@ -49,8 +49,14 @@ seed = None  # seed of velocities and thermostat noise
 import pandas as pd
 from plotly.subplots import make_subplots
 
-from softlattice import plotting, profiles
-from softlattice.validate import ValidationSettings, format_report, obtain_validation
+from softlattice.book import plotting
+from softlattice.infra import profiles
+from softlattice.perovskite.workflows.cspbi3 import (
+    ValidationSettings,
+    format_report,
+    load_result_set,
+    obtain_validation,
+)
 
 plotting.use_book_renderer()
 settings = profiles.resolve(
@@ -58,9 +64,10 @@ settings = profiles.resolve(
     temperature_low=temperature_low, temperature_high=temperature_high, reference_ps=reference_ps,
     window=window, seed=seed)
 validation_settings = ValidationSettings(**{k: v for k, v in settings.items() if k != "profile"})
-data = obtain_validation(validation_settings, model=model)
-print("results:", data.source)
-print(format_report(data.report))
+results = obtain_validation(validation_settings, model=model)
+report, observations, windows_by_kind = load_result_set(results.folder)
+print("results:", results.source)
+print(format_report(report))
 
 # %% [markdown]
 # ## Tilt-mode amplitudes on heating and cooling
@@ -71,11 +78,11 @@ print(format_report(data.report))
 # first, then the $M$ tilt.
 
 # %%
-thresholds = data.report["thresholds"]
+thresholds = report["thresholds"]
 figure = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("heating", "cooling"))
 colors = dict(M_x="#fdae6b", M_y="#e6550d", M_z="#a63603", R_x="#9ecae1", R_y="#3182bd", R_z="#08519c")
 for column, kind in enumerate(("heating", "cooling"), start=1):
-    windows = data.windows[kind]
+    windows = windows_by_kind[kind]
     for mode, color in colors.items():
         figure.add_scatter(x=windows.temperature_K, y=windows[f"abs_Q_{mode}"], mode="lines",
                            name=mode, line=dict(color=color), legendgroup=mode,
@@ -100,7 +107,7 @@ figure.show()
 # %%
 figure = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("heating", "cooling"))
 for column, kind in enumerate(("heating", "cooling"), start=1):
-    windows = data.windows[kind]
+    windows = windows_by_kind[kind]
     for axis, color in zip("abc", ("#1b9e77", "#d95f02", "#7570b3")):
         figure.add_scatter(x=windows.temperature_K, y=windows[f"{axis}_A"], mode="lines", name=axis,
                            line=dict(color=color), legendgroup=axis, showlegend=column == 1,
@@ -118,7 +125,7 @@ figure.show()
 # the difference is the hysteresis of these fast ramps, not averaged away.
 
 # %%
-pd.DataFrame(data.report["hysteresis"]).round(1)
+pd.DataFrame(report["hysteresis"]).round(1)
 
 # %% [markdown]
 # ## Reading these numbers
@@ -136,4 +143,4 @@ pd.DataFrame(data.report["hysteresis"]).round(1)
 #   near the threshold (the label then flickers, e.g. between $a^0a^0c^+$ and $a^0b^+c^+$), and an
 #   axis whose M and R amplitudes are both active is labelled `*` (coexisting in-phase and
 #   out-of-phase regions, the kind of state the MA/FA study finds at its morphotropic boundary).
-#   The per-block amplitudes of {func}`softlattice.modes.project_modes_local` resolve such domains.
+#   The per-block amplitudes of {func}`softlattice.perovskite.modes.project_modes_local` resolve such domains.

@@ -29,8 +29,8 @@
 # below is measured **against that reference, not against the seed's DFT**: a small error means
 # the NEP reproduces CHGNet-r2SCAN, whose own errors against DFT are not measured on this page.
 #
-# The recipe ({data}`softlattice.production.RECIPES`, command
-# `python -m softlattice.production --output data/models/mafa-chgnet-r2scan`):
+# The recipe ({data}`softlattice.perovskite.workflows.potential.RECIPES`, command
+# `python -m softlattice.perovskite.workflows.potential --output data/models/mafa-chgnet-r2scan`):
 # 1. systematic structures: 96-atom cells of the four tilt phases at x = 0, 0.25, 0.5, 0.75, 1,
 #    five strains, three rattle amplitudes (molecular atoms rattled 0.3 times as much as Pb and I,
 #    since their bonds are about 30 times stiffer), two random arrangements each;
@@ -62,26 +62,28 @@
 profile = "full"  # "quick" or "full"
 recipe = None  # "full" (the committed model) or "quick" (a tiny model trained from scratch)
 reference = None  # reference method, e.g. "chgnet-r2scan", "sevennet-mf0-r2scan"
-checks = None  # settings of the NEB, phase-energy and MD checks (softlattice.potential_checks.CheckSettings)
+checks = None  # settings of the NEB, phase-energy and MD checks (softlattice.perovskite.workflows.checks.CheckSettings)
 
 # %%
 import pandas as pd
 from IPython.display import display
 from plotly.subplots import make_subplots
 
-from softlattice import plotting, profiles
-from softlattice.masscheck import mass_differences
-from softlattice.paths import DATA_DIR
-from softlattice.potential_checks import check_settings, obtain_checks
-from softlattice.production import obtain_production_model, recipe_parameters
-from softlattice.training import error_metrics, errors_by_origin, load_sets, parity_data
+from softlattice.book import plotting
+from softlattice.infra import profiles
+from softlattice.infra.paths import DATA_DIR
+from softlattice.models.nep import error_metrics, errors_by_origin, load_sets, parity_data
+from softlattice.perovskite.workflows.checks import check_settings, load_checks, obtain_checks
+from softlattice.perovskite.workflows.masscheck import mass_differences
+from softlattice.perovskite.workflows.potential import obtain_production_model, recipe_parameters
 
 plotting.use_book_renderer()
 settings = profiles.resolve("01_potential", profile, recipe=recipe, reference=reference, checks=checks)
 parameters = recipe_parameters(settings["recipe"], reference=settings["reference"])
-folder, source = obtain_production_model(parameters, stored=sorted((DATA_DIR / "models").glob("*")))
+model = obtain_production_model(parameters, stored=sorted((DATA_DIR / "models").glob("*")))
+folder = model.folder
 train, test = load_sets(folder)
-print(f"model: {source}; {len(train)} training and {len(test)} test structures")
+print(f"model: {model.source}; {len(train)} training and {len(test)} test structures")
 
 # %% [markdown]
 # ## The dataset
@@ -141,11 +143,9 @@ figure.show()
 parity = parity_data(folder / "nep.txt", test)
 figure = make_subplots(rows=1, cols=3, subplot_titles=("energy (eV/atom)", "forces (eV/Å)", "stress (GPa)"))
 for column, frame in enumerate(parity.values(), start=1):
-    low, high = frame.to_numpy().min(), frame.to_numpy().max()
     figure.add_scatter(x=frame.reference, y=frame.model, mode="markers", marker=dict(size=3),
                        showlegend=False, row=1, col=column)
-    figure.add_scatter(x=[low, high], y=[low, high], mode="lines", line=dict(color="gray", dash="dot"),
-                       showlegend=False, row=1, col=column)
+    plotting.add_identity_line(figure, frame.to_numpy(), row=1, col=column)
 figure.update_xaxes(title_text=f"{settings['reference']}")
 figure.update_yaxes(title_text="NEP", row=1, col=1)
 figure.update_layout(height=380)
@@ -173,15 +173,15 @@ errors_by_origin(folder / "nep.txt", test).round(1)
 # ## Checks against the reference
 #
 # Three checks of what the seed's Fig. 1b-e shows, each computed with the NEP and with the
-# reference on the same structures ({mod}`softlattice.potential_checks`). In the full profile they
+# reference on the same structures ({mod}`softlattice.perovskite.workflows.checks`). In the full profile they
 # come from the committed result set next to the model when its provenance (settings, reference,
 # model hash) matches, else they are computed now.
 
 # %%
-tables, checks_source = obtain_checks(str(folder / "nep.txt"), settings["reference"],
-                                      check_settings(settings["checks"]),
-                                      curated=str(folder / "checks"))
-print(f"checks: {checks_source}")
+checks = obtain_checks(str(folder / "nep.txt"), settings["reference"], check_settings(settings["checks"]),
+                       curated=str(folder / "checks"))
+tables = load_checks(checks.folder)
+print(f"checks: {checks.source}")
 
 # %% [markdown]
 # ### FA rotation paths
@@ -283,7 +283,7 @@ stability.round(4)
 # equilibrium averages (the phase diagram's lattice parameters and mode amplitudes) may give H a
 # larger mass and take a longer time step. MAPbI3 in NPT, once with real masses at 0.5 fs and once
 # with heavy hydrogen at a longer step: the mean pseudo-cubic lattice parameters with
-# block-averaged standard errors ({func}`softlattice.masscheck.compare_masses`).
+# block-averaged standard errors ({func}`softlattice.perovskite.workflows.masscheck.compare_masses`).
 
 # %%
 masses = tables["masses"]
@@ -297,7 +297,7 @@ else:
 # ## Screening the reference
 #
 # The NEP can only be as right as its labels. Three kinds of evidence on the candidate references
-# that ship their weights ({mod}`softlattice.screening`), each computed for the NEP too:
+# that ship their weights ({mod}`softlattice.perovskite.workflows.screening`), each computed for the NEP too:
 #
 # 1. **Errors against real DFT.** GPAW (LCAO, dzp basis, PBE, Gamma point) on a validation set of
 #    96-atom cells none of the models was trained on: the NEP's held-out test set, fresh
@@ -315,19 +315,27 @@ else:
 # %%
 from IPython.display import Markdown
 
-from softlattice.screening import (dft_errors, force_errors_by_species, obtain_screening, screening_settings,
-                                   small_dft_set, tilt_summary)
+from softlattice.perovskite.workflows.screening import (
+    dft_errors,
+    force_errors_by_species,
+    load_screening,
+    obtain_screening,
+    screening_settings,
+    small_dft_set,
+    tilt_summary,
+)
 
 if settings["dft_set"] == "small":
     dft_set = small_dft_set(DATA_DIR.parent / "runs" / "screening" / "small-gpaw-pbe.extxyz.gz")
 else:
     dft_set = DATA_DIR.parent / settings["dft_set"]
 if dft_set is None:
-    from softlattice.reference import gpaw_missing_message
+    from softlattice.models.reference import gpaw_missing_message
     print(f"no DFT comparison: {gpaw_missing_message()}")
-screening, screening_source = obtain_screening(screening_settings(settings["screening"]), folder / "nep.txt",
-                                               dft_set, curated=DATA_DIR / "reference" / "screening")
-print(f"screening: {screening_source}")
+screening_results = obtain_screening(screening_settings(settings["screening"]), folder / "nep.txt", dft_set,
+                                     curated=DATA_DIR / "reference" / "screening")
+screening = load_screening(screening_results.folder)
+print(f"screening: {screening_results.source}")
 
 # %% [markdown]
 # ### Errors against GPAW-PBE

@@ -33,7 +33,7 @@
 # A-site arrangements, molecular orientations and thermostat noise. Phases come from the same
 # projection and noise thresholds as the CsPbI3 validation chapter: a mode is active when its
 # window-mean amplitude exceeds the thermal noise of an untilted cubic reference run of the same
-# cell by five standard deviations. The tasks run on Dask {cite}`dask2016` (`softlattice.sweep`): a LocalCluster
+# cell by five standard deviations. The tasks run on Dask {cite}`dask2016` (`softlattice.perovskite.workflows.phase_diagram`): a LocalCluster
 # on this machine, any scheduler on a cluster.
 #
 # The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 40 K/ps, about 3,000-6,000
@@ -60,9 +60,16 @@ import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from softlattice import plotting, profiles
-from softlattice.paths import DATA_DIR
-from softlattice.sweep import cubic_boundary, obtain_sweep, phase_at, transition_statistics
+from softlattice.book import plotting
+from softlattice.infra import profiles
+from softlattice.infra.paths import DATA_DIR
+from softlattice.perovskite.workflows.phase_diagram import (
+    cubic_boundary,
+    load_sweep,
+    obtain_sweep,
+    phase_at,
+    transition_statistics,
+)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("02_phase_diagram", profile, fa_fractions=fa_fractions, replicas=replicas, ramp=ramp,
@@ -70,8 +77,8 @@ settings = profiles.resolve("02_phase_diagram", profile, fa_fractions=fa_fractio
                             frame_temperatures=frame_temperatures, window=window, n_sigma=n_sigma,
                             scheduler=scheduler, workers=workers)
 model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
-tables, source, sweep_folder = obtain_sweep(settings, model_path,
-                                           curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+sweep = obtain_sweep(settings, model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+tables, source = load_sweep(sweep.folder), sweep.source
 tasks, windows, transitions = tables["tasks"], tables["windows"], tables["transitions"]
 base = settings["ramp"]
 main_grid = (windows.repeat == base["repeat"]) & (windows.rate_K_per_ps == base["rate_K_per_ps"])

@@ -28,12 +28,12 @@
 # A-site arrangements, and one 6,144-atom cell at x = 0.25. The R share
 # $|Q_R|/(|Q_R|+|Q_M|)$ about the primary axis is read in the window nearest each temperature;
 # a logistic fit in x gives the centre, a bootstrap over runs its interval
-# ({mod}`softlattice.mpb`). Layers come from the structure at the end of the ramp segment at the
+# ({mod}`softlattice.perovskite.mpb`). Layers come from the structure at the end of the ramp segment at the
 # map temperature, projected on the modes per 2×2×2 block of cells.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
-sweep = None  # chapter-02 sweep settings (softlattice.profiles "02_phase_diagram")
+sweep = None  # chapter-02 sweep settings (softlattice.infra.profiles "02_phase_diagram")
 temperatures = None  # temperatures (K) of the R-share curves
 map_temperature = None  # temperature (K) of the layer maps
 bootstrap = None  # bootstrap resamples of the MPB centre
@@ -45,17 +45,18 @@ import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from softlattice import plotting, profiles
-from softlattice.mpb import block_modes, fit_mpb, layer_table, logistic, r_share_table
-from softlattice.paths import DATA_DIR
-from softlattice.sweep import load_sweep_frames, obtain_sweep
+from softlattice.book import plotting
+from softlattice.infra import profiles
+from softlattice.infra.paths import DATA_DIR
+from softlattice.perovskite.mpb import block_modes, fit_mpb, layer_table, logistic, r_share_table
+from softlattice.perovskite.workflows.phase_diagram import load_sweep, load_sweep_frames, obtain_sweep
 
 plotting.use_book_renderer()
 settings = profiles.resolve("03_mpb", profile, sweep=sweep, temperatures=temperatures,
                             map_temperature=map_temperature, bootstrap=bootstrap)
 model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
-tables, source, folder = obtain_sweep(settings["sweep"], model_path,
-                                      curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+sweep = obtain_sweep(settings["sweep"], model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+tables, source, folder = load_sweep(sweep.folder), sweep.source, sweep.folder
 tasks, windows = tables["tasks"], tables["windows"]
 frames = load_sweep_frames(folder)
 base = settings["sweep"]["ramp"]

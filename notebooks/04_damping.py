@@ -28,8 +28,8 @@
 # phonopy {cite}`togo2023phonopy` through calorine's `get_force_constants` on the 12-atom MAPbI3
 # cell (positions relaxed in the fixed cubic cell), 2×2×2 supercell. Dynamics: NVT of the cubic
 # cell with **real masses** (0.5 fs steps, a sample every 5 fs; dynamics depend on masses),
-# run as tasks of {mod}`softlattice.sweep`; ACFs with dynasor {cite}`fransson2021dynasor`, DHO fits
-# with scipy ({mod}`softlattice.damping`), averaged over the three equivalent axes.
+# run as tasks of {mod}`softlattice.perovskite.workflows.phase_diagram`; ACFs with dynasor {cite}`fransson2021dynasor`, DHO fits
+# with scipy ({mod}`softlattice.perovskite.workflows.damping`), averaged over the three equivalent axes.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -47,10 +47,12 @@ import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from softlattice import plotting, profiles
-from softlattice.damping import damping_ratios, obtain_damping
-from softlattice.paths import DATA_DIR
-from softlattice.phonons import band_structure, cubic_phonons, relaxed_cubic_cell, softest_mode, tilt_mode
+from softlattice.analysis.phonons import band_structure, cubic_phonons, softest_mode, tilt_mode
+from softlattice.book import plotting
+from softlattice.infra import profiles
+from softlattice.infra.paths import DATA_DIR
+from softlattice.perovskite.phonons import relaxed_cubic_cell
+from softlattice.perovskite.workflows.damping import damping_ratios, obtain_damping
 
 plotting.use_book_renderer()
 settings = profiles.resolve("04_damping", profile, fa_fractions=fa_fractions, temperatures=temperatures,
@@ -99,7 +101,8 @@ pd.DataFrame(soft).round(3)
 # crossing it.
 
 # %%
-fits, acfs, source = obtain_damping(settings, model_path, curated=DATA_DIR / "damping" / "mafa-chgnet-r2scan")
+damping = obtain_damping(settings, model_path, curated=DATA_DIR / "damping" / "mafa-chgnet-r2scan")
+fits, acfs, source = damping.table("fits"), damping.table("acfs"), damping.source
 display(Markdown(f"Runs: {source}."))
 from dynasor.tools.damped_harmonic_oscillator import acf_position_dho
 
@@ -145,11 +148,11 @@ regimes
 # changing character at the same temperature) lies at the MPB.
 
 # %%
-from softlattice.sweep import cubic_boundary, obtain_sweep
+from softlattice.perovskite.workflows.phase_diagram import cubic_boundary, load_sweep, obtain_sweep
 
 sweep_settings = profiles.resolve("02_phase_diagram", profile)
-sweep_tables, sweep_source, _ = obtain_sweep(sweep_settings, model_path,
-                                             curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+sweep = obtain_sweep(sweep_settings, model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+sweep_tables, sweep_source = load_sweep(sweep.folder), sweep.source
 ramp = sweep_settings["ramp"]
 sweep_transitions = sweep_tables["transitions"]
 boundary = cubic_boundary(sweep_transitions[(sweep_transitions.repeat == ramp["repeat"]) &

@@ -26,7 +26,7 @@
 # 330 K in 96-atom cells (compositions in steps of 1/8; the cell volume from a preceding NPT run),
 # several independent A-site arrangements per composition, snapshots spaced by more than the
 # decorrelation time of the tilt modes. Band edges: GPAW {cite}`mortensen2024gpaw` LCAO (dzp, PBE,
-# Gamma point; {mod}`softlattice.electronic`), referred to the mean electrostatic potential at the
+# Gamma point; {mod}`softlattice.electronic.band_edges`), referred to the mean electrostatic potential at the
 # Pb nuclei, so that snapshots share an energy zero. PBE without spin-orbit coupling: gaps near
 # experiment by error cancellation; only spreads and trends are meaningful, as in the seed.
 
@@ -45,9 +45,10 @@ model = None  # NEP file; default: the production model of chapter 01
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from softlattice import plotting, profiles
-from softlattice.fluctuations import edge_statistics, obtain_band_edges
-from softlattice.paths import DATA_DIR
+from softlattice.book import plotting
+from softlattice.infra import profiles
+from softlattice.infra.paths import DATA_DIR
+from softlattice.perovskite.workflows.band_edges import edge_statistics, obtain_band_edges
 
 plotting.use_book_renderer()
 settings = profiles.resolve("05_band_edges", profile, fa_fractions=fa_fractions, arrangements=arrangements,
@@ -55,10 +56,11 @@ settings = profiles.resolve("05_band_edges", profile, fa_fractions=fa_fractions,
                             temperature=temperature, timestep_fs=timestep_fs)
 model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 try:
-    edges, decorrelation, excluded, source = obtain_band_edges(settings, model_path,
-                                                               curated=DATA_DIR / "band_edges" / "mafa-chgnet-r2scan")
+    band_edges = obtain_band_edges(settings, model_path, curated=DATA_DIR / "band_edges" / "mafa-chgnet-r2scan")
 except RuntimeError as error:  # GPAW missing: say how to install it
     raise SystemExit(str(error)) from None
+edges, decorrelation = band_edges.table("edges"), band_edges.table("decorrelation")
+excluded, source = band_edges.json("excluded.json"), band_edges.source
 display(Markdown(f"Results: {source}. {len(edges)} snapshots with band edges; {len(excluded)} excluded "
                  "(SCF not converged after a retry with safer mixing)."))
 for message in excluded:

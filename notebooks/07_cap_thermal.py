@@ -25,7 +25,7 @@
 # **Method of this page.** Models from chapter 06: the fine-tuned CHGNet relaxes and ranks the
 # orderings and gives the 0 K phonons (phonopy {cite}`togo2023phonopy`, the 40-atom cell as its own
 # supercell, so Γ of that cell: the parent's Γ, X, M and R); the GNN gives the gaps. The MD uses a
-# NEP student ({mod}`softlattice.cap_thermal_workflow`): on two cores CHGNet takes about 0.07 s per
+# NEP student ({mod}`softlattice.antiperovskite.workflows.thermal`): on two cores CHGNet takes about 0.07 s per
 # 40-atom step, about a hundred times more than a NEP (a day for this page's runs instead of
 # minutes), so a NEP is trained with neppo on the fine-tuned CHGNet's
 # labels, and its errors against its teacher are shown. The student keeps neppo's three-body
@@ -61,11 +61,12 @@ import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from softlattice import plotting, profiles
-from softlattice.cap_thermal import largest_gap_reductions, stabilised_modes
-from softlattice.cap_thermal_workflow import committed_cap_models, obtain_cap_thermal
-from softlattice.cap_workflow import constant_gap_baseline, obtain_cap_models
-from softlattice.paths import DATA_DIR
+from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
+from softlattice.antiperovskite.workflows.models import constant_gap_baseline, obtain_cap_models
+from softlattice.antiperovskite.workflows.thermal import TABLES, committed_cap_models, obtain_cap_thermal
+from softlattice.book import plotting
+from softlattice.infra import profiles
+from softlattice.infra.paths import DATA_DIR
 
 plotting.use_book_renderer()
 settings = profiles.resolve("07_cap_thermal", profile, cap_models=cap_models, br_fractions=br_fractions,
@@ -74,9 +75,10 @@ settings = profiles.resolve("07_cap_thermal", profile, cap_models=cap_models, br
                             spectra_temperatures=spectra_temperatures, frozen_composition=frozen_composition,
                             frozen_temperatures=frozen_temperatures, spot_checks=spot_checks)
 try:
-    tables, source, _ = obtain_cap_thermal(settings, curated=DATA_DIR / "cap_thermal" / "chgnet-r2scan")
+    cap_thermal = obtain_cap_thermal(settings, curated=DATA_DIR / "cap_thermal" / "chgnet-r2scan")
 except RuntimeError as error:  # GPAW missing: say how to install it
     raise SystemExit(str(error)) from None
+tables, source = cap_thermal.tables(TABLES), cap_thermal.source
 display(Markdown(f"Results: {source}."))
 
 # %% [markdown]
@@ -131,9 +133,7 @@ if len(renormalised):
         fitted = group[group.converged.astype(bool)]
         figure.add_scatter(x=fitted.harmonic_THz, y=fitted.frequency_THz, mode="markers", marker=dict(size=5),
                            error_y=dict(array=fitted.frequency_error_THz), name=f"x = {x:g}, {temperature:.0f} K")
-    low = float(min(renormalised.harmonic_THz.min(), 0.0))
-    high = float(renormalised.harmonic_THz.max())
-    figure.add_scatter(x=[low, high], y=[low, high], mode="lines", line=dict(color="grey", dash="dot"), showlegend=False)
+    plotting.add_identity_line(figure, renormalised.harmonic_THz, [0.0])
     figure.update_layout(height=440, xaxis_title="0 K harmonic frequency (THz)", yaxis_title="MD peak frequency (THz)")
     figure.show()
     summary = renormalised.groupby(["br_fraction", "temperature_K"]).agg(
@@ -186,9 +186,9 @@ display(Markdown(f"Median over x, the change at {coldest:.0f} K is {100 * share:
                  "MD visits at once (the imaginary modes), not a gradual renormalisation with T." if share > 0.5 else
                  f"Median over x, the change at {coldest:.0f} K is {100 * share:.0f} % of the change at {hottest:.0f} K."))
 settings06 = profiles.resolve("06_cap_models", settings["cap_models"])
-gnn_baseline = constant_gap_baseline(obtain_cap_models(settings06, curated=committed_cap_models(settings06))[0][
-    "gnn_predictions"]).set_index("stage").loc["accurate"]
-skill = "beats" if gnn_baseline.gnn_mae_eV < 0.8 * gnn_baseline.constant_mae_eV else "does not beat"
+cap_models = obtain_cap_models(settings06, curated=committed_cap_models(settings06))
+gnn_baseline = constant_gap_baseline(cap_models.table("gnn_predictions")).set_index("stage").loc["accurate"]
+skill = "beats" if gnn_baseline.beats_constant else "does not beat"
 display(Markdown(
     f"These gaps come from the chapter 06 GNN, whose held-out MAE at the accurate level ({gnn_baseline.gnn_mae_eV:.3f} eV "
     f"on {int(gnn_baseline.held_out)} held-out structure(s)) {skill} a constant predictor ({gnn_baseline.constant_mae_eV:.3f} eV). "

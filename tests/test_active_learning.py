@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-
-from softlattice.active_learning import ActiveLearningSettings, ExplorationCondition, run_active_learning
-from softlattice.md import MDSettings
-from softlattice.reference import label_structures
-from softlattice.structures import build_perovskite
-
 from test_training import CSPBI3, TINY, lj, rattled_cspbi3
+
+from softlattice.md.engine import MDSettings
+from softlattice.models.active_learning import ActiveLearningSettings, ExplorationCondition, run_active_learning
+from softlattice.models.reference import label_structures
+from softlattice.perovskite.structures import build_perovskite
 
 
 def conditions():
@@ -53,7 +52,8 @@ def test_bad_settings():
 
 def test_selection_caps_each_run_and_skips_unlabellable_snapshots():
     import pandas as pd
-    from softlattice.active_learning import select_uncertain
+
+    from softlattice.models.active_learning import select_uncertain
     snapshots = rattled_cspbi3(8, 0.02, 0.0, seed=7)
     for k, atoms in enumerate(snapshots):
         atoms.info["condition"] = 0 if k < 6 else 1
@@ -65,7 +65,7 @@ def test_selection_caps_each_run_and_skips_unlabellable_snapshots():
 
 
 def test_force_filter_leaves_out_near_collisions(tmp_path):
-    from softlattice.active_learning import trainable
+    from softlattice.models.active_learning import trainable
     labelled = label_structures(rattled_cspbi3(4, 0.02, 0.0, seed=8), lj(), name="lj", cache_dir=tmp_path)
     largest = [np.abs(a.get_forces()).max() for a in labelled]
     cut = float(np.median(largest))

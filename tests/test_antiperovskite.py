@@ -7,9 +7,17 @@ import numpy as np
 import pytest
 from ase import units
 
-from softlattice.antiperovskite import (all_orderings, build_antiperovskite, decorate, halide_permutations,
-                                        inequivalent_orderings, n_bromide, ordering_counts,
-                                        rms_thermal_displacements, thermal_displacement_structures)
+from softlattice.antiperovskite.structures import (
+    all_orderings,
+    build_antiperovskite,
+    decorate,
+    halide_permutations,
+    inequivalent_orderings,
+    n_bromide,
+    ordering_counts,
+    rms_thermal_displacements,
+    thermal_displacement_structures,
+)
 
 
 def test_cell_is_cubic_pm3m_with_five_atoms():

@@ -5,9 +5,10 @@ import json
 import nbformat
 import pytest
 
-from softlattice import book, profiles
-from softlattice.plotting import BOOK_RENDERER, structure_figure, use_book_renderer
-from softlattice.structures import build_perovskite
+from softlattice.book import build as book
+from softlattice.book.plotting import BOOK_RENDERER, structure_figure, use_book_renderer
+from softlattice.infra import profiles
+from softlattice.perovskite.structures import build_perovskite
 
 
 def test_overrides_are_read_as_yaml():
@@ -100,8 +101,19 @@ def test_book_renderer_needs_no_cdn_and_no_requirejs():
 
 
 def test_pending_chapters_exist_and_say_how_to_make_their_results():
-    from softlattice.profiles import FULL_PENDING
+    from softlattice.infra.profiles import FULL_PENDING
     for stem, command in FULL_PENDING.items():
         assert stem in book.chapters_in_toc() and command.startswith("python -m softlattice.")
-    cell = book._run_record_cell({"profile": "quick"}, 1.0, pending="python -m softlattice.damping")
-    assert "have not been computed yet" in cell.source and "python -m softlattice.damping" in cell.source
+    cell = book._run_record_cell({"profile": "quick"}, 1.0, pending="python -m softlattice.perovskite.workflows.damping")
+    assert "have not been computed yet" in cell.source and "python -m softlattice.perovskite.workflows.damping" in cell.source
+
+
+def test_identity_line_spans_every_finite_value_and_refuses_none():
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from softlattice.book.plotting import add_identity_line
+    figure = add_identity_line(go.Figure(), [1.0, np.nan, 3.0], np.array([[-2.0], [0.5]]))
+    assert list(figure.data[0].x) == [-2.0, 3.0] and list(figure.data[0].y) == [-2.0, 3.0]
+    with pytest.raises(ValueError, match="no finite values"):
+        add_identity_line(go.Figure(), [np.nan])

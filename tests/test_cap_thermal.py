@@ -8,8 +8,9 @@ from ase import units
 from ase.calculators.calculator import Calculator, all_changes
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
-from softlattice.antiperovskite import build_antiperovskite
-from softlattice.cap_thermal import (
+
+from softlattice.antiperovskite.structures import build_antiperovskite
+from softlattice.antiperovskite.thermal import (
     harmonic_frequencies,
     mode_momenta,
     mode_projector,
@@ -94,7 +95,8 @@ def test_relax_and_rank_orders_by_energy():
 
 def test_bose_einstein_amplitude_has_the_quantum_and_classical_limits():
     from ase import units
-    from softlattice.cap_thermal import bose_einstein_amplitude
+
+    from softlattice.antiperovskite.thermal import bose_einstein_amplitude
     frequency = 2.0  # THz
     omega = 2 * np.pi * frequency * 1e12 / units.s
     hbar = units._hbar * units.J * units.s
@@ -108,10 +110,8 @@ def test_bose_einstein_amplitude_has_the_quantum_and_classical_limits():
 def test_frozen_phonons_of_a_quadratic_gap_model_give_the_expected_change():
     from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
-    from softlattice.cap_thermal import (
-        frozen_phonon_gap_changes,
-        gamma_mode_displacements,
-    )
+
+    from softlattice.antiperovskite.thermal import frozen_phonon_gap_changes, gamma_mode_displacements
     atoms = build_antiperovskite("Br")
     unit = PhonopyAtoms(symbols=atoms.get_chemical_symbols(), cell=atoms.cell.array,
                         scaled_positions=atoms.get_scaled_positions())
@@ -130,7 +130,7 @@ def test_frozen_phonons_of_a_quadratic_gap_model_give_the_expected_change():
 
 
 def test_standard_error_grows_with_correlation():
-    from softlattice.cap_thermal import mean_and_standard_error
+    from softlattice.analysis.statistics import mean_and_standard_error
     values = np.random.default_rng(0).normal(size=400)
     mean, independent = mean_and_standard_error(values)
     _, correlated = mean_and_standard_error(values, correlation_samples=8.0)
@@ -140,7 +140,7 @@ def test_standard_error_grows_with_correlation():
 
 
 def test_integrated_correlation_time_of_an_ar1_series():
-    from softlattice.cap_thermal_workflow import integrated_correlation_samples
+    from softlattice.analysis.statistics import integrated_correlation_samples
     rng = np.random.default_rng(1)
     phi = 0.8
     series = np.zeros(200_000)
@@ -153,8 +153,8 @@ def test_integrated_correlation_time_of_an_ar1_series():
 
 
 def test_lowest_orderings_are_stored_and_read_back_unchanged(tmp_path, monkeypatch):
-    import softlattice.cap_thermal_workflow as workflow
-    from softlattice.antiperovskite import decorate
+    import softlattice.antiperovskite.workflows.thermal as workflow
+    from softlattice.antiperovskite.structures import decorate
     calls = []
 
     def fake_lowest(br_fractions, calculator, fmax):
@@ -177,7 +177,7 @@ def test_lowest_orderings_are_stored_and_read_back_unchanged(tmp_path, monkeypat
 
 
 def test_spot_check_compositions_spread_over_x():
-    from softlattice.cap_thermal_workflow import spot_check_fractions
+    from softlattice.antiperovskite.workflows.thermal import spot_check_fractions
     fractions = [k / 8 for k in range(9)]
     assert spot_check_fractions(fractions, 3) == [0.0, 0.5, 1.0]
     assert spot_check_fractions(fractions, 1) == [0.0]
@@ -188,7 +188,7 @@ def test_spot_check_compositions_spread_over_x():
 
 
 def test_largest_gap_reduction_and_stabilised_modes_are_read_from_the_tables():
-    from softlattice.cap_thermal import largest_gap_reductions, stabilised_modes
+    from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
     thermal = pd.DataFrame(dict(br_fraction=[0.0, 0.5, 0.0, 0.5, 0.0, 0.5], temperature_K=[0, 0, 300, 300, 600, 600],
                                 gap_eV=[1.0, 1.2, 0.9, 0.9, 0.8, 0.85], error_eV=0.01,
                                 relative_change=[0.0, 0.0, -0.1, -0.25, -0.2, -0.29]))

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from dynasor.tools.damped_harmonic_oscillator import acf_position_dho
 
-from softlattice.damping import fit_dho, mode_acf
-from softlattice.modes import layer_profile, map_framework, mode_patterns, project_modes_local
-from softlattice.mpb import fit_mpb, layer_assignment, logistic, r_share
-from softlattice.structures import build_perovskite
+from softlattice.analysis.dho import fit_dho, mode_acf
+from softlattice.perovskite.modes import layer_profile, map_framework, mode_patterns, project_modes_local
+from softlattice.perovskite.mpb import fit_mpb, layer_assignment, logistic, r_share
+from softlattice.perovskite.structures import build_perovskite
 
 
 @pytest.mark.parametrize("w0, gamma, regime, max_lag", [
@@ -78,7 +78,7 @@ def test_layer_map_recovers_a_synthetic_layer_sequence():
 
 
 def test_block_modes_and_layer_table_of_a_layered_structure():
-    from softlattice.mpb import block_modes, layer_table
+    from softlattice.perovskite.mpb import block_modes, layer_table
     atoms = build_perovskite("Cs", (4, 4, 8), lattice_constant=6.3)
     framework = map_framework(atoms)
     patterns = mode_patterns(framework)
@@ -98,7 +98,7 @@ def test_block_modes_and_layer_table_of_a_layered_structure():
 def test_family_acf_averages_axes_and_refuses_unknown_families():
     import pandas as pd
 
-    from softlattice.damping import family_acf
+    from softlattice.perovskite.workflows.damping import family_acf
     t = np.arange(0, 100.0, 0.01)
     frame = pd.DataFrame({"time_ps": t, "Q_M_x": np.cos(2 * t), "Q_M_y": np.cos(2 * t + 1.0), "Q_M_z": np.sin(2 * t)})
     lags, acf = family_acf(frame, "M", 3.0)
@@ -110,7 +110,7 @@ def test_family_acf_averages_axes_and_refuses_unknown_families():
 def test_a_run_that_blew_up_stays_in_the_damping_table():
     import pandas as pd
 
-    from softlattice.damping import damping_table, nvt_tasks
+    from softlattice.perovskite.workflows.damping import damping_table, nvt_tasks
     tasks = nvt_tasks([0.0], [350.0, 450.0], run_ps=10.0)
     time = np.arange(0, 10.0, 0.005)
     rng = np.random.default_rng(0)
@@ -126,7 +126,7 @@ def test_a_run_that_blew_up_stays_in_the_damping_table():
 
 
 def test_a_pure_exponential_acf_is_the_overdamped_limit():
-    from softlattice.damping import DHOFit
+    from softlattice.analysis.dho import DHOFit
     lags = np.arange(0, 2.0, 0.005)
     fit = fit_dho(lags, np.exp(-lags / 0.3))  # no oscillation at all
     assert fit.converged and fit.regime.startswith("overdamped")
@@ -139,7 +139,8 @@ def test_a_pure_exponential_acf_is_the_overdamped_limit():
 
 def test_damping_ratios_keep_only_separable_fits_of_finished_runs():
     import pandas as pd
-    from softlattice.damping import damping_ratios
+
+    from softlattice.perovskite.workflows.damping import damping_ratios
     fits = pd.DataFrame(dict(fa_fraction=[0.0, 0.0, 0.5, 0.5], temperature_K=300.0, family=["M", "R", "M", "R"],
                              w0=[2.0, 1.0, 1.0, np.nan], gamma=[2.0, 8.0, 1.0, np.nan],
                              w0_error=[0.1, 2.0, 0.1, np.nan], gamma_error=[0.1, 9.0, 0.1, np.nan],

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from ase.calculators.calculator import Calculator, all_changes
 
-from softlattice.electronic import BandEdgeCache, SCFNotConverged, band_edges, cached_band_edges
-from softlattice.structures import build_mixed_perovskite, build_perovskite
+from softlattice.electronic.band_edges import BandEdgeCache, SCFNotConverged, band_edges, cached_band_edges
+from softlattice.perovskite.structures import build_mixed_perovskite, build_perovskite
 
 
 class FakeBands(Calculator):

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from softlattice.fluctuations import decorrelation_time, edge_statistics, md_snapshots, representable
-from softlattice.paths import DATA_DIR
+from softlattice.infra.paths import DATA_DIR
+from softlattice.perovskite.workflows.band_edges import decorrelation_time, edge_statistics, md_snapshots, representable
 
 MODEL = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from ase import Atoms
 
-from softlattice.antiperovskite import build_antiperovskite, decorate, inequivalent_orderings
-from softlattice.gap_gnn import GapGNN, GapScaler, predict, structure_graph, train
+from softlattice.antiperovskite.structures import build_antiperovskite, decorate, inequivalent_orderings
+from softlattice.models.gap_gnn import GapGNN, GapScaler, predict, structure_graph, train
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_two_stage_training_reduces_the_error_on_its_data(cells):
 def test_fast_pair_search_agrees_with_ase(cells):
     from ase.neighborlist import neighbor_list
 
-    from softlattice.gap_gnn import periodic_pairs
+    from softlattice.models.gap_gnn import periodic_pairs
     atoms = cells[3]
     mine = sorted(zip(*[np.round(a, 6).tolist() for a in periodic_pairs(atoms, 5.5)]))
     reference = sorted(zip(*[np.round(a, 6).tolist() for a in neighbor_list("ijd", atoms, 5.5)]))

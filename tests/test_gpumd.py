@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from calorine.gpumd import read_runfile, read_xyz
 
-from softlattice.gpumd import gpumd_executable, run_gpumd, write_gpumd_inputs
-from softlattice.md import MDSettings, ramp
-from softlattice.structures import build_perovskite
+from softlattice.md.engine import MDSettings
+from softlattice.md.gpumd import gpumd_executable, run_gpumd, write_gpumd_inputs
+from softlattice.md.protocols import ramp
+from softlattice.perovskite.structures import build_perovskite
 
 
 @pytest.fixture

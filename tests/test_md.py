@@ -13,8 +13,9 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from softlattice.md import (MDBlowUp, MDSettings, hold, model_species, nep_calculator, ramp,
-                            run_md, stepwise)
+from softlattice.md.calculators import model_species, nep_calculator
+from softlattice.md.engine import MDBlowUp, MDSettings, run_md
+from softlattice.md.protocols import hold, ramp, stepwise
 
 CSPBI3_MODEL = Path(__file__).resolve().parents[2] / "shared" / "validation" / "cspbi3" / "nep.txt"
 
@@ -81,7 +82,7 @@ def test_npt_thermostat_reaches_target():
 
 
 def test_heavy_hydrogen_keeps_positions_masses_changed():
-    from softlattice.structures import build_perovskite
+    from softlattice.perovskite.structures import build_perovskite
     atoms = build_perovskite("MA", (1, 1, 1))
     from ase.calculators.lj import LennardJones
     result = run_md(atoms, LennardJones(sigma=1.0, epsilon=0.001, rc=3.0), hold(10, 0.01),
@@ -133,7 +134,8 @@ def test_resume_after_sigkill(tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_md import copper
         from ase.calculators.emt import EMT
-        from softlattice.md import MDSettings, hold, run_md
+        from softlattice.md.engine import MDSettings, run_md
+        from softlattice.md.protocols import hold
         run_md(copper(), EMT(), hold(300, 1.5, segment_ps=0.05), MDSettings(sample_interval=10),
                checkpoint_dir={str(tmp_path / 'run')!r})
     """)
@@ -162,7 +164,7 @@ def test_resume_after_sigkill(tmp_path):
 @pytest.mark.skipif(not CSPBI3_MODEL.exists(), reason="independent CsPbI3 NEP not present in "
                     "../shared/validation/cspbi3 (it cannot be shipped with this repository)")
 def test_cspbi3_nep_engines_agree_and_md_tracks_modes():
-    from softlattice.structures import build_perovskite
+    from softlattice.perovskite.structures import build_perovskite
     atoms = build_perovskite("Cs", (2, 2, 2), glazer="a-a-c+", tilt_angle=8.0, lattice_constant=6.3)
     atoms.rattle(0.02, seed=1)
     fast = atoms.copy()
@@ -171,7 +173,8 @@ def test_cspbi3_nep_engines_agree_and_md_tracks_modes():
     reference.calc = nep_calculator(CSPBI3_MODEL, "cpunep")
     np.testing.assert_allclose(fast.get_forces(), reference.get_forces(), atol=1e-6)
     np.testing.assert_allclose(fast.get_stress(), reference.get_stress(), atol=1e-7)
-    result = run_md(atoms, fast.calc, hold(50, 0.4), MDSettings(sample_interval=20))
+    from softlattice.perovskite.modes import tilt_observers
+    result = run_md(atoms, fast.calc, hold(50, 0.4), MDSettings(sample_interval=20), observers=tilt_observers(atoms))
     last = result.observations.iloc[-1]
     assert {"Q_M_z", "Q_R_x"} <= set(result.observations.columns)
     assert last.Q_M_z > 0.2 and abs(last.Q_R_x) > 0.2 and abs(last.Q_R_z) < 0.1
@@ -180,14 +183,28 @@ def test_cspbi3_nep_engines_agree_and_md_tracks_modes():
 def test_model_of_wrong_species_is_rejected(tmp_path):
     model = tmp_path / "nep.txt"
     model.write_text("nep4 2 Cs Br\ncutoff 6 5\n")
-    from softlattice.structures import build_perovskite
+    from softlattice.perovskite.structures import build_perovskite
     with pytest.raises(ValueError, match=r"structure contains \['I', 'Pb'\]"):
         nep_calculator(model, atoms=build_perovskite("Cs", 1))
 
 
 def test_block_standard_error():
-    from softlattice.masscheck import block_standard_error
+    from softlattice.analysis.statistics import block_standard_error
     samples = np.random.default_rng(0).normal(0, 1, 10000)
     assert block_standard_error(samples) == pytest.approx(0.01, rel=0.8)
     with pytest.raises(ValueError, match="too few"):
         block_standard_error(samples[:6])
+
+
+def test_observers_add_their_columns_to_every_sample_and_nothing_is_analysed_without_them():
+    seen = []
+
+    def observer(atoms):
+        seen.append(len(atoms))
+        return {"x_mean_A": float(atoms.positions[:, 0].mean())}
+
+    plain = run_md(copper(), EMT(), hold(300, 0.05), MDSettings(sample_interval=10))
+    observed = run_md(copper(), EMT(), hold(300, 0.05), MDSettings(sample_interval=10), observers=[observer])
+    assert "x_mean_A" not in plain.observations and not any(c.startswith("Q_") for c in plain.observations)
+    assert len(seen) == len(observed.observations) and observed.observations.x_mean_A.notna().all()
+    np.testing.assert_allclose(observed.observations.temperature_K, plain.observations.temperature_K)

@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 
-from softlattice.modes import (MODES, iodine_displacements, layer_profile, map_framework,
-                               project_modes, project_modes_local)
-from softlattice.structures import build_perovskite
-from softlattice.tilts import parse_glazer
+from softlattice.perovskite.modes import (
+    MODES,
+    iodine_displacements,
+    layer_profile,
+    map_framework,
+    project_modes,
+    project_modes_local,
+)
+from softlattice.perovskite.structures import build_perovskite
+from softlattice.perovskite.tilts import parse_glazer
 
 EXPECTED_ACTIVE = {"a0a0a0": [], "a0a0c-": ["R_z"], "a0a0c+": ["M_z"], "a-a-c+": ["R_x", "R_y", "M_z"],
                    "a+a+a+": ["M_x", "M_y", "M_z"], "a-a-a-": ["R_x", "R_y", "R_z"], "a0b+c-": ["M_y", "R_z"]}
@@ -138,7 +144,7 @@ def test_odd_repeat_has_no_local_blocks():
 
 def test_glazer_patterns_are_orthogonal_modes():
     atoms = build_perovskite("Cs", (2, 2, 2))
-    from softlattice.modes import mode_patterns
+    from softlattice.perovskite.modes import mode_patterns
     patterns = mode_patterns(map_framework(atoms)).reshape(6, -1)
     gram = patterns @ patterns.T
     assert np.allclose(gram - np.diag(np.diag(gram)), 0)
@@ -158,7 +164,8 @@ def test_projection_agrees_with_dynasor_mode_projector():
     from ase import Atoms
     from calorine.tools import get_force_constants
     from dynasor.modes.mode_projector import ModeProjector
-    from softlattice.md import nep_calculator
+
+    from softlattice.md.calculators import nep_calculator
 
     primitive = build_perovskite("Cs", 1, lattice_constant=6.29)
     for name in ("a_site", "cell_index"):

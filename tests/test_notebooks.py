@@ -4,7 +4,7 @@ import jupytext
 import nbformat
 import pytest
 
-from softlattice import book
+from softlattice.book import build as book
 
 STEMS = sorted(p.stem for p in book.NOTEBOOKS_DIR.glob("*.py"))
 

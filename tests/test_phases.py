@@ -4,10 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from softlattice.modes import MODES, iodine_displacements, map_framework, project_modes
-from softlattice.phases import (NoiseThresholds, classify_windows, glazer_label, hysteresis,
-                                noise_thresholds, phase_sequence, transition_temperatures)
-from softlattice.structures import build_perovskite
+from softlattice.perovskite.modes import MODES, iodine_displacements, map_framework, project_modes
+from softlattice.perovskite.phases import (
+    NoiseThresholds,
+    classify_windows,
+    glazer_label,
+    hysteresis,
+    noise_thresholds,
+    phase_sequence,
+    transition_temperatures,
+)
+from softlattice.perovskite.structures import build_perovskite
 
 CANONICAL = {"a0a0a0": "a0a0a0", "a0a0c-": "a0a0c-", "a0a0c+": "a0a0c+", "a-a-c+": "a-a-c+",
              "a-a-a-": "a-a-a-", "a+a+a+": "a+a+a+", "a0b+c-": "a0b-c+", "a-b+a-": "a-a-c+",

@@ -2,8 +2,9 @@
 
 import pytest
 
-from softlattice.paths import DATA_DIR
-from softlattice.phonons import band_structure, cubic_phonons, relaxed_cubic_cell, tilt_mode
+from softlattice.analysis.phonons import band_structure, cubic_phonons, tilt_mode
+from softlattice.infra.paths import DATA_DIR
+from softlattice.perovskite.phonons import relaxed_cubic_cell
 
 MODEL = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 
@@ -20,7 +21,7 @@ def test_cubic_cell_is_unstable_to_tilts_at_m_and_r_but_not_at_gamma(cubic):
         frequency, share = tilt_mode(phonon, q, cell)
         assert frequency < 0 and share > 0.9
     # the acoustic sum rule: three modes at zero at Gamma
-    from softlattice.phonons import _modes
+    from softlattice.analysis.phonons import _modes
     frequencies = sorted(abs(f) for f in _modes(phonon, [(0, 0, 0)])[0][0])
     assert max(frequencies[:3]) < 0.05
 

@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 from ase.calculators.lj import LennardJones
 
-from softlattice.potential_checks import (ROTATION_AXES, CheckSettings, fa_axes, fa_rotation_neb,
-                                          relaxed_phase_energies, rotation_images)
-from softlattice.structures import build_mixed_perovskite
+from softlattice.perovskite.structures import build_mixed_perovskite
+from softlattice.perovskite.workflows.checks import (
+    ROTATION_AXES,
+    CheckSettings,
+    fa_axes,
+    fa_rotation_neb,
+    relaxed_phase_energies,
+    rotation_images,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +74,7 @@ def test_bad_inputs(fapbi3):
 
 
 def test_bond_and_cage_bookkeeping_of_the_stability_check():
-    from softlattice.potential_checks import _bonded_pairs, _cation_centroids
+    from softlattice.perovskite.workflows.checks import _bonded_pairs, _cation_centroids
     atoms = build_mixed_perovskite(0.5, 2, seed=1)
     assert len(_bonded_pairs(atoms)) == 7 * 8  # MA and FA both have seven bonds
     moved = atoms.copy()

@@ -6,11 +6,18 @@ import pytest
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.lj import LennardJones
 
-from softlattice.reference import label_structures
-from softlattice.screening import (ScreeningSettings, compare_with_dft, dft_errors, force_errors_by_species,
-                                   run_screening, screening_settings, species_offsets)
-from softlattice.structures import build_mixed_perovskite
-from softlattice.training import generate_structures
+from softlattice.models.metrics import species_offsets
+from softlattice.models.reference import label_structures
+from softlattice.perovskite.structures import build_mixed_perovskite
+from softlattice.perovskite.training_sets import generate_structures
+from softlattice.perovskite.workflows.screening import (
+    ScreeningSettings,
+    compare_with_dft,
+    dft_errors,
+    force_errors_by_species,
+    run_screening,
+    screening_settings,
+)
 
 
 def lj():
@@ -84,7 +91,7 @@ def test_settings_refuse_unknown_names_and_references():
 
 
 def test_screening_runs_and_resumes_without_recomputing(tmp_path, monkeypatch):
-    import softlattice.reference as reference
+    import softlattice.models.reference as reference
     monkeypatch.setitem(reference.REFERENCES, "lj-screen", lj)
     settings = ScreeningSettings(references=("lj-screen",), compositions=(0.0,), glazers=("a0a0a0", "a0a0c+"),
                                  arrangements=(0,), relax_steps=2, md_runs=((0.0, "a0a0c+", 100.0),),
@@ -112,7 +119,7 @@ def test_gpaw_labels_a_small_cell(tmp_path):
 
 def test_d3_reference_adds_dispersion():
     pytest.importorskip("dftd3")
-    from softlattice.reference import reference_calculator
+    from softlattice.models.reference import reference_calculator
     cell = build_mixed_perovskite(0.0, 1, seed=0)
     plain, dispersed = cell.copy(), cell.copy()
     plain.calc = reference_calculator("chgnet-r2scan")

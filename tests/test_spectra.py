@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from softlattice.spectra import fit_lorentzian, lorentzian
+from softlattice.analysis.spectra import fit_lorentzian, lorentzian
 
 
 def test_lorentzian_fit_recovers_peak_and_width_from_a_noisy_spectrum():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from ase.neighborlist import neighbor_list
 
-from softlattice.molecules import cation_in_local_frame
-from softlattice.structures import (
+from softlattice.perovskite.molecules import cation_in_local_frame
+from softlattice.perovskite.structures import (
     a_site_species,
     build_mixed_perovskite,
     build_perovskite,

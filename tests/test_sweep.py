@@ -13,9 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from softlattice.paths import DATA_DIR
-from softlattice.sweep import (RampTask, analyse_sweep, collect_frames, run_sweep, segment_ends, sweep_grid,
-                               task_key, transition_statistics)
+from softlattice.infra.paths import DATA_DIR
+from softlattice.perovskite.workflows.phase_diagram import (
+    RampTask,
+    analyse_sweep,
+    collect_frames,
+    run_sweep,
+    segment_ends,
+    sweep_grid,
+    task_key,
+    transition_statistics,
+)
 
 MODEL = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 TINY = dict(temperature_low=100.0, temperature_high=150.0, rate_K_per_ps=500.0, repeat=2, sample_interval=10,
@@ -92,12 +100,12 @@ def test_killed_sweep_resumes_to_the_same_result(tmp_path):
                     repeat=2, sample_interval=10)
     store = tmp_path / "store"
     script = textwrap.dedent(f"""
-        from softlattice.sweep import RampTask, run_sweep
+        from softlattice.perovskite.workflows.phase_diagram import RampTask, run_sweep
         task = RampTask(**{task.__dict__!r})
         run_sweep([task], {str(MODEL)!r}, {str(store)!r}, progress=False)
     """)
     process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
-    from softlattice.md import file_hash
+    from softlattice.infra.keys import file_hash
     state = store / task_key(task, file_hash(MODEL)) / "checkpoint" / "state.npz"
     deadline = time.time() + 120
     while not state.exists() and time.time() < deadline and process.poll() is None:
@@ -152,7 +160,7 @@ def test_segment_end_written_twice_by_a_kill_is_read_once(tmp_path):
     from ase.build import bulk
     from ase.io import write
 
-    from softlattice.md import read_segment_ends
+    from softlattice.md.engine import read_segment_ends
     path = tmp_path / "segment_ends.extxyz"
     for time_ps, shift in ((1.0, 0.0), (2.0, 0.1), (2.0, 0.2)):  # the kill repeated the 2 ps frame
         frame = bulk("Cu")
@@ -165,7 +173,7 @@ def test_segment_end_written_twice_by_a_kill_is_read_once(tmp_path):
 
 
 def test_local_workers_share_the_cores_and_leave_this_process_alone():
-    from softlattice.sweep import local_client
+    from softlattice.md.tasks import local_client
     before = os.environ.get("OMP_NUM_THREADS")
     client = local_client(2)
     try:
@@ -178,8 +186,8 @@ def test_local_workers_share_the_cores_and_leave_this_process_alone():
 
 
 def test_a_blown_up_task_is_recorded_and_the_others_go_on(tiny_tasks, tmp_path, monkeypatch):
-    import softlattice.md as md
-    from softlattice.sweep import save_sweep, task_failure
+    import softlattice.md.engine as md
+    from softlattice.perovskite.workflows.phase_diagram import save_sweep, task_failure
     real_run_md = md.run_md
 
     def fragile(atoms, *args, **kwargs):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from softlattice.structures import build_perovskite, framework_spacegroup
-from softlattice.tilts import measure_tilt_angles, parse_glazer
+from softlattice.perovskite.structures import build_perovskite, framework_spacegroup
+from softlattice.perovskite.tilts import measure_tilt_angles, parse_glazer
 
 # Howard & Stokes, Acta Cryst. B 54, 782 (1998)
 SPACE_GROUPS = {
@@ -36,7 +36,7 @@ def test_tilt_angle_round_trip(glazer, angle):
 
 
 def test_round_trip_table():
-    from softlattice.structures import tilt_round_trip
+    from softlattice.perovskite.structures import tilt_round_trip
     table = tilt_round_trip(["a0a0c-", "a-a-a-"], [4.0, 11.0])
     assert len(table) == 4
     np.testing.assert_allclose(table.measured_z_deg, table.imposed_deg, atol=1e-9)

@@ -4,11 +4,19 @@ import numpy as np
 import pytest
 from ase.calculators.lj import LennardJones
 
-from softlattice.reference import LabelCache, label_structures, reference_calculator, structure_hash
-from softlattice.structures import build_perovskite
-from softlattice.training import (NEPHyperparameters, check_training_set, ensemble_spread,
-                                  generate_structures, split_structures, train_ensemble, train_nep,
-                                  write_training_set)
+from softlattice.infra.keys import structure_hash
+from softlattice.models.nep import (
+    NEPHyperparameters,
+    check_training_set,
+    ensemble_spread,
+    train_ensemble,
+    train_nep,
+    write_training_set,
+)
+from softlattice.models.reference import LabelCache, label_structures, reference_calculator
+from softlattice.models.splits import split_structures
+from softlattice.perovskite.structures import build_perovskite
+from softlattice.perovskite.training_sets import generate_structures
 
 TINY = NEPHyperparameters(radial_cutoff=5.0, angular_cutoff=4.0, n_max_radial=2, n_max_angular=2,
                           l_max_3b=2, l_max_4b=0, l_max_5b=0, neurons=6, batch_size=4)
@@ -198,7 +206,7 @@ def test_ensemble_disagrees_more_off_distribution(labelled, tmp_path):
 
 
 def test_errors_by_origin_split_the_set(labelled, tmp_path):
-    from softlattice.training import errors_by_origin
+    from softlattice.models.nep import errors_by_origin
     train, test = split_structures(labelled, 0.25, seed=0)
     model = train_nep(train, test, tmp_path / "model", steps=20, hyper=TINY, species=CSPBI3,
                       report_interval=20).model_path

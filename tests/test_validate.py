@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from softlattice.validate import ValidationSettings, format_report, main, validate_cspbi3
+from softlattice.perovskite.workflows.cspbi3 import ValidationSettings, format_report, main, validate_cspbi3
 
 MODEL = Path(__file__).resolve().parents[2] / "shared" / "validation" / "cspbi3" / "nep.txt"
 

@@ -1,13 +1,15 @@
 """softlattice: the helper package of the soft-lattice compendium.
 
-Modules
--------
-molecules   A-site cations (MA, FA, Cs): geometry and orientation
-tilts       Glazer tilt patterns: parsing, construction through M/R-mode displacements, measurement
-structures  perovskite builders: cubic cells, supercells, tilts, random MA/FA substitution
-plotting    plotly figures for structures, and the renderer used by the book
-book        the papermill -> Jupyter Book pipeline (``python -m softlattice.book``)
-browsercheck  loads a built page in headless Chromium and checks that its figures drew
+The folder names are the architecture (see ``README.md`` beside this file):
+
+infra           paths, provenance, profiles, content keys, result sets, K/N shares
+md              MD engine for any material and ASE calculator, NEP calculators, GPUMD, task runner
+models          reference methods, NEP training, active learning, fine-tuning, band-gap GNN, metrics
+analysis        damped oscillators, spectra, phonons
+electronic      band edges and band gaps from DFT
+perovskite      MA(1-x)FA(x)PbI3; ``perovskite.workflows`` has one module per chapter (00-05)
+antiperovskite  Ag3SBr(x)I(1-x); ``antiperovskite.workflows`` has one module per chapter (06-07)
+book            the papermill -> Jupyter Book pipeline, browser check, plotting
 """
 
 __version__ = "0.1.0"

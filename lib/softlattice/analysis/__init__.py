@@ -1,0 +1,1 @@
+"""Material-independent analysis: spectra, phonons, damped oscillators, statistics."""

@@ -1,0 +1,140 @@
+"""Damped harmonic oscillators: autocorrelation functions of a coordinate and their fits.
+
+Units: time in ps, angular frequencies and damping in rad/ps (1 THz = 2 pi rad/ps).
+
+A mode coordinate Q(t) (e.g. a tilt amplitude sampled along an NVT run with real masses) has the normalised autocorrelation function ACF(t) = <Q(0)Q(t)>/<Q^2>
+(dynasor's :func:`~dynasor.tools.acfs.compute_acf`). A damped harmonic oscillator of natural
+frequency w0 and damping gamma has the position ACF of dynasor's
+:func:`~dynasor.tools.damped_harmonic_oscillator.acf_position_dho`; it is underdamped when
+2 w0 > gamma (the ACF oscillates), overdamped when 2 w0 < gamma (it decays without crossing zero),
+critically damped in between. The seed classifies the M and R modes of the cubic phase this way
+over composition and temperature (its Fig. 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+
+@dataclass(frozen=True)
+class DHOFit:
+    """A DHO fit of an ACF.
+
+    Attributes
+    ----------
+    w0, gamma
+        Natural angular frequency and damping, rad/ps (NaN when the fit failed).
+    w0_error, gamma_error
+        One standard deviation from the fit's covariance, rad/ps.
+    amplitude
+        Fitted ACF amplitude (1 for a perfect DHO).
+    converged
+        False when no fit was found; ``message`` says why.
+    """
+
+    w0: float
+    gamma: float
+    w0_error: float
+    gamma_error: float
+    amplitude: float
+    converged: bool
+    message: str = ""
+
+    @property
+    def separable(self) -> bool:
+        """Whether w0 and gamma are determined separately (each error below its value). Deep in
+        the overdamped limit a DHO ACF tends to exp(-t w0^2 / gamma): only that ratio is
+        determined, and the two errors blow up together."""
+        return bool(separable(self.w0, self.gamma, self.w0_error, self.gamma_error))
+
+    @property
+    def regime(self) -> str:
+        """'underdamped', 'overdamped', 'critical' (2 w0 and gamma within two standard
+        deviations of each other), 'overdamped (limit)' when only w0^2/gamma is determined and
+        gamma > 2 w0, 'undetermined' when neither is, or 'no fit'."""
+        if not self.converged:
+            return "no fit"
+        if not self.separable:
+            return "overdamped (limit)" if self.gamma > 2 * self.w0 else "undetermined"
+        difference = 2 * self.w0 - self.gamma
+        error = np.hypot(2 * self.w0_error, self.gamma_error)
+        if abs(difference) <= 2 * error:
+            return "critical"
+        return "underdamped" if difference > 0 else "overdamped"
+
+
+def mode_acf(signal: np.ndarray, timestep_ps: float, max_lag_ps: float,
+             min_length_factor: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised ACF of a mode coordinate up to ``max_lag_ps``.
+
+    Parameters
+    ----------
+    signal
+        Mode amplitude at equal time steps (Å); its mean is removed first.
+    timestep_ps
+        Time between samples, ps.
+    max_lag_ps
+        Longest lag to return, ps.
+    min_length_factor
+        The run must be at least this many times ``max_lag_ps`` long, or the ACF at long lags is
+        noise.
+
+    Returns
+    -------
+    Lags (ps) and ACF values.
+    """
+    from dynasor.tools.acfs import compute_acf
+    signal = np.asarray(signal, dtype=float)
+    duration = len(signal) * timestep_ps
+    if duration < min_length_factor * max_lag_ps:
+        raise ValueError(f"run of {duration:g} ps is too short for an ACF up to {max_lag_ps:g} ps: it must be "
+                         f"at least {min_length_factor:g} times longer ({min_length_factor * max_lag_ps:g} ps)")
+    lags, acf = compute_acf(signal - signal.mean(), delta_t=timestep_ps)
+    keep = lags <= max_lag_ps + 1e-12
+    return lags[keep], acf[keep]
+
+
+def fit_dho(lags: np.ndarray, acf: np.ndarray) -> DHOFit:
+    """Least-squares DHO fit of an ACF (scipy ``curve_fit`` on dynasor's DHO position ACF).
+
+    Fits are started from an underdamped and an overdamped guess, and the one with the smaller
+    residual is kept; a failure is returned as ``converged=False`` with the reason, never
+    dropped or forced.
+    """
+    from dynasor.tools.damped_harmonic_oscillator import acf_position_dho
+
+    lags, acf = np.asarray(lags, dtype=float), np.asarray(acf, dtype=float)
+    if len(lags) < 5 or not np.all(np.isfinite(acf)):
+        return DHOFit(np.nan, np.nan, np.nan, np.nan, np.nan, False, f"ACF has {len(lags)} points or non-finite values")
+    span = lags[-1] - lags[0]
+    # a first zero crossing gives an oscillation period; without one the decay time sets the scale
+    crossing = np.flatnonzero(acf < 0)
+    scale = 2 * np.pi / (4 * lags[crossing[0]]) if crossing.size else 1.0 / max(span / 5, 1e-3)
+    best, errors = None, []
+    for w0, gamma in ((scale, 0.5 * scale), (scale, 6.0 * scale)):
+        try:
+            values, covariance = curve_fit(lambda t, w, g, a: acf_position_dho(t, w, g, a), lags, acf,
+                                           p0=(w0, gamma, 1.0), bounds=([1e-6, 1e-6, 0.0], [np.inf, np.inf, 2.0]),
+                                           maxfev=20000)
+        except (RuntimeError, ValueError) as error:
+            errors.append(str(error))
+            continue
+        residual = float(np.sum((acf_position_dho(lags, *values) - acf) ** 2))
+        if best is None or residual < best[0]:
+            best = (residual, values, covariance)
+    if best is None:
+        return DHOFit(np.nan, np.nan, np.nan, np.nan, np.nan, False, "; ".join(errors))
+    _, (w0, gamma, amplitude), covariance = best
+    sigma = np.sqrt(np.clip(np.diag(covariance), 0, None))
+    if not np.all(np.isfinite(sigma)):
+        return DHOFit(w0, gamma, np.nan, np.nan, amplitude, False, "fit covariance is undefined")
+    return DHOFit(float(w0), float(gamma), float(sigma[0]), float(sigma[1]), float(amplitude), True)
+
+
+def separable(w0, gamma, w0_error, gamma_error):
+    """Whether DHO fits determine w0 and gamma separately (each error below its value); works on
+    numbers and on table columns alike."""
+    return (w0_error < w0) & (gamma_error < gamma)

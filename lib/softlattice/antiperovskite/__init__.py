@@ -1,0 +1,1 @@
+"""Ag3SBr(x)I(1-x): structures, dataset, finite-temperature analysis."""

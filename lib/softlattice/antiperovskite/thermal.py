@@ -1,0 +1,227 @@
+"""Ag3SBr(x)I(1-x) at finite temperature: relax-and-rank of orderings, 0 K phonons and
+renormalised phonons from MD by normal-mode decomposition (the seed's Sec. II E).
+
+Units: Å, eV, fs for MD; frequencies in THz (imaginary ones negative, phonopy's convention).
+
+The seed projects MD velocities on the harmonic eigenvectors with DynaPhoPy and fits Lorentzians to
+the power spectra of the mode momenta. dynasor's ``ModeProjector`` does the same projection (mass
+weighting, every commensurate q-point of the supercell) from phonopy force constants, so it is used
+here; the Lorentzian fits are :func:`softlattice.analysis.spectra.fit_lorentzian`. A mode with an imaginary
+harmonic frequency that is dynamically stabilised shows a real peak at finite temperature: the
+seed's stabilisation by 200 K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from ase import Atoms, units
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS
+
+from softlattice.analysis.spectra import fit_lorentzian
+
+THZ_PER_RAD_PER_FS = 1000.0 / (2.0 * np.pi)
+"""An angular frequency in rad/fs (dynasor's unit) times this is a frequency in THz."""
+
+
+def relax_and_rank(structures: Sequence[Atoms], calculator, fmax: float = 0.05, steps: int = 300,
+                   relax_cell: bool = True) -> tuple[pd.DataFrame, list[Atoms]]:
+    """Relax every structure (BFGS, positions and, with ``relax_cell``, the cell shape and volume:
+    ASE's ``FrechetCellFilter``) and rank them by energy per atom.
+
+    Returns
+    -------
+    A table sorted by energy (``index`` into ``structures``, ``energy_eV_per_atom``,
+    ``relative_meV_per_atom`` to the lowest, ``converged``, ``steps``) and the relaxed structures in
+    the input order.
+    """
+    if not structures:
+        raise ValueError("no structures to relax")
+    rows, relaxed = [], []
+    for index, atoms in enumerate(structures):
+        work = atoms.copy()
+        work.calc = calculator
+        optimiser = BFGS(FrechetCellFilter(work) if relax_cell else work, logfile=None)
+        converged = bool(optimiser.run(fmax=fmax, steps=steps))
+        energy = work.get_potential_energy() / len(work)
+        work.calc = None
+        relaxed.append(work)
+        rows.append(dict(index=index, energy_eV_per_atom=energy, converged=converged, steps=optimiser.nsteps))
+    table = pd.DataFrame(rows).sort_values("energy_eV_per_atom", ignore_index=True)
+    table.insert(2, "relative_meV_per_atom", 1000 * (table.energy_eV_per_atom - table.energy_eV_per_atom.min()))
+    return table, relaxed
+
+
+def mode_projector(primitive: Atoms, supercell: Atoms, force_constants: np.ndarray):
+    """dynasor's ``ModeProjector`` for ``supercell`` (an ideal repetition of ``primitive``) with
+    phonopy force constants of shape (N, N, 3, 3), eV/Å^2."""
+    from dynasor.modes.mode_projector import ModeProjector
+    return ModeProjector(primitive, supercell, np.asarray(force_constants))
+
+
+def harmonic_frequencies(projector) -> pd.DataFrame:
+    """Harmonic frequency (THz) of every mode of the projector: ``q_index``, ``q`` (reduced,
+    as text), ``band``, ``harmonic_THz``."""
+    omegas = projector.omegas * THZ_PER_RAD_PER_FS
+    rows = [dict(q_index=qi, q=" ".join(f"{v:g}" for v in projector.q_reduced[qi]), band=band,
+                 harmonic_THz=float(omegas[qi, band]))
+            for qi in range(omegas.shape[0]) for band in range(omegas.shape[1])]
+    return pd.DataFrame(rows)
+
+
+def mode_momenta(projector, frames: Iterable[Atoms]) -> np.ndarray:
+    """Mode momenta P(t) of every frame (positions and velocities in the ideal supercell's atom
+    order), shape (n_frames, Nq, Nb), complex, √eV."""
+    momenta = []
+    for atoms in frames:
+        projector.update_from_atoms(atoms)
+        momenta.append(projector.get_P())
+    if not momenta:
+        raise ValueError("no frames to project")
+    return np.array(momenta)
+
+
+def power_spectra(momenta: np.ndarray, frame_interval_fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectrum |P(f)|^2 of each mode from its momentum series (Hann window), folded onto
+    positive frequencies (a complex mode coordinate at q != -q rotates one way, so its power sits
+    at +f or -f), normalised per mode to unit area.
+
+    Returns
+    -------
+    Frequencies (THz), shape (F,), and spectra, shape (F, Nq, Nb).
+    """
+    if momenta.shape[0] < 16:
+        raise ValueError(f"{momenta.shape[0]} frames are too few for a spectrum (need at least 16)")
+    if not frame_interval_fs > 0:
+        raise ValueError(f"frame interval {frame_interval_fs!r} fs must be > 0")
+    series = momenta - momenta.mean(axis=0)
+    window = np.hanning(series.shape[0])[:, None, None]
+    transform = np.fft.fft(series * window, axis=0)
+    frequency = np.fft.fftfreq(series.shape[0], d=frame_interval_fs) * 1000.0  # 1/fs -> THz
+    positive = frequency > 0
+    mirrored = np.searchsorted(frequency[frequency < 0], -frequency[positive])  # index of -f among f < 0
+    power = np.abs(transform[positive]) ** 2 + np.abs(transform[frequency < 0][mirrored]) ** 2
+    area = np.trapezoid(power, frequency[positive], axis=0)
+    return frequency[positive], power / np.where(area > 0, area, 1.0)
+
+
+def renormalised_phonons(projector, frequency: np.ndarray, spectra: np.ndarray, window_THz: float = 2.0) -> pd.DataFrame:
+    """Lorentzian fit of every mode's spectrum: the table of :func:`harmonic_frequencies` plus
+    ``frequency_THz``, ``fwhm_THz``, their errors, ``converged`` and ``message``.
+
+    The fit window is ``window_THz`` around the harmonic frequency for a stable mode, and from 0
+    to ``window_THz`` above the spectrum's maximum for an imaginary one (its finite-temperature
+    peak is where the MD puts it, not near the harmonic value). A failed fit is kept as a row with
+    ``converged`` False and the reason.
+    """
+    table = harmonic_frequencies(projector)
+    results = []
+    for row in table.itertuples():
+        power = spectra[:, row.q_index, row.band]
+        if row.harmonic_THz > 0:
+            window = (max(0.0, row.harmonic_THz - window_THz), row.harmonic_THz + window_THz)
+        else:
+            window = (0.0, float(frequency[np.argmax(power)]) + window_THz)
+        fit = fit_lorentzian(frequency, power, window)
+        results.append(dict(frequency_THz=fit.center, fwhm_THz=fit.fwhm, frequency_error_THz=fit.center_error,
+                            fwhm_error_THz=fit.fwhm_error, converged=fit.converged, message=fit.message))
+    return pd.concat([table, pd.DataFrame(results)], axis=1)
+
+
+def bose_einstein_amplitude(frequency_THz: np.ndarray, temperature: float) -> np.ndarray:
+    """Root-mean-square normal-mode amplitude sqrt(<Q^2>) (sqrt(amu) Å) of harmonic modes of
+    frequency ``frequency_THz`` at ``temperature`` (K): <Q^2> = hbar (2 n + 1) / (2 omega), with n
+    the Bose-Einstein occupation (zero-point motion included; kT / omega^2 when kT >> hbar omega)."""
+    frequency_THz = np.asarray(frequency_THz, dtype=float)
+    if np.any(frequency_THz <= 0):
+        raise ValueError("Bose-Einstein amplitudes need real, positive frequencies")
+    if temperature < 0:
+        raise ValueError(f"temperature {temperature!r} K must be >= 0")
+    hbar = units._hbar * units.J * units.s  # eV x ASE time
+    omega = 2 * np.pi * frequency_THz * 1e12 / units.s  # 1 / ASE time
+    if temperature == 0:
+        occupation = np.zeros_like(omega)
+    else:
+        occupation = 1.0 / np.expm1(hbar * omega / (units.kB * temperature))
+    return np.sqrt(hbar * (2 * occupation + 1) / (2 * omega))  # ASE time^2 eV = amu Å^2
+
+
+def gamma_mode_displacements(atoms: Atoms, phonon, temperature: float, min_frequency_THz: float = 0.2) -> pd.DataFrame:
+    """Frozen Gamma-point phonons of ``atoms`` (the phonopy object's unit cell, used as its own
+    supercell) at their Bose-Einstein RMS amplitude: the seed's Fig. 8 construction.
+
+    Returns
+    -------
+    One row per real mode above ``min_frequency_THz``: ``band``, ``frequency_THz`` and
+    ``displacements`` (array (N, 3), Å: eigenvector / sqrt(mass) times the amplitude).
+    """
+    phonon.run_qpoints([[0.0, 0.0, 0.0]], with_eigenvectors=True)
+    frequencies, eigenvectors = phonon.qpoints.frequencies[0], phonon.qpoints.eigenvectors[0]
+    masses = atoms.get_masses()
+    rows = []
+    for band, frequency in enumerate(frequencies):
+        if frequency < min_frequency_THz:
+            continue
+        direction = np.real(eigenvectors[:, band]).reshape(-1, 3) / np.sqrt(masses)[:, None]
+        amplitude = float(bose_einstein_amplitude(frequency, temperature))
+        rows.append(dict(band=band, frequency_THz=float(frequency), displacements=amplitude * direction))
+    return pd.DataFrame(rows)
+
+
+def frozen_phonon_gap_changes(atoms: Atoms, modes: pd.DataFrame, gap) -> pd.DataFrame:
+    """Gap change of each frozen mode: the mean of the gaps at +u and -u minus the undisplaced
+    gap (the symmetric average removes the linear term, which averages out thermally).
+
+    Parameters
+    ----------
+    modes
+        From :func:`gamma_mode_displacements`.
+    gap
+        Callable structure -> gap (eV): the GNN, or the electronic-structure backend.
+    """
+    reference = gap(atoms)
+    changes = []
+    for row in modes.itertuples():
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions += row.displacements
+        minus.positions -= row.displacements
+        changes.append(0.5 * (gap(plus) + gap(minus)) - reference)
+    return modes[["band", "frequency_THz"]].assign(gap_change_eV=changes)
+
+
+def largest_gap_reductions(thermal_gaps: pd.DataFrame) -> pd.DataFrame:
+    """Per temperature, the composition with the largest relative gap reduction.
+
+    Parameters
+    ----------
+    thermal_gaps
+        Rows with ``br_fraction``, ``temperature_K``, ``gap_eV``, ``error_eV`` and
+        ``relative_change`` ((E_g(T) - E_g(0)) / E_g(0)).
+
+    Returns
+    -------
+    One row per temperature above 0 K: ``temperature_K``, ``br_fraction``, ``relative_change``,
+    ``gap_eV``, ``error_eV``.
+    """
+    hot = thermal_gaps[thermal_gaps.temperature_K > 0]
+    rows = hot.loc[hot.groupby("temperature_K").relative_change.idxmin()]
+    return rows[["temperature_K", "br_fraction", "relative_change", "gap_eV", "error_eV"]].reset_index(drop=True)
+
+
+def stabilised_modes(renormalised: pd.DataFrame, unstable_below_THz: float = -0.1) -> pd.DataFrame:
+    """Per composition and temperature: modes imaginary at 0 K (harmonic frequency below
+    ``unstable_below_THz``), how many of them have a converged Lorentzian peak at a positive
+    frequency in the MD spectra, and how many of those peaks are underdamped (FWHM below the peak
+    frequency: dynamically stabilised vibrations)."""
+    unstable = renormalised[renormalised.harmonic_THz < unstable_below_THz]
+    real_peak = unstable.converged.astype(bool) & (unstable.frequency_THz > 0)
+    # a velocity spectrum always has weight at positive frequency; a peak narrower than its
+    # frequency (underdamped) is the stronger sign of a restored vibration
+    underdamped = real_peak & (unstable.fwhm_THz < unstable.frequency_THz)
+    table = unstable.assign(real_peak=real_peak, underdamped=underdamped).groupby(["br_fraction", "temperature_K"]).agg(
+        unstable_at_0K=("band", "size"), real_peak_in_MD=("real_peak", "sum"),
+        underdamped_in_MD=("underdamped", "sum"), lowest_peak_THz=("frequency_THz", "min"))
+    return table.reset_index()

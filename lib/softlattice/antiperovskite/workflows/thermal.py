@@ -1,0 +1,444 @@
+"""Chapter 07 end to end: lowest orderings, 0 K and finite-temperature phonons, thermal band gaps
+E_g(x, T) from MD snapshots and the GNN, and frozen-phonon gap changes (the seed's Sec. II E-F).
+
+Units: Å, eV, K, fs/ps, THz.
+
+Models come from chapter 06 (:func:`softlattice.antiperovskite.workflows.models.obtain_cap_models`): the fine-tuned
+CHGNet relaxes, ranks and gives 0 K phonons; the GNN gives gaps. CHGNet is too slow on two cores
+for Langevin runs at six temperatures and nine compositions (about 0.07 s per 40-atom step, some
+hundred times a NEP's), so the MD uses a NEP student (neppo) trained on the fine-tuned CHGNet's
+labels of chapter 06's structures, rattled relaxed cells and frames of its own exploratory MD
+(:func:`nep_student`); its errors against its teacher are reported.
+Every run is cached per settings (an interrupted chapter resumes at the run in progress).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+from ase.io import read, write
+
+from softlattice.analysis.statistics import integrated_correlation_samples, mean_and_standard_error
+from softlattice.antiperovskite.structures import decorate, inequivalent_orderings
+from softlattice.antiperovskite.thermal import (
+    frozen_phonon_gap_changes,
+    gamma_mode_displacements,
+    mode_momenta,
+    mode_projector,
+    power_spectra,
+    relax_and_rank,
+    renormalised_phonons,
+)
+from softlattice.antiperovskite.workflows.models import obtain_cap_models, training_structures
+from softlattice.electronic.gaps import compute_gaps
+from softlattice.infra.keys import file_hash, json_key
+from softlattice.infra.paths import DATA_DIR, RUNS_DIR
+from softlattice.infra.profiles import resolve
+from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.infra.shares import parse_share
+from softlattice.md.calculators import nep_calculator
+from softlattice.md.engine import MDBlowUp, MDSettings, run_md
+from softlattice.md.protocols import hold
+from softlattice.models.finetune import chgnet_calculator, label_errors, predictions
+from softlattice.models.gap_gnn import GapGNN, GapScaler, predict, structure_graph
+from softlattice.models.nep import NEPHyperparameters, train_nep
+from softlattice.models.reference import label_structures
+from softlattice.models.splits import split_structures
+
+CAP_SPECIES = ("Ag", "S", "Br", "I")
+MAX_TEACHER_FORCE = 25.0
+"""eV/Å: exploration frames with a larger teacher force component are not learned (collapsed
+atoms far outside anything the MD should visit)."""
+TABLES = ("rankings", "student_errors", "phonons_0K", "thermal_gaps", "gap_series", "correlation",
+          "renormalised", "frozen", "spot_checks")
+"""Tables of a chapter-07 result set (one ``<name>.csv.gz`` each)."""
+
+
+def committed_cap_models(settings06: dict) -> Path:
+    """Where chapter 06's committed result set for this reference lives (used when its provenance
+    matches ``settings06``; otherwise chapter 06 is computed)."""
+    return DATA_DIR / "cap_models" / str(settings06["reference"])
+
+
+def load_gnn(folder: str | Path):
+    """The chapter-06 GNN and its gap scaler from ``gap-gnn.pt`` in a result folder."""
+    import torch
+
+    stored = torch.load(Path(folder) / "gap-gnn.pt", weights_only=False)
+    model = GapGNN()
+    model.load_state_dict(stored["state_dict"])
+    model.eval()
+    return model, GapScaler(stored["low"], stored["high"])
+
+
+def load_finetuned(folder: str | Path):
+    """An ASE calculator of the chapter-06 fine-tuned CHGNet (``chgnet-finetuned.pt``)."""
+    import torch
+    from chgnet.model import CHGNet
+
+    return chgnet_calculator(CHGNet.from_dict(torch.load(Path(folder) / "chgnet-finetuned.pt", weights_only=False)))
+
+
+def gnn_gaps(structures: Sequence[Atoms], model, scaler) -> np.ndarray:
+    """GNN gaps (eV) of many structures (graphs built and predicted in batches)."""
+    return predict(model, [structure_graph(a) for a in structures], scaler)
+
+
+def lowest_orderings(br_fractions: Sequence[float], calculator, fmax: float = 0.05,
+                     steps: int = 300) -> tuple[pd.DataFrame, dict[float, Atoms]]:
+    """Relax every symmetry-inequivalent ordering at each x (positions and cell) and rank them.
+
+    Returns
+    -------
+    The ranking (``br_fraction``, ``ordering``, energies, ``converged``) and the lowest relaxed
+    structure per x.
+    """
+    tables, lowest = [], {}
+    for x in br_fractions:
+        orderings = inequivalent_orderings(x)
+        table, relaxed = relax_and_rank([decorate(x, o) for o in orderings], calculator, fmax=fmax, steps=steps)
+        table.insert(0, "br_fraction", x)
+        table.insert(1, "ordering", [",".join(map(str, orderings[i])) or "none" for i in table["index"]])
+        tables.append(table)
+        lowest[x] = relaxed[int(table["index"].iloc[0])]
+    return pd.concat(tables, ignore_index=True), lowest
+
+
+def cached_lowest_orderings(settings: dict, settings06: dict, calculator,
+                            work: Path) -> tuple[pd.DataFrame, dict[float, Atoms]]:
+    """:func:`lowest_orderings` for chapter 07's ``settings``, stored in ``work/rankings`` so the
+    processes that share the MD (``--md-part``) and the final run start from the same cells."""
+    folder = work / "rankings" / json_key([settings06, settings["br_fractions"], settings["relax_fmax"]], 12)
+    table, cells = folder / "rankings.csv", folder / "lowest.extxyz"
+    if table.exists() and cells.exists():
+        rankings = pd.read_csv(table, keep_default_na=False)
+        return rankings, {float(a.info["br_fraction"]): a for a in read(cells, index=":")}
+    rankings, lowest = lowest_orderings(settings["br_fractions"], calculator, settings["relax_fmax"])
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder / "lowest.extxyz.tmp", list(lowest.values()), format="extxyz")
+    rankings.to_csv(folder / "rankings.csv.tmp", index=False)
+    (folder / "lowest.extxyz.tmp").replace(cells)
+    (folder / "rankings.csv.tmp").replace(table)
+    return rankings, lowest
+
+
+def zero_kelvin_phonons(structures: dict[float, Atoms], calculator) -> tuple[pd.DataFrame, dict]:
+    """Gamma-point phonons of each relaxed 40-atom cell (its own supercell; phonopy through
+    calorine): one row per mode (``br_fraction``, ``band``, ``frequency_THz``), and the phonopy
+    objects."""
+    from calorine.tools import get_force_constants
+    rows, phonons = [], {}
+    for x, atoms in structures.items():
+        phonon = get_force_constants(atoms, calculator, [1, 1, 1], kwargs_phonopy={"primitive_matrix": "P"},
+                                     kwargs_generate_displacements={"distance": 0.01})
+        # finite differences leave the matrix slightly asymmetric; the dynamical matrix must be
+        # Hermitian for the mode projection
+        phonon.symmetrize_force_constants()
+        phonon.run_qpoints([[0.0, 0.0, 0.0]], with_eigenvectors=True)
+        for band, frequency in enumerate(phonon.qpoints.frequencies[0]):
+            rows.append(dict(br_fraction=x, band=band, frequency_THz=float(frequency)))
+        phonons[x] = phonon
+    return pd.DataFrame(rows), phonons
+
+
+def student_structures(settings06: dict, lowest: dict[float, Atoms], rattled_per_x: int, seed: int = 0) -> list[Atoms]:
+    """Training structures of the NEP student: chapter 06's displaced cells (rebuilt from its
+    settings) plus ``rattled_per_x`` rattled copies (0.03-0.15 Å) of each relaxed lowest cell."""
+    structures = [a for a in training_structures(settings06)[2] if a.info["origin"] != "equilibrium"]
+    rng = np.random.default_rng(seed)
+    for x, atoms in lowest.items():
+        for k in range(rattled_per_x):
+            rattled = atoms.copy()
+            rattled.positions += rng.normal(0.0, 0.03 + 0.12 * k / max(1, rattled_per_x - 1), rattled.positions.shape)
+            rattled.info.update(br_fraction=x, origin="rattled-relaxed")
+            structures.append(rattled)
+    return structures
+
+
+def langevin_frames(atoms: Atoms, model: str | Path, temperature: float, total_ps: float, timestep_fs: float,
+                    sample_interval: int, seed: int, frames: list[Atoms], segment_ps: float | None = None) -> None:
+    """NVT Langevin MD (200 fs thermostat) of a copy of ``atoms`` with the NEP ``model``, appending
+    a frame (positions, momenta, ``info['time_ps']``) to ``frames`` every ``sample_interval`` steps;
+    raises :class:`softlattice.md.engine.MDBlowUp` with the frames so far kept in ``frames``."""
+    start = atoms.copy()
+    start.info.pop("repeat", None)
+    run_md(start, nep_calculator(model, atoms=start), hold(temperature, total_ps, segment_ps=segment_ps or total_ps),
+           MDSettings(ensemble="nvt", timestep_fs=timestep_fs, sample_interval=sample_interval, seed=seed,
+                      thermostat_fs=200.0), snapshots=frames)
+
+
+def thermal_run(atoms: Atoms, model: str | Path, temperature: float, run_ps: float, equilibration_ps: float,
+                timestep_fs: float, snapshot_fs: float, seed: int, folder: Path) -> list[Atoms]:
+    """NVT Langevin MD of ``atoms`` (fixed relaxed cell) with the NEP ``model``: the frames after
+    ``equilibration_ps``, every ``snapshot_fs`` (positions and momenta), cached in ``folder``
+    (a run is short: an interrupted one is redone, finished ones are read back). A run that blows
+    up raises :class:`softlattice.md.engine.MDBlowUp`, now and on every later call."""
+
+    done, failed = folder / "frames.extxyz", folder / "failed.txt"
+    if done.exists():
+        return read(done, index=":")
+    if failed.exists():
+        raise MDBlowUp(failed.read_text())
+    frames: list[Atoms] = []
+    try:
+        langevin_frames(atoms, model, temperature, equilibration_ps + run_ps, timestep_fs,
+                        max(1, int(round(snapshot_fs / timestep_fs))), seed, frames, segment_ps=run_ps)
+    except MDBlowUp as error:  # deterministic: remembered, so it is reported rather than rerun
+        folder.mkdir(parents=True, exist_ok=True)
+        failed.write_text(str(error))
+        raise
+    kept = [f for f in frames if f.info["time_ps"] > equilibration_ps + 1e-9]
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder / "frames.extxyz.tmp", kept, format="extxyz")
+    (folder / "frames.extxyz.tmp").replace(done)
+    return kept
+
+
+def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_DIR / "cap_thermal") -> dict[str, pd.DataFrame]:
+    """Run chapter 07 for ``settings`` and store its tables in ``folder``."""
+
+
+    folder, work = Path(folder), Path(work)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings06 = resolve("06_cap_models", settings["cap_models"])
+    models06 = obtain_cap_models(settings06, curated=committed_cap_models(settings06))
+    source06, models = models06.source, models06.folder
+    tuned = load_finetuned(models)
+    gnn, scaler = load_gnn(models)
+    tables: dict[str, pd.DataFrame] = {}
+
+    tables["rankings"], lowest = cached_lowest_orderings(settings, settings06, tuned, work)
+    tables["phonons_0K"], phonons = zero_kelvin_phonons(lowest, tuned)
+    student, test = nep_student(settings, settings06, lowest, tuned, work)
+    tables["student_errors"] = _student_errors(student, test)
+
+    series_rows, gap_rows, correlation_rows, spectra_rows, spot = [], [], [], [], []
+    spot_fractions = spot_check_fractions(list(lowest), settings["spot_checks"])
+    for x, atoms in lowest.items():
+        reference_gap = float(gnn_gaps([atoms], gnn, scaler)[0])
+        gap_rows.append(dict(br_fraction=x, temperature_K=0.0, gap_eV=reference_gap, error_eV=0.0, snapshots=1,
+                             correlation_samples=0.0, relative_change=0.0, failure=""))
+        for temperature in settings["temperatures"]:
+            try:
+                frames = _thermal_run(atoms, student, temperature, settings, work)
+            except MDBlowUp as error:
+                gap_rows.append(dict(br_fraction=x, temperature_K=temperature, gap_eV=np.nan, error_eV=np.nan,
+                                     snapshots=0, correlation_samples=np.nan, relative_change=np.nan,
+                                     failure=f"MD blew up: {error}"))
+                continue
+            gaps = gnn_gaps(frames, gnn, scaler)
+            tau = integrated_correlation_samples(gaps)
+            mean, error = mean_and_standard_error(gaps, tau)
+            gap_rows.append(dict(br_fraction=x, temperature_K=temperature, gap_eV=mean, error_eV=error,
+                                 snapshots=len(frames), correlation_samples=tau,
+                                 relative_change=(mean - reference_gap) / reference_gap, failure=""))
+            correlation_rows.append(dict(br_fraction=x, temperature_K=temperature, correlation_fs=tau * settings["snapshot_fs"],
+                                         snapshot_fs=settings["snapshot_fs"]))
+            series_rows.append(pd.DataFrame(dict(br_fraction=x, temperature_K=temperature,
+                                                 time_ps=[f.info["time_ps"] for f in frames], gap_eV=gaps)))
+            if temperature in settings["spectra_temperatures"]:
+                spectra_rows.append(_renormalised(atoms, phonons[x], frames, settings["snapshot_fs"]).assign(
+                    br_fraction=x, temperature_K=temperature))
+            if temperature == max(settings["temperatures"]) and x in spot_fractions:  # farthest from training
+                spot.append((x, temperature, frames[len(frames) // 2]))
+    tables["thermal_gaps"] = pd.DataFrame(gap_rows)
+    tables["gap_series"] = (pd.concat(series_rows, ignore_index=True) if series_rows
+                            else pd.DataFrame(columns=["br_fraction", "temperature_K", "time_ps", "gap_eV"]))
+    tables["correlation"] = pd.DataFrame(correlation_rows)
+    tables["renormalised"] = pd.concat(spectra_rows, ignore_index=True) if spectra_rows else pd.DataFrame()
+
+    x_frozen = settings["frozen_composition"]
+    frozen = []
+    for temperature in settings["frozen_temperatures"]:
+        modes = gamma_mode_displacements(lowest[x_frozen], phonons[x_frozen], temperature)
+        changes = frozen_phonon_gap_changes(lowest[x_frozen], modes, lambda a: float(gnn_gaps([a], gnn, scaler)[0]))
+        frozen.append(changes.assign(br_fraction=x_frozen, temperature_K=temperature))
+    tables["frozen"] = pd.concat(frozen, ignore_index=True)
+
+    # the GNN against the electronic-structure backend on a few MD snapshots: is it extrapolating?
+    level, basis = settings06["gaps"]["accurate"], settings06["gaps"]["accurate_basis"]
+    computed, failures = compute_gaps([f for *_, f in spot], level, RUNS_DIR / "cap_models" / "gaps", basis=basis)
+    predicted = gnn_gaps([f for *_, f in spot], gnn, scaler)
+    tables["spot_checks"] = pd.DataFrame(dict(br_fraction=[s[0] for s in spot], temperature_K=[s[1] for s in spot],
+                                              level=level, computed_eV=computed, gnn_eV=predicted))
+    (folder / "spot_check_failures.json").write_text(json.dumps(failures, indent=1))
+    (folder / "models.txt").write_text(f"chapter 06 models: {source06}\nNEP student: {student} (copied to nep-student.txt)\n")
+    shutil.copyfile(student, folder / "nep-student.txt")
+    for name in TABLES:
+        tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
+    return tables
+
+
+def spot_check_fractions(br_fractions: Sequence[float], count: int) -> list[float]:
+    """``count`` compositions spread evenly over ``br_fractions`` (both ends first): those whose
+    hottest MD run gets a direct gap calculation."""
+    ordered = sorted(br_fractions)
+    if count < 0:
+        raise ValueError(f"spot_checks {count!r} must be >= 0")
+    if count == 0 or not ordered:
+        return []
+    picks = np.unique(np.linspace(0, len(ordered) - 1, min(count, len(ordered))).round().astype(int))
+    return [ordered[i] for i in picks]
+
+
+def exploration_frames(model: str | Path, lowest: dict[float, Atoms], temperature: float, run_ps: float,
+                       every_fs: float, seed: int = 0) -> list[Atoms]:
+    """Frames every ``every_fs`` of a short NVT run of each lowest cell with the NEP ``model``; a
+    run that blows up keeps its frames up to then (the ones the next student most needs)."""
+    frames: list[Atoms] = []
+    for x, atoms in lowest.items():
+        run_frames: list[Atoms] = []
+        try:
+            langevin_frames(atoms, model, temperature, run_ps, 1.0, max(1, int(round(every_fs))),
+                            seed + int(1000 * x), run_frames)
+        except MDBlowUp:
+            pass
+        for frame in run_frames:
+            frame.info.update(br_fraction=x, origin="student-exploration")
+        frames.extend(run_frames)
+    return frames
+
+
+def _cached_exploration(model: Path, lowest: dict[float, Atoms], options: dict, generation: int,
+                        folder: Path) -> list[Atoms]:
+    """:func:`exploration_frames` of ``model``, stored under the hash of the model file: MD with
+    another thread count gives other frames, and every later process must learn the same ones."""
+    digest = file_hash(model, 12)
+    path = folder / f"exploration-{digest}.extxyz"
+    if path.exists():
+        return read(path, index=":")
+    frames = exploration_frames(model, lowest, options["explore_K"], options["explore_ps"],
+                                options["explore_every_fs"], seed=generation)
+    folder.mkdir(parents=True, exist_ok=True)
+    write(path.with_name(path.name + ".tmp"), frames, format="extxyz")
+    path.with_name(path.name + ".tmp").replace(path)
+    return read(path, index=":")  # as stored (extxyz rounds), so this process learns what later ones read
+
+
+def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], teacher,
+                work: Path) -> tuple[Path, list[Atoms]]:
+    """The NEP student of ``teacher`` (each generation cached by its settings and data) and its
+    held-out labelled cells.
+
+    Generation 0 learns chapter 06's cells and rattled relaxed cells. Each further generation
+    (``student["generations"]``) runs the previous student at ``student["explore_K"]`` for
+    ``student["explore_ps"]`` per composition, labels its frames (every ``explore_every_fs``)
+    with the teacher and retrains on everything: where the student has holes (atoms drawn
+    together), its own MD finds them and the teacher's labels fill them.
+    """
+    options = settings["student"]
+    name, cache = f"chgnet-finetuned-{json_key([settings06], 12)}", work / "labels"
+    structures = student_structures(settings06, lowest, options["rattled_per_x"])
+    train, test = split_structures(label_structures(structures, teacher, name=name, cache_dir=cache), 0.1, seed=0)
+    hyper = NEPHyperparameters(**options.get("hyper", {}))
+    folder = work / "student" / json_key([settings06, options], 12)
+    model = train_nep(train, test, folder, options["steps"], hyper=hyper, species=CAP_SPECIES).model_path
+    for generation in range(1, int(options.get("generations", 0)) + 1):
+        frames = _cached_exploration(model, lowest, options, generation, folder / f"generation_{generation}")
+        labelled = [a for a in label_structures(frames, teacher, name=name, cache_dir=cache)
+                    if np.abs(a.get_forces()).max() < MAX_TEACHER_FORCE]
+        new_train, new_test = split_structures(labelled, 0.1, seed=generation)
+        train, test = train + new_train, test + new_test
+        model = train_nep(train, test, folder / f"generation_{generation}", options["steps"], hyper=hyper,
+                          species=CAP_SPECIES).model_path
+    return model, test
+
+
+def _thermal_run(atoms: Atoms, student: Path, temperature: float, settings: dict, work: Path) -> list[Atoms]:
+    x = float(atoms.info["br_fraction"])
+    return thermal_run(atoms, student, temperature, settings["run_ps"], settings["equilibration_ps"],
+                       settings["timestep_fs"], settings["snapshot_fs"], seed=int(1000 * x + temperature),
+                       folder=work / "md" / json_key([x, temperature, settings, str(student)], 12))
+
+
+def prepare_md(settings: dict, work: str | Path = RUNS_DIR / "cap_thermal") -> tuple[dict[float, Atoms], Path]:
+    """The lowest relaxed cell per x and the trained NEP student (both cached in ``work``)."""
+    settings06 = resolve("06_cap_models", settings["cap_models"])
+    tuned = load_finetuned(obtain_cap_models(settings06, curated=committed_cap_models(settings06)).folder)
+    _, lowest = cached_lowest_orderings(settings, settings06, tuned, Path(work))
+    return lowest, nep_student(settings, settings06, lowest, tuned, Path(work))[0]
+
+
+def run_md_share(settings: dict, part: int, parts: int, work: str | Path = RUNS_DIR / "cap_thermal") -> int:
+    """Only the MD runs of share ``part`` of ``parts`` (into the cache), so several
+    single-threaded processes can share the slowest step; run :func:`prepare_md` first, once."""
+    work = Path(work)
+    lowest, student = prepare_md(settings, work)
+    runs = [(x, temperature) for x in lowest for temperature in settings["temperatures"]]
+    for x, temperature in runs[part::parts]:
+        try:
+            _thermal_run(lowest[x], student, temperature, settings, work)
+            print(f"MD x={x:g} T={temperature:g} K done", flush=True)
+        except MDBlowUp as error:
+            print(f"MD x={x:g} T={temperature:g} K blew up: {error}", flush=True)
+    return len(runs[part::parts])
+
+
+def _student_errors(model: str | Path, test: Sequence[Atoms]) -> pd.DataFrame:
+    errors = label_errors(test, predictions(test, nep_calculator(model)))
+    return pd.DataFrame([dict(model="NEP student vs fine-tuned CHGNet", structures=len(test), **errors)])
+
+
+def _renormalised(atoms: Atoms, phonon, frames: Sequence[Atoms], snapshot_fs: float) -> pd.DataFrame:
+    """Gamma-point modes of the 40-atom cell from the MD velocities (dynasor's projector with the
+    0 K force constants; the cell is its own supercell, so only Gamma is resolved)."""
+
+    with warnings.catch_warnings():  # dynasor notes that primitive and supercell coincide: intended
+        warnings.simplefilter("ignore", UserWarning)
+        projector = mode_projector(atoms, atoms, phonon.force_constants)
+    frequency, spectra = power_spectra(mode_momenta(projector, frames), snapshot_fs)
+    return renormalised_phonons(projector, frequency, spectra)
+
+
+def obtain_cap_thermal(settings: dict, curated: str | Path | None = None,
+                       work: str | Path = RUNS_DIR / "cap_thermal") -> ResultSet:
+    """Chapter 07's result set for ``settings`` (:func:`softlattice.infra.resultsets.obtain`, keyed by
+    the settings; rankings, the student and every MD run are cached under ``work``).
+
+    Returns
+    -------
+    A result set with the tables of :data:`TABLES` and ``nep-student.txt``.
+    """
+    physics = {k: v for k, v in settings.items() if k != "profile"}
+    return obtain("cap_thermal", physics, {}, lambda folder: run_cap_thermal(settings, folder, work),
+                  committed=curated, command="python -m softlattice.antiperovskite.workflows.thermal --profile "
+                                             f"{settings.get('profile', 'full')}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m softlattice.antiperovskite.workflows.thermal --profile full --save DIR``: run chapter 07
+    (resumable: rerun the same command) and copy the result set to ``DIR``."""
+
+    parser = argparse.ArgumentParser(prog="python -m softlattice.antiperovskite.workflows.thermal")
+    parser.add_argument("--profile", default="full")
+    parser.add_argument("--save", type=Path, default=None)
+    parser.add_argument("--prepare", action="store_true", help="only rank the orderings and train the student")
+    parser.add_argument("--md-part", type=parse_share, default=None, metavar="K/N",
+                        help="run only this share of the MD runs (every N-th from the K-th)")
+    args = parser.parse_args(argv)
+    if args.prepare:
+        lowest, student = prepare_md(resolve("07_cap_thermal", args.profile))
+        print(f"lowest orderings for x = {sorted(lowest)}; NEP student {student}")
+        return 0
+    if args.md_part:
+        done = run_md_share(resolve("07_cap_thermal", args.profile), *args.md_part)
+        print(f"{done} MD runs in share {args.md_part[0]}/{args.md_part[1]}")
+        return 0
+    if args.save is None:
+        raise SystemExit("--save DIR is needed (or --md-part K/N)")
+    result = obtain_cap_thermal(resolve("07_cap_thermal", args.profile))
+    result.copy_to(args.save)
+    print(f"{result.source}; result set in {args.save}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The papermill -> Jupyter Book pipeline, the browser check, the Sphinx extension and plotting."""

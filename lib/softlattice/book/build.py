@@ -1,0 +1,231 @@
+"""Execute the chapters with papermill and build the Jupyter Book from the executed notebooks.
+
+Usage::
+
+    python -m softlattice.book build                       # every chapter, profile 'full'
+    python -m softlattice.book build --profile quick       # every chapter, quick profile
+    python -m softlattice.book build --only 00_structures -p supercell 4
+    python -m softlattice.book execute --only 00_structures --profile quick   # no HTML
+
+Each chapter's ``notebooks/NN_name.py`` (the jupytext source of truth) is converted in memory,
+executed by papermill in the kernel of the running interpreter (the ``.venv`` one under ``make``)
+with ``profile`` and any ``-p name value`` overrides (values are parsed as YAML, like papermill's
+own ``-p``), and written to ``_build/stage/notebooks/NN_name.ipynb`` with a run record (parameters,
+wall time, versions) inserted under its title. The stage also holds the book's prose, ``_config.yml``
+and ``_toc.yml``; Jupyter Book then renders the stage with execution off. Chapters not executed in
+this call keep their last executed version in the stage (or appear unexecuted if never run), so one
+chapter can be re-run alone. Any cell error stops the build naming the notebook and the cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import jupytext
+import nbformat
+import papermill
+import plotly
+import yaml
+from papermill.exceptions import PapermillExecutionError
+
+from softlattice import __version__
+from softlattice.infra.paths import BUILD_DIR, NOTEBOOKS_DIR, REPO_ROOT
+from softlattice.infra.profiles import FULL_PENDING, PROFILE_NAMES
+from softlattice.infra.provenance import git_commit
+
+STAGED_TOP_LEVEL = ("_config.yml", "_toc.yml", "book")
+RUN_RECORD_TAG = "run-record"
+
+
+class NotebookFailed(RuntimeError):
+    """A chapter failed to execute; the message names the notebook and the cell."""
+
+
+def book_config(root: Path = REPO_ROOT) -> dict[str, Any]:
+    """The Jupyter Book configuration (``_config.yml``)."""
+    return yaml.safe_load((root / "_config.yml").read_text())
+
+
+def chapters_in_toc(root: Path = REPO_ROOT) -> list[str]:
+    """Notebook stems listed in ``_toc.yml``, in reading order."""
+    def files(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["file"]] if "file" in node else []
+            for value in node.values():
+                found += files(value)
+            return found
+        if isinstance(node, list):
+            return [f for item in node for f in files(item)]
+        return []
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    return [Path(f).name for f in files(toc) if f.startswith("notebooks/")]
+
+
+def parse_parameter_overrides(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Turn ``[('supercell', '4'), ...]`` into ``{'supercell': 4, ...}`` (values read as YAML)."""
+    return {name: yaml.safe_load(value) for name, value in pairs}
+
+
+def _run_record_cell(parameters: dict[str, Any], wall_time: float, pending: str | None = None) -> nbformat.NotebookNode:
+    rows = "\n".join(f"| `{name}` | `{json.dumps(value)}` |" for name, value in parameters.items())
+    profile = parameters.get("profile")
+    if pending:
+        warning = ("\n\n**This page shows quick-profile results** (small, fast parameters used by the tests): "
+                   "the production-scale runs of this chapter have not been computed yet. They are made by "
+                   f"`{pending}`; the numbers below demonstrate the method, not the physics at scale.")
+    elif profile == "quick":
+        warning = ("\n\n**This page shows quick-profile results** (small, fast parameters used by the tests); "
+                   "run `make book` for the production-scale version.")
+    else:
+        warning = ""
+    text = (f":::{{admonition}} Run record\n:class: note\n\n"
+            f"Executed {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC in **{wall_time:.1f} s** "
+            f"with profile **{profile}**; softlattice {__version__} at commit `{git_commit()}`, "
+            f"Python {platform.python_version()}, on {platform.machine()} "
+            f"({platform.system()}).{warning}\n\n| parameter | value |\n|---|---|\n{rows}\n:::")
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = [RUN_RECORD_TAG]
+    return cell
+
+
+def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
+                    overrides: dict[str, Any] | None = None, timeout: int | None = None,
+                    notebooks_dir: Path = NOTEBOOKS_DIR, pending: str | None = None) -> Path:
+    """Execute ``notebooks/<stem>.py`` with papermill and write the executed notebook.
+
+    Parameters
+    ----------
+    stem
+        Notebook name without extension, e.g. '00_structures'.
+    output_dir
+        Folder that receives ``<stem>.ipynb``.
+    profile
+        'quick' or 'full'.
+    overrides
+        Extra papermill parameters.
+    timeout
+        Per-cell timeout in seconds (``execute.timeout`` of ``_config.yml`` by default).
+    notebooks_dir
+        Folder holding ``<stem>.py``; the notebook runs with it as working directory.
+    pending
+        Command that makes the chapter's missing full-profile results, said on the page (see
+        :data:`softlattice.infra.profiles.FULL_PENDING`).
+
+    Returns
+    -------
+    Path of the executed notebook.
+    """
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILE_NAMES)}")
+    source = notebooks_dir / f"{stem}.py"
+    if not source.exists():
+        known = sorted(p.stem for p in notebooks_dir.glob("*.py"))
+        raise ValueError(f"unknown chapter {stem!r}; known: {', '.join(known)}")
+    if timeout is None:
+        timeout = int(book_config()["execute"]["timeout"])
+    parameters = {"profile": profile, **(overrides or {})}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / f"{stem}.ipynb"
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(jupytext.read(source), str(output), parameters=parameters,
+                                   kernel_name="python3", language="python", cwd=str(notebooks_dir), progress_bar=False,
+                                   execution_timeout=timeout)
+    except PapermillExecutionError as error:
+        first_line = str(error.source).strip().splitlines()[0] if error.source else ""
+        raise NotebookFailed(f"notebook {stem} failed in cell {error.exec_count} (index "
+                             f"{error.cell_index}, starting {first_line!r}): {error.ename}: "
+                             f"{error.evalue}. Executed copy with the traceback: {output}") from None
+    wall_time = time.perf_counter() - started
+    notebook = nbformat.read(output, as_version=4)
+    notebook.cells = [c for c in notebook.cells if RUN_RECORD_TAG not in c.metadata.get("tags", [])]
+    title_index = next((k for k, c in enumerate(notebook.cells)
+                        if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), -1)
+    notebook.cells.insert(title_index + 1, _run_record_cell(parameters, wall_time, pending))
+    notebook.metadata.setdefault("softlattice", {}).update(parameters=parameters,
+                                                           wall_time_s=round(wall_time, 2))
+    nbformat.write(notebook, output)
+    return output
+
+
+def stage_book(stage: Path, root: Path = REPO_ROOT) -> None:
+    """Copy the book's prose and configuration into ``stage`` and add plotly.js to its _static."""
+    stage.mkdir(parents=True, exist_ok=True)
+    for name in STAGED_TOP_LEVEL:
+        source, target = root / name, stage / name
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)
+    notebooks = stage / "notebooks"
+    notebooks.mkdir(exist_ok=True)
+    for stem in chapters_in_toc(root):
+        if not (notebooks / f"{stem}.ipynb").exists():
+            jupytext.write(jupytext.read(root / "notebooks" / f"{stem}.py"), notebooks / f"{stem}.ipynb")
+    static = stage / "_static"
+    static.mkdir(exist_ok=True)
+    shutil.copy2(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", static / "plotly.min.js")
+
+
+def build_html(stage: Path, build_dir: Path) -> Path:
+    """Run ``jupyter-book build`` on the stage (execution off); return the HTML folder."""
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(stage), "--path-output",
+               str(build_dir), "--warningiserror", "--keep-going"]
+    result = subprocess.run(command)
+    if result.returncode:
+        raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}): {' '.join(command)}")
+    return build_dir / "_build" / "html"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m softlattice.book.build", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["build", "execute"],
+                        help="execute chapters and build HTML, or only execute")
+    parser.add_argument("--profile", default="full", choices=PROFILE_NAMES)
+    parser.add_argument("--only", nargs="+", metavar="STEM", help="chapters to execute (default: all)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="papermill parameter override (YAML value)")
+    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    args = parser.parse_args(argv)
+
+    stems = args.only or chapters_in_toc()
+    listed = set(chapters_in_toc())
+    unknown = [s for s in stems if s not in listed]
+    if unknown:
+        parser.error(f"chapter(s) {unknown} are not in _toc.yml; known: {sorted(listed)}")
+    overrides = parse_parameter_overrides(args.parameter)
+    stage = args.build_dir / "stage"
+    try:
+        for stem in stems:
+            pending = FULL_PENDING.get(stem) if args.profile == "full" else None
+            profile = "quick" if pending else args.profile
+            print(f"[softlattice.book.build] executing {stem} (profile {profile}"
+                  + (f", overrides {overrides}" if overrides else "") + ")"
+                  + (f": full-profile results not committed yet (make them with: {pending})" if pending else ""),
+                  flush=True)
+            path = execute_chapter(stem, stage / "notebooks", profile, overrides, pending=pending)
+            wall = nbformat.read(path, as_version=4).metadata["softlattice"]["wall_time_s"]
+            print(f"[softlattice.book.build] {stem} done in {wall:.1f} s", flush=True)
+        if args.action == "build":
+            stage_book(stage)
+            html = build_html(stage, args.build_dir)
+            print(f"[softlattice.book.build] HTML in {html}")
+    except (NotebookFailed, RuntimeError, ValueError) as error:
+        print(f"[softlattice.book.build] ERROR: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Electronic structure from DFT: band edges and band gaps."""

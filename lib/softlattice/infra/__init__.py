@@ -1,0 +1,1 @@
+"""Shared infrastructure: paths, provenance, profiles, logging, content keys and result sets."""

@@ -1,0 +1,182 @@
+"""Named parameter sets of the chapters: ``quick`` (minutes on 2 cores, from scratch; what the
+tests run) and ``full`` (publication scale; the book's default).
+
+A notebook's ``parameters`` cell sets ``profile`` and leaves every tunable parameter at ``None``;
+:func:`resolve` fills each ``None`` from the profile, so ``papermill -p profile quick`` picks the
+quick set while ``-p supercell 4`` still overrides a single value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+PROFILE_NAMES = ("quick", "full")
+
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "00_structures": {
+        "quick": dict(supercell=2, tilt_angle=10.0, angle_grid=[0.0, 5.0, 10.0, 15.0, 20.0],
+                      fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0], substitution_repeat=4,
+                      substitution_seeds=4, seed=0),
+        "full": dict(supercell=2, tilt_angle=10.0,
+                     angle_grid=[float(a) for a in range(0, 26)],
+                     fa_fractions=[round(0.05 * k, 2) for k in range(21)], substitution_repeat=8,
+                     substitution_seeds=16, seed=0),
+    },
+    "00_validation_cspbi3": {
+        "quick": dict(repeat=4, rate_K_per_ps=100.0, temperature_low=150.0, temperature_high=750.0,
+                      reference_ps=4.0, window=10, seed=0),
+        "full": dict(repeat=6, rate_K_per_ps=5.0, temperature_low=100.0, temperature_high=700.0,
+                     reference_ps=20.0, window=25, seed=0),
+    },
+    "01_potential": {
+        "quick": dict(recipe="quick", reference="chgnet-r2scan",
+                      checks=dict(neb_axes=["C-H"], neb_images=3, neb_steps=10, phase_fa_fractions=[0.0, 1.0],
+                                  phase_glazers=["a0a0a0", "a0a0c+"], phase_steps=10,
+                                  stability_fa_fractions=[0.5], stability_ps=0.5, stability_nve_ps=0.25,
+                                  stability_repeat=2, mass_equilibration_ps=0.5, mass_production_ps=1.0),
+                      screening=dict(references=["chgnet-r2scan"], compositions=[0.0], glazers=["a0a0a0", "a0a0c-"],
+                                     arrangements=[0], relax_steps=5, md_runs=[[0.0, "a0a0c-", 300.0]], md_ps=0.05),
+                      dft_set="small"),
+        "full": dict(recipe="full", reference="chgnet-r2scan", checks={}, screening={},
+                     dft_set="data/reference/dft-validation/gpaw-pbe.extxyz.gz"),
+    },
+    "02_phase_diagram": {
+        "quick": dict(fa_fractions=[0.0, 1.0], replicas=1,
+                      ramp=dict(temperature_low=100.0, temperature_high=300.0, rate_K_per_ps=400.0, repeat=2,
+                                sample_interval=10, reference_ps=0.5),
+                      size_test=dict(fa_fraction=0.0, kind="cooling", repeat=4, temperature_low=200.0),
+                      rate_test=dict(fa_fraction=0.0, kind="cooling", rate_K_per_ps=200.0),
+                      window=5, n_sigma=5.0, frame_temperatures=[200.0], extra_tasks=[], scheduler=None,
+                      workers=None),
+        "full": dict(fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0], replicas=2,
+                     ramp=dict(temperature_low=25.0, temperature_high=425.0, rate_K_per_ps=40.0, repeat=4,
+                               sample_interval=25, reference_ps=5.0),
+                     size_test=dict(fa_fraction=0.25, kind="cooling", repeat=6, temperature_low=200.0,
+                                    reference_ps=2.0),
+                     # the largest cell, for chapter 03's domains; its untilted reference blew up
+                     # at 0.6 ps (atoms 0.52 Å apart), so it is analysed per block, not classified
+                     extra_tasks=[dict(fa_fraction=0.25, kind="cooling", repeat=8, temperature_low=200.0,
+                                       reference_ps=2.0),
+                                  dict(fa_fraction=0.25, kind="reference", repeat=8, temperature_low=200.0,
+                                       reference_ps=2.0)],
+                     rate_test=dict(fa_fraction=0.25, kind="cooling", rate_K_per_ps=20.0),
+                     window=10, n_sigma=5.0, frame_temperatures=[200.0, 250.0, 300.0], scheduler="local",
+                     workers=None),
+    },
+}
+PROFILES["03_mpb"] = {
+    "quick": dict(sweep={**PROFILES["02_phase_diagram"]["quick"], "fa_fractions": [0.0, 0.5, 1.0]},
+                  temperatures=[200.0], map_temperature=200.0, bootstrap=100),
+    "full": dict(sweep=PROFILES["02_phase_diagram"]["full"], temperatures=[150.0, 200.0, 250.0],
+                 map_temperature=200.0, bootstrap=1000),
+}
+"""Chapter 03 analyses the sweeps of chapter 02 (the same settings, so the same result set)."""
+PROFILES["04_damping"] = {
+    "quick": dict(fa_fractions=[0.0], temperatures=[400.0], run_ps=1.0, repeat=2, max_lag_ps=0.2, supercell=2,
+                  scheduler=None),
+    "full": dict(fa_fractions=[0.0, 0.5, 1.0], temperatures=[350.0, 450.0, 550.0], run_ps=20.0, repeat=4,
+                 max_lag_ps=2.0, supercell=2, scheduler="local"),
+}
+"""Chapter 04: NVT runs of the cubic cell with real masses (0.5 fs) over a composition x
+temperature grid, run as 'reference' tasks of :mod:`softlattice.perovskite.workflows.phase_diagram`."""
+PROFILES["05_band_edges"] = {
+    "quick": dict(fa_fractions=[0.0, 1.0], arrangements=1, snapshots=2, interval_ps=0.1, equilibration_ps=0.2,
+                  temperature=330.0, timestep_fs=0.5),
+    "full": dict(fa_fractions=[k / 8 for k in range(9)], arrangements=4, snapshots=5, interval_ps=1.0,
+                 equilibration_ps=5.0, temperature=330.0, timestep_fs=0.5),
+}
+"""Chapter 05: 96-atom cells at 330 K (fixed cell), 4 arrangements x 5 snapshots per composition."""
+
+
+PROFILES["06_cap_models"] = {
+    "quick": dict(dataset=dict(br_fractions=[0.0, 1.0], orderings_per_x=1, temperatures=[300.0], per_temperature=4,
+                               rattled=1, phonon_mesh=8),
+                  reference="chgnet-r2scan", test_percent=25,
+                  finetune=dict(epochs=2, batch_size=4, validation_percent=25),
+                  phonon_compositions=[1.0],
+                  gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=30, max_cheap=6, max_accurate=5,
+                            cheap_basis="sz(dzp)", accurate_basis="sz(dzp)"),
+                  gnn=dict(stage1_epochs=30, stage2_epochs=30, learning_rate=1e-3, batch_size=4)),
+    "full": dict(dataset=dict(), reference="chgnet-r2scan", test_percent=10,
+                 finetune=dict(epochs=30, batch_size=8, validation_percent=10),
+                 phonon_compositions=[1.0, 0.5],
+                 gaps=dict(cheap="pbe", accurate="gllbsc", accurate_percent=20, max_cheap=240, max_accurate=30,
+                           cheap_basis="sz(dzp)", accurate_basis="dzp"),
+                 gnn=dict(stage1_epochs=300, stage2_epochs=200, learning_rate=1e-3, batch_size=16)),
+}
+"""Chapter 06: the full training set is every inequivalent ordering (22 over 9 compositions) x 6
+temperatures x 2 cells, plus one rattled and one equilibrium cell each (308 structures); gaps at
+the cheap level (PBE, single-zeta basis) for 240 and at the accurate level (GLLB-SC, dzp basis)
+for 30 of them (distinct structures)."""
+
+
+PROFILES["07_cap_thermal"] = {
+    "quick": dict(cap_models="quick", br_fractions=[0.0, 1.0], relax_fmax=0.1,
+                  student=dict(steps=300, rattled_per_x=4, generations=1, explore_K=300.0, explore_ps=0.3,
+                               explore_every_fs=50.0, hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0,
+                                                                       n_max_radial=2, n_max_angular=2, l_max_3b=2,
+                                                                       l_max_4b=0, l_max_5b=0, neurons=8, batch_size=4)),
+                  temperatures=[100.0, 300.0], run_ps=1.0, equilibration_ps=0.3, timestep_fs=1.0, snapshot_fs=10.0,
+                  spectra_temperatures=[300.0], frozen_composition=1.0, frozen_temperatures=[300.0], spot_checks=1),
+    "full": dict(cap_models="full", br_fractions=[k / 8 for k in range(9)], relax_fmax=0.02,
+                 student=dict(steps=3000, rattled_per_x=10, generations=2, explore_K=600.0, explore_ps=5.0,
+                              explore_every_fs=100.0,
+                              hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0, l_max_4b=0, l_max_5b=0, batch_size=8,
+                                         zbl_typewise_factor=0.7)),
+                 temperatures=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0], run_ps=20.0, equilibration_ps=5.0,
+                 timestep_fs=1.0, snapshot_fs=20.0, spectra_temperatures=[100.0, 200.0, 400.0],
+                 frozen_composition=0.5, frozen_temperatures=[300.0, 600.0], spot_checks=3),
+}
+"""Chapter 07: Langevin MD (1 fs, 0-600 K; 20 ps after 5 ps of equilibration, the seed ran 40 ps)
+of the lowest ordering per x with a NEP student of the fine-tuned CHGNet (three-body descriptor,
+ZBL core, two generations that learn the teacher's labels of the previous student's 600 K MD: the
+first student drew atoms together within a picosecond); GNN gaps every 20 fs; spectra at
+100-400 K."""
+
+
+FULL_PENDING: dict[str, str] = {
+}
+"""Chapters whose full-profile results are not committed yet, with the command that makes them.
+The book builds them with the quick profile and says so on the page; remove a chapter from here
+when its result set lands in data/."""
+
+
+def settings_from_mapping(cls: type, values: dict[str, Any], what: str = "setting") -> Any:
+    """An instance of the frozen dataclass ``cls`` from a plain mapping (as a profile or a JSON
+    record holds it): lists become tuples (nested ones too), unknown names are refused."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {sorted(unknown)}; allowed: {sorted(known)}")
+
+    def as_tuple(value: Any) -> Any:
+        return tuple(as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+    return cls(**{name: as_tuple(value) for name, value in values.items()})
+
+
+def resolve(chapter: str, profile: str, **overrides: Any) -> dict[str, Any]:
+    """Parameters of ``chapter`` under ``profile``, with every non-None override applied.
+
+    Parameters
+    ----------
+    chapter
+        Notebook stem, e.g. '00_structures'.
+    profile
+        'quick' or 'full'.
+    overrides
+        Parameter values; ``None`` means "take the profile's value".
+    """
+    if chapter not in PROFILES:
+        raise ValueError(f"unknown chapter {chapter!r}; known: {', '.join(sorted(PROFILES))}")
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILE_NAMES)}")
+    settings = dict(PROFILES[chapter][profile])
+    unknown = set(overrides) - set(settings)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {sorted(unknown)} for {chapter}; allowed: "
+                         f"{sorted(settings)}")
+    settings.update({name: value for name, value in overrides.items() if value is not None})
+    settings["profile"] = profile
+    return settings

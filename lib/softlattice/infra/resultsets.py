@@ -1,0 +1,150 @@
+"""Result sets: a committed folder if its provenance matches, else the cache, else computed now.
+
+A result set is a folder of tables and files with a ``provenance.json`` (see
+:mod:`softlattice.infra.provenance`) recording the parameters and input hashes it was computed from.
+Every chapter obtains its results through :func:`obtain`:
+
+1. a committed result set under ``data/`` whose provenance matches the requested parameters and
+   inputs is used as it is (the book's full profile, in seconds);
+2. else a finished result set in the cache (``runs/results/<name>/<key>``) with the same key;
+3. else ``compute(folder)`` fills a work folder (``<key>.partial``, kept across interruptions so a
+   computation that resumes from its own files goes on), the provenance is written, and the folder
+   is renamed into place at once: a cached result set is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from softlattice.infra.keys import json_key
+from softlattice.infra.paths import REPO_ROOT, RUNS_DIR
+from softlattice.infra.provenance import matches, write_provenance
+
+ORIGINS = ("committed", "cached", "computed")
+RESULTS_DIR = RUNS_DIR / "results"
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the repository when it lies inside it (no machine paths in the book),
+    else its last two components."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(REPO_ROOT.resolve()))
+    except ValueError:
+        return str(Path(*path.parts[-2:]))
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """A folder of results and where it came from.
+
+    Attributes
+    ----------
+    folder
+        The folder holding the tables and ``provenance.json``.
+    origin
+        'committed' (a matching set under ``data/``), 'cached' (a finished earlier computation) or
+        'computed' (computed in this call).
+    note
+        Anything the reader must know about the set, appended to :attr:`source`.
+    """
+
+    def __post_init__(self) -> None:
+        if self.origin not in ORIGINS:
+            raise ValueError(f"unknown result-set origin {self.origin!r}; allowed: {', '.join(ORIGINS)}")
+
+    folder: Path
+    origin: str
+    note: str = ""
+
+    def path(self, name: str) -> Path:
+        """The file ``name`` of the set (it need not exist)."""
+        return self.folder / name
+
+    def table(self, name: str) -> pd.DataFrame:
+        """Table ``name`` (``name.csv`` or ``name.csv.gz``); a missing table is a FileNotFoundError
+        naming the set."""
+        for candidate in (self.folder / f"{name}.csv", self.folder / f"{name}.csv.gz"):
+            if candidate.exists():
+                return pd.read_csv(candidate)
+        raise FileNotFoundError(f"result set {display_path(self.folder)} has no table {name!r} "
+                                f"({name}.csv or {name}.csv.gz)")
+
+    def tables(self, names: Sequence[str]) -> dict[str, pd.DataFrame]:
+        """The tables ``names`` by name."""
+        return {name: self.table(name) for name in names}
+
+    def json(self, name: str) -> Any:
+        """The JSON file ``name`` of the set, parsed."""
+        return json.loads((self.folder / name).read_text())
+
+    def copy_to(self, target: str | Path) -> Path:
+        """Copy the set (files and provenance) into ``target`` (e.g. ``data/...`` to commit it)."""
+        target = Path(target)
+        if target.resolve() != self.folder.resolve():
+            shutil.copytree(self.folder, target, dirs_exist_ok=True)
+        return target
+
+    @property
+    def source(self) -> str:
+        """A sentence for the book saying where the results came from (no absolute paths)."""
+        where = display_path(self.folder)
+        if self.note:
+            return f"{self.origin} result set {where} ({self.note})"
+        return {"committed": f"committed result set {where} (parameters and inputs match its provenance)",
+                "cached": f"cached result set {where} (computed earlier with the same parameters and inputs)",
+                "computed": f"computed now, stored in {where}"}[self.origin]
+
+
+def result_key(parameters: dict[str, Any], inputs: dict[str, Any]) -> str:
+    """Key (12 hex digits) of a parameter set and its input hashes."""
+    return json_key(json.loads(json.dumps([parameters, inputs], default=str)), digits=12)
+
+
+def obtain(name: str, parameters: dict[str, Any], inputs: dict[str, Any], compute: Callable[[Path], None],
+           committed: str | Path | Sequence[str | Path] | None = None, results_dir: str | Path = RESULTS_DIR,
+           command: str = "") -> ResultSet:
+    """The result set of ``parameters`` and ``inputs``: committed, cached or computed now.
+
+    Parameters
+    ----------
+    name
+        Name of the kind of result (a folder under ``results_dir``), e.g. 'damping'.
+    parameters, inputs
+        What the results depend on (JSON-serialisable; inputs are content hashes of files).
+    compute
+        Writes the result files into the folder it is given (resuming from what it finds there, if
+        it can); the provenance record is written afterwards unless ``compute`` wrote a matching one
+        (with extra fields) itself.
+    committed
+        Committed folder(s) to try first, in order.
+    results_dir
+        Root of the cache.
+    command
+        Command recorded in the provenance of a computed set.
+    """
+    if not name or "/" in name:
+        raise ValueError(f"result-set name {name!r} must be non-empty and contain no '/'")
+    candidates = [] if committed is None else [committed] if isinstance(committed, (str, Path)) else list(committed)
+    for folder in candidates:
+        if matches(folder, parameters, inputs):
+            return ResultSet(Path(folder), "committed")
+    folder = Path(results_dir) / name / result_key(parameters, inputs)
+    if matches(folder, parameters, inputs):
+        return ResultSet(folder, "cached")
+    work = folder.with_name(folder.name + ".partial")
+    work.mkdir(parents=True, exist_ok=True)
+    compute(work)
+    if not matches(work, parameters, inputs):  # a computation may record more itself; keep that
+        write_provenance(work, parameters, inputs, command=command)
+    if folder.exists():  # an incomplete set from an older layout: the new one replaces it
+        shutil.rmtree(folder)
+    os.replace(work, folder)
+    return ResultSet(folder, "computed")

@@ -1,0 +1,1 @@
+"""Molecular dynamics for any material and any ASE calculator: engine, calculators, GPUMD."""

@@ -1,0 +1,440 @@
+"""Physical checks of a MA/FA potential against its reference: FA rotation barriers (NEB), phase
+energy differences versus composition, and MD stability.
+
+Units: eV, Å, K, ps; energies are reported in meV (per path or per formula unit).
+
+The seed (Hainer et al., Fig. 1b-e) shows NEB paths of one FA cation rotating about three axes
+and NEP-vs-DFT phase energy differences grouped by FA fraction. Here the same quantities come from
+any two ASE calculators (the NEP and its reference) on the same structures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.constraints import FixAtoms
+from ase.filters import FrechetCellFilter
+from ase.mep import NEB
+from ase.neighborlist import neighbor_list
+from ase.optimize import FIRE
+from scipy.spatial.transform import Rotation
+
+from softlattice.infra.keys import file_hash
+from softlattice.infra.log import progress_printer
+from softlattice.infra.profiles import settings_from_mapping
+from softlattice.infra.provenance import write_provenance
+from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.md.calculators import nep_calculator
+from softlattice.md.engine import MDBlowUp, MDSettings, run_md
+from softlattice.md.protocols import hold
+from softlattice.models.reference import reference_calculator
+from softlattice.perovskite.modes import tilt_observers
+from softlattice.perovskite.structures import a_site_species, build_mixed_perovskite
+from softlattice.perovskite.tilts import measure_tilt_angles
+
+ROTATION_AXES = ("N-N", "C-H", "normal")
+"""Axes of FA: along N...N, along the C-H bond (the molecule's two-fold axis) and normal to the
+molecular plane; each path turns the molecule by 180 degrees about one of them."""
+
+
+def fa_axes(atoms: Atoms, site: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Indices, the three unit axes (:data:`ROTATION_AXES`) and the centroid (Å) of the FA cation on
+    A site ``site`` (positions unwrapped around its carbon atom)."""
+    indices = np.flatnonzero(atoms.arrays["a_site"] == site)
+    symbols = np.array(atoms.get_chemical_symbols())[indices]
+    if sorted(symbols) != sorted(["C", "N", "N", "H", "H", "H", "H", "H"]):
+        raise ValueError(f"A site {site} holds {''.join(sorted(symbols))}, not formamidinium")
+    carbon = indices[symbols == "C"][0]
+    local = atoms.get_distances(carbon, indices, mic=True, vector=True) + atoms.positions[carbon]
+    nitrogens = local[symbols == "N"]
+    n_n = nitrogens[1] - nitrogens[0]
+    n_n /= np.linalg.norm(n_n)
+    carbon_position = local[list(indices).index(carbon)]
+    bonded_h = local[symbols == "H"][np.argmin(np.linalg.norm(local[symbols == "H"] - carbon_position, axis=1))]
+    c_h = bonded_h - carbon_position
+    c_h -= c_h.dot(n_n) * n_n
+    c_h /= np.linalg.norm(c_h)
+    return indices, {"N-N": n_n, "C-H": c_h, "normal": np.cross(n_n, c_h)}, local.mean(axis=0)
+
+
+def rotation_images(atoms: Atoms, site: int, axis: str, images: int, angle: float = 180.0) -> list[Atoms]:
+    """``images + 2`` copies of ``atoms`` with the FA on ``site`` turned rigidly by 0..``angle``
+    degrees about ``axis`` through its centroid (the NEB's initial path)."""
+    if axis not in ROTATION_AXES:
+        raise ValueError(f"unknown rotation axis {axis!r}; allowed: {', '.join(ROTATION_AXES)}")
+    if images < 1:
+        raise ValueError(f"images {images!r} must be a positive integer")
+    indices, axes, centre = fa_axes(atoms, site)
+    carbon = indices[np.array(atoms.get_chemical_symbols())[indices] == "C"][0]
+    local = atoms.get_distances(carbon, indices, mic=True, vector=True) + atoms.positions[carbon] - centre
+    path = []
+    for theta in np.linspace(0.0, angle, images + 2):
+        image = atoms.copy()
+        image.positions[indices] = centre + Rotation.from_rotvec(np.deg2rad(theta) * axes[axis]).apply(local)
+        image.info["rotation_deg"] = float(theta)
+        path.append(image)
+    return path
+
+
+def fa_rotation_neb(atoms: Atoms, calculator: Calculator, axis: str, site: int | None = None,
+                    images: int = 5, fmax: float = 0.05, steps: int = 200) -> pd.DataFrame:
+    """Minimum-energy path of one FA cation turning by 180 degrees about ``axis`` inside a frozen
+    framework (climbing-image NEB, ASE), with only that cation's atoms free.
+
+    The end states are relaxed first (the cation alone), so the path starts and ends in minima of
+    the same calculator.
+
+    Parameters
+    ----------
+    atoms
+        Perovskite cell from :mod:`softlattice.perovskite.structures` holding at least one FA.
+    calculator
+        Any ASE calculator (shared by all images).
+    axis
+        One of :data:`ROTATION_AXES`.
+    site
+        A site of the cation (default: the first FA).
+    images, fmax, steps
+        Interior images, force tolerance (eV/Å) and largest number of optimiser steps.
+
+    Returns
+    -------
+    One row per image: ``image``, initial ``rotation_deg``, ``energy_meV`` relative to the first end
+    state, plus ``converged`` (bool, same on all rows).
+    """
+
+    if site is None:
+        fa_sites = np.flatnonzero(a_site_species(atoms) == "FA")
+        if fa_sites.size == 0:
+            raise ValueError("the structure holds no FA cation")
+        site = int(fa_sites[0])
+    path = rotation_images(atoms, site, axis, images)
+    free = np.flatnonzero(atoms.arrays["a_site"] == site)
+    for image in path:
+        image.set_constraint(FixAtoms(mask=~np.isin(np.arange(len(image)), free)))
+        image.calc = calculator
+    for end in (path[0], path[-1]):
+        FIRE(end, logfile=None).run(fmax=fmax, steps=steps)
+    neb = NEB(path, climb=True, allow_shared_calculator=True, method="improvedtangent")
+    converged = bool(FIRE(neb, logfile=None).run(fmax=fmax, steps=steps))
+    energies = np.array([image.get_potential_energy() for image in path])
+    return pd.DataFrame(dict(image=np.arange(len(path)), rotation_deg=[i.info["rotation_deg"] for i in path],
+                             energy_meV=1000 * (energies - energies[0]), converged=converged))
+
+
+def relaxed_phase_energies(calculator_factory: Callable[[], Calculator], fa_fractions: Sequence[float],
+                           glazers: Sequence[str], repeat: int = 2, tilt_angle: float = 8.0,
+                           fmax: float = 0.05, steps: int = 150, seed: int = 0,
+                           molecule_orientation: str = "fit") -> pd.DataFrame:
+    """Energy per formula unit of each tilt phase relative to the untilted cell of the same
+    composition and molecular arrangement, after relaxing positions and cell (FIRE on ASE's
+    FrechetCellFilter).
+
+    Every phase of one composition shares its A-site arrangement and molecular orientations
+    (same ``seed``), so the differences come from the tilts and what the relaxation does to them.
+    ``molecule_orientation`` is passed to :func:`softlattice.perovskite.structures.build_mixed_perovskite`
+    ('fit': aligned to the cage; 'random': drawn with ``seed``).
+
+    Returns
+    -------
+    Rows ``fa_fraction``, ``glazer``, ``energy_meV_per_fu`` (relative to 'a0a0a0'),
+    ``tilt_<axis>_deg`` after relaxation (mean absolute octahedral tilt about x, y, z), ``steps``,
+    ``converged``.
+    """
+
+
+    if "a0a0a0" not in glazers:
+        raise ValueError(f"glazers {list(glazers)} must include the reference phase 'a0a0a0'")
+    rows = []
+    for x in fa_fractions:
+        for glazer in glazers:
+            atoms = build_mixed_perovskite(x, repeat, glazer=glazer, tilt_angle=tilt_angle, seed=seed,
+                                           molecule_orientation=molecule_orientation)
+            n_formula_units = int(atoms.arrays["a_site"].max() + 1)
+            atoms.calc = calculator_factory()
+            optimiser = FIRE(FrechetCellFilter(atoms), logfile=None)
+            converged = bool(optimiser.run(fmax=fmax, steps=steps))
+            tilts = measure_tilt_angles(atoms).mean_abs_angles
+            rows.append(dict(fa_fraction=float(x), glazer=glazer,
+                             energy_eV_per_fu=atoms.get_potential_energy() / n_formula_units,
+                             **{f"tilt_{k}_deg": float(v) for k, v in zip("xyz", tilts)},
+                             steps=int(optimiser.nsteps), converged=converged))
+    frame = pd.DataFrame(rows)
+    untilted = frame[frame.glazer == "a0a0a0"].set_index("fa_fraction").energy_eV_per_fu
+    frame["energy_meV_per_fu"] = 1000 * (frame.energy_eV_per_fu - frame.fa_fraction.map(untilted))
+    return frame.drop(columns="energy_eV_per_fu")
+
+
+@dataclass
+class StabilityResult:
+    """Outcome of :func:`stability_check`.
+
+    Attributes
+    ----------
+    survived
+        The NPT run reached its end without the engine's blow-up checks firing.
+    reached_ps
+        Time reached in the NPT run, ps.
+    longest_bond_ratio
+        Largest intramolecular bond length seen over the snapshots, relative to its starting
+        length (dissociation shows as values far above 1).
+    largest_cation_shift
+        Largest distance (Å) of a cation's centroid from its starting position. It includes the
+        drift of the whole crystal (the Langevin thermostat does not conserve momentum, and over
+        20 ps the crystal wanders by Å), so it is an upper bound of a cation's motion relative to
+        its cage; only values well beyond a lattice constant (about 6.3 Å) would show a cation
+        leaving its cage, which is how FA would cluster.
+    message
+        Why the run stopped, if it did.
+    nve_drift_meV_per_atom_per_ps
+        Slope of the total energy in the NVE continuation (NaN if it was not reached).
+    observations
+        The NPT and NVE observations, with a ``stage`` column.
+    """
+
+    survived: bool
+    reached_ps: float
+    longest_bond_ratio: float
+    largest_cation_shift: float
+    message: str
+    nve_drift_meV_per_atom_per_ps: float
+    observations: pd.DataFrame
+
+
+def _bonded_pairs(atoms: Atoms) -> np.ndarray:
+    """Intramolecular bonded pairs (i, j) of the starting structure (within 1.6 Å, same A site)."""
+    i, j = neighbor_list("ij", atoms, 1.6)
+    sites = atoms.arrays["a_site"]
+    keep = (i < j) & (sites[i] >= 0) & (sites[i] == sites[j])
+    return np.column_stack([i[keep], j[keep]])
+
+
+def _cation_centroids(atoms: Atoms, reference: Atoms) -> np.ndarray:
+    """Centroid of each cation, unwrapped relative to its position in ``reference``."""
+    sites = reference.arrays["a_site"]
+    shifts = atoms.positions - reference.positions
+    fractional = np.linalg.solve(atoms.cell.T, shifts.T).T
+    shifts = (fractional - np.round(fractional)) @ atoms.cell.array
+    return np.array([shifts[sites == s].mean(axis=0) for s in range(sites.max() + 1)])
+
+
+def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, duration_ps: float = 20.0,
+                    nve_ps: float = 5.0, repeat: int = 4, seed: int = 0,
+                    engine: str = "auto") -> StabilityResult:
+    """NPT at ``temperature`` for ``duration_ps`` (0.5 fs, real masses) from the cubic mixed cell,
+    then NVE for ``nve_ps``; report dissociation, cation escape, arrangement and energy drift."""
+
+    atoms = build_mixed_perovskite(fa_fraction, repeat, glazer="a0a0a0", seed=seed)
+    pairs = _bonded_pairs(atoms)
+    start_lengths = atoms.get_distances(pairs[:, 0], pairs[:, 1], mic=True) if len(pairs) else np.ones(0)
+    calculator = nep_calculator(model, engine, atoms=atoms)
+    snapshots: list[Atoms] = []
+    frames = []
+    survived, nve_drift, message = True, float("nan"), ""
+    settings = MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=40, seed=seed)
+    try:
+        result = run_md(atoms, calculator, hold(temperature, duration_ps), settings,
+                        snapshots=snapshots, snapshot_every=5, observers=tilt_observers(atoms))
+        frames.append(result.observations.assign(stage="npt"))
+        continuation = result.final_atoms.copy()
+        nve = run_md(continuation, calculator, hold(temperature, nve_ps),
+                     MDSettings(ensemble="nve", timestep_fs=0.5, sample_interval=40, seed=seed + 1))
+        frames.append(nve.observations.assign(stage="nve"))
+        total = nve.observations.epot_eV_per_atom + nve.observations.ekin_eV_per_atom
+        nve_drift = float(1000 * np.polyfit(nve.observations.time_ps, total, 1)[0])
+        snapshots.append(nve.final_atoms)
+    except MDBlowUp as error:
+        survived, message = False, str(error)
+    reached = float(duration_ps) if survived else float(snapshots[-1].info["time_ps"] if snapshots else 0.0)
+    longest, shift = 1.0, 0.0
+    for snapshot in snapshots:
+        snapshot.arrays["a_site"] = atoms.arrays["a_site"]
+        if len(pairs):
+            lengths = snapshot.get_distances(pairs[:, 0], pairs[:, 1], mic=True)
+            longest = max(longest, float((lengths / start_lengths).max()))
+        shift = max(shift, float(np.linalg.norm(_cation_centroids(snapshot, atoms), axis=1).max()))
+    return StabilityResult(survived, reached, longest, shift, message, nve_drift, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What :func:`run_checks` computes.
+
+    Attributes
+    ----------
+    neb_fa_fraction, neb_repeat
+        Cell of the rotation paths (FA fraction, supercell of the cubic cell).
+    neb_axes, neb_images, neb_fmax, neb_steps
+        Rotation axes, interior images, force tolerance (eV/Å), largest number of steps.
+    phase_fa_fractions, phase_glazers, phase_fmax, phase_steps
+        Compositions and phases of the relaxed energy differences.
+    stability_fa_fractions, stability_temperature, stability_ps, stability_nve_ps, stability_repeat
+        MD stability runs (K, ps; supercell 4 gives 768 atoms).
+    mass_temperature, mass_repeat, mass_equilibration_ps, mass_production_ps, hydrogen_mass,
+    heavy_timestep_fs
+        The heavy-hydrogen check (:func:`softlattice.perovskite.workflows.masscheck.compare_masses`): MAPbI3 NPT with
+        real masses at 0.5 fs and with H of ``hydrogen_mass`` amu at ``heavy_timestep_fs``.
+    seed
+        Seed of arrangements and MD.
+    """
+
+    neb_fa_fraction: float = 1.0
+    neb_repeat: int = 2
+    neb_axes: tuple[str, ...] = ROTATION_AXES
+    neb_images: int = 5
+    neb_fmax: float = 0.05
+    neb_steps: int = 80
+    phase_fa_fractions: tuple[float, ...] = (0.0, 0.5, 1.0)
+    phase_glazers: tuple[str, ...] = ("a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+")
+    phase_fmax: float = 0.05
+    phase_steps: int = 100
+    stability_fa_fractions: tuple[float, ...] = (0.0, 0.5, 1.0)
+    stability_temperature: float = 400.0
+    stability_ps: float = 20.0
+    stability_nve_ps: float = 2.0
+    stability_repeat: int = 4
+    mass_temperature: float = 300.0
+    mass_repeat: int = 2
+    mass_equilibration_ps: float = 5.0
+    mass_production_ps: float = 20.0
+    hydrogen_mass: float = 4.0
+    heavy_timestep_fs: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.neb_axes) - set(ROTATION_AXES)
+        if unknown:
+            raise ValueError(f"unknown rotation axes {sorted(unknown)}; allowed: {', '.join(ROTATION_AXES)}")
+        if self.stability_ps <= 0 or self.stability_nve_ps <= 0:
+            raise ValueError(f"stability durations ({self.stability_ps}, {self.stability_nve_ps} ps) must be > 0")
+
+
+def check_settings(values: dict) -> CheckSettings:
+    """:class:`CheckSettings` from a plain mapping (lists become tuples; unknown names are refused)."""
+    return settings_from_mapping(CheckSettings, values, "check setting")
+
+
+CHECK_FILES = ("neb.csv", "phases.csv", "stability.csv", "stability_observations.csv.gz", "masses.csv")
+
+
+def run_checks(model: str | None, reference: str, settings: CheckSettings, output_dir: str,
+               progress: bool = False) -> dict[str, pd.DataFrame] | None:
+    """Compute the checks for ``model`` (NEP file) and ``reference`` (named reference) and write
+    :data:`CHECK_FILES` into ``output_dir``; every table has a ``method`` column ('NEP' or the
+    reference name).
+
+    Resumable: each method's part of the NEB and phase tables is kept in ``output_dir/parts`` and
+    each table is skipped when written. With ``model=None`` only the reference's parts are computed
+    (they do not depend on the model, so they can run while the model trains) and None is returned.
+    """
+
+
+    output_dir = Path(output_dir)
+    parts = output_dir / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    methods = {reference: lambda: reference_calculator(reference)}
+    if model is not None:
+        methods["NEP"] = lambda: nep_calculator(model)
+
+    say = progress_printer(progress)
+
+    def neb_part(method: str, make: Callable[[], Calculator]) -> pd.DataFrame:
+        cell = build_mixed_perovskite(settings.neb_fa_fraction, settings.neb_repeat, seed=settings.seed)
+        calculator = make()
+        frames = []
+        for axis in settings.neb_axes:
+            say(f"NEB {method} {axis}")
+            frames.append(fa_rotation_neb(cell, calculator, axis, images=settings.neb_images,
+                                          fmax=settings.neb_fmax, steps=settings.neb_steps)
+                          .assign(method=method, axis=axis))
+        return pd.concat(frames)
+
+    def phase_part(method: str, make: Callable[[], Calculator]) -> pd.DataFrame:
+        say(f"phase energies {method}")
+        return relaxed_phase_energies(make, settings.phase_fa_fractions, settings.phase_glazers,
+                                      fmax=settings.phase_fmax, steps=settings.phase_steps,
+                                      seed=settings.seed).assign(method=method)
+
+    for table, compute in (("neb", neb_part), ("phases", phase_part)):
+        if (output_dir / f"{table}.csv").exists():
+            continue
+        for method, make in methods.items():
+            part = parts / f"{table}_{method}.csv"
+            if not part.exists():
+                compute(method, make).to_csv(part, index=False)
+        if model is not None:
+            pd.concat([pd.read_csv(parts / f"{table}_{m}.csv") for m in ("NEP", reference)]) \
+                .to_csv(output_dir / f"{table}.csv", index=False)
+    if model is None:
+        return None
+    if not (output_dir / "stability.csv").exists():
+        rows, observations = [], []
+        for x in settings.stability_fa_fractions:
+            say(f"stability x = {x}")
+            result = stability_check(model, x, settings.stability_temperature, settings.stability_ps,
+                                     settings.stability_nve_ps, settings.stability_repeat, settings.seed)
+            rows.append(dict(fa_fraction=x, survived=result.survived, reached_ps=result.reached_ps,
+                             longest_bond_ratio=result.longest_bond_ratio,
+                             largest_cation_shift_A=result.largest_cation_shift,
+                             nve_drift_meV_per_atom_per_ps=result.nve_drift_meV_per_atom_per_ps,
+                             message=result.message, method="NEP"))
+            observations.append(result.observations.assign(fa_fraction=x))
+        pd.concat(observations).to_csv(output_dir / "stability_observations.csv.gz", index=False)
+        pd.DataFrame(rows).to_csv(output_dir / "stability.csv", index=False)
+    if not (output_dir / "masses.csv").exists():
+        from softlattice.perovskite.workflows.masscheck import compare_masses
+        say("heavy-hydrogen check")
+        compare_masses(model, settings.mass_temperature, settings.mass_repeat, settings.mass_equilibration_ps,
+                       settings.mass_production_ps, settings.hydrogen_mass, settings.heavy_timestep_fs,
+                       settings.seed).assign(method="NEP").to_csv(output_dir / "masses.csv", index=False)
+    return load_checks(output_dir)
+
+
+def load_checks(folder: str) -> dict[str, pd.DataFrame]:
+    """The tables of a finished check folder, keyed by file stem ('neb', 'phases', ...)."""
+    return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in CHECK_FILES}
+
+
+def obtain_checks(model: str, reference: str, settings: CheckSettings, curated: str | None = None) -> ResultSet:
+    """The checks of ``model`` against ``reference`` (:func:`softlattice.infra.resultsets.obtain`,
+    keyed by the parameters, the reference and the model hash; resumable per table).
+
+    Returns
+    -------
+    A result set with the tables of :data:`CHECK_FILES` (:func:`load_checks`).
+    """
+    parameters = dict(asdict(settings), reference=reference)
+    return obtain("checks", parameters, {"model_sha256_16": file_hash(model)},
+                  lambda folder: run_checks(model, reference, settings, str(folder)), committed=curated,
+                  command="python -m softlattice.perovskite.workflows.checks")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m softlattice.perovskite.workflows.checks --model M --reference R --save DIR``: compute the
+    full checks (resumable per table) and store them with a provenance record."""
+
+    parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.checks")
+    parser.add_argument("--model", default=None, help="NEP file; without it only the reference's parts run")
+    parser.add_argument("--reference", default="chgnet-r2scan")
+    parser.add_argument("--save", required=True)
+    args = parser.parse_args(argv)
+    settings = CheckSettings()
+    run_checks(args.model, args.reference, settings, args.save, progress=True)
+    if args.model is None:
+        return 0
+    write_provenance(args.save, dict(asdict(settings), reference=args.reference),
+                     {"model_sha256_16": file_hash(args.model)},
+                     command="python -m softlattice.perovskite.workflows.checks " + " ".join(argv or sys.argv[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

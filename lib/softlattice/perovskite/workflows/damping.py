@@ -1,0 +1,149 @@
+"""Chapter 04: tilt-mode damping over composition and temperature (NVT runs, ACFs of the M and R
+mode coordinates, damped-harmonic-oscillator fits from :mod:`softlattice.analysis.dho`).
+
+Units: time in ps, angular frequencies and damping in rad/ps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from softlattice.analysis.dho import fit_dho, mode_acf, separable
+from softlattice.infra.keys import file_hash
+from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.profiles import resolve
+from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.perovskite.workflows.phase_diagram import RampTask, run_sweep, task_failure
+
+
+def family_acf(observations, family: str, max_lag_ps: float) -> tuple[np.ndarray, np.ndarray]:
+    """ACF of the M or R family: the mean of the ACFs of the modes about x, y and z (equivalent
+    in the cubic phase, so averaging them triples the statistics).
+
+    Parameters
+    ----------
+    observations
+        Observations of an NVT run (:func:`softlattice.md.engine.run_md`): ``time_ps`` and ``Q_<family>_<axis>``.
+    family
+        'M' or 'R'.
+    max_lag_ps
+        Longest lag, ps.
+    """
+    if family not in ("M", "R"):
+        raise ValueError(f"mode family {family!r} is not 'M' or 'R'")
+    timestep = float(np.median(np.diff(observations.time_ps)))
+    acfs = [mode_acf(observations[f"Q_{family}_{axis}"].to_numpy(), timestep, max_lag_ps) for axis in "xyz"]
+    return acfs[0][0], np.mean([acf for _, acf in acfs], axis=0)
+
+
+def damping_ratios(fits):
+    """The damping ratio gamma / (2 w0) (above 1 overdamped, below 1 underdamped) of the separable
+    fits of a :func:`damping_table`, one row per run and one column per family."""
+    kept = fits[(fits.regime != "run failed") & separable(fits.w0, fits.gamma, fits.w0_error, fits.gamma_error)]
+    return kept.assign(damping_ratio=kept.gamma / (2 * kept.w0)).pivot_table(
+        index=["fa_fraction", "temperature_K"], columns="family", values="damping_ratio")
+
+
+def damping_table(tasks, observations, max_lag_ps: float, failures=None):
+    """DHO fits of the M and R families for every NVT run.
+
+    Parameters
+    ----------
+    tasks, observations
+        :class:`softlattice.perovskite.workflows.phase_diagram.RampTask` objects of kind 'reference' and their observations
+        (None for a run that blew up).
+    max_lag_ps
+        Longest ACF lag fitted, ps.
+    failures
+        Per task, why it blew up (or None); a failed run gets rows with NaN fits, regime 'run
+        failed' and the reason, so it stays visible.
+
+    Returns
+    -------
+    One row per run and family: ``fa_fraction``, ``temperature_K``, ``family``, the
+    :class:`DHOFit` fields and ``regime``.
+    """
+    failures = list(failures) if failures is not None else [None] * len(tasks)
+    rows = []
+    for task, obs, failure in zip(tasks, observations, failures):
+        for family in ("M", "R"):
+            if obs is None:
+                rows.append(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature_high, family=family,
+                                 w0=np.nan, gamma=np.nan, w0_error=np.nan, gamma_error=np.nan, amplitude=np.nan,
+                                 converged=False, message=f"run blew up: {failure or 'no observations'}",
+                                 regime="run failed"))
+                continue
+            lags, acf = family_acf(obs, family, max_lag_ps)
+            fit = fit_dho(lags, acf)
+            rows.append(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature_high, family=family,
+                             w0=fit.w0, gamma=fit.gamma, w0_error=fit.w0_error, gamma_error=fit.gamma_error,
+                             amplitude=fit.amplitude, converged=fit.converged, message=fit.message,
+                             regime=fit.regime))
+    return pd.DataFrame(rows)
+
+
+def nvt_tasks(fa_fractions, temperatures, run_ps: float, repeat: int = 4, seed: int = 0) -> list:
+    """NVT runs of the cubic cell with real masses (0.5 fs steps, a sample every 5 fs) at every
+    composition and temperature, as :class:`softlattice.perovskite.workflows.phase_diagram.RampTask` of kind 'reference'."""
+    return [RampTask(float(x), "reference", temperature_low=1.0, temperature_high=float(t), repeat=repeat,
+                     replica=seed, timestep_fs=0.5, hydrogen_mass=None, sample_interval=10, reference_ps=run_ps)
+            for x in fa_fractions for t in temperatures]
+
+
+def obtain_damping(settings: dict, model, curated=None, store=None) -> ResultSet:
+    """ACFs and DHO fits for a chapter-04 profile (:func:`softlattice.infra.resultsets.obtain`,
+    keyed by the settings and the model hash; the MD runs go through
+    :func:`softlattice.perovskite.workflows.phase_diagram.run_sweep`, cached per run in ``store``).
+
+    Returns
+    -------
+    A result set with tables ``fits`` (:func:`damping_table`) and ``acfs`` (long table:
+    ``fa_fraction``, ``temperature_K``, ``family``, ``lag_ps``, ``acf``).
+    """
+    # how the runs are scheduled does not change them (each task has its own seed)
+    physics = {k: v for k, v in settings.items() if k not in ("profile", "scheduler", "workers")}
+    store = Path(store) if store else RUNS_DIR / "sweeps"
+
+    def compute(folder: Path) -> None:
+        tasks = nvt_tasks(settings["fa_fractions"], settings["temperatures"], settings["run_ps"], settings["repeat"])
+        observations = run_sweep(tasks, model, store, scheduler=settings.get("scheduler"), progress=False)
+        fits = damping_table(tasks, observations, settings["max_lag_ps"],
+                             failures=[task_failure(task, model, store) for task in tasks])
+        acfs = []
+        for task, obs in zip(tasks, observations):
+            if obs is None:
+                continue
+            for family in ("M", "R"):
+                lags, acf = family_acf(obs, family, settings["max_lag_ps"])
+                acfs.append(pd.DataFrame(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature_high,
+                                              family=family, lag_ps=lags, acf=acf)))
+        fits.to_csv(folder / "fits.csv", index=False)
+        pd.concat(acfs, ignore_index=True).to_csv(folder / "acfs.csv.gz", index=False, float_format="%.6g")
+
+    return obtain("damping", physics, {"model_sha256_16": file_hash(model)}, compute, committed=curated,
+                  command="python -m softlattice.perovskite.workflows.damping")
+
+
+def main(argv=None) -> int:
+    """``python -m softlattice.perovskite.workflows.damping --model M --save DIR [--profile full]``: run the chapter-04
+    NVT grid (resumable) and store fits and ACFs with provenance in DIR."""
+    parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.damping",
+                                     description="Chapter 04: NVT runs of the tilt modes over composition and "
+                                                 "temperature, their ACFs and damped-oscillator fits (resumable).")
+    parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
+    parser.add_argument("--save", type=Path, required=True, help="folder to store the result set in")
+    parser.add_argument("--profile", default="full", help="parameter profile (quick or full)")
+    args = parser.parse_args(argv)
+    result = obtain_damping(resolve("04_damping", args.profile), args.model)
+    result.copy_to(args.save)
+    print(f"{result.source}; stored in {args.save} ({' '.join(sys.argv[1:])})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,196 @@
+"""The MA/FA production potential: initial set, active learning, final ensemble, stored model.
+
+Units: eV, Å, K, GPa, ps.
+
+``python -m softlattice.perovskite.workflows.potential --output data/models/mafa-chgnet-r2scan`` runs the recipe
+(:data:`RECIPES`) in a resumable work folder under ``runs/`` (labels cached per structure,
+trainings keyed by their data, generations skipped when done), then stores in the output folder the
+final model (``nep.txt``, member 0 of the final ensemble), the whole ensemble
+(``ensemble/member_<k>.txt``), member 0's train/test sets (compressed), its learning curve, the
+generation summary and a provenance record. Stop it at any time; the same command goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+from ase import Atoms
+
+from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.provenance import write_provenance
+from softlattice.infra.resultsets import ResultSet, obtain, result_key
+from softlattice.md.engine import MDSettings
+from softlattice.models.active_learning import (
+    ActiveLearningSettings,
+    ExplorationCondition,
+    run_active_learning,
+    trainable,
+)
+from softlattice.models.nep import HYPERPARAMETER_PRESETS, write_training_set
+from softlattice.models.splits import split_structures
+from softlattice.perovskite.structures import build_mixed_perovskite
+from softlattice.perovskite.training_sets import MA_FA_SPECIES, generate_structures
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "full": dict(
+        reference="chgnet-r2scan", hyper="production",
+        fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0], glazers=["a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+"],
+        strains=[-0.03, -0.015, 0.0, 0.015, 0.03], rattles=[0.04, 0.08, 0.14],
+        molecule_rattle_fraction=0.3, per_combination=2,
+        exploration=dict(fa_fractions=[0.0, 0.5, 1.0],
+                         runs=[[150.0, "a-a-c+", 0.0], [300.0, "a0a0c+", 0.0], [300.0, "a0a0c-", 0.0],
+                               [450.0, "a0a0a0", 0.0], [350.0, "a0a0a0", 0.5]],
+                         duration_ps=8.0, repeat=[2, 2, 2]),
+        generations=3, members=5, steps=2000, final_steps=3000, final_members=1, select_per_generation=90,
+        max_per_condition=10, force_spread_threshold=0.15, snapshot_interval_ps=0.1,
+        max_reference_force=25.0, test_fraction=0.1, seed=0),
+    "quick": dict(
+        reference="chgnet-r2scan", hyper="tiny",
+        fa_fractions=[0.0, 1.0], glazers=["a0a0a0", "a-a-c+"], strains=[0.0], rattles=[0.04],
+        molecule_rattle_fraction=0.3, per_combination=2,
+        exploration=dict(fa_fractions=[0.5], runs=[[300.0, "a0a0c+", 0.0]], duration_ps=0.4,
+                         repeat=[2, 2, 2]),
+        generations=1, members=2, steps=150, final_steps=150, final_members=1, select_per_generation=4,
+        max_per_condition=4, force_spread_threshold=0.0001, snapshot_interval_ps=0.05,
+        max_reference_force=25.0, test_fraction=0.25, seed=0),
+}
+"""'full': the committed model (>= 800 structures after 3 generations with an ensemble of five; one
+final model trained on everything, the last generation's five kept as the uncertainty ensemble);
+'quick': the same code path in a few minutes (tiny model, CI)."""
+
+
+def initial_structures(recipe: dict[str, Any]) -> list[Atoms]:
+    """Strained and rattled cells of every phase and composition of ``recipe`` (one batch per
+    rattle amplitude, each with its own seed)."""
+    structures: list[Atoms] = []
+    for k, rattle in enumerate(recipe["rattles"]):
+        structures += generate_structures(recipe["fa_fractions"], recipe["glazers"], strains=recipe["strains"],
+                                          rattle=rattle, per_combination=recipe["per_combination"],
+                                          seed=recipe["seed"] + 1000 * k,
+                                          molecule_rattle_fraction=recipe["molecule_rattle_fraction"])
+    return structures
+
+
+def exploration_conditions(recipe: dict[str, Any]) -> list[ExplorationCondition]:
+    """MD explorations: every (temperature, starting phase, pressure) run at every composition."""
+    spec = recipe["exploration"]
+    conditions = []
+    for i, x in enumerate(spec["fa_fractions"]):
+        for j, (temperature, glazer, pressure) in enumerate(spec["runs"]):
+            start = build_mixed_perovskite(x, tuple(spec["repeat"]), glazer=glazer, tilt_angle=8.0,
+                                           seed=recipe["seed"] + 100 * i + j)
+            conditions.append(ExplorationCondition(start, float(temperature), float(spec["duration_ps"]),
+                                                   float(pressure)))
+    return conditions
+
+
+def recipe_parameters(name: str, **overrides: Any) -> dict[str, Any]:
+    """The parameters of recipe ``name`` with ``overrides`` (None values ignored), as recorded in a
+    model's provenance: ``recipe`` (the name), every recipe entry, and ``hyper_values`` (the
+    hyperparameters the preset stands for)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; allowed: {', '.join(RECIPES)}")
+    recipe = dict(RECIPES[name])
+    unknown = set(overrides) - set(recipe)
+    if unknown:
+        raise ValueError(f"unknown recipe parameter(s) {sorted(unknown)}; allowed: {sorted(recipe)}")
+    recipe.update({key: value for key, value in overrides.items() if value is not None})
+    if recipe["hyper"] not in HYPERPARAMETER_PRESETS:
+        raise ValueError(f"unknown hyperparameter preset {recipe['hyper']!r}; allowed: "
+                         f"{', '.join(HYPERPARAMETER_PRESETS)}")
+    return dict(recipe=name, **recipe, hyper_values=asdict(HYPERPARAMETER_PRESETS[recipe["hyper"]]))
+
+
+def build_production_model(output_dir: str | Path, parameters: dict[str, Any], work_dir: str | Path | None = None,
+                           command: str = "", progress: bool = True) -> Path:
+    """Run the recipe ``parameters`` (from :func:`recipe_parameters`) and store the model in
+    ``output_dir``; return the path of ``nep.txt``."""
+    recipe = parameters
+    hyper = HYPERPARAMETER_PRESETS[recipe["hyper"]]
+    output_dir = Path(output_dir)
+    work_dir = Path(work_dir) if work_dir is not None else RUNS_DIR / "production" / output_dir.name
+    settings = ActiveLearningSettings(
+        generations=recipe["generations"], members=recipe["members"], steps=recipe["steps"],
+        select_per_generation=recipe["select_per_generation"],
+        force_spread_threshold=recipe["force_spread_threshold"],
+        snapshot_interval_ps=recipe["snapshot_interval_ps"],
+        md=MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=20),
+        seed=recipe["seed"], max_per_condition=recipe["max_per_condition"],
+        max_reference_force=recipe["max_reference_force"], test_fraction=recipe["test_fraction"])
+    result = run_active_learning(initial_structures(recipe), exploration_conditions(recipe), work_dir,
+                                 reference=recipe["reference"], settings=settings, hyper=hyper,
+                                 species=MA_FA_SPECIES, label_cache=RUNS_DIR / "labels", final_steps=recipe["final_steps"],
+                                 final_members=recipe["final_members"], progress=progress)
+    final = result.final
+    output_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(final[0].model_path, output_dir / "nep.txt")
+    # the uncertainty ensemble: the final models if there are several, else the last generation's
+    last_generation = work_dir / f"generation_{len(result.summary) - 1}" / "ensemble"
+    ensemble = ([m.model_path for m in final] if len(final) > 1
+                else sorted(last_generation.glob("member_*/nep.txt")))
+    (output_dir / "ensemble").mkdir(exist_ok=True)
+    for k, path in enumerate(ensemble):
+        shutil.copy2(path, output_dir / "ensemble" / f"member_{k}.txt")
+    final[0].history.to_csv(output_dir / "history.csv", index=False)
+    result.summary.to_csv(output_dir / "generations.csv", index=False)
+    training_set = trainable(result.labelled, settings.max_reference_force)
+    # member 0 trained on split seed + 0 (train_ensemble); store exactly that split
+    train, test = split_structures(training_set, settings.test_fraction, seed=settings.seed)
+    for name, subset in (("train", train), ("test", test)):
+        plain = work_dir / f"{name}.xyz"
+        write_training_set(subset, plain)
+        with open(plain, "rb") as source, gzip.open(output_dir / f"{name}.xyz.gz", "wb") as target:
+            shutil.copyfileobj(source, target)
+    origins = pd.Series([a.info.get("origin", "?") for a in training_set]).value_counts().to_dict()
+    last = final[0].history.iloc[-1]
+    write_provenance(output_dir, parameters=parameters, inputs={}, command=command,
+                     n_labelled=len(result.labelled), n_trainable=len(training_set), n_train=len(train),
+                     n_test=len(test), n_left_out_by_force=len(result.labelled) - len(training_set),
+                     origins=origins,
+                     final_rmse={k: float(v) for k, v in last.items() if str(k).startswith("rmse")})
+    return output_dir / "nep.txt"
+
+
+def obtain_production_model(parameters: dict[str, Any], stored: Sequence[str | Path] = ()) -> ResultSet:
+    """A model folder for ``parameters`` (from :func:`recipe_parameters`): the first of ``stored``
+    whose provenance matches, else built now (:func:`softlattice.infra.resultsets.obtain`; the active
+    learning resumes from ``runs/production/<recipe>-<key>``).
+
+    Returns
+    -------
+    A result set holding ``nep.txt``, the training and test sets and the learning history.
+    """
+    work_dir = RUNS_DIR / "production" / f"{parameters['recipe']}-{result_key(parameters, {})}"
+    return obtain("models", parameters, {},
+                  lambda folder: build_production_model(folder, parameters, work_dir=work_dir, progress=False,
+                                                        command="python -m softlattice.perovskite.workflows.potential"),
+                  committed=stored, command="python -m softlattice.perovskite.workflows.potential")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m softlattice.perovskite.workflows.potential --output DIR [--recipe full|quick]``."""
+    parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.potential",
+                                     description="Build the MA/FA NEP by active learning (resumable).")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--recipe", default="full", choices=sorted(RECIPES))
+    parser.add_argument("--reference", default=None, help="reference method (default: the recipe's)")
+    parser.add_argument("--work", type=Path, default=None, help="work folder (default runs/production/<name>)")
+    args = parser.parse_args(argv)
+    command = "python -m softlattice.perovskite.workflows.potential " + " ".join(argv if argv is not None else sys.argv[1:])
+    parameters = recipe_parameters(args.recipe, reference=args.reference)
+    path = build_production_model(args.output, parameters, args.work, command=command)
+    print(json.dumps(json.loads((args.output / "provenance.json").read_text())["final_rmse"], indent=1))
+    print(f"model: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

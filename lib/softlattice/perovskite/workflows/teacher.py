@@ -1,0 +1,401 @@
+"""Choosing the MA/FA teacher: candidate references screened on what the teacher itself can measure.
+
+Units: eV, Å, K; tilt energies in meV per formula unit (f.u., one APbI3).
+
+Three cheap measurements per candidate (a named reference of :mod:`softlattice.models.reference`,
+optionally ``+d3``):
+
+1. the force scale against an independent, DFT-trained yardstick for the Pb-I framework: the
+   least-squares slopes (:mod:`softlattice.perovskite.force_scale`) of the yardstick's forces
+   (CsPbI3 NEP, r2SCAN+rVV10) on the candidate's over CsPbI3 frames from yardstick MD at several
+   temperatures (1 means the same scale, 2 means the candidate's forces are half the yardstick's);
+2. the same slopes against DFT-labelled MA/FA cells (GPAW LCAO and plane waves);
+3. relaxed (positions and cell) tilt phases of MAPbI3 and FAPbI3 for several molecular
+   arrangements: energies relative to a0a0a0 and pseudo-cubic lattice constants.
+
+Every relaxation and every frame set is cached on disk, one file each, written atomically: an
+interrupted screening resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from ase import Atoms, units
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.filters import FrechetCellFilter
+from ase.io import read, write
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.optimize import LBFGS
+
+from softlattice.infra.keys import file_hash
+from softlattice.infra.paths import DATA_DIR, RUNS_DIR
+from softlattice.infra.provenance import write_provenance
+from softlattice.infra.shares import parse_share
+from softlattice.md.calculators import nep_calculator
+from softlattice.models.reference import (
+    GPAW_PW_CUTOFF_EV,
+    REFERENCES,
+    LabelCache,
+    label_structures,
+    reference_calculator,
+)
+from softlattice.perovskite.force_scale import force_scale, force_slope
+from softlattice.perovskite.structures import build_mixed_perovskite, build_perovskite
+from softlattice.perovskite.teacher_criteria import choose_teacher, criteria_table
+from softlattice.perovskite.tilts import measure_tilt_angles
+from softlattice.perovskite.workflows.screening import VALIDATION_DIR, load_dft_validation
+
+CANDIDATES = tuple(f"{base}{suffix}" for base in ("chgnet-r2scan", "chgnet-0.3.0", "sevennet-mf0-r2scan")
+                   for suffix in ("", "+d3"))
+GLAZERS = ("a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+")
+SCREEN_DIR = RUNS_DIR / "teacher"
+
+
+def check_candidate(name: str) -> str:
+    """Return ``name`` if it names a reference (optionally ``+d3``), else raise naming the allowed."""
+    base, _, suffix = name.partition("+")
+    if base not in REFERENCES or suffix not in ("", "d3"):
+        raise ValueError(f"unknown teacher {name!r}; allowed: {', '.join(REFERENCES)}, each optionally "
+                         "with '+d3'")
+    return name
+
+
+def _write_atomically(path: Path, frames: Atoms | Sequence[Atoms]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    write(temporary, frames, format="extxyz")
+    os.replace(temporary, path)
+
+
+def yardstick_frames(model: str | Path, temperatures: Sequence[float] = (300.0, 450.0, 600.0),
+                     frames_per_temperature: int = 4, repeat: int = 2, equilibration_ps: float = 2.0,
+                     interval_ps: float = 1.0, seed: int = 0,
+                     cache: Path | None = None) -> list[Atoms]:
+    """CsPbI3 frames from Langevin MD with the yardstick NEP, labelled with its forces.
+
+    Starts from cubic CsPbI3 (``repeat``^3 cells, the builder's lattice constant), 2 fs steps,
+    friction 0.01/fs; after ``equilibration_ps`` one frame every ``interval_ps``.
+    """
+    if cache is not None and cache.exists():
+        return read(cache, ":")
+    calculator = nep_calculator(model)
+    frames = []
+    for k, temperature in enumerate(temperatures):
+        if temperature <= 0:
+            raise ValueError(f"temperature {temperature!r} K must be positive")
+        atoms = build_perovskite("Cs", repeat, glazer="a0a0a0")
+        atoms.calc = calculator
+        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=np.random.default_rng(seed + k))
+        dynamics = Langevin(atoms, 2.0 * units.fs, temperature_K=temperature, friction=0.01 / units.fs, fixcm=False,
+                            rng=np.random.default_rng(seed + 100 + k))
+        dynamics.run(int(round(equilibration_ps * 500)))
+        for _ in range(frames_per_temperature):
+            dynamics.run(int(round(interval_ps * 500)))
+            frame = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+            frame.calc = SinglePointCalculator(frame, energy=atoms.get_potential_energy(),
+                                               forces=atoms.get_forces())
+            frame.info["temperature"] = float(temperature)
+            frames.append(frame)
+    if cache is not None:
+        _write_atomically(cache, frames)
+    return frames
+
+
+def candidate_forces(candidate: str, structures: Sequence[Atoms]) -> list[np.ndarray]:
+    """Forces (eV/Å) of a candidate on ``structures`` (through the label cache, so resumable)."""
+    plain = [Atoms(a.numbers, positions=a.positions, cell=a.cell, pbc=True) for a in structures]
+    return [labelled.get_forces() for labelled in label_structures(plain, check_candidate(candidate))]
+
+
+def scale_against(candidate: str, labelled: Sequence[Atoms]) -> dict[str, float]:
+    """:func:`softlattice.perovskite.force_scale.force_scale` of a candidate against the forces
+    stored with ``labelled`` (DFT or the yardstick)."""
+    return force_scale(labelled, [a.get_forces() for a in labelled], candidate_forces(candidate, labelled))
+
+
+def pseudo_cubic_lattice_constant(atoms: Atoms) -> float:
+    """(V / N_f.u.)^(1/3) in Å, with one formula unit per Pb."""
+    n_formula_units = atoms.get_chemical_symbols().count("Pb")
+    if n_formula_units == 0:
+        raise ValueError("structure has no Pb: not a lead-halide perovskite")
+    return float((atoms.get_volume() / n_formula_units) ** (1.0 / 3.0))
+
+
+def relax_phase(candidate: str, fa_fraction: float, glazer: str, arrangement: int, fmax: float = 0.01,
+                steps: int = 600, repeat: int = 2, tilt_angle: float = 8.0,
+                folder: Path = SCREEN_DIR / "relaxed") -> Atoms:
+    """Relax positions and cell (L-BFGS on FrechetCellFilter) of one tilt phase; cached.
+
+    Arrangement 0 aligns the molecules to the cage ('fit'); k > 0 draws random orientations (and
+    for mixed x the A-site order) with seed k. Returns the relaxed structure with ``info``:
+    ``energy_eV``, ``converged``, ``steps``, ``fmax``, the tilt angles and the lattice constant.
+    """
+    check_candidate(candidate)
+    if glazer not in GLAZERS:
+        raise ValueError(f"unknown tilt phase {glazer!r}; allowed: {', '.join(GLAZERS)}")
+    path = folder / candidate / f"x{fa_fraction:.4f}_{glazer}_arr{arrangement}_f{fmax:g}.extxyz"
+    if path.exists():
+        return read(path)
+    atoms = build_mixed_perovskite(fa_fraction, repeat, glazer=glazer, tilt_angle=tilt_angle, seed=arrangement,
+                                   molecule_orientation="fit" if arrangement == 0 else "random")
+    atoms.calc = reference_calculator(candidate)
+    optimiser = LBFGS(FrechetCellFilter(atoms), logfile=None)
+    converged = bool(optimiser.run(fmax=fmax, steps=steps))
+    energy = atoms.get_potential_energy()
+    tilts = measure_tilt_angles(atoms).mean_abs_angles
+    result = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+    result.arrays.update({k: v for k, v in atoms.arrays.items() if k not in ("numbers", "positions")})
+    result.info.update(candidate=candidate, fa_fraction=float(fa_fraction), glazer=glazer,
+                       arrangement=int(arrangement), energy_eV=float(energy), converged=converged,
+                       steps=int(optimiser.nsteps), fmax=float(fmax),
+                       lattice_constant=pseudo_cubic_lattice_constant(atoms),
+                       **{f"tilt_{k}_deg": float(v) for k, v in zip("xyz", tilts)})
+    _write_atomically(path, result)
+    return result
+
+
+def relaxed_table(relaxed: Sequence[Atoms]) -> pd.DataFrame:
+    """One row per relaxed phase: ``energy_eV_per_fu`` (absolute) and ``energy_meV_per_fu``
+    relative to a0a0a0 of the same candidate, composition and arrangement (NaN where that reference
+    is missing or did not converge), lattice constant, tilts, steps and convergence."""
+    keys = ("candidate", "fa_fraction", "glazer", "arrangement", "energy_eV", "converged", "steps",
+            "lattice_constant", "tilt_x_deg", "tilt_y_deg", "tilt_z_deg")
+    frame = pd.DataFrame([{k: a.info[k] for k in keys} | {"n_fu": a.get_chemical_symbols().count("Pb")}
+                          for a in relaxed])
+    frame["energy_eV_per_fu"] = frame.energy_eV / frame.n_fu
+    group = ["candidate", "fa_fraction", "arrangement"]
+    untilted = frame[(frame.glazer == "a0a0a0") & frame.converged.astype(bool)].set_index(group).energy_eV_per_fu
+    reference = frame.set_index(group).index.map(untilted.to_dict().get)
+    frame["energy_meV_per_fu"] = 1000 * (frame.energy_eV_per_fu - np.asarray(reference, dtype=float))
+    return frame.drop(columns=["energy_eV", "n_fu"])
+
+
+RELAX_ORDER = ("a0a0c-", "a0a0c+", "a-a-c+", "a0a0a0")
+"""Order of the relaxations: the two tetragonal phases first (their energy difference and lattice
+constants are the criteria), the untilted reference last."""
+
+
+def _cached_scales(path: Path, candidates: Sequence[str], labelled: Sequence[Atoms]) -> dict[str, dict]:
+    scales = json.loads(path.read_text()) if path.exists() else {}
+    for candidate in candidates:
+        if candidate not in scales:
+            scales[candidate] = scale_against(candidate, labelled)
+            path.write_text(json.dumps(scales, indent=1))
+            print(f"{path.stem} {candidate}: {scales[candidate]}", flush=True)
+    return scales
+
+
+def screen(candidates: Sequence[str], yardstick: Path, fa_fractions: Sequence[float] = (0.0, 1.0),
+           arrangements: Sequence[int] = (0, 1), fmax: float = 0.01, folder: Path = SCREEN_DIR) -> None:
+    """Every measurement of every candidate, cheap ones first: force scales against the yardstick
+    and the LCAO validation set, then the relaxations (all candidates per phase before the next
+    phase); everything cached, so a rerun resumes."""
+    for candidate in candidates:
+        check_candidate(candidate)
+    if not Path(yardstick).is_file():
+        raise ValueError(f"yardstick model {str(yardstick)!r} does not exist")
+    frames = yardstick_frames(yardstick, cache=folder / "yardstick_frames.extxyz")
+    _cached_scales(folder / "scale_yardstick.json", candidates, frames)
+    _cached_scales(folder / "scale_gpaw-lcao.json", candidates, load_dft_validation())
+    for arrangement in arrangements:
+        for glazer in RELAX_ORDER:
+            for x in fa_fractions:
+                for candidate in candidates:
+                    atoms = relax_phase(candidate, x, glazer, arrangement, fmax=fmax, folder=folder / "relaxed")
+                    print(f"{candidate} x={x} {glazer} arr{arrangement}: steps {atoms.info['steps']} "
+                          f"converged {atoms.info['converged']} a={atoms.info['lattice_constant']:.3f}",
+                          flush=True)
+
+
+def anchor_structures(validation: Sequence[Atoms], fa_fractions: Sequence[float] = (0.0, 0.5, 1.0),
+                      per_kind: int = 2) -> list[Atoms]:
+    """Structures for the plane-wave DFT anchors, drawn in file order from the LCAO validation set:
+    for each composition, ``per_kind`` tilted cells (not from MD, glazer other than a0a0a0) and
+    ``per_kind`` thermal ones (MD snapshots)."""
+    chosen = []
+    for x in fa_fractions:
+        same_x = [a for a in validation if abs(float(a.info.get("fa_fraction", -1)) - x) < 1e-6]
+        tilted = [a for a in same_x if a.info.get("origin") != "md" and a.info.get("glazer") != "a0a0a0"]
+        # one cell of each tilt pattern before a second of any
+        glazers = [a.info["glazer"] for a in tilted]
+        order = sorted(range(len(tilted)), key=lambda k: glazers[:k + 1].count(glazers[k]))
+        tilted = [tilted[k] for k in order]
+        thermal = [a for a in same_x if a.info.get("origin") == "md"]
+        if len(tilted) < per_kind or len(thermal) < per_kind:
+            raise ValueError(f"validation set has {len(tilted)} tilted and {len(thermal)} thermal cells at "
+                             f"x = {x}; {per_kind} of each are needed")
+        chosen += tilted[:per_kind] + thermal[:per_kind]
+    anchors = []
+    for atoms in chosen:
+        plain = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True, info=dict(atoms.info))
+        plain.arrays["lcao_forces"] = atoms.get_forces()
+        anchors.append(plain)
+    return anchors
+
+
+def label_anchors(reference: str, part: int, parts: int, count: int | None = None) -> None:
+    """Label this process's share (every ``parts``-th, from ``part``) of the anchor structures
+    with ``reference`` (cached per structure; an SCF failure is printed and skipped)."""
+    structures = anchor_structures(load_dft_validation())[:count]
+    for index in range(part, len(structures), parts):
+        try:
+            label_structures([structures[index]], reference)
+            print(f"{reference}: anchor {index} done", flush=True)
+        except Exception as error:  # a failed SCF must not stop the others; it stays unlabelled
+            print(f"{reference}: anchor {index} failed: {type(error).__name__}: {error}", flush=True)
+
+
+EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
+RESULT_DIR = DATA_DIR / "reference" / "teacher"
+RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "criteria")
+
+
+def experimental_lattice(path: str | Path = EXPERIMENT_FILE, below_K: float = 150.0) -> dict[float, float]:
+    """Sourced pseudo-cubic lattice constants (Å) of the end members measured below ``below_K``,
+    by FA fraction (an end member without such a measurement is absent)."""
+    cold = experimental_pseudo_cubic(path).query("temperature_K <= @below_K")
+    return {float(x): float(a) for x, a in zip(cold.fa_fraction, cold.pseudo_cubic_A)}
+
+
+def experimental_pseudo_cubic(path: str | Path = EXPERIMENT_FILE) -> pd.DataFrame:
+    """The sourced cells with their pseudo-cubic lattice constant (V / formula units)^(1/3), Å."""
+    table = pd.read_csv(path)
+    return table.assign(pseudo_cubic_A=(table.a_A * table.b_A * table.c_A / table.formula_units) ** (1 / 3))
+
+
+def pw_anchors(reference: str = "gpaw-pw-pbe") -> list[Atoms]:
+    """The anchor structures labelled so far with ``reference`` (with their LCAO forces in
+    ``arrays['lcao_forces']``)."""
+    cache = LabelCache(reference)
+    found = []
+    for atoms in anchor_structures(load_dft_validation()):
+        labelled = cache.get(atoms)
+        if labelled is not None:
+            labelled.info.update(atoms.info)
+            labelled.arrays["lcao_forces"] = atoms.arrays["lcao_forces"]
+            found.append(labelled)
+    return found
+
+
+def lcao_against_pw(anchors: Sequence[Atoms]) -> pd.DataFrame:
+    """Per species, the LCAO-dzp force error against plane waves on the same cells: RMSE (eV/Å) and
+    the slope of the plane-wave forces on the LCAO ones."""
+    symbols = np.concatenate([a.get_chemical_symbols() for a in anchors])
+    lcao = np.concatenate([a.arrays["lcao_forces"] for a in anchors])
+    pw = np.concatenate([a.get_forces() for a in anchors])
+    rows = []
+    for species in sorted(set(symbols)):
+        mask = symbols == species
+        rows.append(dict(species=species, components=int(3 * mask.sum()),
+                         rmse_eV_per_A=float(np.sqrt(np.mean((lcao[mask] - pw[mask]) ** 2))),
+                         slope_pw_on_lcao=force_slope(lcao[mask], pw[mask])))
+    return pd.DataFrame(rows)
+
+
+def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DIR, target: Path = RESULT_DIR,
+            command: str = "") -> Path:
+    """Store what the screening has measured so far as a result set in ``target``: force scales,
+    relaxed phases (tables and structures), the plane-wave anchors and LCAO's error against them,
+    the criteria table and the choice (:mod:`softlattice.perovskite.teacher_criteria`)."""
+    frames = read(folder / "yardstick_frames.extxyz", ":")
+    lcao = load_dft_validation()
+    anchors = pw_anchors()
+    rows = []
+    for candidate in candidates:
+        sets = {"yardstick": frames, "gpaw-lcao": lcao} | ({"gpaw-pw": anchors} if anchors else {})
+        for name, labelled in sets.items():
+            rows.append(dict(candidate=candidate, reference_set=name, structures=len(labelled),
+                             **scale_against(candidate, labelled)))
+    scales = pd.DataFrame(rows)
+    relaxed_structures = [read(p) for c in candidates for p in sorted((folder / "relaxed" / c).glob("*.extxyz"))]
+    relaxed = relaxed_table(relaxed_structures) if relaxed_structures else pd.DataFrame(
+        columns=["candidate", "fa_fraction", "glazer", "arrangement", "converged", "energy_eV_per_fu",
+                 "lattice_constant"])
+    criteria = criteria_table(scales, relaxed, experimental_lattice())
+    chosen, reason = choose_teacher(criteria)
+    target.mkdir(parents=True, exist_ok=True)
+    scales.to_csv(target / "scales.csv", index=False, float_format="%.5g")
+    relaxed.to_csv(target / "relaxed.csv", index=False, float_format="%.6g")
+    (lcao_against_pw(anchors) if anchors else pd.DataFrame()).to_csv(target / "lcao_vs_pw.csv", index=False,
+                                                                     float_format="%.5g")
+    criteria.to_csv(target / "criteria.csv", index=False, float_format="%.5g")
+    (target / "choice.json").write_text(json.dumps(dict(teacher=chosen, reason=reason), indent=1) + "\n")
+    for name, structures in (("relaxed_structures", relaxed_structures), ("anchors_gpaw-pw-pbe", anchors)):
+        with gzip.GzipFile(target / f"{name}.extxyz.gz", "wb", mtime=0) as binary, io.TextIOWrapper(binary) as text:
+            write(text, list(structures), format="extxyz")
+    write_provenance(target, dict(candidates=list(candidates), glazers=list(RELAX_ORDER), relax_fmax=0.01,
+                                  relax_steps=600, optimiser="LBFGS on FrechetCellFilter",
+                                  pw_cutoff_eV=GPAW_PW_CUTOFF_EV, pw_kpts=[1, 1, 1]),
+                     {"yardstick_sha256_16": file_hash(yardstick), "lcao_set_sha256_16": file_hash(
+                         VALIDATION_DIR / "gpaw-pbe.extxyz.gz")}, command=command,
+                     relaxations=len(relaxed_structures), anchors=len(anchors))
+    return target
+
+
+def load_teacher_screen(folder: str | Path = RESULT_DIR) -> dict:
+    """The committed screening: its tables by name and ``choice`` (teacher and reason)."""
+    folder = Path(folder)
+    tables = {name: pd.read_csv(folder / f"{name}.csv") if (folder / f"{name}.csv").stat().st_size > 1
+              else pd.DataFrame() for name in RESULT_TABLES}
+    return tables | {"choice": json.loads((folder / "choice.json").read_text())}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m softlattice.perovskite.workflows.teacher",
+        description="Chapter 01: screen candidate MA/FA teachers (force scale against the CsPbI3 yardstick "
+                    "and DFT, relaxed tilt phases and lattice constants), label the plane-wave DFT anchors, "
+                    "and store what was measured as a result set; cached, resumable.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    screening = commands.add_parser("screen", help="force scales and relaxations of every candidate")
+    collecting = commands.add_parser("collect", help="store the measurements so far in data/reference/teacher")
+    for sub in (screening, collecting):
+        sub.add_argument("--candidates", nargs="+", default=list(CANDIDATES),
+                         help="reference names, each optionally with '+d3' (default: all six)")
+        sub.add_argument("--yardstick", type=Path, default=Path("../shared/validation/cspbi3/nep.txt"),
+                         help="CsPbI3 NEP trained on r2SCAN+rVV10 DFT")
+    screening.add_argument("--fmax", type=float, default=0.01, help="relaxation force threshold, eV/Å")
+    collecting.add_argument("--save", type=Path, default=RESULT_DIR, help="result-set folder")
+    anchors = commands.add_parser("anchors", help="plane-wave GPAW labels of the anchor structures")
+    anchors.add_argument("--reference", default="gpaw-pw-pbe", choices=["gpaw-pw-pbe", "gpaw-pw-pbe-k222"],
+                         help="plane-wave reference (Gamma point or 2x2x2 k-points)")
+    anchors.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
+                         help="this process's share: every N-th anchor from the K-th")
+    anchors.add_argument("--count", type=int, default=None, help="only the first COUNT anchors")
+    args = parser.parse_args(argv)
+    if args.command in ("screen", "collect"):
+        for candidate in args.candidates:
+            try:
+                check_candidate(candidate)
+            except ValueError as error:
+                parser.error(str(error))
+        if not args.yardstick.is_file():
+            parser.error(f"--yardstick {str(args.yardstick)!r} does not exist")
+    if args.command == "screen":
+        if args.fmax <= 0:
+            parser.error(f"--fmax {args.fmax} must be positive")
+        screen(args.candidates, args.yardstick, fmax=args.fmax)
+    elif args.command == "collect":
+        command = "python -m softlattice.perovskite.workflows.teacher " + " ".join(argv if argv is not None
+                                                                                     else sys.argv[1:])
+        print(f"stored in {collect(args.candidates, args.yardstick, target=args.save, command=command)}")
+    else:
+        if args.count is not None and args.count < 1:
+            parser.error(f"--count {args.count} must be at least 1")
+        label_anchors(args.reference, *args.part, count=args.count)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""One result-set mechanism: committed, else cached, else computed (atomically, resumable)."""
+
+import pandas as pd
+import pytest
+
+from softlattice.infra.provenance import write_provenance
+from softlattice.infra.resultsets import ResultSet, display_path, obtain
+from softlattice.md.tasks import run_tasks
+
+PARAMETERS = {"temperatures": [100.0, 200.0], "seed": 0}
+INPUTS = {"model_sha256_16": "0123456789abcdef"}
+
+
+def counting_compute(calls):
+    def compute(folder):
+        calls.append(folder)
+        pd.DataFrame({"t": PARAMETERS["temperatures"]}).to_csv(folder / "table.csv", index=False)
+    return compute
+
+
+def test_computed_then_cached_then_committed(tmp_path):
+    calls = []
+    first = obtain("demo", PARAMETERS, INPUTS, counting_compute(calls), results_dir=tmp_path / "runs")
+    assert first.origin == "computed" and len(calls) == 1
+    assert not first.folder.name.endswith(".partial") and (first.folder / "provenance.json").exists()
+    assert list(first.table("table").t) == [100.0, 200.0]
+    again = obtain("demo", PARAMETERS, INPUTS, counting_compute(calls), results_dir=tmp_path / "runs")
+    assert again.origin == "cached" and again.folder == first.folder and len(calls) == 1
+    committed = again.copy_to(tmp_path / "data" / "demo")
+    taken = obtain("demo", PARAMETERS, INPUTS, counting_compute(calls), committed=committed,
+                   results_dir=tmp_path / "runs")
+    assert taken.origin == "committed" and taken.folder == committed and len(calls) == 1
+
+
+def test_other_parameters_or_inputs_are_never_taken_for_these(tmp_path):
+    calls = []
+    obtain("demo", PARAMETERS, INPUTS, counting_compute(calls), results_dir=tmp_path)
+    obtain("demo", dict(PARAMETERS, seed=1), INPUTS, counting_compute(calls), results_dir=tmp_path)
+    obtain("demo", PARAMETERS, {"model_sha256_16": "fedcba9876543210"}, counting_compute(calls), results_dir=tmp_path)
+    assert len(calls) == 3 and len({c for c in calls}) == 3
+
+
+def test_an_interrupted_computation_resumes_from_its_partial_folder_and_never_looks_finished(tmp_path):
+    def interrupted(folder):
+        (folder / "first.csv").write_text("a\n1\n")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        obtain("demo", PARAMETERS, INPUTS, interrupted, results_dir=tmp_path)
+    seen = []
+
+    def resumed(folder):
+        seen.append((folder / "first.csv").exists())
+        (folder / "second.csv").write_text("b\n2\n")
+
+    result = obtain("demo", PARAMETERS, INPUTS, resumed, results_dir=tmp_path)
+    assert seen == [True] and result.origin == "computed"
+    assert result.table("first").a.tolist() == [1] and result.table("second").b.tolist() == [2]
+
+
+def test_a_provenance_written_by_the_computation_is_kept(tmp_path):
+    def compute(folder):
+        write_provenance(folder, PARAMETERS, INPUTS, command="cmd", n_train=7)
+
+    result = obtain("demo", PARAMETERS, INPUTS, compute, results_dir=tmp_path)
+    assert result.json("provenance.json")["n_train"] == 7
+
+
+def test_source_names_no_machine_path_and_missing_tables_name_the_set(tmp_path):
+    result = ResultSet(tmp_path / "a" / "b", "cached")
+    assert str(tmp_path) not in result.source and "a/b" in result.source
+    with pytest.raises(FileNotFoundError, match="no table 'fits'"):
+        result.table("fits")
+    with pytest.raises(ValueError, match="unknown result-set origin"):
+        ResultSet(tmp_path, "guessed")
+    assert display_path(tmp_path / "x") == f"{tmp_path.name}/x"
+
+
+def test_bad_names_are_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="must be non-empty"):
+        obtain("a/b", PARAMETERS, INPUTS, counting_compute([]), results_dir=tmp_path)
+
+
+def square(x):
+    return x * x
+
+
+def test_task_runner_returns_results_in_task_order_whatever_the_cost_order():
+    assert run_tasks(square, [1, 2, 3], progress=False, cost=lambda x: x) == [1, 4, 9]
+    with pytest.raises(ValueError, match="workers 0"):
+        run_tasks(square, [1], workers=0, progress=False)
