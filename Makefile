@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening phase-diagram damping band-edges cap-models cap-thermal clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher phase-diagram damping band-edges cap-models cap-thermal clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -24,6 +24,7 @@ help:
 	@echo "make model      build the MA/FA production NEP (active learning; hours, resumable)"
 	@echo "make checks     NEB, phase energies, MD stability, heavy H of the model (resumable)"
 	@echo "make screening  GPAW DFT validation set and the reference screening (resumable)"
+	@echo "make teacher    screen the candidate teachers and label the plane-wave anchors (hours, resumable)"
 	@echo "make phase-diagram  chapter 02 sweeps on Dask (resumable)"
 	@echo "make damping    chapter 04 NVT runs and mode fits (resumable)"
 	@echo "make band-edges chapter 05 snapshots and their GPAW band edges (resumable)"
@@ -103,6 +104,13 @@ screening: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.screening label --shard 1 --shards 2; wait
 	$(PY) -m softlattice.perovskite.workflows.screening collect --model $(MAFA_MODEL)
 	$(PY) -m softlattice.perovskite.workflows.screening screen --model $(MAFA_MODEL)
+
+# candidate teachers (torch, one process) beside the plane-wave GPAW anchors (one core), then the
+# result set data/reference/teacher from whatever is finished (rerun to go on)
+teacher: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.teacher screen --yardstick $(CSPBI3_MODEL) & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.teacher anchors; wait
+	$(PY) -m softlattice.perovskite.workflows.teacher collect --yardstick $(CSPBI3_MODEL)
 
 damping: setup
 	$(PY) -m softlattice.perovskite.workflows.damping --model $(MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(MAFA_MODEL))

@@ -47,15 +47,12 @@
 # MD where no training structure has close contacts; it is zero at ordinary distances.
 #
 # :::{note}
-# **How the reference was chosen** (last section of this page): each shipped candidate
-# (CHGNet-r2SCAN, CHGNet 0.3.0, SevenNet-MF-0 r2SCAN) and the NEP were compared with GPAW-PBE DFT on
-# 114 held-out 96-atom structures, relaxed through the tilt phases of MAPbI3 and FAPbI3, and run at
-# temperature in the seed's tetragonal windows. All keep the seed's tetragonal tilts at
-# temperature ($R_z$ in MAPbI3, $M_z$ in FAPbI3); none is clearly closer to DFT than the others
-# (force errors 350-450 meV/Å against an LCAO-PBE reference that has its own basis-set errors).
-# CHGNet-r2SCAN stays the default because it is the shipped relative of the seed's SCAN functional
-# and orders both compounds' tetragonal phases as the seed does at 0 K; the NEP reproduces it
-# (its errors against DFT equal CHGNet-r2SCAN's).
+# **Which reference, and how soft it is** (the last two sections of this page): the candidates
+# that ship their weights were measured against GPAW-PBE DFT, an independent DFT-trained CsPbI3
+# potential and experiment, by a rule fixed before the measurement. The force-scale table there
+# shows how much smaller than DFT's the default reference's (CHGNet-r2SCAN's) iodine forces are, and
+# that its NEP inherits that. The model on this page is still the one trained from CHGNet-r2SCAN:
+# the NEP trained from the chosen teacher (NEP v2) is the next step, not yet taken.
 # :::
 
 # %% tags=["parameters"]
@@ -418,34 +415,147 @@ figure.show()
 summary.round(3)
 
 # %% [markdown]
-# ### Which reference, and why
+# ## Choosing the teacher: force scale, lattice and tilts
 #
-# What the full-profile numbers above show (read them in the tables; nothing here was tuned):
+# Errors mix scale and noise; a soft reference shows more plainly in the force *scale*: the
+# least-squares slope $s$ of the reference's forces on the model's (through the origin), fitted
+# apart for Pb, for iodine along the Pb-I-Pb axis (bond stretching) and across it (the octahedral
+# tilts) ({mod}`softlattice.perovskite.force_scale`). $s = 1$ is the reference's scale; $s = 2$ means
+# the model's forces are half as large. Three references:
 #
-# - **Against GPAW-PBE** every method has force errors of 350-450 meV/Å and energy errors of about
-#   20-25 meV/atom (after species offsets). CHGNet 0.3.0, trained on PBE(+U) data, is closest
-#   overall, as one expects against a PBE reference; SevenNet-MF-0 is closest for the framework
-#   (Pb and I). The molecules' atoms carry the largest errors for all methods. The NEP's errors
-#   are those of CHGNet-r2SCAN, its teacher: active learning transferred the reference faithfully.
-#   The DFT side is itself approximate: LCAO with a double-zeta basis is not converged for forces
-#   (no plane-wave cross-check of forces was affordable here), and PBE is not SCAN+rVV10.
-# - **0 K tilt energetics** with molecules aligned to the cages (arrangement 0): CHGNet-r2SCAN and
-#   CHGNet 0.3.0 put $a^0a^0c^-$ lowest for MAPbI3 and $a^0a^0c^+$ lowest for FAPbI3, the seed's
-#   tetragonal phases; SevenNet-MF-0 does too, but puts FAPbI3's $a^-a^-c^+$ within 2 meV/f.u. of
-#   $a^0a^0c^+$. With random molecular orientations (arrangement 1) the relaxations do not finish
-#   in 100 steps and the energies are dominated by the molecules, not the tilts.
-# - **At temperature** all four methods keep $R_z$ in MAPbI3 at 300 K and $M_z$ in FAPbI3 at
-#   250 K over the (short) runs: no embedded model fails the issue's test (an in-phase tetragonal
-#   FAPbI3 at temperature), so training on GPAW labels instead was not needed for that reason.
+# 1. **yardstick**: an independent NEP for CsPbI3 trained on r2SCAN+rVV10 DFT (the seed's
+#    functional family; third-party, not shipped with this repository), on CsPbI3 frames of its own
+#    MD at 300, 450 and 600 K: a check of the Pb-I framework that does not depend on our DFT;
+# 2. **gpaw-lcao**: GPAW PBE (LCAO dzp, Γ) on the MA/FA validation set of the section above;
+# 3. **gpaw-pw**: GPAW PBE with plane waves (stress included) on anchor cells drawn from that set
+#    (end members and x = 0.5, tilted and thermal), which also measure LCAO's own force error.
 #
-# **Dispersion.** The seed's SCAN+rVV10 includes van der Waals attraction; none of the shipped
-# models does. D3(BJ) with r2SCAN parameters (`dftd3`, available here as `chgnet-r2scan+d3` and
-# the like) measured on the unrelaxed 8-degree cells (96 atoms, experimental lattice) favours the
-# tilted phases by 14-18 meV/f.u. ($a^0a^0c^\pm$) and 47-51 meV/f.u. ($a^-a^-c^+$) over the cubic one,
-# and barely separates $c^-$ from $c^+$ (0.6-1.5 meV/f.u.): it would push the tilt transitions of
-# chapter 02 to higher temperatures, the orthorhombic phase most. A model trained with `+d3`
-# labels is the next step this measurement calls for; it was not affordable in this round.
+# Each candidate is also relaxed (positions and cell) in the tetragonal tilt phases of MAPbI3 and
+# FAPbI3 ({mod}`softlattice.perovskite.workflows.teacher`), for the 0 K lattice constant and the
+# $a^0a^0c^-$ / $a^0a^0c^+$ energy order. The rule below was written before any candidate was
+# measured; the numbers come from the committed result set `data/reference/teacher`
+# (`python -m softlattice.perovskite.workflows.teacher screen`, then `... collect`).
+
+# %%
+from softlattice.perovskite import teacher_criteria
+from softlattice.perovskite.workflows.screening import load_dft_validation
+from softlattice.perovskite.workflows.teacher import (RESULT_DIR, experimental_pseudo_cubic, load_teacher_screen,
+                                                      nep_scale)
+
+low, high = teacher_criteria.SLOPE_RANGE
+display(Markdown(
+    f"**Rule** ({{mod}}`softlattice.perovskite.teacher_criteria`). A candidate qualifies when the Pb, iodine "
+    f"longitudinal and iodine transverse slopes against the yardstick and against DFT (plane waves where "
+    f"measured, else LCAO) all lie in [{low}, {high}], and the 0 K pseudo-cubic lattice constant of each end "
+    f"member lies within {100 * teacher_criteria.LATTICE_TOLERANCE:.0f} % of low-temperature experiment where "
+    "one is sourced; a criterion not yet measured disqualifies. Among qualifying candidates the teacher is "
+    "the one whose DFT transverse iodine slope is closest to 1."))
+display(experimental_pseudo_cubic()[["source", "reference", "fa_fraction", "temperature_K", "space_group",
+                                     "pseudo_cubic_A"]].round(3))
+teacher = load_teacher_screen(RESULT_DIR)
+scales, criteria = teacher["scales"], teacher["criteria"]
+production_nep = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+nep_row = dict(candidate="production NEP (student of chgnet-r2scan)", reference_set="gpaw-lcao",
+               **nep_scale(production_nep, load_dft_validation()))
+# %% [markdown]
+# Slopes of each reference's forces on each candidate's (rows: candidates; the production NEP,
+# trained on CHGNet-r2SCAN labels, is measured against LCAO the same way), per component:
+
+# %%
+slope_columns = {"slope_I_transverse": "I across", "slope_I_longitudinal": "I along", "slope_Pb": "Pb",
+                 "slope_molecules": "H, C, N"}
+with_nep = pd.concat([scales, pd.DataFrame([nep_row])], ignore_index=True)
+slope_table = with_nep.pivot_table(index="candidate", columns="reference_set",
+                                   values=[c for c in slope_columns if c in with_nep]).rename(columns=slope_columns)
+display(slope_table.round(2))
+figure = make_subplots()
+for reference_set, symbol in (("yardstick", "diamond"), ("gpaw-lcao", "circle"), ("gpaw-pw", "square")):
+    part = with_nep[with_nep.reference_set == reference_set]
+    if len(part):
+        figure.add_scatter(x=part.candidate, y=part.slope_I_transverse, mode="markers", name=reference_set,
+                           marker=dict(symbol=symbol, size=11))
+figure.add_hrect(y0=low, y1=high, fillcolor="#31a354", opacity=0.12, line_width=0)
+figure.add_hline(y=1.0, line=dict(color="grey", dash="dot"))
+figure.update_layout(height=420, yaxis_title="slope of reference on candidate, iodine across Pb-I-Pb",
+                     title="Iodine tilt forces: 1 = the reference's scale, 2 = half of it (band: the rule's range)")
+figure.show()
+
+# %% [markdown]
+# How good is LCAO itself? Plane-wave GPAW on the anchor cells, per species: the RMSE of LCAO's
+# forces and the slope of the plane-wave forces on LCAO's.
+
+# %%
+lcao_vs_pw = teacher["lcao_vs_pw"]
+if len(lcao_vs_pw):
+    display(lcao_vs_pw.round(3))
+    iodine = lcao_vs_pw.set_index("species").loc["I"]
+    display(Markdown(
+        f"On {int(teacher['provenance']['anchors'])} plane-wave anchor cells, LCAO's iodine forces differ by "
+        f"{1000 * iodine.rmse_eV_per_A:.0f} meV/Å RMS, with slope {iodine.slope_pw_on_lcao:.2f}: "
+        + ("LCAO's force scale for the framework is sound, so the LCAO slopes above measure the candidates."
+           if abs(iodine.slope_pw_on_lcao - 1) < 0.1 else
+           "LCAO's own force scale is off by more than 10 %, so the plane-wave slopes are the ones to read.")))
+else:
+    display(Markdown("No plane-wave anchor has been computed yet: the DFT slopes above are LCAO's."))
+
+# %% [markdown]
+# Relaxed tetragonal phases (0 K, positions and cell, L-BFGS to 0.01 eV/Å): pseudo-cubic lattice
+# constant $(V/N_{f.u.})^{1/3}$ and the energy of $a^0a^0c^-$ relative to $a^0a^0c^+$ per candidate
+# and end member (molecules aligned to the cage). Unconverged relaxations are not used.
+
+# %%
+relaxed = teacher["relaxed"]
+if len(relaxed):
+    relaxed = relaxed.assign(compound=relaxed.fa_fraction.map(teacher_criteria.END_MEMBERS))
+    display(relaxed.pivot_table(index="candidate", columns=["compound", "glazer"], values="lattice_constant",
+                                aggfunc="mean").round(3))
+    display(Markdown(f"{int(relaxed.converged.sum())} of {len(relaxed)} relaxations converged."))
+display(criteria.set_index("candidate")[[c for c in criteria.columns if c.startswith(("pass_", "a_", "qualifies",
+                                                                                    "c_minus"))]].round(3))
+display(Markdown(f"**Teacher chosen by the rule:** {teacher['choice']['teacher'] or 'none yet'}. "
+                 f"{teacher['choice']['reason'].capitalize()}."))
+
+
+# ### What this page establishes about its reference
 #
-# The default therefore stays CHGNet-r2SCAN. What this does *not* establish: that any of these
-# references reproduces SCAN+rVV10's tilt energetics quantitatively; the phase diagram of chapter
-# 02 inherits that uncertainty.
+# Read from the tables above (every number below is computed from them):
+
+# %%
+def slope(candidate, reference_set, component="slope_I_transverse"):
+    row = with_nep[(with_nep.candidate == candidate) & (with_nep.reference_set == reference_set)]
+    return float(row[component].iloc[0]) if len(row) else float("nan")
+
+
+default_reference = settings["reference"]
+lines = [
+    f"- **Force scale.** Against LCAO DFT, the default reference {default_reference} has iodine slopes "
+    f"{slope(default_reference, 'gpaw-lcao', 'slope_I_longitudinal'):.2f} (along Pb-I-Pb) and "
+    f"{slope(default_reference, 'gpaw-lcao'):.2f} (across); its NEP has "
+    f"{slope(nep_row['candidate'], 'gpaw-lcao', 'slope_I_longitudinal'):.2f} and {slope(nep_row['candidate'], 'gpaw-lcao'):.2f}. "
+    "The NEP reproduces its teacher's softness; it does not correct it. Against the independent yardstick "
+    f"the default reference's iodine slope across the axis is {slope(default_reference, 'yardstick'):.2f}.",
+]
+softest = scales[scales.reference_set == "gpaw-lcao"].set_index("candidate").slope_I_transverse
+lines.append(f"- **Candidates.** The DFT (LCAO) transverse iodine slopes run from {softest.min():.2f} "
+             f"({softest.idxmin()}) to {softest.max():.2f} ({softest.idxmax()}); D3 dispersion changes them by at most "
+             f"{max(abs(softest[c + '+d3'] - softest[c]) for c in softest.index if c + '+d3' in softest.index):.2f}.")
+energetics0 = energetics[energetics.arrangement == 0]
+for name in methods_screened:
+    own = energetics0[energetics0.method == name]
+    lowest = {compound: group.loc[group.energy_meV_per_fu.idxmin(), "glazer"] for compound, group in own.groupby("compound")}
+    lines.append(f"- **0 K tilts ({name}, molecules aligned to the cage, 100 relaxation steps).** Lowest phase: "
+                 + ", ".join(f"{c} {g}" for c, g in lowest.items()) + ".")
+kept = []
+for run in summary.itertuples():
+    started, other = ("Q_R_z", "Q_M_z") if run.start.endswith("-") else ("Q_M_z", "Q_R_z")
+    compound = teacher_criteria.END_MEMBERS.get(run.fa_fraction, f"x = {run.fa_fraction:g}")
+    kept.append(f"{run.method}: {compound} {'keeps' if getattr(run, started) > getattr(run, other) else 'loses'} "
+                f"${started[2:]}$ at {run.temperature:.0f} K")
+lines.append("- **Short runs at temperature** (96 atoms, 1 ps; indications only): " + "; ".join(kept) + ".")
+lines.append(f"- **Choice.** {teacher['choice']['reason'].capitalize()}.")
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# What this does *not* establish: that any shipped reference reproduces SCAN+rVV10's tilt
+# energetics quantitatively. Until the NEP is retrained from a teacher that passes the rule, the
+# phase diagram of chapter 02 inherits the default reference's softness.

@@ -186,7 +186,7 @@ def test_local_workers_share_the_cores_and_leave_this_process_alone():
 
 
 def test_a_blown_up_task_is_recorded_and_the_others_go_on(tiny_tasks, tmp_path, monkeypatch):
-    import softlattice.md.engine as md
+    import softlattice.perovskite.workflows.phase_diagram as md  # the sweep's own reference to run_md
     from softlattice.perovskite.workflows.phase_diagram import save_sweep, task_failure
     real_run_md = md.run_md
 

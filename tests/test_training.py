@@ -16,7 +16,7 @@ from softlattice.models.nep import (
 from softlattice.models.reference import LabelCache, label_structures, reference_calculator
 from softlattice.models.splits import split_structures
 from softlattice.perovskite.structures import build_perovskite
-from softlattice.perovskite.training_sets import generate_structures
+from softlattice.perovskite.training_sets import MA_FA_SPECIES, generate_structures
 
 TINY = NEPHyperparameters(radial_cutoff=5.0, angular_cutoff=4.0, n_max_radial=2, n_max_angular=2,
                           l_max_3b=2, l_max_4b=0, l_max_5b=0, neurons=6, batch_size=4)
@@ -134,11 +134,11 @@ def test_zbl_factor_is_checked():
 def test_training_set_checks(labelled):
     check_training_set(labelled, CSPBI3)
     with pytest.raises(ValueError, match="structure 0 has no energy, forces, stress"):
-        check_training_set([build_perovskite("MA", 1)])
+        check_training_set([build_perovskite("MA", 1)], MA_FA_SPECIES)
     with pytest.raises(ValueError, match=r"contains \['Cs'\]"):
-        check_training_set([build_perovskite("Cs", 1)])
+        check_training_set([build_perovskite("Cs", 1)], MA_FA_SPECIES)
     with pytest.raises(ValueError, match="empty"):
-        check_training_set([])
+        check_training_set([], MA_FA_SPECIES)
 
 
 def test_writer_round_trip(labelled, tmp_path):

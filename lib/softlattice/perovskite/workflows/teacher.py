@@ -40,7 +40,7 @@ from ase.optimize import LBFGS
 
 from softlattice.infra.keys import file_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.shares import parse_share
 from softlattice.md.calculators import nep_calculator
 from softlattice.models.reference import (
@@ -116,6 +116,18 @@ def candidate_forces(candidate: str, structures: Sequence[Atoms]) -> list[np.nda
     """Forces (eV/Å) of a candidate on ``structures`` (through the label cache, so resumable)."""
     plain = [Atoms(a.numbers, positions=a.positions, cell=a.cell, pbc=True) for a in structures]
     return [labelled.get_forces() for labelled in label_structures(plain, check_candidate(candidate))]
+
+
+def nep_scale(model: str | Path, labelled: Sequence[Atoms]) -> dict[str, float]:
+    """:func:`softlattice.perovskite.force_scale.force_scale` of a NEP model against the forces
+    stored with ``labelled``."""
+    calculator = nep_calculator(model)
+    forces = []
+    for atoms in labelled:
+        work = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+        work.calc = calculator
+        forces.append(work.get_forces())
+    return force_scale(labelled, [a.get_forces() for a in labelled], forces)
 
 
 def scale_against(candidate: str, labelled: Sequence[Atoms]) -> dict[str, float]:
@@ -348,7 +360,8 @@ def load_teacher_screen(folder: str | Path = RESULT_DIR) -> dict:
     folder = Path(folder)
     tables = {name: pd.read_csv(folder / f"{name}.csv") if (folder / f"{name}.csv").stat().st_size > 1
               else pd.DataFrame() for name in RESULT_TABLES}
-    return tables | {"choice": json.loads((folder / "choice.json").read_text())}
+    return tables | {"choice": json.loads((folder / "choice.json").read_text()),
+                     "provenance": read_provenance(folder)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
