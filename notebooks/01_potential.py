@@ -468,6 +468,10 @@ with_nep = pd.concat([scales, pd.DataFrame([nep_row])], ignore_index=True)
 slope_table = with_nep.pivot_table(index="candidate", columns="reference_set",
                                    values=[c for c in slope_columns if c in with_nep]).rename(columns=slope_columns)
 display(slope_table.round(2))
+display(Markdown("Structures behind each slope: " + ", ".join(
+    f"{name} {int(count)}" for name, count in scales.groupby("reference_set").structures.first().items())
+    + " (the plane-wave anchors computed so far; their compositions: "
+    + ", ".join(f"x = {x:g}" for x in sorted({a.info['fa_fraction'] for a in teacher['anchors']})) + ")."))
 figure = make_subplots()
 for reference_set, symbol in (("yardstick", "diamond"), ("gpaw-lcao", "circle"), ("gpaw-pw", "square")):
     part = with_nep[with_nep.reference_set == reference_set]

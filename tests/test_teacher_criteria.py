@@ -62,5 +62,7 @@ def test_lattice_comes_from_the_lowest_converged_phase_and_tilt_differences_pair
     assert lowest.loc[0.0, "glazer"] == "a0a0c-" and lowest.loc[0.0, "lattice_constant"] == 6.2
     difference = tilt_energy_difference(phases).set_index("fa_fraction")
     assert difference.loc[0.0, "c_minus_minus_c_plus_meV"] == -10.0
+    only_minus = phases[phases.glazer == "a0a0c-"]
+    assert tilt_energy_difference(only_minus).empty
     unconverged = pd.DataFrame(relaxed("m", 6.2, converged=False))
     assert lowest_phase_lattice(unconverged).empty and tilt_energy_difference(unconverged).empty

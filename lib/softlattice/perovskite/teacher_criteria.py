@@ -47,7 +47,8 @@ def tilt_energy_difference(relaxed: pd.DataFrame) -> pd.DataFrame:
     averaged over the arrangements relaxed in both phases."""
     done = relaxed[relaxed.converged.astype(bool) & relaxed.glazer.isin(["a0a0c-", "a0a0c+"])]
     wide = done.pivot_table(index=["candidate", "fa_fraction", "arrangement"], columns="glazer",
-                            values="energy_eV_per_fu").dropna()
+                            values="energy_eV_per_fu")
+    wide = wide.dropna() if {"a0a0c-", "a0a0c+"} <= set(wide.columns) else wide.iloc[0:0]
     if wide.empty:
         return pd.DataFrame(columns=["candidate", "fa_fraction", "c_minus_minus_c_plus_meV", "arrangements"])
     difference = 1000 * (wide["a0a0c-"] - wide["a0a0c+"])

@@ -356,12 +356,15 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
 
 
 def load_teacher_screen(folder: str | Path = RESULT_DIR) -> dict:
-    """The committed screening: its tables by name and ``choice`` (teacher and reason)."""
+    """The committed screening: its tables by name, ``choice`` (teacher and reason), ``provenance``
+    and ``anchors`` (the plane-wave-labelled cells)."""
     folder = Path(folder)
     tables = {name: pd.read_csv(folder / f"{name}.csv") if (folder / f"{name}.csv").stat().st_size > 1
               else pd.DataFrame() for name in RESULT_TABLES}
+    anchors = folder / "anchors_gpaw-pw-pbe.extxyz.gz"
     return tables | {"choice": json.loads((folder / "choice.json").read_text()),
-                     "provenance": read_provenance(folder)}
+                     "provenance": read_provenance(folder),
+                     "anchors": read(anchors, ":") if anchors.stat().st_size > 40 else []}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
