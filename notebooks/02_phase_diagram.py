@@ -63,6 +63,7 @@ from plotly.subplots import make_subplots
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR
+from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary,
     load_sweep,
@@ -82,7 +83,7 @@ tables, source = load_sweep(sweep.folder), sweep.source
 tasks, windows, transitions = tables["tasks"], tables["windows"], tables["transitions"]
 base = settings["ramp"]
 main_grid = (windows.repeat == base["repeat"]) & (windows.rate_K_per_ps == base["rate_K_per_ps"])
-display(Markdown(f"Results: {source}. Model: `{model_path}`. {len(tasks)} MD tasks, "
+display(Markdown(f"Results: {source}. Model: `{display_path(model_path)}`. {len(tasks)} MD tasks, "
                  f"{int(tasks.eval('repeat**3 * 12').max())} atoms in the largest cell."))
 failed = tasks[~tasks.completed.astype(bool)] if "completed" in tasks else tasks.iloc[:0]
 if len(failed):

@@ -6,7 +6,6 @@ Units follow the inputs; correlation times are in samples.
 from __future__ import annotations
 
 import numpy as np
-from dynasor.tools.acfs import compute_acf
 
 
 def mean_and_standard_error(values: np.ndarray, correlation_samples: float = 0.5) -> tuple[float, float]:
@@ -23,6 +22,9 @@ def integrated_correlation_samples(series: np.ndarray) -> float:
     """Integrated autocorrelation time (in samples) of a series: 1/2 + sum of the ACF (dynasor's
     ``compute_acf``) up to its first negative value (Sokal's initial-positive-sequence estimate);
     0.5 for white noise."""
+    # dynasor pulls in numba and MDAnalysis (whose tqdm import warns in kernels): only when needed
+    from dynasor.tools.acfs import compute_acf
+
     series = np.asarray(series, dtype=float) - np.mean(series)
     if series.size < 4 or not np.any(series):
         return 0.5
