@@ -18,6 +18,7 @@ from softlattice.md.engine import MDBlowUp, MDSettings, run_md
 from softlattice.md.protocols import hold, ramp, stepwise
 
 CSPBI3_MODEL = Path(__file__).resolve().parents[2] / "shared" / "validation" / "cspbi3" / "nep.txt"
+MODEL = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 
 
 def copper():
@@ -42,10 +43,10 @@ def test_hold_and_stepwise():
 @pytest.mark.parametrize("call, message", [
     (lambda: ramp(0, 300, 10), "start temperature 0 K must be > 0"),
     (lambda: ramp(100, -5, 10), "end temperature -5 K must be > 0"),
-    (lambda: ramp(100, 300, 0), "ramp rate 0 K/ps must be > 0"),
+    (lambda: ramp(100, 300, 0), "ramp rate 0 K/ps must be finite and > 0"),
     (lambda: ramp(300, 300, 5), "is empty"),
     (lambda: hold(-10, 5), "temperature -10 K must be > 0"),
-    (lambda: hold(300, 0), "duration 0 ps must be > 0"),
+    (lambda: hold(300, 0), "duration 0 ps must be finite and > 0"),
     (lambda: MDSettings(ensemble="npe"), "unknown ensemble 'npe'"),
     (lambda: MDSettings(timestep_fs=10), "time step 10 fs"),
     (lambda: MDSettings(sample_interval=0), "sample interval 0"),
@@ -208,3 +209,26 @@ def test_observers_add_their_columns_to_every_sample_and_nothing_is_analysed_wit
     assert "x_mean_A" not in plain.observations and not any(c.startswith("Q_") for c in plain.observations)
     assert len(seen) == len(observed.observations) and observed.observations.x_mean_A.notna().all()
     np.testing.assert_allclose(observed.observations.temperature_K, plain.observations.temperature_K)
+
+
+def test_an_incomplete_model_file_is_refused_naming_it_before_any_engine_loads_it(tmp_path):
+    lines = MODEL.read_text().splitlines(keepends=True) if MODEL.exists() else None
+    if lines is None:
+        pytest.skip("no committed MA/FA model")
+    truncated, header_only = tmp_path / "truncated.txt", tmp_path / "header.txt"
+    truncated.write_text("".join(lines[: 9 * len(lines) // 10]))
+    header_only.write_text("".join(lines[:7]))
+    for path in (truncated, header_only):
+        for engine in ("nep-adapters", "cpunep"):
+            with pytest.raises(ValueError, match=f"{path.name}.*incomplete or malformed"):
+                nep_calculator(path, engine)
+
+
+def test_protocols_refuse_infinite_durations_and_absurdly_slow_ramps():
+    with pytest.raises(ValueError, match="duration inf ps must be finite"):
+        hold(300, float("inf"))
+    with pytest.raises(ValueError, match="ramp rate 1e-09 K/ps makes segments longer"):
+        ramp(100, 200, 1e-9)
+    with pytest.raises(ValueError, match="ramp rate nan"):
+        ramp(100, 200, float("nan"))
+    assert len(ramp(100, 200, 0.01)) == 4  # 2,500 ps segments are slow but allowed

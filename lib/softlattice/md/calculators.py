@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ase import Atoms
 from ase.calculators.calculator import Calculator
+from calorine.nep import read_model
 
 ENGINES = ("nep-adapters", "cpunep")
 
@@ -22,6 +23,19 @@ def model_species(model: str | Path) -> list[str]:
     if not header or not header[0].startswith("nep") or len(header) < 3:
         raise ValueError(f"{str(path)!r} is not a GPUMD nep.txt model (header {' '.join(header)!r})")
     return header[2:2 + int(header[1])]
+
+
+def check_nep_model(model: str | Path) -> list[str]:
+    """The species of a complete GPUMD ``nep.txt``; a missing, malformed or truncated file is a
+    ValueError naming it. Checked before any engine loads the file: the compiled engines read a
+    truncated one past its end and crash the process."""
+    species = model_species(model)
+    try:
+        read_model(str(model))
+    except (ValueError, IndexError, KeyError) as error:
+        raise ValueError(f"NEP model file {str(model)!r} is incomplete or malformed ({error}); "
+                         "copy or train it again") from error
+    return species
 
 
 def nep_calculator(model: str | Path, engine: str = "auto", atoms: Atoms | None = None) -> Calculator:
@@ -45,6 +59,7 @@ def nep_calculator(model: str | Path, engine: str = "auto", atoms: Atoms | None 
         if unknown:
             raise ValueError(f"structure contains {unknown}, which the model {str(model)!r} "
                              f"(species {species}) does not describe")
+    check_nep_model(model)
     if engine in ("auto", "nep-adapters"):
         try:
             from nep_adapters.ase import NepAseCalculator
