@@ -42,6 +42,7 @@ fa_fractions = None  # target FA fractions x for the substitution check
 substitution_repeat = None  # repeats of the cell for the substitution check
 substitution_seeds = None  # number of random substitutions per x
 seed = None  # seed of the random substitution and molecular orientations
+_declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %%
 import pandas as pd
@@ -59,6 +60,8 @@ from softlattice.perovskite.structures import (
     tilt_round_trip,
 )
 from softlattice.perovskite.tilts import measure_tilt_angles
+
+profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve(

@@ -44,6 +44,7 @@ temperature_high = None  # K
 reference_ps = None  # length of the untilted reference run, ps
 window = None  # samples per classification window
 seed = None  # seed of velocities and thermostat noise
+_declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %%
 import pandas as pd
@@ -57,6 +58,8 @@ from softlattice.perovskite.workflows.cspbi3 import (
     load_result_set,
     obtain_validation,
 )
+
+profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve(

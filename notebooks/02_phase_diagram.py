@@ -54,6 +54,7 @@ window = None  # samples per classification window
 n_sigma = None  # activation threshold in standard deviations of the untilted reference
 scheduler = None  # None (a loop), "local" (Dask LocalCluster) or a scheduler address
 workers = None  # LocalCluster workers (default: one per core)
+_declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %%
 import pandas as pd
@@ -62,7 +63,7 @@ from plotly.subplots import make_subplots
 
 from softlattice.book import plotting
 from softlattice.infra import profiles
-from softlattice.infra.paths import DATA_DIR
+from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary,
@@ -72,12 +73,14 @@ from softlattice.perovskite.workflows.phase_diagram import (
     transition_statistics,
 )
 
+profiles.refuse_unknown_parameters(globals(), _declared)
+
 plotting.use_book_renderer()
 settings = profiles.resolve("02_phase_diagram", profile, fa_fractions=fa_fractions, replicas=replicas, ramp=ramp,
                             size_test=size_test, rate_test=rate_test, extra_tasks=extra_tasks,
                             frame_temperatures=frame_temperatures, window=window, n_sigma=n_sigma,
                             scheduler=scheduler, workers=workers)
-model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+model_path = input_path(model) if model else DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 sweep = obtain_sweep(settings, model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
 tables, source = load_sweep(sweep.folder), sweep.source
 tasks, windows, transitions = tables["tasks"], tables["windows"], tables["transitions"]

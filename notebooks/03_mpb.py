@@ -38,6 +38,7 @@ temperatures = None  # temperatures (K) of the R-share curves
 map_temperature = None  # temperature (K) of the layer maps
 bootstrap = None  # bootstrap resamples of the MPB centre
 model = None  # NEP file; default: the production model of chapter 01
+_declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %%
 import numpy as np
@@ -47,14 +48,16 @@ from plotly.subplots import make_subplots
 
 from softlattice.book import plotting
 from softlattice.infra import profiles
-from softlattice.infra.paths import DATA_DIR
+from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.perovskite.mpb import block_modes, fit_mpb, layer_table, logistic, r_share_table
 from softlattice.perovskite.workflows.phase_diagram import load_sweep, load_sweep_frames, obtain_sweep
+
+profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("03_mpb", profile, sweep=sweep, temperatures=temperatures,
                             map_temperature=map_temperature, bootstrap=bootstrap)
-model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+model_path = input_path(model) if model else DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 sweep = obtain_sweep(settings["sweep"], model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
 tables, source, folder = load_sweep(sweep.folder), sweep.source, sweep.folder
 tasks, windows = tables["tasks"], tables["windows"]

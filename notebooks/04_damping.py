@@ -40,6 +40,7 @@ repeat = None  # cell: repeat^3 cubic cells
 max_lag_ps = None  # longest ACF lag fitted, ps
 supercell = None  # phonopy supercell of the 12-atom cell
 model = None  # NEP file; default: the production model of chapter 01
+_declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %%
 import numpy as np
@@ -50,14 +51,16 @@ from plotly.subplots import make_subplots
 from softlattice.analysis.phonons import band_structure, cubic_phonons, softest_mode, tilt_mode
 from softlattice.book import plotting
 from softlattice.infra import profiles
-from softlattice.infra.paths import DATA_DIR
+from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.perovskite.phonons import relaxed_cubic_cell
 from softlattice.perovskite.workflows.damping import damping_ratios, obtain_damping
+
+profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("04_damping", profile, fa_fractions=fa_fractions, temperatures=temperatures,
                             run_ps=run_ps, repeat=repeat, max_lag_ps=max_lag_ps, supercell=supercell)
-model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+model_path = input_path(model) if model else DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 
 # %% [markdown]
 # ## Harmonic phonons of cubic MAPbI3

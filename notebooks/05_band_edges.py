@@ -40,6 +40,7 @@ equilibration_ps = None  # NPT before the fixed-cell run, ps
 temperature = None  # K
 timestep_fs = None  # MD time step (real masses)
 model = None  # NEP file; default: the production model of chapter 01
+_declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %%
 from IPython.display import Markdown, display
@@ -47,14 +48,16 @@ from plotly.subplots import make_subplots
 
 from softlattice.book import plotting
 from softlattice.infra import profiles
-from softlattice.infra.paths import DATA_DIR
+from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.perovskite.workflows.band_edges import edge_statistics, obtain_band_edges
+
+profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("05_band_edges", profile, fa_fractions=fa_fractions, arrangements=arrangements,
                             snapshots=snapshots, interval_ps=interval_ps, equilibration_ps=equilibration_ps,
                             temperature=temperature, timestep_fs=timestep_fs)
-model_path = model or DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+model_path = input_path(model) if model else DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 try:
     band_edges = obtain_band_edges(settings, model_path, curated=DATA_DIR / "band_edges" / "mafa-chgnet-r2scan")
 except RuntimeError as error:  # GPAW missing: say how to install it

@@ -48,6 +48,7 @@ finetune = None  # CHGNet fine-tuning settings (softlattice.models.finetune.Fine
 phonon_compositions = None  # Br fractions whose phonons compare the models
 gaps = None  # gap levels and how many structures each labels
 gnn = None  # GNN training: epochs per stage, learning rate, batch size
+_declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %%
 import pandas as pd
@@ -59,6 +60,8 @@ from softlattice.antiperovskite.workflows.models import TABLES, constant_gap_bas
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR
+
+profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("06_cap_models", profile, dataset=dataset, reference=reference, test_percent=test_percent,

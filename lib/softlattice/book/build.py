@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -98,6 +99,14 @@ def _run_record_cell(parameters: dict[str, Any], wall_time: float, pending: str 
     return cell
 
 
+def declared_parameters(source: Path) -> list[str]:
+    """Names assigned in the cell tagged ``parameters`` of a jupytext notebook."""
+    cells = [c for c in jupytext.read(source).cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{source} must have exactly one cell tagged 'parameters', found {len(cells)}")
+    return re.findall(r"^([A-Za-z]\w*)\s*=", cells[0].source, re.M)
+
+
 def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
                     overrides: dict[str, Any] | None = None, timeout: int | None = None,
                     notebooks_dir: Path = NOTEBOOKS_DIR, pending: str | None = None) -> Path:
@@ -131,6 +140,10 @@ def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
     if not source.exists():
         known = sorted(p.stem for p in notebooks_dir.glob("*.py"))
         raise ValueError(f"unknown chapter {stem!r}; known: {', '.join(known)}")
+    declared = declared_parameters(source)
+    unknown = sorted(set(overrides or {}) - set(declared))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for chapter {stem}; its parameters: {declared}")
     if timeout is None:
         timeout = int(book_config()["execute"]["timeout"])
     parameters = {"profile": profile, **(overrides or {})}

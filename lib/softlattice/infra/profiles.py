@@ -156,6 +156,65 @@ def settings_from_mapping(cls: type, values: dict[str, Any], what: str = "settin
     return cls(**{name: as_tuple(value) for name, value in values.items()})
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__
+
+
+def _values(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def check_override(name: str, default: Any, value: Any) -> Any:
+    """``value`` for parameter ``name`` if it has the kind of the profile's ``default`` (number,
+    list, mapping, string, boolean) and lies in the physical range its name implies (temperatures
+    positive, FA fractions in [0, 1]); else a ValueError naming the parameter, the value and what
+    is allowed. A mapping is merged over the profile's mapping, never replacing it."""
+    if default is not None and _kind(value) != _kind(default):
+        example = f" (e.g. [{value!r}])" if _kind(default) == "a list" and _kind(value) != "a list" else ""
+        raise ValueError(f"parameter {name!r} = {value!r} must be {_kind(default)}{example}, like the "
+                         f"profile's {default!r}")
+    if isinstance(value, dict) and isinstance(default, dict):
+        unknown = set(value) - set(default)
+        if default and unknown:
+            raise ValueError(f"parameter {name!r}: unknown key(s) {sorted(unknown)}; allowed: {sorted(default)}")
+        return {**default, **{k: check_override(f"{name}.{k}", default.get(k), v) for k, v in value.items()}}
+    numbers = [v for v in _values(value) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if "temperature" in name and any(not v > 0 for v in numbers):
+        raise ValueError(f"parameter {name!r} = {value!r}: temperatures are in K and must be > 0")
+    if "fa_fraction" in name and any(not 0 <= v <= 1 for v in numbers):
+        raise ValueError(f"parameter {name!r} = {value!r}: FA fractions must lie in [0, 1]")
+    return value
+
+
+IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def refuse_unknown_parameters(namespace: dict[str, Any], declared: set[str]) -> None:
+    """Raise a ValueError naming every parameter injected into a notebook (by papermill, the book
+    command or ``make chapter``) that its ``parameters`` cell does not declare.
+
+    ``declared`` is ``set(globals())`` taken at the end of the parameters cell; papermill injects
+    its cell right after that one, so any name that appears in between is a parameter the chapter
+    does not have (a misspelling would otherwise run silently with the defaults). Names bound to
+    anything but a literal (modules, functions and classes imported since) are not parameters."""
+    literals = (type(None), bool, int, float, str, list, tuple, dict)  # what papermill can inject
+    unknown = sorted(name for name in set(namespace) - declared
+                     if not name.startswith("_") and isinstance(namespace[name], literals))
+    if unknown:
+        known = sorted(n for n in declared if not n.startswith("_") and n not in IPYTHON_NAMES)
+        raise ValueError(f"unknown parameter(s) {unknown}; this chapter's parameters: {known}")
+
+
 def resolve(chapter: str, profile: str, **overrides: Any) -> dict[str, Any]:
     """Parameters of ``chapter`` under ``profile``, with every non-None override applied.
 
@@ -166,7 +225,8 @@ def resolve(chapter: str, profile: str, **overrides: Any) -> dict[str, Any]:
     profile
         'quick' or 'full'.
     overrides
-        Parameter values; ``None`` means "take the profile's value".
+        Parameter values; ``None`` means "take the profile's value". Each is checked by
+        :func:`check_override` (kind and range; a mapping is merged over the profile's).
     """
     if chapter not in PROFILES:
         raise ValueError(f"unknown chapter {chapter!r}; known: {', '.join(sorted(PROFILES))}")
@@ -177,6 +237,7 @@ def resolve(chapter: str, profile: str, **overrides: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown parameter(s) {sorted(unknown)} for {chapter}; allowed: "
                          f"{sorted(settings)}")
-    settings.update({name: value for name, value in overrides.items() if value is not None})
+    settings.update({name: check_override(name, settings[name], value)
+                     for name, value in overrides.items() if value is not None})
     settings["profile"] = profile
     return settings

@@ -35,13 +35,14 @@ import numpy as np
 import pandas as pd
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
-from ase.io import read, write
+from ase.io import write
 from ase.md.langevinbaoab import LangevinBAOAB
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 from ase.neighborlist import neighbor_list
 
 from softlattice.infra.keys import json_key, structure_hash
+from softlattice.infra.paths import read_frames
 from softlattice.md.protocols import Segment
 
 ENSEMBLES = ("npt", "nvt", "nve")
@@ -261,10 +262,22 @@ class _Sampler:
         self.analysis_seconds += time.perf_counter() - started
 
 
+def append_frame(path: Path, frame: Atoms) -> None:
+    """Append one frame to an extxyz file atomically (the whole file is rewritten through a
+    temporary one and renamed): a kill leaves the old file or the new one, never half a frame."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as target:
+        if path.exists():
+            target.write(path.read_bytes())
+    write(temporary, frame, format="extxyz", append=True)
+    os.replace(temporary, path)
+
+
 def read_segment_ends(path: str | Path) -> list[Atoms]:
-    """Segment-end structures written by :func:`run_md` (``keep_segment_ends``), one per time."""
+    """Segment-end structures written by :func:`run_md` (``keep_segment_ends``), one per time; a
+    damaged file is a ValueError naming it (:func:`softlattice.infra.paths.read_frames`)."""
     frames: dict[float, Atoms] = {}
-    for frame in read(path, index=":"):
+    for frame in read_frames(path):
         frames[round(float(frame.info["time_ps"]), 9)] = frame
     return [frames[t] for t in sorted(frames)]
 
@@ -457,8 +470,8 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
         elapsed_ps += segment.duration_ps
         observations.extend(sampler.records)
         if folder is not None and keep_segment_ends:
-            write(folder / "segment_ends.extxyz", _frame(atoms, dict(time_ps=elapsed_ps, target_K=segment.temperature_end)),
-                  append=True)
+            append_frame(folder / "segment_ends.extxyz",
+                         _frame(atoms, dict(time_ps=elapsed_ps, target_K=segment.temperature_end)))
         if folder is not None:
             _save_state(folder, _State(
                 positions=atoms.positions.copy(), momenta=atoms.get_momenta(), cell=atoms.cell.array.copy(),

@@ -59,7 +59,10 @@ def _check_repeat(repeat: int | Sequence[int]) -> tuple[int, int, int]:
 
 def check_fa_fraction(fa_fraction: float) -> float:
     """Return ``fa_fraction`` as a float if it lies in [0, 1], else raise a ValueError naming it."""
-    value = float(fa_fraction)
+    try:
+        value = float(fa_fraction)
+    except (TypeError, ValueError):
+        raise ValueError(f"FA fraction x = {fa_fraction!r} is not a number; allowed: [0, 1]") from None
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"FA fraction x = {fa_fraction!r} is outside the allowed range [0, 1]")
     return value

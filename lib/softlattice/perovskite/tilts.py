@@ -103,7 +103,11 @@ def tilt_angles_per_axis(pattern: GlazerPattern, tilt_angle: float | Sequence[fl
         is a domain choice (the opposite sense is the same structure shifted by one cell), so
         negative angles carry no extra information and are rejected.
     """
-    angles = np.atleast_1d(np.asarray(tilt_angle, dtype=float))
+    try:
+        angles = np.atleast_1d(np.asarray(tilt_angle, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"tilt angle {tilt_angle!r} is not a number: give one number or three numbers "
+                         "(x, y, z), in degrees") from None
     if angles.shape == (1,):
         angles = np.array([angles[0] if phase != "0" else 0.0 for phase in pattern.phases])
     if angles.shape != (3,) or not np.all(np.isfinite(angles)):

@@ -25,6 +25,7 @@ from softlattice.analysis.phonons import band_structure
 from softlattice.antiperovskite.dataset import CapDatasetSettings, dataset_structures, parent_phonons
 from softlattice.antiperovskite.structures import rms_thermal_displacements
 from softlattice.electronic.gaps import compute_gaps
+from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import json_key, structure_hash
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve, settings_from_mapping
@@ -304,9 +305,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``--gaps-part K/N`` computes only the K-th of N shares of the GPAW gaps (into the cache), so N
     single-threaded processes can share the slowest step before the run that stores everything."""
 
-    parser = argparse.ArgumentParser(prog="python -m softlattice.antiperovskite.workflows.models")
-    parser.add_argument("--profile", default="full")
-    parser.add_argument("--save", type=Path, default=None)
+    parser = argparse.ArgumentParser(prog="python -m softlattice.antiperovskite.workflows.models",
+                                     description="Chapter 06: the Ag3SBr(x)I(1-x) dataset, reference labels, CHGNet "
+                                                 "fine-tuning, GPAW gaps and the two-stage GNN (resumable).")
+    parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
+    parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
     parser.add_argument("--gaps-part", type=parse_share, default=None, metavar="K/N",
                         help="compute only this share of the gaps (every N-th from the K-th)")
     args = parser.parse_args(argv)

@@ -39,6 +39,7 @@ from softlattice.antiperovskite.thermal import (
 )
 from softlattice.antiperovskite.workflows.models import obtain_cap_models, training_structures
 from softlattice.electronic.gaps import compute_gaps
+from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.profiles import resolve
@@ -417,9 +418,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m softlattice.antiperovskite.workflows.thermal --profile full --save DIR``: run chapter 07
     (resumable: rerun the same command) and copy the result set to ``DIR``."""
 
-    parser = argparse.ArgumentParser(prog="python -m softlattice.antiperovskite.workflows.thermal")
-    parser.add_argument("--profile", default="full")
-    parser.add_argument("--save", type=Path, default=None)
+    parser = argparse.ArgumentParser(prog="python -m softlattice.antiperovskite.workflows.thermal",
+                                     description="Chapter 07: lowest orderings, the NEP student, MD, thermal band "
+                                                 "gaps, renormalised phonons and spot checks (resumable).")
+    parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
+    parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
     parser.add_argument("--prepare", action="store_true", help="only rank the orderings and train the student")
     parser.add_argument("--md-part", type=parse_share, default=None, metavar="K/N",
                         help="run only this share of the MD runs (every N-th from the K-th)")

@@ -23,6 +23,7 @@ from ase import Atoms
 from tqdm import tqdm  # the plain bar: tqdm.auto warns in kernels without ipywidgets
 
 from softlattice.electronic.band_edges import BandEdgeCache, SCFNotConverged, cached_band_edges
+from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
@@ -224,8 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Chapter 05: NEP MD snapshots and their GPAW band edges "
                                                  "(resumable per snapshot).")
     parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
-    parser.add_argument("--save", type=Path, default=None, help="folder to store the result set in")
-    parser.add_argument("--profile", default="full", help="parameter profile (quick or full)")
+    parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
+    parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
     parser.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                         help="run every N-th MD run (and its snapshots) from the K-th, for N processes side by "
                              "side; only a whole run (0/1) stores the result set")

@@ -27,6 +27,7 @@ from ase.neighborlist import neighbor_list
 from ase.optimize import FIRE
 from scipy.spatial.transform import Rotation
 
+from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash
 from softlattice.infra.log import progress_printer
 from softlattice.infra.profiles import settings_from_mapping
@@ -421,10 +422,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m softlattice.perovskite.workflows.checks --model M --reference R --save DIR``: compute the
     full checks (resumable per table) and store them with a provenance record."""
 
-    parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.checks")
+    parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.checks",
+                                     description="Chapter 01: checks of a MA/FA NEP against its reference (FA rotation "
+                                                 "paths, phase energies, MD stability, heavy hydrogen); resumable.")
     parser.add_argument("--model", default=None, help="NEP file; without it only the reference's parts run")
-    parser.add_argument("--reference", default="chgnet-r2scan")
-    parser.add_argument("--save", required=True)
+    parser.add_argument("--reference", default="chgnet-r2scan", help="reference method")
+    parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the tables in")
     args = parser.parse_args(argv)
     settings = CheckSettings()
     run_checks(args.model, args.reference, settings, args.save, progress=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from softlattice.analysis.dho import fit_dho, mode_acf, separable
+from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
@@ -136,8 +137,8 @@ def main(argv=None) -> int:
                                      description="Chapter 04: NVT runs of the tilt modes over composition and "
                                                  "temperature, their ACFs and damped-oscillator fits (resumable).")
     parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
-    parser.add_argument("--save", type=Path, required=True, help="folder to store the result set in")
-    parser.add_argument("--profile", default="full", help="parameter profile (quick or full)")
+    parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the result set in")
+    parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
     args = parser.parse_args(argv)
     result = obtain_damping(resolve("04_damping", args.profile), args.model)
     result.copy_to(args.save)

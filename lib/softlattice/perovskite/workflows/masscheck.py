@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from softlattice.analysis.statistics import block_standard_error
+from softlattice.infra.cli import positive_float, positive_int
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDBlowUp, MDSettings, run_md
 from softlattice.md.protocols import hold
@@ -79,12 +80,12 @@ def mass_differences(table: pd.DataFrame) -> pd.DataFrame:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.masscheck", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--temperature", type=float, default=300.0)
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--ps", type=float, default=20.0, help="production length, ps")
-    parser.add_argument("--hydrogen-mass", type=float, default=4.0)
-    parser.add_argument("--heavy-timestep", type=float, default=1.0)
+    parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
+    parser.add_argument("--temperature", type=positive_float, default=300.0, help="K")
+    parser.add_argument("--repeat", type=positive_int, default=2, help="cells along each axis")
+    parser.add_argument("--ps", type=positive_float, default=20.0, help="production length, ps")
+    parser.add_argument("--hydrogen-mass", type=positive_float, default=4.0, help="amu")
+    parser.add_argument("--heavy-timestep", type=positive_float, default=1.0, help="fs, with heavy hydrogen")
     args = parser.parse_args(argv)
     table = compare_masses(args.model, args.temperature, args.repeat, production_ps=args.ps,
                            hydrogen_mass=args.hydrogen_mass, heavy_timestep_fs=args.heavy_timestep)

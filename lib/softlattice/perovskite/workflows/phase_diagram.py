@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from ase.io import read, write
 
+from softlattice.infra.cli import positive_int, writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
@@ -451,14 +452,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Chapter 02: heating/cooling sweeps over composition (resumable "
                                                  "per run), analysed into phases and transitions.")
     parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
-    parser.add_argument("--profile", default="full", help="parameter profile (quick or full)")
-    parser.add_argument("--save", type=Path, required=True, help="folder to store the result set in")
-    parser.add_argument("--scheduler", default=None, help="'local', a scheduler address, or none (a loop)")
-    parser.add_argument("--workers", type=int, default=None, help="Dask workers of a local cluster")
+    parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
+    parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the result set in")
+    parser.add_argument("--scheduler", default=None,
+                        help="'local' (a Dask LocalCluster), a scheduler address, or 'none' (a plain loop)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="Dask workers of a local cluster")
     parser.add_argument("--store", type=Path, default=RUNS_DIR / "sweeps", help="cache of the MD runs")
     args = parser.parse_args(argv)
     settings = resolve("02_phase_diagram", args.profile)
-    settings.update({k: v for k, v in (("scheduler", args.scheduler), ("workers", args.workers)) if v is not None})
+    if args.scheduler is not None:
+        settings["scheduler"] = None if args.scheduler.lower() == "none" else args.scheduler
+    if args.workers is not None:
+        settings["workers"] = args.workers
     result = obtain_sweep(settings, args.model, store=args.store)
     result.copy_to(args.save)
     print(f"{result.source}; stored in {args.save} ({' '.join(argv if argv is not None else sys.argv[1:])})")

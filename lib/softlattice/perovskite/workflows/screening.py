@@ -38,9 +38,9 @@ from ase.io import read, write
 
 from softlattice.infra.keys import file_hash
 from softlattice.infra.log import progress_printer
-from softlattice.infra.paths import DATA_DIR, REPO_ROOT, RUNS_DIR
+from softlattice.infra.paths import DATA_DIR, REPO_ROOT, RUNS_DIR, read_frames
 from softlattice.infra.profiles import settings_from_mapping
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, run_md
@@ -409,7 +409,12 @@ def load_dft_validation(folder: str | Path = VALIDATION_DIR, reference: str = "g
     if not path.exists():
         raise FileNotFoundError(f"no DFT validation set at {path}: build it with "
                                 "`python -m softlattice.perovskite.workflows.screening label` (see its --help)")
-    return read(path, index=":")
+    structures = read_frames(path)
+    expected = (read_provenance(folder) or {}).get("n_labelled")
+    if expected is not None and len(structures) != expected:
+        raise ValueError(f"DFT validation set {path} holds {len(structures)} structures, its provenance "
+                         f"{expected}: the file is truncated or was changed; restore it from git")
+    return structures
 
 
 def main(argv: Sequence[str] | None = None) -> int:

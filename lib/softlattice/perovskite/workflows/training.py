@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
+from softlattice.infra.cli import positive_int, writable_folder
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.provenance import write_provenance
 from softlattice.models.nep import NEPHyperparameters, TrainingResult, train_nep, write_training_set
@@ -63,11 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m softlattice.perovskite.workflows.training --output DIR [--steps N] ...``."""
     parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.training",
                                      description="Generate, label and train a MA/FA NEP (one model).")
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--reference", default="chgnet-r2scan")
-    parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--per-combination", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=writable_folder, required=True, help="model folder to write")
+    parser.add_argument("--reference", default="chgnet-r2scan", help="reference method that labels the structures")
+    parser.add_argument("--steps", type=positive_int, default=4000, help="training steps")
+    parser.add_argument("--per-combination", type=positive_int, default=1, help="structures per phase, x and strain")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     args = parser.parse_args(argv)
     command = "python -m softlattice.perovskite.workflows.training " + " ".join(argv if argv is not None else sys.argv[1:])
     result = build_model(args.output, args.reference, per_combination=args.per_combination,
