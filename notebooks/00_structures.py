@@ -44,6 +44,11 @@ substitution_seeds = None  # number of random substitutions per x
 seed = None  # seed of the random substitution and molecular orientations
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 import pandas as pd
 import plotly.graph_objects as go
@@ -60,8 +65,6 @@ from softlattice.perovskite.structures import (
     tilt_round_trip,
 )
 from softlattice.perovskite.tilts import measure_tilt_angles
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve(

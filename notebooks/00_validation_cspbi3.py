@@ -46,6 +46,11 @@ window = None  # samples per classification window
 seed = None  # seed of velocities and thermostat noise
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 import pandas as pd
 from plotly.subplots import make_subplots
@@ -58,8 +63,6 @@ from softlattice.perovskite.workflows.cspbi3 import (
     load_result_set,
     obtain_validation,
 )
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve(

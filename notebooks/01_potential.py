@@ -62,6 +62,11 @@ reference = None  # reference method, e.g. "chgnet-r2scan", "sevennet-mf0-r2scan
 checks = None  # settings of the NEB, phase-energy and MD checks (softlattice.perovskite.workflows.checks.CheckSettings)
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 import pandas as pd
 from IPython.display import display
@@ -74,8 +79,6 @@ from softlattice.models.nep import error_metrics, errors_by_origin, load_sets, p
 from softlattice.perovskite.workflows.checks import check_settings, load_checks, obtain_checks
 from softlattice.perovskite.workflows.masscheck import mass_differences
 from softlattice.perovskite.workflows.potential import obtain_production_model, recipe_parameters
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("01_potential", profile, recipe=recipe, reference=reference, checks=checks)

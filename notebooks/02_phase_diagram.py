@@ -56,6 +56,11 @@ scheduler = None  # None (a loop), "local" (Dask LocalCluster) or a scheduler ad
 workers = None  # LocalCluster workers (default: one per core)
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
@@ -72,8 +77,6 @@ from softlattice.perovskite.workflows.phase_diagram import (
     phase_at,
     transition_statistics,
 )
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("02_phase_diagram", profile, fa_fractions=fa_fractions, replicas=replicas, ramp=ramp,

@@ -40,6 +40,11 @@ bootstrap = None  # bootstrap resamples of the MPB centre
 model = None  # NEP file; default: the production model of chapter 01
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 import numpy as np
 import pandas as pd
@@ -51,8 +56,6 @@ from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.perovskite.mpb import block_modes, fit_mpb, layer_table, logistic, r_share_table
 from softlattice.perovskite.workflows.phase_diagram import load_sweep, load_sweep_frames, obtain_sweep
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("03_mpb", profile, sweep=sweep, temperatures=temperatures,

@@ -42,6 +42,11 @@ supercell = None  # phonopy supercell of the 12-atom cell
 model = None  # NEP file; default: the production model of chapter 01
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 import numpy as np
 import pandas as pd
@@ -54,8 +59,6 @@ from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.perovskite.phonons import relaxed_cubic_cell
 from softlattice.perovskite.workflows.damping import damping_ratios, obtain_damping
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("04_damping", profile, fa_fractions=fa_fractions, temperatures=temperatures,

@@ -42,6 +42,11 @@ timestep_fs = None  # MD time step (real masses)
 model = None  # NEP file; default: the production model of chapter 01
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
@@ -50,8 +55,6 @@ from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.perovskite.workflows.band_edges import edge_statistics, obtain_band_edges
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("05_band_edges", profile, fa_fractions=fa_fractions, arrangements=arrangements,

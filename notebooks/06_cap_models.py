@@ -50,6 +50,11 @@ gaps = None  # gap levels and how many structures each labels
 gnn = None  # GNN training: epochs per stage, learning rate, batch size
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
@@ -60,8 +65,6 @@ from softlattice.antiperovskite.workflows.models import TABLES, constant_gap_bas
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("06_cap_models", profile, dataset=dataset, reference=reference, test_percent=test_percent,

@@ -56,6 +56,11 @@ frozen_temperatures = None  # Bose-Einstein amplitudes at these temperatures, K
 spot_checks = None  # compositions (spread over x) whose hottest run gets a direct gap calculation
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
+# %% tags=["remove-input"]
+from softlattice.infra.profiles import refuse_unknown_parameters
+
+refuse_unknown_parameters(globals(), _declared)
+
 # %%
 import numpy as np
 import pandas as pd
@@ -68,8 +73,6 @@ from softlattice.antiperovskite.workflows.thermal import TABLES, committed_cap_m
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR
-
-profiles.refuse_unknown_parameters(globals(), _declared)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("07_cap_thermal", profile, cap_models=cap_models, br_fractions=br_fractions,
