@@ -160,3 +160,23 @@ def test_a_validation_set_cut_at_a_frame_boundary_is_refused(tmp_path):
         target.write("".join(lines[: 13 * atoms_per_frame]))
     with pytest.raises(ValueError, match="holds 13 structures, its provenance 114"):
         load_dft_validation(tmp_path)
+
+
+def test_scheduler_none_offered_by_the_help_runs_a_plain_loop(tmp_path, monkeypatch):
+    import softlattice.perovskite.workflows.phase_diagram as phase_diagram
+    seen = {}
+
+    class Result:
+        source = "computed now"
+
+        def copy_to(self, target):
+            return target
+
+    def fake_obtain(settings, model, store):
+        seen.update(settings)
+        return Result()
+
+    monkeypatch.setattr(phase_diagram, "obtain_sweep", fake_obtain)
+    phase_diagram.main(["--model", str(tmp_path / "m"), "--save", str(tmp_path / "s"), "--profile", "quick",
+                        "--scheduler", "none"])
+    assert seen["scheduler"] is None
