@@ -508,6 +508,13 @@ if len(lcao_vs_pw):
         "softness by that factor. The rule therefore uses the plane-wave slopes where they exist."))
 else:
     display(Markdown("No plane-wave anchor has been computed yet: the DFT slopes above are LCAO's."))
+kpoints = teacher["kpoint_error"]
+if len(kpoints):
+    display(Markdown(f"Γ-only against a 2×2×2 k-point mesh on {int(kpoints.cells.iloc[0])} anchor cell(s), per species "
+                     "(RMSE of the Γ forces, slope of the k-point forces on them):"))
+    display(kpoints.round(3))
+else:
+    display(Markdown("The k-point check (2×2×2 against Γ) has not finished on any anchor yet."))
 
 # %% [markdown]
 # Relaxed tetragonal phases (0 K, positions and cell, L-BFGS to 0.01 eV/Å): pseudo-cubic lattice

@@ -44,3 +44,22 @@ def test_slope_refuses_mismatched_or_empty_forces():
         force_slope([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="non-empty"):
         force_slope([], [])
+
+
+def test_kpoint_error_pairs_cells_by_structure_and_recovers_a_scale():
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from softlattice.perovskite.workflows.teacher import kpoint_error
+    rng = np.random.default_rng(1)
+    gamma, kpoints = [], []
+    for seed in range(2):
+        atoms = build_perovskite("Cs", 1, lattice_constant=6.3)
+        atoms.rattle(0.05, seed=seed)
+        forces = rng.normal(size=(len(atoms), 3))
+        at_gamma, with_k = atoms.copy(), atoms.copy()
+        at_gamma.calc = SinglePointCalculator(at_gamma, forces=forces)
+        with_k.calc = SinglePointCalculator(with_k, forces=1.1 * forces)
+        gamma.append(at_gamma), kpoints.append(with_k)
+    table = kpoint_error(gamma, kpoints[:1]).set_index("species")  # only the cell labelled both ways
+    assert (table.cells == 1).all() and table.loc["I", "slope_k_on_gamma"] == pytest.approx(1.1)
+    assert kpoint_error(gamma, []).empty

@@ -38,7 +38,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.optimize import LBFGS
 
-from softlattice.infra.keys import file_hash
+from softlattice.infra.keys import file_hash, structure_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.shares import parse_share
@@ -270,7 +270,7 @@ def label_anchors(reference: str, part: int, parts: int, count: int | None = Non
 
 EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
 RESULT_DIR = DATA_DIR / "reference" / "teacher"
-RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "criteria")
+RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria")
 
 
 def experimental_lattice(path: str | Path = EXPERIMENT_FILE, below_K: float = 150.0) -> dict[float, float]:
@@ -315,6 +315,21 @@ def lcao_against_pw(anchors: Sequence[Atoms]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def kpoint_error(gamma: Sequence[Atoms], kpoints: Sequence[Atoms]) -> pd.DataFrame:
+    """Per species, the force error of Gamma-only plane waves against the 2x2x2 k-point mesh on the
+    same cells (RMSE in eV/Å and the slope of the k-point forces on the Gamma ones)."""
+    by_hash = {structure_hash(a): a for a in kpoints}
+    pairs = [(a, by_hash[structure_hash(a)]) for a in gamma if structure_hash(a) in by_hash]
+    if not pairs:
+        return pd.DataFrame()
+    symbols = np.concatenate([a.get_chemical_symbols() for a, _ in pairs])
+    at_gamma = np.concatenate([a.get_forces() for a, _ in pairs])
+    with_k = np.concatenate([k.get_forces() for _, k in pairs])
+    return pd.DataFrame([dict(species=s, cells=len(pairs), rmse_eV_per_A=float(np.sqrt(np.mean(
+        (at_gamma[symbols == s] - with_k[symbols == s]) ** 2))), slope_k_on_gamma=force_slope(
+        at_gamma[symbols == s], with_k[symbols == s])) for s in sorted(set(symbols))])
+
+
 def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DIR, target: Path = RESULT_DIR,
             command: str = "") -> Path:
     """Store what the screening has measured so far as a result set in ``target``: force scales,
@@ -323,6 +338,7 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
     frames = read(folder / "yardstick_frames.extxyz", ":")
     lcao = load_dft_validation()
     anchors = pw_anchors()
+    kpoint_anchors = pw_anchors("gpaw-pw-pbe-k222")
     rows = []
     for candidate in candidates:
         sets = {"yardstick": frames, "gpaw-lcao": lcao} | ({"gpaw-pw": anchors} if anchors else {})
@@ -342,6 +358,7 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
     (lcao_against_pw(anchors) if anchors else pd.DataFrame()).to_csv(target / "lcao_vs_pw.csv", index=False,
                                                                      float_format="%.5g")
     criteria.to_csv(target / "criteria.csv", index=False, float_format="%.5g")
+    kpoint_error(anchors, kpoint_anchors).to_csv(target / "kpoint_error.csv", index=False, float_format="%.5g")
     (target / "choice.json").write_text(json.dumps(dict(teacher=chosen, reason=reason), indent=1) + "\n")
     for name, structures in (("relaxed_structures", relaxed_structures), ("anchors_gpaw-pw-pbe", anchors)):
         with gzip.GzipFile(target / f"{name}.extxyz.gz", "wb", mtime=0) as binary, io.TextIOWrapper(binary) as text:
