@@ -513,6 +513,11 @@ if len(kpoints):
     display(Markdown(f"Γ-only against a 2×2×2 k-point mesh on {int(kpoints.cells.iloc[0])} anchor cell(s), per species "
                      "(RMSE of the Γ forces, slope of the k-point forces on them):"))
     display(kpoints.round(3))
+    k_by_species = kpoints.set_index("species")
+    display(Markdown(
+        f"With k-points the iodine forces are {k_by_species.loc['I', 'slope_k_on_gamma']:.2f} times and the Pb forces "
+        f"{k_by_species.loc['Pb', 'slope_k_on_gamma']:.2f} times the Γ-only ones on this sample: until more cells are "
+        "computed, the Γ-only slopes of the candidates carry an uncertainty of that size."))
 else:
     display(Markdown("The k-point check (2×2×2 against Γ) has not finished on any anchor yet."))
 
