@@ -438,8 +438,8 @@ summary.round(3)
 #
 # Each candidate is also relaxed (positions and cell) in the tetragonal tilt phases of MAPbI3 and
 # FAPbI3 ({mod}`softlattice.perovskite.workflows.teacher`), for the 0 K lattice constant and the
-# $a^0a^0c^-$ / $a^0a^0c^+$ energy order. The rule below was written before any candidate was
-# measured; the numbers come from the committed result set `data/reference/teacher`
+# $a^0a^0c^-$ / $a^0a^0c^+$ energy order. The rule's thresholds were set (in the project's issue)
+# before any candidate was measured; the numbers come from the committed result set `data/reference/teacher`
 # (`python -m softlattice.perovskite.workflows.teacher screen`, then `... collect`).
 
 # %%

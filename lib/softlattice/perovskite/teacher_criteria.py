@@ -1,4 +1,5 @@
-"""The rule that chooses the MA/FA teacher, fixed before any candidate was measured.
+"""The rule that chooses the MA/FA teacher. Its thresholds are the ones issue 15 set before any
+measurement; the tie-break was added here after the first yardstick slopes had been seen.
 
 Units: lattice constants in Å, energies in meV per formula unit, slopes dimensionless
 (:mod:`softlattice.perovskite.force_scale`).
