@@ -268,6 +268,32 @@ def label_anchors(reference: str, part: int, parts: int, count: int | None = Non
             print(f"{reference}: anchor {index} failed: {type(error).__name__}: {error}", flush=True)
 
 
+def finetune_structures(validation: Sequence[Atoms]) -> list[Atoms]:
+    """The validation cells that are not plane-wave anchors (the anchors stay held out to judge a
+    fine-tuned teacher), interleaved so that any prefix spreads over composition, origin and tilt:
+    the first cell of every (x, origin, glazer) group, then the second of each, and so on."""
+    anchor_keys = {structure_hash(a) for a in anchor_structures(validation)}
+    rest = [a for a in validation if structure_hash(a) not in anchor_keys]
+    groups = [(float(a.info.get("fa_fraction", -1)), str(a.info.get("origin")), str(a.info.get("glazer")))
+              for a in rest]
+    rank = [groups[:k + 1].count(groups[k]) for k in range(len(rest))]
+    order = sorted(range(len(rest)), key=lambda k: (rank[k], groups[k]))
+    return [Atoms(rest[k].numbers, positions=rest[k].positions, cell=rest[k].cell, pbc=True,
+                  info=dict(rest[k].info)) for k in order]
+
+
+def label_finetune_set(reference: str, part: int, parts: int, count: int | None = None) -> None:
+    """Label this process's share of the first ``count`` fine-tuning cells with ``reference``
+    (cached per structure; an SCF failure is printed and skipped)."""
+    structures = finetune_structures(load_dft_validation())[:count]
+    for index in range(part, len(structures), parts):
+        try:
+            label_structures([structures[index]], reference)
+            print(f"{reference}: fine-tuning cell {index} done", flush=True)
+        except Exception as error:  # a failed SCF must not stop the others; it stays unlabelled
+            print(f"{reference}: fine-tuning cell {index} failed: {type(error).__name__}: {error}", flush=True)
+
+
 EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
 RESULT_DIR = DATA_DIR / "reference" / "teacher"
 RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria")
@@ -406,6 +432,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     anchors.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                          help="this process's share: every N-th anchor from the K-th")
     anchors.add_argument("--count", type=int, default=None, help="only the first COUNT anchors")
+    tuning = commands.add_parser("finetune-labels",
+                                 help="plane-wave GPAW labels of the validation cells that are not anchors")
+    tuning.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
+                        help="this process's share: every N-th cell from the K-th")
+    tuning.add_argument("--count", type=int, default=None, help="only the first COUNT cells")
     args = parser.parse_args(argv)
     if args.command in ("screen", "collect"):
         for candidate in args.candidates:
@@ -426,7 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         if args.count is not None and args.count < 1:
             parser.error(f"--count {args.count} must be at least 1")
-        label_anchors(args.reference, *args.part, count=args.count)
+        if args.command == "anchors":
+            label_anchors(args.reference, *args.part, count=args.count)
+        else:
+            label_finetune_set("gpaw-pw-pbe", *args.part, count=args.count)
     return 0
 
 
