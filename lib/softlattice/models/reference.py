@@ -16,9 +16,13 @@ sevennet-0           SevenNet-0 (PBE)
 gpaw-pbe             GPAW, LCAO dzp basis, PBE, Gamma point (slow; needs the GPAW install of chapter 05)
 gpaw-pw-pbe          GPAW, plane waves (400 eV), PBE, Gamma point; gives stress (slower still)
 gpaw-pw-pbe-k222     the same with a 2x2x2 k-point mesh
+sevennet-pw-ft       SevenNet-MF-0 fine-tuned on gpaw-pw-pbe labels (chapter 01's teacher step; the
+                     committed checkpoint in data/reference/teacher/finetuned)
 
 Labels are cached on disk, one extxyz file per structure, keyed by a hash of the structure
-(species, positions, cell) and the reference name, and written atomically: a labelling run that
+(species, positions, cell) and the reference's cache name (:func:`cache_name`: the name, and for a
+fine-tuned model also a hash of its checkpoint, so that a retrained model never reuses the labels of
+the one before), and written atomically: a labelling run that
 is interrupted keeps every finished label and resumes where it stopped.
 """
 
@@ -35,8 +39,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 from ase.neighborlist import neighbor_list
 
-from softlattice.infra.keys import structure_hash
-from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.keys import file_hash, structure_hash
+from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 
 
 def _chgnet(model_name: str) -> Callable[[], Calculator]:
@@ -91,6 +95,19 @@ def _gpaw_pw_pbe(kpts: tuple[int, int, int]) -> Callable[[], Calculator]:
     return make
 
 
+FINETUNED_TEACHER = DATA_DIR / "reference" / "teacher" / "finetuned" / "checkpoint.pth"
+"""The SevenNet checkpoint fine-tuned on plane-wave GPAW labels (``teacher finetune`` writes it)."""
+FINETUNED_MODAL = "R2SCAN"
+"""The modality of SevenNet-MF-0 that was fine-tuned (the candidate the teacher rule ranked first)."""
+
+
+def _finetuned_sevennet() -> Calculator:
+    if not FINETUNED_TEACHER.is_file():
+        raise RuntimeError(f"the fine-tuned teacher {FINETUNED_TEACHER} does not exist; make it with "
+                           "`python -m softlattice.perovskite.workflows.teacher finetune`")
+    return _sevennet(str(FINETUNED_TEACHER), FINETUNED_MODAL)()
+
+
 REFERENCES: dict[str, Callable[[], Calculator]] = {
     "chgnet-r2scan": _chgnet("r2scan"),
     "chgnet-0.3.0": _chgnet("0.3.0"),
@@ -99,7 +116,20 @@ REFERENCES: dict[str, Callable[[], Calculator]] = {
     "gpaw-pbe": _gpaw_pbe,
     "gpaw-pw-pbe": _gpaw_pw_pbe((1, 1, 1)),
     "gpaw-pw-pbe-k222": _gpaw_pw_pbe((2, 2, 2)),
+    "sevennet-pw-ft": _finetuned_sevennet,
 }
+MODEL_FILES: dict[str, Path] = {"sevennet-pw-ft": FINETUNED_TEACHER}
+"""References whose weights are a file of this repository: their cache name carries its hash."""
+
+
+def cache_name(reference: str) -> str:
+    """The label-cache name of a named reference: the name itself, plus ``@<checkpoint hash>`` for a
+    model whose weights are a file of this repository (:data:`MODEL_FILES`)."""
+    base, plus, suffix = reference.partition("+")
+    model_file = MODEL_FILES.get(base)
+    if model_file is None or not model_file.is_file():
+        return reference
+    return f"{base}@{file_hash(model_file)[:12]}{plus}{suffix}"
 DEFAULT_REFERENCE = "chgnet-r2scan"
 WITHOUT_STRESS = {"gpaw-pbe"}
 """Named references that give no stress (GPAW's LCAO mode does not implement it)."""
@@ -192,7 +222,7 @@ def label_structures(structures: Sequence[Atoms], reference: str | Calculator = 
     ``info['reference']``.
     """
     if isinstance(reference, str):
-        name = name or reference
+        name = name or cache_name(reference)
         if reference.partition("+")[0] not in REFERENCES:
             reference_calculator(reference)  # raises the error naming what is allowed
         calculator = None

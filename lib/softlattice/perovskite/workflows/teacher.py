@@ -38,15 +38,20 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.optimize import LBFGS
 
+from softlattice.infra.cli import positive_int
 from softlattice.infra.keys import file_hash, structure_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.shares import parse_share
 from softlattice.md.calculators import nep_calculator
+from softlattice.models.finetune_sevennet import SevenNetFineTuneSettings, finetune_sevennet
 from softlattice.models.reference import (
+    FINETUNED_MODAL,
+    FINETUNED_TEACHER,
     GPAW_PW_CUTOFF_EV,
     REFERENCES,
     LabelCache,
+    cache_name,
     label_structures,
     reference_calculator,
 )
@@ -58,6 +63,13 @@ from softlattice.perovskite.workflows.screening import VALIDATION_DIR, load_dft_
 
 CANDIDATES = tuple(f"{base}{suffix}" for base in ("chgnet-r2scan", "chgnet-0.3.0", "sevennet-mf0-r2scan")
                    for suffix in ("", "+d3"))
+FINETUNED = ("sevennet-pw-ft", "sevennet-pw-ft+d3")
+"""The fine-tuned candidates (SevenNet-MF-0 fine-tuned on plane-wave PBE labels; D3 with PBE damping)."""
+
+
+def default_candidates() -> list[str]:
+    """The shipped candidates, and the fine-tuned ones once their checkpoint exists."""
+    return list(CANDIDATES) + (list(FINETUNED) if FINETUNED_TEACHER.is_file() else [])
 GLAZERS = ("a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+")
 SCREEN_DIR = RUNS_DIR / "teacher"
 
@@ -156,7 +168,7 @@ def relax_phase(candidate: str, fa_fraction: float, glazer: str, arrangement: in
     check_candidate(candidate)
     if glazer not in GLAZERS:
         raise ValueError(f"unknown tilt phase {glazer!r}; allowed: {', '.join(GLAZERS)}")
-    path = folder / candidate / f"x{fa_fraction:.4f}_{glazer}_arr{arrangement}_f{fmax:g}.extxyz"
+    path = folder / cache_name(candidate) / f"x{fa_fraction:.4f}_{glazer}_arr{arrangement}_f{fmax:g}.extxyz"
     if path.exists():
         return read(path)
     atoms = build_mixed_perovskite(fa_fraction, repeat, glazer=glazer, tilt_angle=tilt_angle, seed=arrangement,
@@ -201,18 +213,19 @@ constants are the criteria), the untilted reference last."""
 def _cached_scales(path: Path, candidates: Sequence[str], labelled: Sequence[Atoms]) -> dict[str, dict]:
     scales = json.loads(path.read_text()) if path.exists() else {}
     for candidate in candidates:
-        if candidate not in scales:
-            scales[candidate] = scale_against(candidate, labelled)
+        if cache_name(candidate) not in scales:
+            scales[cache_name(candidate)] = scale_against(candidate, labelled)
             path.write_text(json.dumps(scales, indent=1))
-            print(f"{path.stem} {candidate}: {scales[candidate]}", flush=True)
+            print(f"{path.stem} {candidate}: {scales[cache_name(candidate)]}", flush=True)
     return scales
 
 
 def screen(candidates: Sequence[str], yardstick: Path, fa_fractions: Sequence[float] = (0.0, 1.0),
-           arrangements: Sequence[int] = (0, 1), fmax: float = 0.01, folder: Path = SCREEN_DIR) -> None:
-    """Every measurement of every candidate, cheap ones first: force scales against the yardstick
-    and the LCAO validation set, then the relaxations (all candidates per phase before the next
-    phase); everything cached, so a rerun resumes."""
+           arrangements: Sequence[int] = (0, 1), fmax: float = 0.01, folder: Path = SCREEN_DIR,
+           relax: bool = True) -> None:
+    """Every measurement of every candidate, cheap ones first: force scales against the yardstick,
+    the LCAO validation set and the plane-wave anchors, then (``relax``) the relaxations (all
+    candidates per phase before the next phase); everything cached, so a rerun resumes."""
     for candidate in candidates:
         check_candidate(candidate)
     if not Path(yardstick).is_file():
@@ -220,7 +233,10 @@ def screen(candidates: Sequence[str], yardstick: Path, fa_fractions: Sequence[fl
     frames = yardstick_frames(yardstick, cache=folder / "yardstick_frames.extxyz")
     _cached_scales(folder / "scale_yardstick.json", candidates, frames)
     _cached_scales(folder / "scale_gpaw-lcao.json", candidates, load_dft_validation())
-    for arrangement in arrangements:
+    anchors = pw_anchors()
+    if anchors:
+        _cached_scales(folder / "scale_gpaw-pw.json", candidates, anchors)
+    for arrangement in arrangements if relax else ():
         for glazer in RELAX_ORDER:
             for x in fa_fractions:
                 for candidate in candidates:
@@ -292,6 +308,32 @@ def label_finetune_set(reference: str, part: int, parts: int, count: int | None 
             print(f"{reference}: fine-tuning cell {index} done", flush=True)
         except Exception as error:  # a failed SCF must not stop the others; it stays unlabelled
             print(f"{reference}: fine-tuning cell {index} failed: {type(error).__name__}: {error}", flush=True)
+
+
+MIN_FINETUNE_LABELS = 10
+
+
+def finetune_labels() -> list[Atoms]:
+    """The fine-tuning cells labelled so far with plane-wave GPAW (never an anchor)."""
+    cache = LabelCache("gpaw-pw-pbe")
+    found = []
+    for atoms in finetune_structures(load_dft_validation()):
+        labelled = cache.get(atoms)
+        if labelled is not None:
+            labelled.info.update(atoms.info)
+            found.append(labelled)
+    return found
+
+
+def finetune_teacher(settings: SevenNetFineTuneSettings | None = None, target: Path = FINETUNED_TEACHER.parent) -> Path:
+    """Fine-tune SevenNet-MF-0 (the rule's first-ranked candidate, its R2SCAN modality) on every
+    plane-wave label of the fine-tuning cells; the anchors stay held out for the criteria."""
+    labelled = finetune_labels()
+    if len(labelled) < MIN_FINETUNE_LABELS:
+        raise ValueError(f"{len(labelled)} plane-wave labelled fine-tuning cells; at least {MIN_FINETUNE_LABELS} "
+                         "are needed (run `teacher finetune-labels` first)")
+    settings = settings or SevenNetFineTuneSettings(modal=FINETUNED_MODAL)
+    return finetune_sevennet(labelled, settings, target)
 
 
 EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
@@ -372,7 +414,8 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
             rows.append(dict(candidate=candidate, reference_set=name, structures=len(labelled),
                              **scale_against(candidate, labelled)))
     scales = pd.DataFrame(rows)
-    relaxed_structures = [read(p) for c in candidates for p in sorted((folder / "relaxed" / c).glob("*.extxyz"))]
+    relaxed_structures = [read(p) for c in candidates
+                          for p in sorted((folder / "relaxed" / cache_name(c)).glob("*.extxyz"))]
     relaxed = relaxed_table(relaxed_structures) if relaxed_structures else pd.DataFrame(
         columns=["candidate", "fa_fraction", "glazer", "arrangement", "converged", "energy_eV_per_fu",
                  "lattice_constant"])
@@ -420,11 +463,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     screening = commands.add_parser("screen", help="force scales and relaxations of every candidate")
     collecting = commands.add_parser("collect", help="store the measurements so far in data/reference/teacher")
     for sub in (screening, collecting):
-        sub.add_argument("--candidates", nargs="+", default=list(CANDIDATES),
-                         help="reference names, each optionally with '+d3' (default: all six)")
+        sub.add_argument("--candidates", nargs="+", default=default_candidates(),
+                         help="reference names, each optionally with '+d3' (default: the six shipped ones and, "
+                              "once it exists, the fine-tuned one with and without D3)")
         sub.add_argument("--yardstick", type=Path, default=Path("../shared/validation/cspbi3/nep.txt"),
                          help="CsPbI3 NEP trained on r2SCAN+rVV10 DFT")
     screening.add_argument("--fmax", type=float, default=0.01, help="relaxation force threshold, eV/Å")
+    screening.add_argument("--no-relax", action="store_true", help="force scales only, no relaxations")
     collecting.add_argument("--save", type=Path, default=RESULT_DIR, help="result-set folder")
     anchors = commands.add_parser("anchors", help="plane-wave GPAW labels of the anchor structures")
     anchors.add_argument("--reference", default="gpaw-pw-pbe", choices=["gpaw-pw-pbe", "gpaw-pw-pbe-k222"],
@@ -437,6 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tuning.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                         help="this process's share: every N-th cell from the K-th")
     tuning.add_argument("--count", type=int, default=None, help="only the first COUNT cells")
+    tuning_model = commands.add_parser("finetune", help="fine-tune SevenNet-MF-0 on the plane-wave labels so far")
+    tuning_model.add_argument("--epochs", type=positive_int, default=SevenNetFineTuneSettings.epochs)
     args = parser.parse_args(argv)
     if args.command in ("screen", "collect"):
         for candidate in args.candidates:
@@ -449,11 +496,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "screen":
         if args.fmax <= 0:
             parser.error(f"--fmax {args.fmax} must be positive")
-        screen(args.candidates, args.yardstick, fmax=args.fmax)
+        screen(args.candidates, args.yardstick, fmax=args.fmax, relax=not args.no_relax)
     elif args.command == "collect":
         command = "python -m softlattice.perovskite.workflows.teacher " + " ".join(argv if argv is not None
                                                                                      else sys.argv[1:])
         print(f"stored in {collect(args.candidates, args.yardstick, target=args.save, command=command)}")
+    elif args.command == "finetune":
+        try:
+            path = finetune_teacher(SevenNetFineTuneSettings(modal=FINETUNED_MODAL, epochs=args.epochs))
+        except ValueError as error:
+            parser.error(str(error))
+        print(f"fine-tuned teacher: {path}")
     else:
         if args.count is not None and args.count < 1:
             parser.error(f"--count {args.count} must be at least 1")
