@@ -117,3 +117,53 @@ def test_identity_line_spans_every_finite_value_and_refuses_none():
     assert list(figure.data[0].x) == [-2.0, 3.0] and list(figure.data[0].y) == [-2.0, 3.0]
     with pytest.raises(ValueError, match="no finite values"):
         add_identity_line(go.Figure(), [np.nan])
+
+
+def test_math_is_served_by_the_book_itself():
+    import importlib
+    from pathlib import Path
+    config = book.book_config()
+    assert "sphinx-mathjax-offline" in config["sphinx"]["extra_extensions"]
+    extension = importlib.import_module("sphinx-mathjax-offline")
+    assert (Path(extension.__file__).parent / "static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+@pytest.mark.parametrize("text, problem", [
+    (r"the \(a^0a^0c^-\) phase is lower", "raw TeX"),
+    ("display $$E = mc^2$$ here", "raw TeX"),
+    ("/tmp/ipykernel_12/3.py:4: FutureWarning: the default changed", "Python warning"),
+    ("committed result set /work/clone/data/damping/x", "machine path"),
+    ("written to /home/someone/book", "machine path"),
+])
+def test_what_a_reader_should_not_see_is_named(text, problem):
+    from softlattice.book.browsercheck import text_problems
+    found = text_problems(text)
+    assert found and any(p.startswith(problem) for p in found)
+
+
+def test_prose_with_relative_paths_units_and_links_passes():
+    from softlattice.book.browsercheck import needs_figure, text_problems
+    assert text_problems("data/phase_diagram/summary.csv holds 3/4 of the runs; see https://example.org/home/x; "
+                         "a ~/work/x tilde path is the reader's own") == []
+    assert needs_figure("notebooks/02_phase_diagram.html") and not needs_figure("notebooks/results.html")
+    assert not needs_figure("book/methods.html")
+
+
+@pytest.mark.parametrize("remote, url", [
+    ("git@github.com:someone/softlattice.git", "https://github.com/someone/softlattice"),
+    ("https://gitlab.com/group/softlattice.git\n", "https://gitlab.com/group/softlattice"),
+    ("/work/main", ""),
+])
+def test_git_remotes_become_public_urls_or_nothing(remote, url):
+    assert book.public_url(remote) == url
+
+
+def test_launch_buttons_point_at_the_repository_or_are_left_out(tmp_path):
+    config = book.book_config()
+    assert config["launch_buttons"]["binderhub_url"] and config["html"]["use_repository_button"]
+    filled, note = book.launch_settings(config, tmp_path, {"SOFTLATTICE_REPOSITORY_URL": "https://example.org/x/y",
+                                                           "SOFTLATTICE_JUPYTERHUB_URL": "https://hub.example.org"})
+    assert filled["repository"]["url"] == "https://example.org/x/y"
+    assert filled["launch_buttons"]["jupyterhub_url"] == "https://hub.example.org"
+    bare, note = book.launch_settings(config, tmp_path, {})  # tmp_path is no git repository: no remote
+    assert "launch_buttons" not in bare and not bare["html"]["use_repository_button"] and "without" in note

@@ -171,8 +171,48 @@ def execute_chapter(stem: str, output_dir: Path, profile: str = "full",
     return output
 
 
+def public_url(remote: str) -> str:
+    """An https URL for a git remote (``git@host:owner/name.git`` or ``https://host/owner/name.git``);
+    empty for a local path, which no reader can open."""
+    remote = remote.strip()
+    scp_like = re.fullmatch(r"[\w.-]+@([\w.-]+):(.+?)(?:\.git)?/?", remote)
+    if scp_like:
+        return f"https://{scp_like.group(1)}/{scp_like.group(2)}"
+    if re.match(r"https?://", remote):
+        return re.sub(r"\.git/?$", "", remote)
+    return ""
+
+
+def launch_settings(config: dict[str, Any], root: Path = REPO_ROOT,
+                    environment: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
+    """The book configuration with the repository and launch buttons filled in, and a note for the
+    build log. The repository URL comes from ``SOFTLATTICE_REPOSITORY_URL`` or the git remote
+    ``origin``; ``SOFTLATTICE_JUPYTERHUB_URL`` adds a JupyterHub button. Without a public URL the
+    repository and launch buttons are removed (they would point nowhere)."""
+    import copy
+    import os
+    environment = os.environ if environment is None else environment
+    config = copy.deepcopy(config)
+    url = environment.get("SOFTLATTICE_REPOSITORY_URL", "")
+    if not url:
+        remote = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True,
+                                text=True)
+        url = public_url(remote.stdout) if remote.returncode == 0 else ""
+    hub = environment.get("SOFTLATTICE_JUPYTERHUB_URL", "")
+    if not url:
+        config.pop("launch_buttons", None)
+        config.setdefault("html", {})["use_repository_button"] = False
+        config.pop("repository", None)
+        return config, ("no public repository URL (set SOFTLATTICE_REPOSITORY_URL or a git remote 'origin'): "
+                        "the book is built without repository and launch buttons")
+    config.setdefault("repository", {})["url"] = url
+    config.setdefault("launch_buttons", {})["jupyterhub_url"] = hub
+    return config, f"repository and launch buttons point at {url}" + (f" (JupyterHub {hub})" if hub else "")
+
+
 def stage_book(stage: Path, root: Path = REPO_ROOT) -> None:
-    """Copy the book's prose and configuration into ``stage`` and add plotly.js to its _static."""
+    """Copy the book's prose and configuration into ``stage`` (the configuration with its repository
+    and launch buttons filled in) and add plotly.js to its _static."""
     stage.mkdir(parents=True, exist_ok=True)
     for name in STAGED_TOP_LEVEL:
         source, target = root / name, stage / name
@@ -185,6 +225,9 @@ def stage_book(stage: Path, root: Path = REPO_ROOT) -> None:
     for stem in chapters_in_toc(root):
         if not (notebooks / f"{stem}.ipynb").exists():
             jupytext.write(jupytext.read(root / "notebooks" / f"{stem}.py"), notebooks / f"{stem}.ipynb")
+    config, note = launch_settings(book_config(root), root)
+    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    print(f"[softlattice.book.build] {note}", flush=True)
     static = stage / "_static"
     static.mkdir(exist_ok=True)
     shutil.copy2(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", static / "plotly.min.js")
