@@ -55,6 +55,7 @@ from softlattice.models.reference import (
     label_structures,
     reference_calculator,
 )
+from softlattice.perovskite import teacher_criteria
 from softlattice.perovskite.force_scale import force_scale, force_slope
 from softlattice.perovskite.structures import build_mixed_perovskite, build_perovskite
 from softlattice.perovskite.teacher_criteria import choose_teacher, criteria_table
@@ -336,9 +337,77 @@ def finetune_teacher(settings: SevenNetFineTuneSettings | None = None, target: P
     return finetune_sevennet(labelled, settings, target)
 
 
+TETRAGONAL = ("a0a0c-", "a0a0c+")
+
+
+def relaxed_tetragonal(candidate: str, arrangements: Sequence[int] = (0,), fmax: float = 0.01,
+                       folder: Path = SCREEN_DIR) -> list[Atoms]:
+    """The candidate's converged relaxed a0a0c- and a0a0c+ end members found in the screening cache
+    (only arrangements relaxed, and converged, in both phases)."""
+    found = []
+    for x in sorted(teacher_criteria.END_MEMBERS):
+        for arrangement in arrangements:
+            paths = [folder / "relaxed" / cache_name(candidate) / f"x{x:.4f}_{g}_arr{arrangement}_f{fmax:g}.extxyz"
+                     for g in TETRAGONAL]
+            pair = [read(p) for p in paths if p.exists()]
+            if len(pair) == 2 and all(a.info["converged"] for a in pair):
+                found += pair
+    return found
+
+
+def label_dft_tilts(candidate: str, reference: str = "gpaw-pw-pbe", arrangements: Sequence[int] = (0,)) -> None:
+    """Plane-wave GPAW single points of the candidate's relaxed tetragonal end members (cached per
+    structure; an SCF failure is printed and the structure skipped)."""
+    structures = relaxed_tetragonal(candidate, arrangements)
+    if not structures:
+        raise ValueError(f"no converged a0a0c-/a0a0c+ pair of {candidate!r} in {SCREEN_DIR / 'relaxed'}: run "
+                         "`teacher screen` for it first")
+    for atoms in structures:
+        plain = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+        try:
+            label_structures([plain], reference)
+            print(f"{reference}: {candidate} x={atoms.info['fa_fraction']:g} {atoms.info['glazer']} "
+                  f"arr{atoms.info['arrangement']} done", flush=True)
+        except Exception as error:  # a failed SCF must not stop the others; it stays unlabelled
+            print(f"{reference}: {candidate} {atoms.info['glazer']} failed: {type(error).__name__}: {error}", flush=True)
+
+
+def d3_energy(atoms: Atoms, functional: str = "pbe") -> float:
+    """D3(BJ) dispersion energy (eV) of a structure with the functional's damping parameters."""
+    from dftd3.ase import DFTD3
+    work = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+    work.calc = DFTD3(method=functional, damping="d3bj")
+    return float(work.get_potential_energy())
+
+
+def dft_tilt_table(candidates: Sequence[str], reference: str = "gpaw-pw-pbe",
+                   arrangements: Sequence[int] = (0,)) -> pd.DataFrame:
+    """E(a0a0c-) - E(a0a0c+) in meV/f.u. at each candidate's relaxed geometries: the candidate's own,
+    plane-wave PBE's and PBE+D3(BJ)'s (single points on the same structures); rows only where both
+    phases have their DFT label."""
+    cache = LabelCache(reference)
+    rows = []
+    for candidate in candidates:
+        pairs = relaxed_tetragonal(candidate, arrangements)
+        for minus, plus in zip(pairs[::2], pairs[1::2]):
+            labelled = [cache.get(Atoms(a.numbers, positions=a.positions, cell=a.cell, pbc=True)) for a in (minus, plus)]
+            if any(label is None for label in labelled):
+                continue
+            n_fu = minus.get_chemical_symbols().count("Pb")
+            dft = [label.get_potential_energy() for label in labelled]
+            dispersion = [d3_energy(a) for a in (minus, plus)]
+            rows.append(dict(candidate=candidate, fa_fraction=minus.info["fa_fraction"],
+                             arrangement=minus.info["arrangement"],
+                             candidate_meV_per_fu=1000 * (minus.info["energy_eV"] - plus.info["energy_eV"]) / n_fu,
+                             pbe_meV_per_fu=1000 * (dft[0] - dft[1]) / n_fu,
+                             pbe_d3_meV_per_fu=1000 * (dft[0] + dispersion[0] - dft[1] - dispersion[1]) / n_fu))
+    return pd.DataFrame(rows, columns=["candidate", "fa_fraction", "arrangement", "candidate_meV_per_fu",
+                                       "pbe_meV_per_fu", "pbe_d3_meV_per_fu"])
+
+
 EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
 RESULT_DIR = DATA_DIR / "reference" / "teacher"
-RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria")
+RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria", "dft_tilts")
 
 
 def experimental_lattice(path: str | Path = EXPERIMENT_FILE, below_K: float = 150.0) -> dict[float, float]:
@@ -428,6 +497,7 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
                                                                      float_format="%.5g")
     criteria.to_csv(target / "criteria.csv", index=False, float_format="%.5g")
     kpoint_error(anchors, kpoint_anchors).to_csv(target / "kpoint_error.csv", index=False, float_format="%.5g")
+    dft_tilt_table(candidates).to_csv(target / "dft_tilts.csv", index=False, float_format="%.5g")
     (target / "choice.json").write_text(json.dumps(dict(teacher=chosen, reason=reason), indent=1) + "\n")
     for name, structures in (("relaxed_structures", relaxed_structures), ("anchors_gpaw-pw-pbe", anchors)):
         with gzip.GzipFile(target / f"{name}.extxyz.gz", "wb", mtime=0) as binary, io.TextIOWrapper(binary) as text:
@@ -436,21 +506,31 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
                                   relax_steps=600, optimiser="LBFGS on FrechetCellFilter",
                                   pw_cutoff_eV=GPAW_PW_CUTOFF_EV, pw_kpts=[1, 1, 1]),
                      {"yardstick_sha256_16": file_hash(yardstick), "lcao_set_sha256_16": file_hash(
-                         VALIDATION_DIR / "gpaw-pbe.extxyz.gz")}, command=command,
+                         VALIDATION_DIR / "gpaw-pbe.extxyz.gz")}
+                     | ({"finetuned_checkpoint_sha256_16": file_hash(FINETUNED_TEACHER)}
+                        if FINETUNED_TEACHER.is_file() else {}), command=command,
                      relaxations=len(relaxed_structures), anchors=len(anchors))
     return target
 
 
 def load_teacher_screen(folder: str | Path = RESULT_DIR) -> dict:
-    """The committed screening: its tables by name, ``choice`` (teacher and reason), ``provenance``
-    and ``anchors`` (the plane-wave-labelled cells)."""
+    """The committed screening: its tables by name, ``choice`` (teacher and reason), ``provenance``,
+    ``anchors`` (the plane-wave-labelled cells) and ``finetune`` (the fine-tuned teacher's training
+    history, settings and training-set size; None before it exists)."""
     folder = Path(folder)
+    tuned = folder / FINETUNED_TEACHER.parent.name
+    finetune = None
+    if (tuned / "history.csv").is_file():
+        key = json.loads((tuned / "settings.json").read_text())
+        finetune = dict(history=pd.read_csv(tuned / "history.csv"), settings=key["settings"],
+                        structures=len(key["data"]), checkpoint=tuned / FINETUNED_TEACHER.name)
     tables = {name: pd.read_csv(folder / f"{name}.csv") if (folder / f"{name}.csv").stat().st_size > 1
               else pd.DataFrame() for name in RESULT_TABLES}
     anchors = folder / "anchors_gpaw-pw-pbe.extxyz.gz"
     return tables | {"choice": json.loads((folder / "choice.json").read_text()),
                      "provenance": read_provenance(folder),
-                     "anchors": read(anchors, ":") if anchors.stat().st_size > 40 else []}
+                     "anchors": read(anchors, ":") if anchors.stat().st_size > 40 else [],
+                     "finetune": finetune}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -482,6 +562,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tuning.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                         help="this process's share: every N-th cell from the K-th")
     tuning.add_argument("--count", type=int, default=None, help="only the first COUNT cells")
+    tilts = commands.add_parser("dft-tilts", help="plane-wave GPAW single points of a candidate's relaxed "
+                                                  "a0a0c- and a0a0c+ end members")
+    tilts.add_argument("--candidate", required=True, help="a screened candidate, e.g. sevennet-mf0-r2scan+d3")
     tuning_model = commands.add_parser("finetune", help="fine-tune SevenNet-MF-0 on the plane-wave labels so far")
     tuning_model.add_argument("--epochs", type=positive_int, default=SevenNetFineTuneSettings.epochs)
     args = parser.parse_args(argv)
@@ -501,6 +584,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = "python -m softlattice.perovskite.workflows.teacher " + " ".join(argv if argv is not None
                                                                                      else sys.argv[1:])
         print(f"stored in {collect(args.candidates, args.yardstick, target=args.save, command=command)}")
+    elif args.command == "dft-tilts":
+        try:
+            label_dft_tilts(check_candidate(args.candidate))
+        except ValueError as error:
+            parser.error(str(error))
     elif args.command == "finetune":
         try:
             path = finetune_teacher(SevenNetFineTuneSettings(modal=FINETUNED_MODAL, epochs=args.epochs))
