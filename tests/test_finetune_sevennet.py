@@ -79,3 +79,17 @@ def test_a_retrained_model_never_reuses_the_labels_of_the_one_before(tmp_path, m
     second = reference.cache_name("sevennet-pw-ft+d3")
     assert first != second and first.endswith("+d3") and second.startswith("sevennet-pw-ft@")
     assert reference.cache_name("chgnet-0.3.0+d3") == "chgnet-0.3.0+d3"
+
+
+def test_finetuning_cells_exclude_the_held_out_anchors_and_spread_over_compositions():
+    from softlattice.infra.keys import structure_hash
+    from softlattice.perovskite.workflows.screening import load_dft_validation
+    from softlattice.perovskite.workflows.teacher import anchor_structures, finetune_structures
+    validation = load_dft_validation()
+    cells = finetune_structures(validation)
+    anchors = {structure_hash(a) for a in anchor_structures(validation)}
+    assert len(cells) == len(validation) - len(anchors)
+    assert not anchors & {structure_hash(a) for a in cells}
+    group = lambda a: (float(a.info["fa_fraction"]), a.info["origin"], a.info["glazer"])  # noqa: E731
+    groups = {group(a) for a in cells}
+    assert {group(a) for a in cells[:len(groups)]} == groups  # one of each kind before a second of any
