@@ -71,3 +71,17 @@ def test_force_filter_leaves_out_near_collisions(tmp_path):
     cut = float(np.median(largest))
     kept = trainable(labelled, cut)
     assert len(kept) == sum(f <= cut for f in largest) and len(trainable(labelled, None)) == 4
+
+
+def test_median_spread_rule_stops_a_loop_that_still_selects():
+    import pandas as pd
+
+    from softlattice.models.active_learning import stopping_rule_fired
+    spread = pd.DataFrame(dict(force_std_max_eV_per_A=[0.05, 0.08, 0.10, 0.40, 0.90]))
+    assert not stopping_rule_fired(spread, [4, 3], ActiveLearningSettings(force_spread_threshold=0.15))
+    assert stopping_rule_fired(spread, [4, 3], ActiveLearningSettings(force_spread_threshold=0.15,
+                                                                       stop_median_spread=0.15))
+    assert not stopping_rule_fired(spread, [4, 3], ActiveLearningSettings(stop_median_spread=0.09))
+    assert stopping_rule_fired(spread, [], ActiveLearningSettings())
+    with pytest.raises(ValueError, match="stop_median_spread"):
+        ActiveLearningSettings(stop_median_spread=0.0)

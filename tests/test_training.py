@@ -217,3 +217,16 @@ def test_errors_by_origin_split_the_set(labelled, tmp_path):
     table = errors_by_origin(model, tagged)
     assert list(table.origin) == ["md", "systematic"] and list(table.structures) == [2, 4]
     assert (table[["energy_meV_per_atom", "forces_meV_per_A", "stress_MPa"]] > 0).all().all()
+
+
+def test_nep_v2_recipe_needs_a_teacher_and_spans_what_the_issue_asks():
+    from softlattice.perovskite.workflows.potential import exploration_conditions, initial_structures, recipe_parameters
+    with pytest.raises(ValueError, match="no reference of its own"):
+        recipe_parameters("v2")
+    recipe = recipe_parameters("v2", reference="chgnet-0.3.0")
+    structures = initial_structures(recipe)
+    assert len(structures) >= 1000
+    assert sorted({round(float(a.info["fa_fraction"]) * 8) for a in structures}) == list(range(9))
+    conditions = exploration_conditions(recipe)
+    assert max(c.temperature for c in conditions) >= 600 and max(len(c.structure) for c in conditions) >= 768
+    assert recipe["stop_median_spread"] == 0.15

@@ -77,6 +77,10 @@ class ActiveLearningSettings:
     max_reference_force
         Labelled structures with a larger reference force component (eV/Å) are left out of
         training (None: keep all); such near-collisions dominate the force loss.
+    stop_median_spread
+        The loop also stops when the median force spread over a generation's snapshots is at or
+        below this (eV/Å; None: only when no snapshot exceeds ``force_spread_threshold``). The
+        selected snapshots of that generation are still labelled and trained on.
     """
 
     generations: int = 3
@@ -90,6 +94,7 @@ class ActiveLearningSettings:
     max_per_condition: int | None = None
     max_reference_force: float | None = None
     test_fraction: float = 0.1
+    stop_median_spread: float | None = None
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.select_per_generation < 1:
@@ -97,6 +102,17 @@ class ActiveLearningSettings:
                              f"({self.select_per_generation}) must be positive")
         if not self.force_spread_threshold > 0:
             raise ValueError(f"force spread threshold {self.force_spread_threshold!r} eV/Å must be > 0")
+        if self.stop_median_spread is not None and not self.stop_median_spread > 0:
+            raise ValueError(f"stop_median_spread {self.stop_median_spread!r} eV/Å must be > 0 or None")
+
+
+def stopping_rule_fired(spread: pd.DataFrame, chosen: Sequence[int], settings: ActiveLearningSettings) -> bool:
+    """Whether the loop stops after this generation: nothing was worth labelling, or the median
+    force spread of its snapshots is at or below ``settings.stop_median_spread``."""
+    if not chosen:
+        return True
+    median = float(spread.force_std_max_eV_per_A.median()) if len(spread) else 0.0
+    return settings.stop_median_spread is not None and median <= settings.stop_median_spread
 
 
 def explore(model: str | Path, conditions: Sequence[ExplorationCondition], settings: MDSettings,
@@ -244,7 +260,7 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
             spread["condition"] = [int(a.info["condition"]) for a in candidates]
             spread["temperature"] = [float(a.info["temperature"]) for a in candidates]
         chosen = select_uncertain(spread, candidates, settings) if len(spread) else []
-        stopped = not chosen
+        stopped = stopping_rule_fired(spread, chosen, settings)
         folder.mkdir(parents=True, exist_ok=True)
         spread.to_csv(folder / "candidate_spread.csv", index=False)
         if chosen:

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import pandas as pd
 from ase import Atoms
 
-from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import write_provenance
 from softlattice.infra.resultsets import ResultSet, obtain, result_key
 from softlattice.md.engine import MDSettings
@@ -61,10 +61,26 @@ RECIPES: dict[str, dict[str, Any]] = {
         generations=1, members=2, steps=150, final_steps=150, final_members=1, select_per_generation=4,
         max_per_condition=4, force_spread_threshold=0.0001, snapshot_interval_ps=0.05,
         max_reference_force=25.0, test_fraction=0.25, seed=0),
+    "v2": dict(
+        reference=None, hyper="production",
+        fa_fractions=[k / 8 for k in range(9)], glazers=["a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+"],
+        strains=[-0.03, -0.015, 0.0, 0.015, 0.03], rattles=[0.04, 0.08, 0.14],
+        molecule_rattle_fraction=0.3, per_combination=2,
+        exploration=dict(fa_fractions=[0.0, 0.5, 1.0],
+                         runs=[[150.0, "a-a-c+", 0.0], [250.0, "a0a0c+", 0.0], [250.0, "a0a0c-", 0.0],
+                               [450.0, "a0a0a0", 0.0], [600.0, "a0a0a0", 0.0], [350.0, "a0a0a0", 0.5],
+                               [300.0, "a0a0c-", 0.0, [4, 4, 4]], [600.0, "a0a0a0", 0.0, [4, 4, 4]]],
+                         duration_ps=8.0, repeat=[2, 2, 2]),
+        generations=8, members=5, steps=2000, final_steps=3000, final_members=1, select_per_generation=90,
+        max_per_condition=10, force_spread_threshold=0.15, stop_median_spread=0.15, snapshot_interval_ps=0.1,
+        max_reference_force=25.0, test_fraction=0.1, seed=0),
 }
 """'full': the committed model (>= 800 structures after 3 generations with an ensemble of five; one
 final model trained on everything, the last generation's five kept as the uncertainty ensemble);
-'quick': the same code path in a few minutes (tiny model, CI)."""
+'quick': the same code path in a few minutes (tiny model, CI); 'v2': NEP v2 from the teacher the
+rule of chapter 01 chose (1,080 strained and rattled cells of the four tilt phases at x = 0 to 1 in
+steps of 1/8, explorations up to 600 K and in 768-atom cells labelled whole, generations until the
+median ensemble force spread is at or below 0.15 eV/Å); its reference must be given or chosen."""
 
 
 def initial_structures(recipe: dict[str, Any]) -> list[Atoms]:
@@ -80,12 +96,14 @@ def initial_structures(recipe: dict[str, Any]) -> list[Atoms]:
 
 
 def exploration_conditions(recipe: dict[str, Any]) -> list[ExplorationCondition]:
-    """MD explorations: every (temperature, starting phase, pressure) run at every composition."""
+    """MD explorations: every (temperature, starting phase, pressure[, cell repeat]) run at every
+    composition (cells of the exploration's ``repeat`` unless the run names its own)."""
     spec = recipe["exploration"]
     conditions = []
     for i, x in enumerate(spec["fa_fractions"]):
-        for j, (temperature, glazer, pressure) in enumerate(spec["runs"]):
-            start = build_mixed_perovskite(x, tuple(spec["repeat"]), glazer=glazer, tilt_angle=8.0,
+        for j, (temperature, glazer, pressure, *cell) in enumerate(spec["runs"]):
+            repeat = tuple(cell[0]) if cell else tuple(spec["repeat"])
+            start = build_mixed_perovskite(x, repeat, glazer=glazer, tilt_angle=8.0,
                                            seed=recipe["seed"] + 100 * i + j)
             conditions.append(ExplorationCondition(start, float(temperature), float(spec["duration_ps"]),
                                                    float(pressure)))
@@ -103,6 +121,9 @@ def recipe_parameters(name: str, **overrides: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown recipe parameter(s) {sorted(unknown)}; allowed: {sorted(recipe)}")
     recipe.update({key: value for key, value in overrides.items() if value is not None})
+    if recipe["reference"] is None:
+        raise ValueError(f"recipe {name!r} has no reference of its own: pass one (the teacher chosen in chapter 01, "
+                         "data/reference/teacher/choice.json)")
     if recipe["hyper"] not in HYPERPARAMETER_PRESETS:
         raise ValueError(f"unknown hyperparameter preset {recipe['hyper']!r}; allowed: "
                          f"{', '.join(HYPERPARAMETER_PRESETS)}")
@@ -124,7 +145,8 @@ def build_production_model(output_dir: str | Path, parameters: dict[str, Any], w
         snapshot_interval_ps=recipe["snapshot_interval_ps"],
         md=MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=20),
         seed=recipe["seed"], max_per_condition=recipe["max_per_condition"],
-        max_reference_force=recipe["max_reference_force"], test_fraction=recipe["test_fraction"])
+        max_reference_force=recipe["max_reference_force"], test_fraction=recipe["test_fraction"],
+        stop_median_spread=recipe.get("stop_median_spread"))
     result = run_active_learning(initial_structures(recipe), exploration_conditions(recipe), work_dir,
                                  reference=recipe["reference"], settings=settings, hyper=hyper,
                                  species=MA_FA_SPECIES, label_cache=RUNS_DIR / "labels", final_steps=recipe["final_steps"],
@@ -181,11 +203,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Build the MA/FA NEP by active learning (resumable).")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--recipe", default="full", choices=sorted(RECIPES))
-    parser.add_argument("--reference", default=None, help="reference method (default: the recipe's)")
+    parser.add_argument("--reference", default=None,
+                        help="reference method (default: the recipe's; for 'v2' the teacher chosen in chapter 01)")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default runs/production/<name>)")
     args = parser.parse_args(argv)
     command = "python -m softlattice.perovskite.workflows.potential " + " ".join(argv if argv is not None else sys.argv[1:])
-    parameters = recipe_parameters(args.recipe, reference=args.reference)
+    reference = args.reference
+    if reference is None and args.recipe == "v2":
+        choice = json.loads((DATA_DIR / "reference" / "teacher" / "choice.json").read_text())
+        reference = choice["teacher"]
+    try:
+        parameters = recipe_parameters(args.recipe, reference=reference)
+    except ValueError as error:
+        parser.error(str(error))
     path = build_production_model(args.output, parameters, args.work, command=command)
     print(json.dumps(json.loads((args.output / "provenance.json").read_text())["final_rmse"], indent=1))
     print(f"model: {path}")
