@@ -524,8 +524,9 @@ def load_teacher_screen(folder: str | Path = RESULT_DIR) -> dict:
         key = json.loads((tuned / "settings.json").read_text())
         finetune = dict(history=pd.read_csv(tuned / "history.csv"), settings=key["settings"],
                         structures=len(key["data"]), checkpoint=tuned / FINETUNED_TEACHER.name)
-    tables = {name: pd.read_csv(folder / f"{name}.csv") if (folder / f"{name}.csv").stat().st_size > 1
-              else pd.DataFrame() for name in RESULT_TABLES}
+    # a table with nothing measured yet is stored empty (or, from before it existed, absent)
+    tables = {name: pd.read_csv(path) if path.is_file() and path.stat().st_size > 1 else pd.DataFrame()
+              for name in RESULT_TABLES for path in [folder / f"{name}.csv"]}
     anchors = folder / "anchors_gpaw-pw-pbe.extxyz.gz"
     return tables | {"choice": json.loads((folder / "choice.json").read_text()),
                      "provenance": read_provenance(folder),
