@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher phase-diagram damping band-edges cap-models cap-thermal clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher phase-diagram damping band-edges cap-models gap-models cap-thermal clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -29,6 +29,7 @@ help:
 	@echo "make damping    chapter 04 NVT runs and mode fits (resumable)"
 	@echo "make band-edges chapter 05 snapshots and their GPAW band edges (resumable)"
 	@echo "make cap-models chapter 06 labels, CHGNet fine-tuning, GPAW gaps, GNN (resumable)"
+	@echo "make gap-models chapter 06 band-gap GNN against baselines, from the committed gaps (minutes, one core)"
 	@echo "make cap-thermal chapter 07 rankings, NEP student, MD gaps and phonons (after cap-models)"
 
 GPAW_VERSION ?= 26.7.0
@@ -121,6 +122,9 @@ cap-models: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.models --gaps-part 0/2 & \
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.models --gaps-part 1/2; wait
 	$(PY) -m softlattice.antiperovskite.workflows.models --profile full --save data/cap_models/chgnet-r2scan
+
+gap-models: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.gap_models --profile full --save data/gap_models/chgnet-r2scan
 
 # ranking and the NEP student once, the MD runs in two single-threaded halves, then the analysis
 cap-thermal: setup

@@ -59,10 +59,10 @@ def main() -> None:
                 print(f"GPAW {level} ({basis}, Γ): {np.mean(times):.0f} s each, {3600 / np.mean(times):.0f} per hour "
                       "per core")
 
-    from softlattice.models.gap_gnn import GapGNN, GapScaler, structure_graph, train
+    from softlattice.models.gap_gnn import GapGNN, Standardiser, TrainingSettings, structure_graph, train
     graphs = [structure_graph(a, gap=1.0 + 0.01 * k) for k, a in enumerate(structures)]
     started = time.perf_counter()
-    train(GapGNN(), graphs, GapScaler(0.0, 3.0), epochs=10, batch_size=16)
+    train(GapGNN(), graphs, Standardiser(1.0, 0.1), TrainingSettings(epochs=10, batch_size=16))
     seconds = (time.perf_counter() - started) / 10
     print(f"GNN training: {seconds * 1000 / len(graphs):.1f} ms per graph and epoch")
 

@@ -38,3 +38,11 @@ def split(structures: list[Atoms], test_percent: int = 10, salt: str = "test") -
     """(training, held-out) by :func:`is_test`."""
     flags = [is_test(a, test_percent, salt) for a in structures]
     return ([a for a, f in zip(structures, flags) if not f], [a for a, f in zip(structures, flags) if f])
+
+
+def k_folds(count: int, folds: int, seed: int = 0) -> list[np.ndarray]:
+    """``folds`` disjoint validation index sets covering ``range(count)`` (a seeded permutation cut
+    into near-equal parts); training set k is everything outside fold k."""
+    if not 2 <= folds <= count:
+        raise ValueError(f"need 2 <= folds <= {count} items; got {folds} folds")
+    return [np.sort(part) for part in np.array_split(np.random.default_rng(seed).permutation(count), folds)]

@@ -49,7 +49,7 @@ from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDBlowUp, MDSettings, run_md
 from softlattice.md.protocols import hold
 from softlattice.models.finetune import chgnet_calculator, label_errors, predictions
-from softlattice.models.gap_gnn import GapGNN, GapScaler, predict, structure_graph
+from softlattice.models.gap_gnn import load_model, predict_structures
 from softlattice.models.nep import NEPHyperparameters, train_nep
 from softlattice.models.reference import label_structures
 from softlattice.models.splits import split_structures
@@ -70,14 +70,10 @@ def committed_cap_models(settings06: dict) -> Path:
 
 
 def load_gnn(folder: str | Path):
-    """The chapter-06 GNN and its gap scaler from ``gap-gnn.pt`` in a result folder."""
-    import torch
-
-    stored = torch.load(Path(folder) / "gap-gnn.pt", weights_only=False)
-    model = GapGNN()
-    model.load_state_dict(stored["state_dict"])
-    model.eval()
-    return model, GapScaler(stored["low"], stored["high"])
+    """The GNN and its gap scaler from ``gap-gnn.pt`` in a result folder: chapter 06's first
+    model, or the seed-style GNN of :mod:`softlattice.antiperovskite.workflows.gap_models`
+    (:func:`softlattice.models.gap_gnn.load_model` tells them apart)."""
+    return load_model(Path(folder) / "gap-gnn.pt")
 
 
 def load_finetuned(folder: str | Path):
@@ -90,7 +86,7 @@ def load_finetuned(folder: str | Path):
 
 def gnn_gaps(structures: Sequence[Atoms], model, scaler) -> np.ndarray:
     """GNN gaps (eV) of many structures (graphs built and predicted in batches)."""
-    return predict(model, [structure_graph(a) for a in structures], scaler)
+    return predict_structures(model, scaler, structures)
 
 
 def lowest_orderings(br_fractions: Sequence[float], calculator, fmax: float = 0.05,

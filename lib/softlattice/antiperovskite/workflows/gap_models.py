@@ -1,0 +1,368 @@
+"""Chapter 06's band-gap models compared: the seed-style GNN (:mod:`softlattice.models.gap_gnn`)
+against three baselines on the same held-out structures, its architecture chosen by
+cross-validation, and learning curves.
+
+Units: Å, eV, K.
+
+Inputs: the committed chapter-06 gaps (``gaps.csv.gz`` of
+:func:`softlattice.antiperovskite.workflows.models.obtain_cap_models`; nothing here computes a
+gap) and the structures they label, regenerated from the chapter-06 settings (the reference's
+parent phonons and the seeded displacements, seconds; :func:`check_labelled_structures` proves
+they are the labelled ones).
+
+Protocol, fixed before any test error was seen:
+
+1. Architecture (:func:`select_architecture`): k-fold cross-validation over the cheap-level
+   *training* structures; pooling first (at the first width and depth listed), then width (at
+   the best pooling), then depth; the lowest mean validation MAE wins. The baselines are scored
+   on the same folds.
+2. Held-out test (:func:`held_out_comparison`): at each level the models are fitted on the
+   level's training structures and scored on its held-out ones (chapter 06's split); the GNN is
+   trained in two stages (cheap, then accurate from those weights), for several seeds (the first
+   is the stored model). Ablations: the same GNN blind to distances, and (accurate level) a GNN
+   trained on the accurate gaps alone.
+3. Accurate level, cross-validated (:func:`accurate_cross_validation`): the held-out accurate set
+   is 3 structures, so the same comparison is repeated by k-fold over the accurate training
+   structures (stage 2 on each fold's training part, from the stage-1 model).
+4. Learning curve (:func:`learning_curve`): held-out cheap MAE against the share of the cheap
+   training set (nested random subsets, repeated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+
+from softlattice.antiperovskite.gap_benchmark import (
+    BASELINES,
+    FittedGNN,
+    GapProblem,
+    cross_validated_mae,
+    fine_tune,
+    fit_baselines,
+    fit_gnn,
+    fit_ridge_two_stage,
+)
+from softlattice.antiperovskite.workflows.models import gap_selection, obtain_cap_models, training_structures
+from softlattice.infra.cli import writable_folder
+from softlattice.infra.keys import file_hash, json_key
+from softlattice.infra.log import progress_printer
+from softlattice.infra.paths import DATA_DIR
+from softlattice.infra.profiles import resolve, settings_from_mapping
+from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.models import gap_gnn
+from softlattice.models.gap_gnn import GapGNNConfig, TrainingSettings
+from softlattice.models.metrics import paired_mae_difference, r2, rmse
+from softlattice.models.splits import k_folds
+
+TABLES = ("baselines_and_gnn", "verdict", "model_selection", "learning_curve", "predictions", "gnn_seeds",
+          "gnn_losses")
+"""Tables of the result set (one ``<name>.csv.gz`` each), beside ``gap-gnn.pt`` (the chosen GNN
+after both stages), ``gap-gnn-cheap.pt`` (after stage 1) and ``selection.json``."""
+
+MODELS = {**BASELINES,
+          "ridge_two_stage": "ridge on the cheap gaps, recalibrated (offset and slope) on the accurate ones",
+          "gnn": "the GNN (chosen by cross-validation); accurate level: stage 1 cheap, stage 2 accurate",
+          "gnn_geometry_blind": "the same GNN with every edge length set to 0 (species and neighbours only)",
+          "gnn_accurate_only": "the same GNN trained on the accurate gaps alone (no stage 1)"}
+"""Every model of the comparison, by name, with what it is."""
+KINDS = {"constant": "baseline", "linear_xT": "baseline", "ridge_histogram": "baseline", "ridge_two_stage": "baseline",
+         "gnn": "gnn", "gnn_geometry_blind": "ablation", "gnn_accurate_only": "ablation"}
+HELD_OUT, CROSS_VALIDATED = "held-out test", "k-fold CV over the accurate training structures"
+
+
+def committed_gap_models(reference: str) -> Path:
+    """Where the committed result set for chapter-06 reference ``reference`` lives."""
+    return DATA_DIR / "gap_models" / reference
+
+
+def check_labelled_structures(structures: Sequence[Atoms], gaps: pd.DataFrame, gap_settings: dict) -> None:
+    """Refuse regenerated ``structures`` that are not the ones chapter 06 labelled: the labelled
+    indices of each level, in order, must be those that :func:`gap_selection` draws from these
+    structures (an order fixed by their hashes, so any changed cell shows)."""
+    chosen = gap_selection(structures, gap_settings)
+    for stage, indices in chosen.items():
+        labelled = gaps.loc[gaps.stage == stage, "index"].astype(int).tolist()
+        if labelled != list(indices):
+            raise ValueError(f"the regenerated structures are not the ones chapter 06 labelled at the {stage} level "
+                             f"(first labelled {labelled[:5]}, drawn now {list(indices)[:5]}): were the chapter-06 "
+                             "settings, the reference or the structure generator changed?")
+
+
+def gap_problem(settings: dict, histogram: dict) -> tuple[GapProblem, ResultSet, dict]:
+    """The labelled structures of chapter 06 (profile ``settings['cap_models']``) as a
+    :class:`GapProblem`, the chapter-06 result set and its settings."""
+    settings06 = resolve("06_cap_models", settings["cap_models"])
+    cap = obtain_cap_models(settings06, curated=DATA_DIR / "cap_models" / str(settings06["reference"]))
+    gaps = cap.table("gaps")
+    _, _, structures = training_structures(settings06)
+    check_labelled_structures(structures, gaps, settings06["gaps"])
+    return GapProblem.build(structures, gaps, spacing=histogram["spacing"], width=histogram["width"]), cap, settings06
+
+
+def select_architecture(problem: GapProblem, base: GapGNNConfig, stage1: TrainingSettings,
+                        selection: dict) -> tuple[pd.DataFrame, GapGNNConfig]:
+    """Pooling, then width, then depth, each by the mean MAE over ``selection['folds']`` folds of
+    the cheap training structures; the baselines on the same folds for comparison.
+
+    Returns
+    -------
+    The table (one row per architecture tried and per baseline: fold MAEs in eV, their mean and
+    standard deviation, the steps that tried it, ``chosen``) and the chosen configuration.
+    """
+    train = problem.indices("cheap", held_out=False)
+    folds = selection["folds"]
+    scores: dict[GapGNNConfig, list[float]] = {}
+    steps: dict[GapGNNConfig, list[str]] = {}
+
+    def score(config: GapGNNConfig, step: str) -> float:
+        if config not in scores:
+            scores[config] = cross_validated_mae(problem, train, folds,
+                                                 lambda part: fit_gnn(problem, part, config, stage1).predictor(problem))
+        steps.setdefault(config, []).append(step)
+        return float(np.mean(scores[config]))
+
+    best = replace(base, hidden=selection["widths"][0], layers=selection["depths"][0])
+    for step, field, values in (("pooling", "pooling", selection["poolings"]), ("width", "hidden", selection["widths"]),
+                                ("depth", "layers", selection["depths"])):
+        best = min((replace(best, **{field: value}) for value in values), key=lambda c: score(c, step))
+    rows = [dict(model="gnn", kind="gnn", pooling=c.pooling, hidden=c.hidden, layers=c.layers, steps=",".join(steps[c]),
+                 **_fold_columns(maes), chosen=c == best) for c, maes in scores.items()]
+    for name in BASELINES:
+        maes = cross_validated_mae(problem, train, folds, lambda part: fit_baselines(problem, part)[name])
+        rows.append(dict(model=name, kind="baseline", steps="", **_fold_columns(maes), chosen=False))
+    return pd.DataFrame(rows), best
+
+
+def _fold_columns(maes: Sequence[float]) -> dict[str, float]:
+    return {**{f"fold{k}_mae_eV": m for k, m in enumerate(maes)}, "cv_mae_eV": float(np.mean(maes)),
+            "cv_mae_std_eV": float(np.std(maes))}
+
+
+def _prediction_rows(problem: GapProblem, protocol: str, level: str, model: str, indices: Sequence[int],
+                     predicted: np.ndarray, seed: int | None = None, fold: int | None = None) -> pd.DataFrame:
+    return pd.DataFrame(dict(protocol=protocol, level=level, model=model, seed=seed, fold=fold,
+                             index=np.asarray(indices, dtype=int), gap_eV=problem.truth(indices), predicted_eV=predicted))
+
+
+def held_out_comparison(problem: GapProblem, config: GapGNNConfig, stage1: TrainingSettings, stage2: TrainingSettings,
+                        seeds: Sequence[int]) -> tuple[pd.DataFrame, dict[str, FittedGNN]]:
+    """Every model fitted on each level's training structures and predicting its held-out ones.
+
+    Returns
+    -------
+    Predictions (``protocol``, ``level``, ``model``, ``seed``, ``index``, ``gap_eV``,
+    ``predicted_eV``) and the fitted GNNs of the first seed: 'cheap' (after stage 1),
+    'accurate' (after stage 2) and 'blind' (the geometry-blind GNN after stage 1).
+    """
+    cheap_train, cheap_test = problem.indices("cheap", False), problem.indices("cheap", True)
+    accurate_train, accurate_test = problem.indices("accurate", False), problem.indices("accurate", True)
+    frames, kept = [], {}
+    for level, train, test in (("cheap", cheap_train, cheap_test), ("accurate", accurate_train, accurate_test)):
+        for name, predictor in fit_baselines(problem, train).items():
+            frames.append(_prediction_rows(problem, HELD_OUT, level, name, test, predictor(test)))
+    two_stage = fit_ridge_two_stage(problem, cheap_train, accurate_train)
+    frames.append(_prediction_rows(problem, HELD_OUT, "accurate", "ridge_two_stage", accurate_test,
+                                   two_stage(accurate_test)))
+    for seed in seeds:
+        cheap = fit_gnn(problem, cheap_train, config, stage1, seed)
+        accurate = fine_tune(cheap, problem, accurate_train, stage2)
+        frames.append(_prediction_rows(problem, HELD_OUT, "cheap", "gnn", cheap_test,
+                                       cheap.predictor(problem)(cheap_test), seed))
+        frames.append(_prediction_rows(problem, HELD_OUT, "accurate", "gnn", accurate_test,
+                                       accurate.predictor(problem)(accurate_test), seed))
+        kept = kept or dict(cheap=cheap, accurate=accurate)
+    blind = fit_gnn(problem, cheap_train, replace(config, geometry=False), stage1, seeds[0])
+    frames.append(_prediction_rows(problem, HELD_OUT, "cheap", "gnn_geometry_blind", cheap_test,
+                                   blind.predictor(problem)(cheap_test), seeds[0]))
+    frames.append(_prediction_rows(problem, HELD_OUT, "accurate", "gnn_geometry_blind", accurate_test,
+                                   fine_tune(blind, problem, accurate_train, stage2).predictor(problem)(accurate_test),
+                                   seeds[0]))
+    alone = fit_gnn(problem, accurate_train, config, stage1, seeds[0])
+    frames.append(_prediction_rows(problem, HELD_OUT, "accurate", "gnn_accurate_only", accurate_test,
+                                   alone.predictor(problem)(accurate_test), seeds[0]))
+    return pd.concat(frames, ignore_index=True), dict(kept, blind=blind)
+
+
+def accurate_cross_validation(problem: GapProblem, fitted: dict[str, FittedGNN], config: GapGNNConfig,
+                              stage1: TrainingSettings, stage2: TrainingSettings, folds: int,
+                              seed: int = 0) -> pd.DataFrame:
+    """Out-of-fold predictions of every accurate-level model over the accurate training
+    structures (``folds`` folds): stage 2 from the stage-1 GNNs in ``fitted`` ('cheap', 'blind')
+    on each fold's training part; the cheap-level ridge of ``ridge_two_stage`` sees no accurate gap."""
+    cheap_train, accurate_train = problem.indices("cheap", False), problem.indices("accurate", False)
+    frames = []
+    for k, fold in enumerate(k_folds(len(accurate_train), folds, seed)):
+        train, test = np.delete(accurate_train, fold), accurate_train[fold]
+        predictors = fit_baselines(problem, train)
+        predictors["ridge_two_stage"] = fit_ridge_two_stage(problem, cheap_train, train)
+        predictors["gnn"] = fine_tune(fitted["cheap"], problem, train, stage2).predictor(problem)
+        predictors["gnn_geometry_blind"] = fine_tune(fitted["blind"], problem, train, stage2).predictor(problem)
+        predictors["gnn_accurate_only"] = fit_gnn(problem, train, config, stage1, seed).predictor(problem)
+        for name, predictor in predictors.items():
+            frames.append(_prediction_rows(problem, CROSS_VALIDATED, "accurate", name, test, predictor(test),
+                                           seed if name.startswith("gnn") else None, k))
+    return pd.concat(frames, ignore_index=True)
+
+
+def learning_curve(problem: GapProblem, config: GapGNNConfig, stage1: TrainingSettings, fractions: Sequence[float],
+                   repeats: int, full_gnn: FittedGNN) -> pd.DataFrame:
+    """Held-out cheap MAE and RMSE (eV) of the GNN and the baselines trained on nested random
+    shares of the cheap training structures (``repeats`` orders; the whole set once, where the
+    GNN is ``full_gnn``, the stored stage-1 model)."""
+    train, test = problem.indices("cheap", False), problem.indices("cheap", True)
+    truth, rows = problem.truth(test), []
+    for repeat in range(repeats):
+        order = np.random.default_rng(repeat).permutation(train)
+        for fraction in fractions:
+            if fraction >= 1 and repeat > 0:
+                continue  # the whole set in another order: the same models
+            part = train if fraction >= 1 else order[:max(3, math.ceil(fraction * len(train)))]
+            predictors = fit_baselines(problem, part)
+            gnn = full_gnn if fraction >= 1 else fit_gnn(problem, part, config, stage1)
+            predictors["gnn"] = gnn.predictor(problem)
+            for name, predictor in predictors.items():
+                predicted = predictor(test)
+                rows.append(dict(fraction=fraction, repeat=repeat, n_train=len(part), n_test=len(test), model=name,
+                                 mae_eV=float(np.mean(np.abs(predicted - truth))), rmse_eV=rmse(truth, predicted)))
+    return pd.DataFrame(rows)
+
+
+def comparison_table(predictions: pd.DataFrame, problem: GapProblem, resamples: int = 2000) -> pd.DataFrame:
+    """Per protocol, level and model: n_train, n_test, MAE, RMSE, R^2 (eV), and against the GNN
+    (its first seed) on the same structures: the GNN's MAE minus the model's with a paired
+    bootstrap 95 % interval, and ``gnn_better`` (the GNN's MAE strictly lower)."""
+    rows = []
+    for (protocol, level), part in predictions.groupby(["protocol", "level"], sort=False):
+        first_seed = part.loc[part.model == "gnn", "seed"].min()
+        gnn = part[(part.model == "gnn") & (part.seed == first_seed)].set_index("index").predicted_eV
+        n_train = len(problem.indices(level, held_out=False))
+        if protocol == CROSS_VALIDATED:
+            n_train = n_train - n_train // max(part.fold.nunique(), 1)
+        for model, group in part.groupby("model", sort=False):
+            if model == "gnn":
+                group = group[group.seed == first_seed]
+            group = group.set_index("index")
+            truth, predicted = group.gap_eV.to_numpy(), group.predicted_eV.to_numpy()
+            difference, low, high = paired_mae_difference(truth, gnn.loc[group.index].to_numpy(), predicted, resamples)
+            rows.append(dict(protocol=protocol, level=level, model=model, kind=KINDS[model], description=MODELS[model],
+                             n_train=n_train, n_test=len(group), mae_eV=float(np.mean(np.abs(predicted - truth))),
+                             rmse_eV=rmse(truth, predicted), r2=r2(truth, predicted),
+                             gnn_minus_model_mae_eV=difference, ci95_low_eV=low, ci95_high_eV=high,
+                             gnn_better=bool(difference < 0)))
+    return pd.DataFrame(rows)
+
+
+def seed_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Held-out MAE (eV) of the GNN per level and seed."""
+    gnn = predictions[(predictions.model == "gnn") & (predictions.protocol == HELD_OUT)]
+    return (gnn.assign(error=(gnn.predicted_eV - gnn.gap_eV).abs()).groupby(["level", "seed"], sort=False)
+            .error.mean().rename("mae_eV").reset_index())
+
+
+def verdict_table(comparison: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
+    """Per protocol and level: the GNN's MAE, the best baseline, and whether the GNN beats every
+    baseline (strictly lower MAE), clearly (every paired-bootstrap interval below zero) and, on
+    the held-out test, for every seed."""
+    rows = []
+    for (protocol, level), part in comparison.groupby(["protocol", "level"], sort=False):
+        baselines = part[part.kind == "baseline"]
+        best = baselines.loc[baselines.mae_eV.idxmin()]
+        gnn_mae = float(part.loc[part.model == "gnn", "mae_eV"].iloc[0])
+        seed_maes = seeds.loc[seeds.level == level, "mae_eV"] if protocol == HELD_OUT else pd.Series([gnn_mae])
+        rows.append(dict(protocol=protocol, level=level, n_test=int(best.n_test), gnn_mae_eV=gnn_mae,
+                         best_baseline=best.model, best_baseline_mae_eV=float(best.mae_eV),
+                         gnn_beats_all_baselines=bool(baselines.gnn_better.all()),
+                         gnn_beats_all_clearly=bool((baselines.ci95_high_eV < 0).all()),
+                         gnn_beats_all_every_seed=bool((seed_maes < baselines.mae_eV.min()).all()),
+                         gnn_seed_mae_min_eV=float(seed_maes.min()), gnn_seed_mae_max_eV=float(seed_maes.max())))
+    return pd.DataFrame(rows)
+
+
+def run_gap_models(settings: dict, folder: str | Path, progress: bool = False) -> dict[str, pd.DataFrame]:
+    """Compute the comparison for ``settings`` (a profile of ``06_gap_models``) into ``folder``
+    (``progress``: print a timestamped line per step)."""
+    say = progress_printer(progress)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    problem, cap, _ = gap_problem(settings, settings["histogram"])
+    say(f"{len(problem.gaps)} labelled structures; choosing the architecture")
+    base = settings_from_mapping(GapGNNConfig, settings["gnn"], "GNN setting")
+    stage1 = settings_from_mapping(TrainingSettings, settings["stage1"], "stage-1 setting")
+    stage2 = settings_from_mapping(TrainingSettings, settings["stage2"], "stage-2 setting")
+    tables = {}
+    tables["model_selection"], config = select_architecture(problem, base, stage1, settings["selection"])
+    say(f"chosen {config}; held-out comparison")
+    predictions, fitted = held_out_comparison(problem, config, stage1, stage2, settings["seeds"])
+    say("accurate level cross-validated")
+    predictions = pd.concat([predictions, accurate_cross_validation(problem, fitted, config, stage1, stage2,
+                                                                    settings["accurate_folds"], settings["seeds"][0])],
+                            ignore_index=True)
+    tables["predictions"] = predictions
+    tables["gnn_seeds"] = seed_table(predictions)
+    tables["baselines_and_gnn"] = comparison_table(predictions, problem)
+    tables["verdict"] = verdict_table(tables["baselines_and_gnn"], tables["gnn_seeds"])
+    say("learning curve")
+    tables["learning_curve"] = learning_curve(problem, config, stage1, settings["learning_fractions"],
+                                              settings["learning_repeats"], fitted["cheap"])
+    tables["gnn_losses"] = pd.concat([pd.DataFrame(dict(stage=stage, epoch=np.arange(1, len(losses) + 1), loss=losses))
+                                      for stage, losses in zip(("cheap", "accurate"), fitted["accurate"].losses)],
+                                     ignore_index=True)
+    gap_gnn.save_model(folder / "gap-gnn.pt", fitted["accurate"].model, fitted["accurate"].standardiser)
+    gap_gnn.save_model(folder / "gap-gnn-cheap.pt", fitted["cheap"].model, fitted["cheap"].standardiser)
+    (folder / "selection.json").write_text(json.dumps(dict(
+        chosen=asdict(config), seed=settings["seeds"][0], gaps_from=cap.source,
+        protocol=__doc__.split("Protocol, fixed before any test error was seen:", 1)[1].strip()), indent=1))
+    for name in TABLES:
+        tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
+    return tables
+
+
+def obtain_gap_models(settings: dict, curated: str | Path | None = None, progress: bool = False) -> ResultSet:
+    """The comparison's result set for ``settings`` (:func:`softlattice.infra.resultsets.obtain`,
+    keyed by the settings and the hash of the chapter-06 gaps it learns from).
+
+    Returns
+    -------
+    A result set with the tables of :data:`TABLES`, ``gap-gnn.pt``, ``gap-gnn-cheap.pt`` and
+    ``selection.json``.
+    """
+    physics = {k: v for k, v in settings.items() if k != "profile"}
+    settings06 = resolve("06_cap_models", settings["cap_models"])
+    cap = obtain_cap_models(settings06, curated=DATA_DIR / "cap_models" / str(settings06["reference"]))
+    inputs = {"cap_models_gaps": file_hash(cap.path("gaps.csv.gz")),
+              "cap_models_settings": json_key({k: v for k, v in settings06.items() if k != "profile"})}
+    if curated is None:
+        curated = committed_gap_models(str(settings06["reference"]))
+    return obtain("gap_models", physics, inputs, lambda folder: run_gap_models(settings, folder, progress),
+                  committed=curated,
+                  command="python -m softlattice.antiperovskite.workflows.gap_models --profile "
+                          f"{settings.get('profile', 'full')}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m softlattice.antiperovskite.workflows.gap_models --profile full --save DIR``:
+    compute (or find) the comparison and copy the result set with its provenance to ``DIR``."""
+    parser = argparse.ArgumentParser(prog="python -m softlattice.antiperovskite.workflows.gap_models",
+                                     description="Chapter 06's band-gap GNN against baselines, architecture by "
+                                                 "cross-validation, learning curves (from the committed gaps).")
+    parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
+    parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
+    args = parser.parse_args(argv)
+    result = obtain_gap_models(resolve("06_gap_models", args.profile), progress=True)
+    if args.save is not None:
+        result.copy_to(args.save)
+    print(f"{result.source}" + (f"; result set in {args.save}" if args.save else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
