@@ -31,7 +31,8 @@
 # 3. random MA/FA substitution, its count rounding and the absence of spatial correlation.
 #
 # Everything here is geometry: no energy model is involved, so both profiles compute this chapter
-# from scratch in seconds; the `full` profile only uses finer grids and more random seeds.
+# from scratch (the run record under the title gives the time it took); the `full` profile only
+# uses finer grids and more random seeds.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full": named parameter sets in softlattice.infra.profiles
@@ -52,26 +53,54 @@ refuse_unknown_parameters(globals(), _declared)
 # %%
 import pandas as pd
 import plotly.graph_objects as go
+from IPython.display import Markdown, display
 
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.perovskite.molecules import cation_in_local_frame
 from softlattice.perovskite.structures import (
-    CUBIC_LATTICE_CONSTANTS,
-    build_mixed_perovskite,
-    build_perovskite,
-    framework_spacegroup,
-    substitution_statistics,
-    tilt_round_trip,
-)
+    CUBIC_LATTICE_CONSTANTS, build_mixed_perovskite, build_perovskite,
+    framework_spacegroup, substitution_statistics, tilt_round_trip)
 from softlattice.perovskite.tilts import measure_tilt_angles
 
 plotting.use_book_renderer()
 settings = profiles.resolve(
-    "00_structures", profile, supercell=supercell, tilt_angle=tilt_angle, angle_grid=angle_grid,
-    fa_fractions=fa_fractions, substitution_repeat=substitution_repeat,
-    substitution_seeds=substitution_seeds, seed=seed)
+    "00_structures", profile, supercell=supercell, tilt_angle=tilt_angle,
+    angle_grid=angle_grid, fa_fractions=fa_fractions,
+    substitution_repeat=substitution_repeat, substitution_seeds=substitution_seeds,
+    seed=seed)
+# the two checks over grids (shown in their sections below): imposed vs measured tilt
+# angles, and the short-range order of many random MA/FA substitutions (the slow part)
+round_trip = tilt_round_trip(["a0a0c-", "a0a0c+", "a-a-c+", "a-a-a-"],
+                             settings["angle_grid"], repeat=settings["supercell"])
+substitution = substitution_statistics(
+    settings["fa_fractions"], settings["substitution_repeat"],
+    settings["substitution_seeds"], first_seed=settings["seed"])
 settings
+
+# %% tags=["remove-input"]
+EXPECTED_GROUPS = {"a0a0c-": "I4/mcm", "a0a0c+": "P4/mbm", "a-a-c+": "Pnma"}  # Howard and Stokes
+found = {glazer: framework_spacegroup(build_perovskite("MA", settings["supercell"], glazer=glazer,
+                                                       tilt_angle=settings["tilt_angle"]))
+         for glazer in EXPECTED_GROUPS}
+matching = [g for g in EXPECTED_GROUPS if found[g].startswith(EXPECTED_GROUPS[g])]
+sizes = sorted({len(build_mixed_perovskite(x, settings["supercell"], seed=settings["seed"]))
+                for x in settings["fa_fractions"]})
+by_x = substitution.groupby("x_target").alpha_1
+r = settings["substitution_repeat"]
+random_value = -1 / (r ** 3 - 1)
+deviation = ((by_x.mean() - random_value).abs() / by_x.sem()).replace([float("inf")], float("nan"))
+display(Markdown(
+    f"**In brief.** The {settings['supercell']}×{settings['supercell']}×{settings['supercell']} cell holds "
+    f"{' or '.join(str(n) for n in sizes)} atoms at every one of the {len(settings['fa_fractions'])} compositions "
+    f"built. The Pb-I frameworks of the three phases of the MA/FA study have the space groups "
+    + ", ".join(f"{g}: {found[g]}" for g in EXPECTED_GROUPS)
+    + f" ({len(matching)} of {len(EXPECTED_GROUPS)} as Howard and Stokes give them). Over "
+    f"{len(round_trip)} built cells the tilt angle measured back from the bonds differs from the imposed one by at "
+    f"most {(round_trip.measured_z_deg - round_trip.imposed_deg).abs().max():.1e}°. The random MA/FA substitution "
+    f"({settings['substitution_seeds']} seeds per x in {r}×{r}×{r} supercells) has a "
+    f"Warren-Cowley α₁ within {deviation.max():.1f} standard errors of the finite-cell random value "
+    f"{random_value:.4f} at every x where it is defined (both cations present)."))
 
 # %% [markdown]
 # ## The A-site cations
@@ -108,7 +137,7 @@ pd.DataFrame([dict(compound=f"{a}PbI3", lattice_constant_A=CUBIC_LATTICE_CONSTAN
                    framework_space_group=framework_spacegroup(build_perovskite(a, 1)))
               for a in ("MA", "FA", "Cs")])
 
-# %%
+# %% tags=["hide-input"]
 plotting.structure_figure(build_perovskite("FA", 1), title="Cubic FAPbI3, one 12-atom cell")
 
 # %% [markdown]
@@ -139,7 +168,7 @@ for glazer in patterns:
     rows.append(dict(glazer=glazer, atoms=len(atoms), formula=atoms.get_chemical_formula(),
                      framework_space_group=framework_spacegroup(atoms),
                      **{f"tilt_{axis}_deg": angle for axis, angle in zip("xyz", measured)},
-                     **{f"{axis}_A": length for axis, length in zip("abc", atoms.cell.lengths())}))
+                     **{f"{axis}_A": a for axis, a in zip("abc", atoms.cell.lengths())}))
 phase_table = pd.DataFrame(rows)
 phase_table.round(3)
 
@@ -149,7 +178,7 @@ phase_table.round(3)
 # sense, so the iodines of all layers line up in this view; in $a^0a^0c^-$ they rotate in opposite
 # senses and the iodines of successive layers appear side by side.
 
-# %%
+# %% tags=["hide-input"]
 camera = dict(eye=dict(x=0.0, y=0.0, z=2.5), up=dict(x=0, y=1, z=0),
               projection=dict(type="orthographic"))
 for glazer in ["a0a0c-", "a0a0c+", "a-a-c+"]:
@@ -166,9 +195,7 @@ for glazer in ["a0a0c-", "a0a0c+", "a-a-c+"]:
 # angle is also exact because the construction keeps every Pb-I bond at its length and the
 # measurement reads the angle from the bond direction.
 
-# %%
-round_trip = tilt_round_trip(["a0a0c-", "a0a0c+", "a-a-c+", "a-a-a-"], settings["angle_grid"],
-                             repeat=settings["supercell"])
+# %% tags=["hide-input"]
 figure = go.Figure()
 for glazer, group in round_trip.groupby("glazer"):
     figure.add_scatter(x=group.imposed_deg, y=group.measured_z_deg, mode="markers+lines",
@@ -178,8 +205,12 @@ figure.add_scatter(x=[0, max(settings["angle_grid"])], y=[0, max(settings["angle
 figure.update_layout(xaxis_title="imposed tilt angle (°)", yaxis_title="measured tilt angle (°)",
                      height=420)
 figure.show()
-print("largest |measured - imposed| about z over all patterns: "
-      f"{(round_trip.measured_z_deg - round_trip.imposed_deg).abs().max():.2e}°")
+
+# %%
+print(
+    "largest |measured - imposed| about z over all patterns: "
+    f"{(round_trip.measured_z_deg - round_trip.imposed_deg).abs().max():.2e}°"
+)
 
 # %% [markdown]
 # ## Random MA/FA substitution
@@ -189,19 +220,18 @@ print("largest |measured - imposed| about z over all patterns: "
 # fraction differs from the target by at most $1/2N$. The seed requires no spatial correlation
 # between MA and FA; the nearest-neighbour Warren-Cowley parameter $\alpha_1 = 1 - P(\mathrm{FA}
 # \mid \mathrm{MA})/x$ measures it (0 for a random alloy, $-1/(N-1)$ in a finite cell drawn
-# without replacement; negative for alternation, positive for clustering).
+# without replacement; negative for alternation, positive for clustering). The table per x is
+# collapsed (click to expand); the figure below shows it.
 
-# %%
+# %% tags=["hide-output"]
 repeat = settings["substitution_repeat"]
-substitution = substitution_statistics(settings["fa_fractions"], repeat, settings["substitution_seeds"],
-                                       first_seed=settings["seed"])
 summary = substitution.groupby("x_target").agg(
     x_realised=("x_realised", "first"), atoms=("atoms", "first"),
     alpha_1_mean=("alpha_1", "mean"), alpha_1_sem=("alpha_1", "sem"))
 summary["alpha_1_random"] = -1 / (repeat ** 3 - 1)
 summary.round(4)
 
-# %%
+# %% tags=["hide-input"]
 figure = go.Figure()
 figure.add_scatter(x=summary.index, y=summary.alpha_1_mean, error_y=dict(array=summary.alpha_1_sem),
                    mode="markers", name="built cells (mean ± s.e.m. over seeds)")
@@ -215,7 +245,7 @@ figure.show()
 # A mixed cell at the composition of the seed's morphotropic phase boundary (27 % FA), with
 # random molecular orientations, in the 96-atom cell:
 
-# %%
+# %% tags=["hide-input"]
 mixed = build_mixed_perovskite(0.27, settings["supercell"], seed=settings["seed"],
                                molecule_orientation="random")
 plotting.structure_figure(mixed, title=f"MA/FA cell, target x = 0.27, realised x = "

@@ -16,29 +16,10 @@
 # %% [markdown]
 # # 02 · The MA(1-x)FA(x)PbI3 phase diagram from heating and cooling
 #
-# The seed {cite}`hainer2025mpb` heats and cools cells of 12,000-96,000 atoms between 1 and 400 K
-# at 7-15 K/ns, projects the iodine displacements on the M and R tilt modes of the cubic cell,
-# and reads the phases from which modes are active: $R_z$ for $a^0a^0c^-$, $M_z$ for $a^0a^0c^+$,
-# $R_x$, $R_y$ and $M_z$ for $a^-a^-c^+$ (its Fig. 2). MAPbI3 is cubic above about 385 K,
-# $a^0a^0c^-$ down to about 225 K and $a^-a^-c^+$ below that on heating, while on cooling the
-# orthorhombic phase never forms (a first-order transition, kinetically trapped). FAPbI3 goes
-# cubic, $a^0a^0c^+$, $a^-a^-c^+$. Between them lies a morphotropic phase boundary (MPB) between
-# the two tetragonal phases, at 27 % FA in the seed.
-#
-# **Method of this page.** Potential: the NEP of chapter 01 (trained on CHGNet-r2SCAN labels, not
-# on the seed's SCAN+rVV10 DFT). MD: ASE with nep-adapters on the CPU, NPT (Langevin-BAOAB, fully
-# flexible cell), hydrogen at 4 amu with 1 fs steps (configurational averages do not depend on
-# masses; chapter 01 checks the lattice parameters for this model). Each composition is heated
-# from $a^-a^-c^+$ (as in the seed) and cooled from the cubic cell, in replicas with different
-# A-site arrangements, molecular orientations and thermostat noise. Phases come from the same
-# projection and noise thresholds as the CsPbI3 validation chapter: a mode is active when its
-# window-mean amplitude exceeds the thermal noise of an untilted cubic reference run of the same
-# cell by five standard deviations. The tasks run on Dask {cite}`dask2016` (`softlattice.perovskite.workflows.phase_diagram`): a LocalCluster
-# on this machine, any scheduler on a cluster.
-#
-# The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 40 K/ps, about 3,000-6,000
-# times faster than the seed's ramps and 15-100 times smaller cells. The last section measures what
-# that does at one composition (a 2,592-atom cell, a ramp half as fast).
+# This chapter reproduces the x-T phase diagram of the seed {cite}`hainer2025mpb` (its Fig. 2): which
+# octahedral tilt pattern MA(1-x)FA(x)PbI3 takes on heating and on cooling, where the cubic phase
+# begins, and whether the two tetragonal phases meet at a morphotropic phase boundary (MPB). The
+# summary below the setup cell is computed from the result set this page shows.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -71,31 +52,103 @@ from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.workflows.phase_diagram import (
-    cubic_boundary,
-    load_sweep,
-    obtain_sweep,
-    phase_at,
-    transition_statistics,
-)
+    cubic_boundary, cubic_boundary_statistics, load_sweep, obtain_sweep, phase_at,
+    transition_statistics)
 
 plotting.use_book_renderer()
-settings = profiles.resolve("02_phase_diagram", profile, fa_fractions=fa_fractions, replicas=replicas, ramp=ramp,
-                            size_test=size_test, rate_test=rate_test, extra_tasks=extra_tasks,
-                            frame_temperatures=frame_temperatures, window=window, n_sigma=n_sigma,
-                            scheduler=scheduler, workers=workers)
-model_path = input_path(model) if model else DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
-sweep = obtain_sweep(settings, model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+settings = profiles.resolve(
+    "02_phase_diagram", profile, fa_fractions=fa_fractions, replicas=replicas, ramp=ramp,
+    size_test=size_test, rate_test=rate_test, extra_tasks=extra_tasks,
+    frame_temperatures=frame_temperatures, window=window, n_sigma=n_sigma,
+    scheduler=scheduler, workers=workers)
+default_model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+model_path = input_path(model) if model else default_model
+sweep = obtain_sweep(settings, model_path,
+                     curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
 tables, source = load_sweep(sweep.folder), sweep.source
 tasks, windows, transitions = tables["tasks"], tables["windows"], tables["transitions"]
-base = settings["ramp"]
-main_grid = (windows.repeat == base["repeat"]) & (windows.rate_K_per_ps == base["rate_K_per_ps"])
-display(Markdown(f"Results: {source}. Model: `{display_path(model_path)}`. {len(tasks)} MD tasks, "
-                 f"{int(tasks.eval('repeat**3 * 12').max())} atoms in the largest cell."))
+display(Markdown(f"Results: {source}. Model: `{display_path(model_path)}`. "
+                 f"{len(tasks)} MD tasks, {int(tasks.eval('repeat**3 * 12').max())} atoms "
+                 "in the largest cell."))
 failed = tasks[~tasks.completed.astype(bool)] if "completed" in tasks else tasks.iloc[:0]
 if len(failed):
-    display(Markdown(f"**{len(failed)} task(s) blew up** (the MD engine stopped them; they are left out of "
-                     "everything below):"))
+    display(Markdown(f"**{len(failed)} task(s) blew up** (the MD engine stopped them; "
+                     "they are left out of everything below):"))
     display(failed[["fa_fraction", "kind", "repeat", "replica", "rate_K_per_ps", "failure"]])
+
+# the composition grid (its cell and rate), its transitions averaged over replicas, and
+# the cubic boundary of each composition and direction
+base = settings["ramp"]
+main_grid = ((windows.repeat == base["repeat"])
+             & (windows.rate_K_per_ps == base["rate_K_per_ps"]))
+grid_transitions = transitions[(transitions.repeat == base["repeat"])
+                               & (transitions.rate_K_per_ps == base["rate_K_per_ps"])]
+statistics = transition_statistics(transitions)
+grid_statistics = statistics[(statistics.repeat == base["repeat"])
+                             & (statistics.rate_K_per_ps == base["rate_K_per_ps"])]
+boundary = cubic_boundary_statistics(grid_transitions)
+
+# %% tags=["remove-input"]
+grid_ramps = windows[main_grid].groupby(["fa_fraction", "kind", "replica"]).size().reset_index()
+ramps_per_kind = grid_ramps.kind.value_counts()
+crossings = cubic_boundary(grid_transitions)
+heating_boundary = boundary[boundary.kind == "heating"].set_index("fa_fraction")
+cooling_boundary = boundary[boundary.kind == "cooling"].set_index("fa_fraction")
+both = heating_boundary.index.intersection(cooling_boundary.index)
+entered = crossings[crossings.kind == "cooling"].groupby("fa_fraction").to_phase.agg(
+    lambda phases: " and ".join(sorted(set(phases))))
+
+
+def boundary_at(table, x):
+    return f"{table.temperature_K[x]:.0f} ± {table.error_K[x]:.0f} K" if x in table.index else "not reached"
+
+
+summary = [
+    f"**In brief.** {len(set(grid_ramps.fa_fraction))} compositions, each heated and cooled in "
+    f"{settings['replicas']} replica(s) of a {12 * base['repeat'] ** 3}-atom cell at {base['rate_K_per_ps']:g} K/ps "
+    f"with the NEP of chapter 01."]
+if len(heating_boundary):
+    summary.append(
+        f"On heating, {int((crossings.kind == 'heating').sum())} of {ramps_per_kind.get('heating', 0)} ramps reach the "
+        f"cubic phase, at {heating_boundary.temperature_K.min():.0f}-{heating_boundary.temperature_K.max():.0f} K "
+        f"(mean over replicas; MAPbI3 {boundary_at(heating_boundary, 0.0)}, FAPbI3 "
+        f"{boundary_at(heating_boundary, 1.0)}; the seed's MAPbI3: about 385 K).")
+if len(cooling_boundary):
+    summary.append(
+        f"On cooling, {int((crossings.kind == 'cooling').sum())} of {ramps_per_kind.get('cooling', 0)} ramps leave the "
+        f"cubic phase, at {cooling_boundary.temperature_K.min():.0f}-{cooling_boundary.temperature_K.max():.0f} K")
+    if len(both):
+        gap = (heating_boundary.temperature_K[both] - cooling_boundary.temperature_K[both]).mean()
+        summary[-1] += f": {gap:.0f} K below the heating boundary on average, the hysteresis of these fast ramps"
+    summary[-1] += (". The tilt they enter: " + "; ".join(f"x = {x:g}: {p}" for x, p in entered.items()) + ".")
+summary.append("The seed's MPB between a0a0c- and a0a0c+ at 27 % FA is compared at the end of the page.")
+display(Markdown(" ".join(summary)))
+
+# %% [markdown]
+# ## Method
+#
+# The seed heats and cools cells of 12,000-96,000 atoms between 1 and 400 K at 7-15 K/ns, projects
+# the iodine displacements on the M and R tilt modes of the cubic cell, and reads the phases from
+# which modes are active: $R_z$ for $a^0a^0c^-$, $M_z$ for $a^0a^0c^+$, $R_x$, $R_y$ and $M_z$ for
+# $a^-a^-c^+$. MAPbI3 is cubic above about 385 K, $a^0a^0c^-$ down to about 225 K and $a^-a^-c^+$
+# below that on heating, while on cooling the orthorhombic phase never forms (a first-order
+# transition, kinetically trapped). FAPbI3 goes cubic, $a^0a^0c^+$, $a^-a^-c^+$. Between them lies
+# the MPB between the two tetragonal phases, at 27 % FA in the seed.
+#
+# Here: the NEP of chapter 01 (trained on CHGNet-r2SCAN labels, not on the seed's SCAN+rVV10 DFT).
+# MD: ASE with nep-adapters on the CPU, NPT (Langevin-BAOAB, fully flexible cell), hydrogen at 4 amu
+# with 1 fs steps (configurational averages do not depend on masses; chapter 01 checks the lattice
+# parameters for this model). Each composition is heated from $a^-a^-c^+$ (as in the seed) and
+# cooled from the cubic cell, in replicas with different A-site arrangements, molecular orientations
+# and thermostat noise. Phases come from the same projection and noise thresholds as the CsPbI3
+# validation chapter: a mode is active when its window-mean amplitude exceeds the thermal noise of an
+# untilted cubic reference run of the same cell by five standard deviations. The tasks run on Dask
+# {cite}`dask2016` (`softlattice.perovskite.workflows.phase_diagram`): a LocalCluster on this
+# machine, any scheduler on a cluster.
+#
+# The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 40 K/ps, about 3,000-6,000
+# times faster than the seed's ramps and 15-100 times smaller cells. The last section measures what
+# that does at one composition (a 2,592-atom cell, a ramp half as fast).
 
 # %% [markdown]
 # ## Mode activation and lattice parameters of MAPbI3 and FAPbI3
@@ -104,22 +157,16 @@ if len(failed):
 # dashed, beside the pseudo-cubic lattice parameters (cell lengths per cubic cell). The seed's
 # Fig. 2a-c and e-g show the same quantities for its larger, slower runs.
 
-# %%
-colors = dict(M_x="#fdae6b", M_y="#e6550d", M_z="#a63603", R_x="#9ecae1", R_y="#3182bd", R_z="#08519c")
+# %% tags=["hide-input"]
 ends = [x for x in (0.0, 1.0) if x in set(windows.fa_fraction)]
 figure = make_subplots(rows=len(ends), cols=2, shared_xaxes=True, horizontal_spacing=0.08,
                        subplot_titles=[f"{name}, x = {x:g}" for x in ends for name in ("modes", "lattice")])
 for row, x in enumerate(ends, start=1):
     for kind, dash in (("heating", "solid"), ("cooling", "dash")):
         ramp_windows = windows[main_grid & (windows.fa_fraction == x) & (windows.kind == kind) & (windows.replica == 0)]
-        for mode, color in colors.items():
-            figure.add_scatter(x=ramp_windows.temperature_K, y=ramp_windows[f"abs_Q_{mode}"], mode="lines",
-                               line=dict(color=color, dash=dash), name=f"{mode} {kind}", legendgroup=mode,
-                               showlegend=row == 1 and kind == "heating", row=row, col=1)
-        for axis, color in zip("abc", ("#1b9e77", "#d95f02", "#7570b3")):
-            figure.add_scatter(x=ramp_windows.temperature_K, y=ramp_windows[f"{axis}_A"], mode="lines",
-                               line=dict(color=color, dash=dash), name=f"{axis} {kind}", legendgroup=axis,
-                               showlegend=row == 1 and kind == "heating", row=row, col=2)
+        legend = row == 1 and kind == "heating"
+        plotting.add_mode_traces(figure, ramp_windows, row, 1, dash, showlegend=legend)
+        plotting.add_lattice_traces(figure, ramp_windows, row, 2, dash, showlegend=legend)
     figure.update_yaxes(title_text="|Q| (Å)", row=row, col=1)
     figure.update_yaxes(title_text="a, b, c (Å)", row=row, col=2)
 figure.update_xaxes(title_text="temperature (K)", row=len(ends))
@@ -129,36 +176,43 @@ figure.show()
 # %% [markdown]
 # ## The x-T phase diagram
 #
-# Every classification window of every ramp, coloured by its Glazer label (heating left of each
-# composition, cooling right; replicas side by side), with the transition temperatures averaged
-# over replicas (error bars: standard error over replicas combined with the window resolution).
-# A `*` marks an axis with both M and R active (coexisting in-phase and out-of-phase regions);
-# labels such as $a^0b^-c^+$ are tilt systems the projection finds but the seed does not report.
+# Every classification window of every ramp, as coloured regions: at each composition the strips
+# left of the tick are the heating ramps and those right of it the cooling ramps, replicas side by
+# side, each strip coloured by the Glazer label of its windows (hover for the run and the
+# temperature range). The seed's phases have fixed colours: cubic grey, $a^0a^0c^-$ blue,
+# $a^0a^0c^+$ orange, $a^-a^-c^+$ green; other tilt systems the projection finds (such as
+# $a^0b^-c^+$, which the seed does not report) have colours of their own, hatched where a `*` marks
+# an axis with both M and R active (coexisting in-phase and out-of-phase regions). The triangles are
+# the cubic boundary averaged over replicas (filled up: heating; open down: cooling; error bars: the
+# standard error over replicas combined with the window resolution).
 
-# %%
-grid_windows = windows[main_grid].copy()
-offsets = {("heating", r): -0.05 - 0.02 * r for r in range(settings["replicas"])}
-offsets.update({("cooling", r): 0.05 + 0.02 * r for r in range(settings["replicas"])})
-grid_windows["x_plot"] = grid_windows.fa_fraction + [offsets[(k, r)] for k, r in
-                                                     zip(grid_windows.kind, grid_windows.replica)]
-figure = make_subplots()
-for phase, group in grid_windows.groupby("phase"):
-    figure.add_scatter(x=group.x_plot, y=group.temperature_K, mode="markers", name=phase,
-                       marker=dict(symbol="square", size=7), hovertext=group.kind)
-statistics = transition_statistics(transitions)
-grid_statistics = statistics[(statistics.repeat == base["repeat"]) & (statistics.rate_K_per_ps == base["rate_K_per_ps"])]
-for kind, symbol in (("heating", "triangle-up"), ("cooling", "triangle-down-open")):
-    chosen = grid_statistics[grid_statistics.kind == kind]
-    figure.add_scatter(x=chosen.fa_fraction + (-0.12 if kind == "heating" else 0.12), y=chosen.temperature_K,
-                       error_y=dict(array=chosen.error_K), mode="markers", name=f"transition ({kind})",
-                       marker=dict(symbol=symbol, size=10, color="black"),
-                       hovertext=chosen.from_phase + " → " + chosen.to_phase)
-figure.update_layout(height=560, xaxis_title="FA fraction x", yaxis_title="temperature (K)")
-figure.show()
+# %% tags=["hide-input"]
+plotting.phase_diagram_figure(windows[main_grid], boundary).show()
 
-# %%
-columns = ["fa_fraction", "kind", "from_phase", "to_phase", "temperature_K", "error_K", "replicas"]
-grid_statistics[columns].round(1).reset_index(drop=True)
+# %% [markdown]
+# Per composition: where the cubic boundary lies in each direction, and which tilt system each
+# cooling ramp enters when it leaves the cubic phase.
+
+# %% tags=["remove-input"]
+overview = []
+for x in sorted(set(windows[main_grid].fa_fraction)):
+    cooled = crossings[(crossings.kind == "cooling") & (crossings.fa_fraction == x)]
+    overview.append({"x": f"{x:g}", "cubic above, heating": boundary_at(heating_boundary, x),
+                     "cubic down to, cooling": boundary_at(cooling_boundary, x),
+                     "phase entered on cooling (per ramp)": ", ".join(cooled.to_phase) or "stays cubic"})
+plotting.markdown_table(pd.DataFrame(overview))
+
+# %% [markdown]
+# Every transition, averaged over the replicas that show it (click to expand):
+
+# %% tags=["hide-output"]
+columns = ["fa_fraction", "kind", "from_phase", "to_phase", "temperature_K", "error_K",
+           "replicas"]
+if len(grid_statistics):
+    display(grid_statistics[columns].round({"temperature_K": 0, "error_K": 0})
+            .reset_index(drop=True))
+else:
+    print("no transitions in these ramps")
 
 # %% [markdown]
 # ## Against experiment
@@ -171,13 +225,11 @@ grid_statistics[columns].round(1).reset_index(drop=True)
 # could not be transcribed here (their tables were not accessible); they are left out rather than
 # read off a figure.
 
-# %%
+# %% tags=["hide-input"]
 experiments = pd.read_csv(DATA_DIR / "reference" / "experiments.csv")
-boundary = cubic_boundary(transitions[(transitions.repeat == base["repeat"]) &
-                                      (transitions.rate_K_per_ps == base["rate_K_per_ps"])])
 figure = make_subplots()
 for kind, symbol in (("heating", "triangle-up"), ("cooling", "triangle-down")):
-    chosen = boundary[boundary.kind == kind] if len(boundary) else boundary
+    chosen = crossings[crossings.kind == kind] if len(crossings) else crossings
     if len(chosen):
         figure.add_scatter(x=chosen.fa_fraction, y=chosen.temperature_K, error_y=dict(array=chosen.resolution_K),
                            mode="markers", marker=dict(symbol=symbol, size=10), name=f"this NEP, cubic boundary ({kind})")
@@ -201,7 +253,7 @@ figure.show()
 # as this potential gives them with the ramps above. Reference method here: CHGNet-r2SCAN through
 # the NEP of chapter 01; seed: SCAN+rVV10 through its NEP.
 
-# %%
+# %% tags=["hide-input"]
 def mean_temperature(x, kind, to_phase=None, from_phase=None):
     chosen = grid_statistics[(grid_statistics.fa_fraction == x) & (grid_statistics.kind == kind)]
     if to_phase:
@@ -214,18 +266,19 @@ def mean_temperature(x, kind, to_phase=None, from_phase=None):
     return f"{row.temperature_K:.0f} ± {row.error_K:.0f} K ({row.from_phase} → {row.to_phase})"
 
 
+grid_windows = windows[main_grid]
 below_cubic = phase_at(grid_windows[grid_windows.kind == "cooling"], 250.0)
 tetragonal = below_cubic.groupby("fa_fraction").phase.agg(lambda p: ", ".join(sorted(set(p))))
 comparison = pd.DataFrame([
-    dict(quantity="MAPbI3 cubic boundary, heating", seed="≈ 385 K", this_work=mean_temperature(0.0, "heating", to_phase="a0a0a0")),
-    dict(quantity="MAPbI3 cubic boundary, cooling", seed="≈ 385 K", this_work=mean_temperature(0.0, "cooling", from_phase="a0a0a0")),
-    dict(quantity="MAPbI3 a0a0c- → a-a-c+ (heating only)", seed="≈ 225 K (heating); absent on cooling",
+    dict(quantity="MAPbI3 cubic boundary, heating", seed="≈ 385 K", this_work=boundary_at(heating_boundary, 0.0)),
+    dict(quantity="MAPbI3 cubic boundary, cooling", seed="≈ 385 K", this_work=boundary_at(cooling_boundary, 0.0)),
+    dict(quantity="MAPbI3 a-a-c+ → a0a0c- (heating)", seed="≈ 225 K (heating); absent on cooling",
          this_work=mean_temperature(0.0, "heating", to_phase="a0a0c-")),
-    dict(quantity="FAPbI3 cubic boundary, heating", seed="see its Fig. 2e-g", this_work=mean_temperature(1.0, "heating", to_phase="a0a0a0")),
+    dict(quantity="FAPbI3 cubic boundary, heating", seed="see its Fig. 2e-g", this_work=boundary_at(heating_boundary, 1.0)),
     dict(quantity="MPB (c- ↔ c+ below the cubic boundary)", seed="x = 0.27 at 250 K",
-         this_work="phases at 250 K on cooling: " + "; ".join(f"x={x:g}: {p}" for x, p in tetragonal.items())),
+         this_work="phases at 250 K on cooling: " + "; ".join(f"x = {x:g}: {p}" for x, p in tetragonal.items())),
 ])
-comparison
+plotting.markdown_table(comparison.rename(columns={"this_work": "this page"}))
 
 # %% [markdown]
 # ## Finite size and ramp rate
@@ -240,9 +293,12 @@ if settings.get("size_test"):
     x_test, kind_test = settings["size_test"]["fa_fraction"], settings["size_test"]["kind"]
     tests = statistics[(statistics.fa_fraction == x_test) & (statistics.kind == kind_test)]
     tests = tests.assign(atoms=12 * tests.repeat ** 3)
-    display(Markdown(f"x = {x_test:g}, {kind_test}:"))
-    display(tests[["repeat", "atoms", "rate_K_per_ps", "from_phase", "to_phase", "temperature_K", "error_K",
-                   "replicas"]].round(1).reset_index(drop=True))
+    found = ":" if len(tests) else ": no transition in these ramps."
+    display(Markdown(f"x = {x_test:g}, {kind_test}{found}"))
+    if len(tests):
+        display(tests[["repeat", "atoms", "rate_K_per_ps", "from_phase", "to_phase",
+                       "temperature_K", "error_K", "replicas"]]
+                .round({"temperature_K": 0, "error_K": 0}).reset_index(drop=True))
 
 # %% [markdown]
 # ## Reading these numbers

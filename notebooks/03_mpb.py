@@ -16,20 +16,13 @@
 # %% [markdown]
 # # 03 · The morphotropic phase boundary and its layers
 #
-# Below the cubic phase, MAPbI3 tilts out of phase ($R_z$, $a^0a^0c^-$) and FAPbI3 in phase
-# ($M_z$, $a^0a^0c^+$). The seed {cite}`hainer2025mpb` follows the activation of $R$ and $M$ about
-# the primary tilt axis across composition at 250 K: it crosses over smoothly, with the midpoint,
-# the centre of the morphotropic phase boundary (MPB), at 27 % FA. Near it the cell splits into
-# layers stacked along the tilt axis, each almost purely $M$ or $R$; a 1.3-million-atom cooling
-# run shows two twin domains, each layered (its Fig. 4).
-#
-# **Method of this page.** The runs are chapter 02's (same settings, same result set): NPT cooling
-# ramps of 768-atom cells with the NEP of chapter 01 (CHGNet-r2SCAN labels), replicas with other
-# A-site arrangements, and one 6,144-atom cell at x = 0.25. The R share
-# $|Q_R|/(|Q_R|+|Q_M|)$ about the primary axis is read in the window nearest each temperature;
-# a logistic fit in x gives the centre, a bootstrap over runs its interval
-# ({mod}`softlattice.perovskite.mpb`). Layers come from the structure at the end of the ramp segment at the
-# map temperature, projected on the modes per 2×2×2 block of cells.
+# This chapter looks for the seed's morphotropic phase boundary (MPB) {cite}`hainer2025mpb` (its
+# Figs. 3-4). Below the cubic phase, MAPbI3 tilts out of phase ($R_z$, $a^0a^0c^-$) and FAPbI3 in
+# phase ($M_z$, $a^0a^0c^+$). The seed follows the activation of $R$ and $M$ about the primary tilt
+# axis across composition at 250 K: it crosses over smoothly, with the midpoint, the centre of the
+# MPB, at 27 % FA. Near it the cell splits into layers stacked along the tilt axis, each almost
+# purely $M$ or $R$; a 1.3-million-atom cooling run shows two twin domains, each layered. The
+# summary below the setup cell is computed from the runs this page shows.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -54,47 +47,90 @@ from plotly.subplots import make_subplots
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
-from softlattice.perovskite.mpb import block_modes, fit_mpb, layer_table, logistic, r_share_table
-from softlattice.perovskite.workflows.phase_diagram import load_sweep, load_sweep_frames, obtain_sweep
+from softlattice.perovskite.mpb import (
+    block_modes, fit_mpb, layer_table, logistic, r_share_table)
+from softlattice.perovskite.workflows.phase_diagram import (
+    load_sweep, load_sweep_frames, obtain_sweep)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("03_mpb", profile, sweep=sweep, temperatures=temperatures,
                             map_temperature=map_temperature, bootstrap=bootstrap)
-model_path = input_path(model) if model else DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
-sweep = obtain_sweep(settings["sweep"], model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+default_model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+model_path = input_path(model) if model else default_model
+sweep = obtain_sweep(settings["sweep"], model_path,
+                     curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
 tables, source, folder = load_sweep(sweep.folder), sweep.source, sweep.folder
 tasks, windows = tables["tasks"], tables["windows"]
 frames = load_sweep_frames(folder)
 base = settings["sweep"]["ramp"]
 display(Markdown(f"Runs: {source}; {len(frames)} stored structures."))
 
+# the R share about the primary axis per cooling run; a logistic fit in x per temperature
+grid = windows[(windows.repeat == base["repeat"])
+               & (windows.rate_K_per_ps == base["rate_K_per_ps"])]
+shares = r_share_table(grid, settings["temperatures"])
+fits, no_fit = [], {}
+for temperature, group in shares.groupby("temperature_K"):
+    try:
+        fit = fit_mpb(group.fa_fraction, group.r_share, bootstrap=settings["bootstrap"])
+    except ValueError as error:
+        no_fit[temperature] = str(error)
+        continue
+    fits.append(dict(temperature_K=temperature, center=fit.center,
+                     interval_low=fit.center_low, interval_high=fit.center_high,
+                     width=fit.width, bootstrap_fits=fit.bootstrap_samples))
+fits = pd.DataFrame(fits, columns=["temperature_K", "center", "interval_low",
+                                   "interval_high", "width", "bootstrap_fits"])
+
+# %% tags=["remove-input"]
+resolved = fits[(fits.center > 0) & (fits.center < 1)] if len(fits) else fits
+brief = (f"**In brief.** {shares.groupby(['fa_fraction', 'replica']).ngroups} cooling runs at "
+         f"{shares.fa_fraction.nunique()} compositions, read at {len(settings['temperatures'])} temperatures "
+         f"({', '.join(f'{t:g}' for t in settings['temperatures'])} K). ")
+if len(resolved):
+    brief += "A logistic crossover in x is fitted at " + "; ".join(
+        f"{r.temperature_K:.0f} K: centre x = {r.center:.2f} (90 % interval {r.interval_low:.2f}-{r.interval_high:.2f})"
+        for r in resolved.itertuples()) + " (seed: 0.27 at 250 K)"
+    brief += f"; at {len(no_fit)} temperature(s) no crossover is resolved." if no_fit else "."
+else:
+    brief += "At none of them is a logistic crossover resolved, so the seed's MPB at 27 % FA is not reproduced here."
+display(Markdown(brief))
+
+# %% [markdown]
+# ## Method
+#
+# The runs are chapter 02's (same settings, same result set): NPT cooling
+# ramps of 768-atom cells with the NEP of chapter 01 (CHGNet-r2SCAN labels), replicas with other
+# A-site arrangements, and one 6,144-atom cell at x = 0.25. The R share
+# $|Q_R|/(|Q_R|+|Q_M|)$ about the primary axis is read in the window nearest each temperature;
+# a logistic fit in x gives the centre, a bootstrap over runs its interval
+# ({mod}`softlattice.perovskite.mpb`). Layers come from the structure at the end of the ramp segment at the
+# map temperature, projected on the modes per 2×2×2 block of cells.
+
+
 # %% [markdown]
 # ## R share about the primary axis vs composition
 #
 # One point per cooling run (replicas separately), in the 768-atom cells at the grid's rate, at
-# each temperature. The line is the logistic fit at the first temperature listed below.
+# each temperature; dotted lines are the logistic fits the table lists (none where no fit was found).
 
-# %%
-grid = windows[(windows.repeat == base["repeat"]) & (windows.rate_K_per_ps == base["rate_K_per_ps"])]
-shares = r_share_table(grid, settings["temperatures"])
+# %% tags=["hide-input"]
 figure = make_subplots()
-fits = []
 for temperature, group in shares.groupby("temperature_K"):
     figure.add_scatter(x=group.fa_fraction, y=group.r_share, mode="markers", name=f"{temperature:.0f} K")
-    try:
-        fit = fit_mpb(group.fa_fraction, group.r_share, bootstrap=settings["bootstrap"])
-    except ValueError as error:
-        print(f"{temperature:.0f} K: no MPB fit ({error})")
-        continue
-    fits.append(dict(temperature_K=temperature, center=fit.center, interval_low=fit.center_low,
-                     interval_high=fit.center_high, width=fit.width, bootstrap_fits=fit.bootstrap_samples))
+for fit in fits.itertuples():
     x = np.linspace(0, 1, 101)
     figure.add_scatter(x=x, y=logistic(x, fit.center, fit.width), mode="lines", showlegend=False,
                        line=dict(dash="dot"))
 figure.add_vline(x=0.27, line=dict(color="gray", dash="dash"), annotation_text="seed: 0.27")
 figure.update_layout(height=420, xaxis_title="FA fraction x", yaxis_title="R share about the primary axis")
 figure.show()
-pd.DataFrame(fits).round(3)
+
+# %%
+for temperature, error in no_fit.items():
+    print(f"{temperature:.0f} K: no MPB fit ({error})")
+if len(fits):
+    display(fits.round(3))
 
 # %% [markdown]
 # The interval is the central 90 % of the bootstrap centres; with five compositions and two
@@ -112,25 +148,33 @@ pd.DataFrame(fits).round(3)
 
 # %%
 def frame_of(x, repeat, temperature, replica=0):
-    rows = tasks[(tasks.fa_fraction == x) & (tasks.kind == "cooling") & (tasks.repeat == repeat) &
-                 (tasks.replica == replica) & (tasks.rate_K_per_ps == base["rate_K_per_ps"])]
+    rows = tasks[(tasks.fa_fraction == x) & (tasks.kind == "cooling")
+                 & (tasks.repeat == repeat) & (tasks.replica == replica)
+                 & (tasks.rate_K_per_ps == base["rate_K_per_ps"])]
     for frame in frames:
-        if len(rows) and frame.info["task"] == rows.task.iloc[0] and frame.info["target_K"] == temperature:
+        if (len(rows) and frame.info["task"] == rows.task.iloc[0]
+                and frame.info["target_K"] == temperature):
             return frame
     return None
 
 
 compositions = sorted(set(grid.fa_fraction))
-figure = make_subplots(rows=1, cols=len(compositions), specs=[[{"type": "scene"}] * len(compositions)],
-                       subplot_titles=[f"x = {x:g}" for x in compositions])
-layers = []
-for column, x in enumerate(compositions, start=1):
+blocks_by_x, layers = {}, []
+for x in compositions:
     frame = frame_of(x, base["repeat"], settings["map_temperature"])
     if frame is None:
         continue
-    blocks = block_modes(frame)
-    table = layer_table(blocks).assign(fa_fraction=x, primary_axis="xyz"[int(blocks.axis.iloc[0])])
-    layers.append(table)
+    blocks = blocks_by_x[x] = block_modes(frame)  # tilt modes per 2x2x2 block of cells
+    axis = "xyz"[int(blocks.axis.iloc[0])]
+    layers.append(layer_table(blocks).assign(fa_fraction=x, primary_axis=axis))
+
+# %% tags=["hide-input"]
+figure = make_subplots(rows=1, cols=len(compositions), specs=[[{"type": "scene"}] * len(compositions)],
+                       subplot_titles=[f"x = {x:g}" for x in compositions])
+for column, x in enumerate(compositions, start=1):
+    if x not in blocks_by_x:
+        continue
+    blocks = blocks_by_x[x]
     scale = blocks.strength / max(blocks.strength.max(), 1e-9)
     colors = [f"rgba({'230,85,13' if d == 'M' else '49,130,189'},{0.25 + 0.75 * s:.2f})"
               for d, s in zip(blocks.dominant, scale)]
@@ -140,8 +184,14 @@ for column, x in enumerate(compositions, start=1):
                          row=1, col=column)
 figure.update_layout(height=420)
 figure.show()
+
+# %% [markdown]
+# The layers along the primary axis, per composition (M, R or mixed):
+
+# %%
 if layers:
-    display(pd.concat(layers).pivot_table(index="layer", columns="fa_fraction", values="label", aggfunc="first"))
+    display(pd.concat(layers).pivot_table(index="layer", columns="fa_fraction",
+                                          values="label", aggfunc="first"))
 
 # %% [markdown]
 # ## The largest cell
@@ -158,12 +208,13 @@ large_frames = [f for f in frames if largest > base["repeat"] and
 if not large_frames:
     print("no large-cell structures in this result set")
 for frame in large_frames:
+    temperature = frame.info["target_K"]
     try:
         blocks = block_modes(frame)
     except ValueError as error:  # the framework no longer maps onto the perovskite sites
-        print(f"T = {frame.info['target_K']:.0f} K: not analysed: {error}")
+        print(f"T = {temperature:.0f} K: not analysed: {error}")
         continue
-    print(f"T = {frame.info['target_K']:.0f} K: primary axis {'xyz'[int(blocks.axis.iloc[0])]}, "
+    print(f"T = {temperature:.0f} K: primary axis {'xyz'[int(blocks.axis.iloc[0])]}, "
           f"{(blocks.dominant == 'M').mean():.0%} of blocks M-dominated")
     for stacking in range(3):
         table = layer_table(blocks, axis=stacking)

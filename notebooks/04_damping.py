@@ -16,20 +16,14 @@
 # %% [markdown]
 # # 04 · Over- and underdamped tilt dynamics
 #
-# The cubic phase of the seed's MAPbI3 {cite}`hainer2025mpb` has imaginary phonons at M and R
-# (its Fig. 5a): harmonic theory says the cubic structure is unstable to tilting, and only
-# anharmonic dynamics stabilise it above the transition. The seed then follows the M and R mode
-# coordinates in MD, fits their autocorrelation functions (ACFs) with a damped harmonic oscillator
-# and finds the modes heavily overdamped near the transition, underdamped far above it, with a
-# region where M is overdamped and R is not; the composition where both change character at the
-# same temperature coincides with the MPB.
-#
-# **Method of this page.** Potential: the NEP of chapter 01 (CHGNet-r2SCAN labels). Phonons:
-# phonopy {cite}`togo2023phonopy` through calorine's `get_force_constants` on the 12-atom MAPbI3
-# cell (positions relaxed in the fixed cubic cell), 2×2×2 supercell. Dynamics: NVT of the cubic
-# cell with **real masses** (0.5 fs steps, a sample every 5 fs; dynamics depend on masses),
-# run as tasks of {mod}`softlattice.perovskite.workflows.phase_diagram`; ACFs with dynasor {cite}`fransson2021dynasor`, DHO fits
-# with scipy ({mod}`softlattice.perovskite.workflows.damping`), averaged over the three equivalent axes.
+# This chapter reproduces the seed's analysis of the tilt dynamics in the cubic phase
+# {cite}`hainer2025mpb` (its Fig. 5). Cubic MAPbI3 has imaginary phonons at M and R: harmonic theory
+# says the cubic structure is unstable to tilting, and only anharmonic dynamics stabilise it above
+# the transition. The seed follows the M and R mode coordinates in MD, fits their autocorrelation
+# functions (ACFs) with a damped harmonic oscillator (DHO) and finds the modes heavily overdamped
+# near the transition, underdamped far above it, with a region where M is overdamped and R is not;
+# the composition where both change character at the same temperature coincides with the MPB. The
+# summary below the setup cell is computed from the phonons and the result set this page shows.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -53,7 +47,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from softlattice.analysis.phonons import band_structure, cubic_phonons, softest_mode, tilt_mode
+from softlattice.analysis.phonons import (
+    band_structure, cubic_phonons, softest_mode, tilt_mode)
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
@@ -61,55 +56,88 @@ from softlattice.perovskite.phonons import relaxed_cubic_cell
 from softlattice.perovskite.workflows.damping import damping_ratios, obtain_damping
 
 plotting.use_book_renderer()
-settings = profiles.resolve("04_damping", profile, fa_fractions=fa_fractions, temperatures=temperatures,
-                            run_ps=run_ps, repeat=repeat, max_lag_ps=max_lag_ps, supercell=supercell)
-model_path = input_path(model) if model else DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+settings = profiles.resolve("04_damping", profile, fa_fractions=fa_fractions,
+                            temperatures=temperatures, run_ps=run_ps, repeat=repeat,
+                            max_lag_ps=max_lag_ps, supercell=supercell)
+default_model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+model_path = input_path(model) if model else default_model
+
+# harmonic phonons of the relaxed cubic MAPbI3 cell; the tilt (mostly iodine) mode
+cell = relaxed_cubic_cell(model_path)
+phonon = cubic_phonons(cell, model_path, supercell=settings["supercell"])
+bands = band_structure(phonon)
+iodine = np.array(cell.get_chemical_symbols()) == "I"
+soft = []
+for name, q in (("Γ", (0, 0, 0)), ("X", (0.5, 0, 0)), ("M", (0.5, 0.5, 0)),
+                ("R", (0.5, 0.5, 0.5))):
+    frequency, vector = softest_mode(phonon, q)
+    weight = np.sum(np.abs(vector) ** 2, axis=1)
+    tilt_frequency, tilt_share = tilt_mode(phonon, q, cell)
+    soft.append(dict(point=name, softest_THz=frequency,
+                     softest_iodine_share=weight[iodine].sum() / weight.sum(),
+                     tilt_THz=tilt_frequency, tilt_iodine_share=tilt_share))
+soft = pd.DataFrame(soft).set_index("point")
+
+# the NVT runs and their DHO fits
+damping = obtain_damping(settings, model_path,
+                         curated=DATA_DIR / "damping" / "mafa-chgnet-r2scan")
+fits, acfs, source = damping.table("fits"), damping.table("acfs"), damping.source
+display(Markdown(f"Runs: {source}."))
+
+# %% tags=["remove-input"]
+runs = fits.drop_duplicates(["fa_fraction", "temperature_K"])
+failed_runs = runs[runs.regime == "run failed"]
+fitted = fits[fits.regime != "run failed"]
+regime_counts = fitted.regime.value_counts()
+display(Markdown(
+    f"**In brief.** In this potential's cubic MAPbI3 the tilt modes at M and R are at "
+    f"{soft.tilt_THz['M']:.2f} and {soft.tilt_THz['R']:.2f} THz (negative: imaginary), the seed's harmonic "
+    f"instability. Of {len(runs)} NVT runs of the cubic cell ({len(set(runs.fa_fraction))} compositions × "
+    f"{len(set(runs.temperature_K))} temperatures), {len(failed_runs)} blew up before the end; the "
+    f"{len(fitted)} fitted mode families are "
+    + ", ".join(f"{n} {regime.replace('overdamped (limit)', 'overdamped with γ unresolved')}"
+                for regime, n in regime_counts.items())
+    + ". The seed's underdamped region and its M/R crossover are "
+    + ("not reached by the finished runs." if "underdamped" not in regime_counts else
+       "compared at the end of the page.")))
+
+# %% [markdown]
+# ## Method
+#
+# Potential: the NEP of chapter 01 (CHGNet-r2SCAN labels). Phonons:
+# phonopy {cite}`togo2023phonopy` through calorine's `get_force_constants` on the 12-atom MAPbI3
+# cell (positions relaxed in the fixed cubic cell), 2×2×2 supercell. Dynamics: NVT of the cubic
+# cell with **real masses** (0.5 fs steps, a sample every 5 fs; dynamics depend on masses),
+# run as tasks of {mod}`softlattice.perovskite.workflows.phase_diagram`; ACFs with dynasor {cite}`fransson2021dynasor`, DHO fits
+# with scipy ({mod}`softlattice.perovskite.workflows.damping`), averaged over the three equivalent axes.
 
 # %% [markdown]
 # ## Harmonic phonons of cubic MAPbI3
 #
-# Negative frequencies stand for imaginary ones. The table lists, at each high-symmetry point,
-# the softest mode and the softest mostly-iodine mode (the tilt), with the iodine share of each
-# eigenvector: a tilt moves iodine, a libration moves the molecule. In this cell an MA
-# libration is imaginary too (the molecule, relaxed in a fixed cubic cell, does not sit at a
-# minimum of its orientation in this model); the seed's figure shows the framework branches.
+# Negative frequencies stand for imaginary ones; bands that dip below zero are orange. The axis
+# shows the imaginary branches and the lead-iodide framework band up to 4 THz, where the tilts
+# live; the molecules' modes lie far above (zoom out, or double-click the plot, to see them). The
+# table lists, at each high-symmetry point, the softest mode and the softest mostly-iodine mode (the
+# tilt), with the iodine share of each eigenvector: a tilt moves iodine, a libration moves the
+# molecule. In this cell an MA libration is imaginary too (the molecule, relaxed in a fixed cubic
+# cell, does not sit at a minimum of its orientation in this model); the seed's figure shows the
+# framework branches.
+
+# %% tags=["hide-input"]
+FRAMEWORK_BAND_THz = 4.0  # the Pb-I framework (and its tilts) lies below this; the molecules' modes above
+plotting.dispersion_figure(bands, y_range=plotting.low_frequency_range(bands.frequency_THz, FRAMEWORK_BAND_THz)).show()
 
 # %%
-cell = relaxed_cubic_cell(model_path)
-phonon = cubic_phonons(cell, model_path, supercell=settings["supercell"])
-bands = band_structure(phonon)
-figure = make_subplots()
-for band, group in bands.groupby("band"):
-    figure.add_scatter(x=group.distance, y=group.frequency_THz, mode="lines", showlegend=False,
-                       line=dict(color="#3182bd" if group.frequency_THz.min() >= 0 else "#e6550d", width=1))
-ticks = bands.groupby("segment", sort=False).distance.min().tolist() + [bands.distance.max()]
-labels = [s.split("-")[0] for s in dict.fromkeys(bands.segment)] + [bands.segment.iloc[-1].split("-")[1]]
-figure.update_xaxes(tickvals=ticks, ticktext=labels, title_text="wave vector")
-figure.update_yaxes(title_text="frequency (THz)")
-figure.add_hline(y=0, line=dict(color="gray"))
-figure.update_layout(height=420)
-figure.show()
-iodine = np.array(cell.get_chemical_symbols()) == "I"
-soft = []
-for name, q in (("Γ", (0, 0, 0)), ("X", (0.5, 0, 0)), ("M", (0.5, 0.5, 0)), ("R", (0.5, 0.5, 0.5))):
-    frequency, vector = softest_mode(phonon, q)
-    weight = np.sum(np.abs(vector) ** 2, axis=1)
-    tilt_frequency, tilt_share = tilt_mode(phonon, q, cell)
-    soft.append(dict(point=name, softest_THz=frequency, softest_iodine_share=weight[iodine].sum() / weight.sum(),
-                     tilt_THz=tilt_frequency, tilt_iodine_share=tilt_share))
-pd.DataFrame(soft).round(3)
+soft.round(3)
 
 # %% [markdown]
 # ## Mode autocorrelation functions
 #
-# ACFs of the M and R families in the cubic cell at each composition and temperature, with the
-# DHO fits (dotted). An underdamped ACF oscillates through zero; an overdamped one decays without
-# crossing it.
+# ACFs of the M and R families in the cubic cell at each composition and temperature (darker:
+# hotter), with the DHO fits (dotted). An underdamped ACF oscillates through zero; an overdamped one
+# decays without crossing it.
 
-# %%
-damping = obtain_damping(settings, model_path, curated=DATA_DIR / "damping" / "mafa-chgnet-r2scan")
-fits, acfs, source = damping.table("fits"), damping.table("acfs"), damping.source
-display(Markdown(f"Runs: {source}."))
+# %% tags=["hide-input"]
 from dynasor.tools.damped_harmonic_oscillator import acf_position_dho
 
 compositions = sorted(set(acfs.fa_fraction))
@@ -135,15 +163,26 @@ figure.show()
 # ## Fitted frequencies, damping and regime
 #
 # $\omega_0$ and $\gamma$ in rad/ps with one-standard-deviation errors from the fit; the regime is
-# 'critical' when $2\omega_0$ and $\gamma$ agree within two standard deviations, and 'overdamped
-# (limit)' when the two are not separately determined (each error larger than its value) but
-# $\gamma > 2\omega_0$: deep in the overdamped limit the ACF is $e^{-t\,\omega_0^2/\gamma}$. Fits that
-# failed, and runs that blew up, are listed with the reason, not dropped.
+# 'critical' when $2\omega_0$ and $\gamma$ agree within two standard deviations. Deep in the
+# overdamped limit the ACF is $e^{-\lambda t}$ with $\lambda \approx \omega_0^2/\gamma$, and only
+# $\lambda$ is determined: the fit then returns $\omega_0$ and $\gamma$ with errors larger than
+# themselves. Such fits are shown with the bounds the data do set ($\omega_0 \ge \lambda$,
+# $\gamma \ge 2\lambda$ for any overdamped oscillator), as "overdamped, γ unresolved (> 2λ)", not
+# with the fitted numbers. Fits that failed, and runs that blew up, are listed with the reason, not
+# dropped.
 
 # %%
+fit_table = plotting.dho_fit_table(fits)  # overdamped-limit fits as bounds, not numbers
+plotting.markdown_table(fit_table.rename(columns={"fa_fraction": "x",
+                                                 "temperature_K": "T (K)"}))
+
+# %% [markdown]
+# The raw fits, with the fit messages (click to expand):
+
+# %% tags=["hide-output"]
 display(fits.round(3))
-regimes = fits.pivot_table(index=["fa_fraction", "temperature_K"], columns="family", values="regime", aggfunc="first")
-regimes
+fits.pivot_table(index=["fa_fraction", "temperature_K"], columns="family", values="regime",
+                 aggfunc="first")
 
 # %% [markdown]
 # ## The regimes over (x, T), on chapter 02's phase diagram
@@ -154,15 +193,23 @@ regimes
 # changing character at the same temperature) lies at the MPB.
 
 # %%
-from softlattice.perovskite.workflows.phase_diagram import cubic_boundary, load_sweep, obtain_sweep
+from softlattice.perovskite.workflows.phase_diagram import (
+    cubic_boundary, load_sweep, obtain_sweep)
 
 sweep_settings = profiles.resolve("02_phase_diagram", profile)
-sweep = obtain_sweep(sweep_settings, model_path, curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+sweep = obtain_sweep(sweep_settings, model_path,
+                     curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
 sweep_tables, sweep_source = load_sweep(sweep.folder), sweep.source
 ramp = sweep_settings["ramp"]
 sweep_transitions = sweep_tables["transitions"]
-boundary = cubic_boundary(sweep_transitions[(sweep_transitions.repeat == ramp["repeat"]) &
-                                            (sweep_transitions.rate_K_per_ps == ramp["rate_K_per_ps"])])
+boundary = cubic_boundary(sweep_transitions[
+    (sweep_transitions.repeat == ramp["repeat"])
+    & (sweep_transitions.rate_K_per_ps == ramp["rate_K_per_ps"])])
+regimes = fits.pivot_table(index=["fa_fraction", "temperature_K"], columns="family",
+                           values="regime", aggfunc="first")
+display(Markdown(f"Phase boundary: {sweep_source}."))
+
+# %% tags=["hide-input"]
 heating = boundary[boundary.kind == "heating"] if len(boundary) else boundary
 figure = make_subplots()
 if len(heating):
@@ -171,7 +218,7 @@ if len(heating):
                        error_y=dict(array=mean_boundary["max"] - mean_boundary["mean"],
                                     arrayminus=mean_boundary["mean"] - mean_boundary["min"]),
                        name="cubic boundary on heating (chapter 02)", line=dict(color="black"))
-pairs = regimes.reset_index()
+pairs = regimes.reset_index().replace({"overdamped (limit)": "overdamped, γ unresolved"})
 pairs["pair"] = "M " + pairs["M"].astype(str) + ", R " + pairs["R"].astype(str)
 for pair, group in pairs.groupby("pair"):
     figure.add_scatter(x=group.fa_fraction, y=group.temperature_K, mode="markers", name=pair,
@@ -179,20 +226,19 @@ for pair, group in pairs.groupby("pair"):
 figure.update_layout(height=460, xaxis_title="FA fraction x", yaxis_title="temperature (K)",
                      title="Damping regimes of the NVT runs")
 figure.show()
-display(Markdown(f"Phase boundary: {sweep_source}."))
 
 # %% [markdown]
 # ## Reading these results
 
-# %%
-runs = fits.drop_duplicates(["fa_fraction", "temperature_K"])
-failed_runs = runs[runs.regime == "run failed"]
-fitted = fits[fits.regime != "run failed"]
+# %% tags=["remove-input"]
 display(Markdown(
     f"{len(runs)} NVT runs, {len(failed_runs)} blew up before the end: "
     + (", ".join(f"x = {r.fa_fraction:g} at {r.temperature_K:.0f} K ({r.message.removeprefix('run blew up: ')})"
                  for r in failed_runs.itertuples()) or "none")
-    + f". Regimes of the fitted families: {fitted.regime.value_counts().to_dict()}."))
+    + ". Regimes of the fitted families: " + ", ".join(f"{regime} {n}" for regime, n in regime_counts.items())
+    + ". The damping ratio γ/2ω0 of the fits that determine both (above 1 overdamped, below 1 underdamped):"))
+
+# %%
 damping_ratios(fits).round(2)  # gamma / (2 w0): above 1 overdamped, below 1 underdamped
 
 # %% [markdown]

@@ -16,19 +16,12 @@
 # %% [markdown]
 # # 05 · Band-edge fluctuations vs composition
 #
-# The seed {cite}`hainer2025mpb` takes 20 snapshots per composition from NEP MD at 330 K (fixed
-# cell shape and volume, 768 atoms), computes the band edges at the Gamma point with DFT, and
-# reports the standard deviation of the valence-band maximum (VBM) and conduction-band minimum
-# (CBM) across snapshots (its Fig. 6): mixed compositions fluctuate more, with the VBM spread
-# largest near x = 0.2 and the CBM spread near x = 0.4, close to the MPB.
-#
-# **Method of this page.** Snapshots: NVT MD with the NEP of chapter 01 (CHGNet-r2SCAN labels) at
-# 330 K in 96-atom cells (compositions in steps of 1/8; the cell volume from a preceding NPT run),
-# several independent A-site arrangements per composition, snapshots spaced by more than the
-# decorrelation time of the tilt modes. Band edges: GPAW {cite}`mortensen2024gpaw` LCAO (dzp, PBE,
-# Gamma point; {mod}`softlattice.electronic.band_edges`), referred to the mean electrostatic potential at the
-# Pb nuclei, so that snapshots share an energy zero. PBE without spin-orbit coupling: gaps near
-# experiment by error cancellation; only spreads and trends are meaningful, as in the seed.
+# This chapter reproduces the seed's band-edge fluctuations {cite}`hainer2025mpb` (its Fig. 6): it
+# takes 20 snapshots per composition from NEP MD at 330 K (fixed cell shape and volume, 768 atoms),
+# computes the band edges at the Gamma point with DFT, and reports the standard deviation of the
+# valence-band maximum (VBM) and conduction-band minimum (CBM) across snapshots. Mixed compositions
+# fluctuate more, with the VBM spread largest near x = 0.2 and the CBM spread near x = 0.4, close
+# to the MPB. The summary below the setup cell is computed from the result set this page shows.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -48,6 +41,7 @@ from softlattice.infra.profiles import refuse_unknown_parameters
 refuse_unknown_parameters(globals(), _declared)
 
 # %%
+import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
@@ -57,20 +51,58 @@ from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.perovskite.workflows.band_edges import edge_statistics, obtain_band_edges
 
 plotting.use_book_renderer()
-settings = profiles.resolve("05_band_edges", profile, fa_fractions=fa_fractions, arrangements=arrangements,
-                            snapshots=snapshots, interval_ps=interval_ps, equilibration_ps=equilibration_ps,
-                            temperature=temperature, timestep_fs=timestep_fs)
-model_path = input_path(model) if model else DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+settings = profiles.resolve(
+    "05_band_edges", profile, fa_fractions=fa_fractions, arrangements=arrangements,
+    snapshots=snapshots, interval_ps=interval_ps, equilibration_ps=equilibration_ps,
+    temperature=temperature, timestep_fs=timestep_fs)
+default_model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+model_path = input_path(model) if model else default_model
 try:
-    band_edges = obtain_band_edges(settings, model_path, curated=DATA_DIR / "band_edges" / "mafa-chgnet-r2scan")
+    band_edges = obtain_band_edges(settings, model_path,
+                                   curated=DATA_DIR / "band_edges" / "mafa-chgnet-r2scan")
 except RuntimeError as error:  # GPAW missing: say how to install it
     raise SystemExit(str(error)) from None
 edges, decorrelation = band_edges.table("edges"), band_edges.table("decorrelation")
 excluded, source = band_edges.json("excluded.json"), band_edges.source
-display(Markdown(f"Results: {source}. {len(edges)} snapshots with band edges; {len(excluded)} excluded "
-                 "(SCF not converged after a retry with safer mixing)."))
+display(Markdown(f"Results: {source}. {len(edges)} snapshots with band edges; "
+                 f"{len(excluded)} excluded (SCF not converged after a retry with safer "
+                 "mixing)."))
 for message in excluded:
     print(message)
+
+# standard deviations of VBM and CBM per composition, with bootstrap errors: all
+# snapshots, and only those whose CBM is the framework's (not a molecular orbital)
+statistics = edge_statistics(edges)
+edges["cbm_on_molecule"] = edges.cbm_character.str.startswith(("C-", "N-", "H-"))
+framework = edge_statistics(edges[~edges.cbm_on_molecule])
+
+# %% tags=["remove-input"]
+peaks = {edge: statistics.loc[statistics[f"{edge}_std"].idxmax()] for edge in ("vbm", "cbm")}
+ends = statistics[statistics.fa_fraction.isin([0.0, 1.0])]
+mixed = statistics[~statistics.fa_fraction.isin([0.0, 1.0])]
+display(Markdown(
+    f"**In brief.** {len(edges)} snapshots at {statistics.fa_fraction.nunique()} compositions. The VBM spread is "
+    f"largest at x = {peaks['vbm'].fa_fraction:g} ({1000 * peaks['vbm'].vbm_std:.0f} ± "
+    f"{1000 * peaks['vbm'].vbm_std_error:.0f} meV; seed: x ≈ 0.2), the CBM spread at x = {peaks['cbm'].fa_fraction:g} "
+    f"(seed: x ≈ 0.4). "
+    + (f"Averaged, mixed compositions spread by {1000 * mixed.vbm_std.mean():.0f} meV (VBM) and "
+       f"{1000 * mixed.cbm_std.mean():.0f} meV (CBM) against {1000 * ends.vbm_std.mean():.0f} and "
+       f"{1000 * ends.cbm_std.mean():.0f} meV for the end members. " if len(mixed) and len(ends) else "")
+    + f"In {int(edges.cbm_on_molecule.sum())} of "
+    f"{len(edges)} snapshots the CBM is an FA π* orbital rather than the Pb-p band, so the CBM statistics are "
+    "also shown without them."))
+
+# %% [markdown]
+# ## Method
+#
+# Snapshots: NVT MD with the NEP of chapter 01 (CHGNet-r2SCAN labels) at
+# 330 K in 96-atom cells (compositions in steps of 1/8; the cell volume from a preceding NPT run),
+# several independent A-site arrangements per composition, snapshots spaced by more than the
+# decorrelation time of the tilt modes. Band edges: GPAW {cite}`mortensen2024gpaw` LCAO (dzp, PBE,
+# Gamma point; {mod}`softlattice.electronic.band_edges`), referred to the mean electrostatic potential at the
+# Pb nuclei, so that snapshots share an energy zero. PBE without spin-orbit coupling: gaps near
+# experiment by error cancellation; only spreads and trends are meaningful, as in the seed.
+
 
 # %% [markdown]
 # ## Are the snapshots independent?
@@ -78,13 +110,16 @@ for message in excluded:
 # The decorrelation time of each run (the longest time for a tilt-mode amplitude's ACF to fall
 # below 1/e) against the snapshot spacing.
 
-# %%
+# %% tags=["remove-input"]
 longer = decorrelation[decorrelation.decorrelation_ps > decorrelation.interval_ps]
 display(Markdown(f"{len(longer)} of {len(decorrelation)} runs decorrelate more slowly than the snapshot spacing "
                  f"(longest: {decorrelation.decorrelation_ps.max():.2f} ps against {decorrelation.interval_ps.max():g} ps): "
                  "consecutive snapshots of such a run are not fully independent, so the bootstrap errors below, "
-                 "which treat snapshots as independent, are somewhat optimistic; the four independent "
-                 "arrangements per composition are independent."))
+                 "which treat snapshots as independent, are somewhat optimistic; the "
+                 f"{decorrelation.groupby('fa_fraction').size().max()} arrangements per composition are independent "
+                 "runs. Every run (click to expand):"))
+
+# %% tags=["hide-output"]
 decorrelation.round(3)
 
 # %% [markdown]
@@ -92,8 +127,7 @@ decorrelation.round(3)
 #
 # Error bars: bootstrap standard errors over snapshots (arrangements pooled).
 
-# %%
-statistics = edge_statistics(edges)
+# %% tags=["hide-input"]
 figure = make_subplots()
 for edge, color in (("vbm", "#3182bd"), ("cbm", "#e6550d")):
     figure.add_scatter(x=statistics.fa_fraction, y=1000 * statistics[f"{edge}_std"], mode="lines+markers",
@@ -101,12 +135,14 @@ for edge, color in (("vbm", "#3182bd"), ("cbm", "#e6550d")):
                        line=dict(color=color))
 figure.update_layout(height=420, xaxis_title="FA fraction x", yaxis_title="standard deviation (meV)")
 figure.show()
+
+# %%
 statistics.round(4)
 
 # %% [markdown]
 # ## Gap distribution per composition
 
-# %%
+# %% tags=["hide-input"]
 figure = make_subplots()
 for x, group in edges.groupby("fa_fraction"):
     figure.add_box(y=group.gap, name=f"{x:g}", boxpoints="all", jitter=0.4, marker=dict(size=4))
@@ -120,8 +156,10 @@ figure.show()
 # retries.
 
 # %%
-display(edges.groupby("fa_fraction")[["vbm_character", "cbm_character"]].agg(lambda c: c.value_counts().to_dict()))
+display(edges.groupby("fa_fraction")[["vbm_character", "cbm_character"]]
+        .agg(lambda c: c.value_counts().to_dict()))
 edges.groupby("fa_fraction")[["scf_iterations", "attempts"]].agg(["mean", "max"])
+
 
 # %% [markdown]
 # ## A molecular conduction-band minimum
@@ -137,12 +175,16 @@ edges.groupby("fa_fraction")[["scf_iterations", "attempts"]].agg(["mean", "max"]
 # (fewer snapshots, and a selection: where the framework CBM is pushed up, the molecule takes over).
 
 # %%
-edges["cbm_on_molecule"] = edges.cbm_character.str.startswith(("C-", "N-", "H-"))
-molecular = edges.groupby("fa_fraction").agg(snapshots=("gap", "size"), molecular_cbm=("cbm_on_molecule", "sum"),
-                                             gap_framework_cbm=("gap", lambda g: g[~edges.loc[g.index, "cbm_on_molecule"]].mean()),
-                                             gap_molecular_cbm=("gap", lambda g: g[edges.loc[g.index, "cbm_on_molecule"]].mean()))
-display(molecular.round(3))
-framework = edge_statistics(edges[~edges.cbm_on_molecule])
+def mean_gap(on_molecule):
+    return lambda gaps: gaps[edges.loc[gaps.index, "cbm_on_molecule"] == on_molecule].mean()
+
+
+molecular = edges.groupby("fa_fraction").agg(
+    snapshots=("gap", "size"), molecular_cbm=("cbm_on_molecule", "sum"),
+    gap_framework_cbm=("gap", mean_gap(False)), gap_molecular_cbm=("gap", mean_gap(True)))
+molecular.round(3)
+
+# %% tags=["hide-input"]
 figure = make_subplots()
 for table, name, dash in ((statistics, "all snapshots", "solid"), (framework, "framework (Pb-p) CBM only", "dot")):
     figure.add_scatter(x=table.fa_fraction, y=1000 * table.cbm_std, error_y=dict(array=1000 * table.cbm_std_error),
@@ -151,6 +193,8 @@ figure.add_scatter(x=statistics.fa_fraction, y=1000 * statistics.vbm_std, error_
                    mode="lines+markers", name="VBM (always I-p)", line=dict(color="#3182bd"))
 figure.update_layout(height=420, xaxis_title="FA fraction x", yaxis_title="standard deviation (meV)")
 figure.show()
+
+# %%
 framework[["fa_fraction", "snapshots", "cbm_std", "cbm_std_error"]].round(4)
 
 # %% [markdown]
@@ -163,18 +207,16 @@ framework[["fa_fraction", "snapshots", "cbm_std", "cbm_std_error"]].round(4)
 # boundary higher on heating) and GPAW-PBE band edges. In a smaller cell a band edge averages over
 # fewer octahedra, so every spread is larger, and the comparison is one of trends, not of values.
 
-# %%
-peaks = {edge: statistics.loc[statistics[f"{edge}_std"].idxmax()] for edge in ("vbm", "cbm")}
+# %% tags=["hide-input"]
 framework_peak = framework.loc[framework.cbm_std.idxmax()]
-ends = statistics[statistics.fa_fraction.isin([0.0, 1.0])]
-mixed = statistics[~statistics.fa_fraction.isin([0.0, 1.0])]
-display(Markdown(
-    f"| quantity | seed (Fig. 6) | this page |\n|---|---|---|\n"
-    f"| x of the largest VBM spread | ≈ 0.2 | {peaks['vbm'].fa_fraction:g} ({1000 * peaks['vbm'].vbm_std:.0f} ± "
-    f"{1000 * peaks['vbm'].vbm_std_error:.0f} meV) |\n"
-    f"| x of the largest CBM spread | ≈ 0.4 | {peaks['cbm'].fa_fraction:g} all snapshots; "
-    f"{framework_peak.fa_fraction:g} framework CBM only |\n"
-    f"| mixed vs end members, VBM spread (mean) | mixed larger | {1000 * mixed.vbm_std.mean():.0f} vs "
-    f"{1000 * ends.vbm_std.mean():.0f} meV |\n"
-    f"| mixed vs end members, CBM spread (mean, all) | mixed larger | {1000 * mixed.cbm_std.mean():.0f} vs "
-    f"{1000 * ends.cbm_std.mean():.0f} meV |"))
+plotting.markdown_table(pd.DataFrame([
+    {"quantity": "x of the largest VBM spread", "seed (Fig. 6)": "≈ 0.2",
+     "this page": f"{peaks['vbm'].fa_fraction:g} ({1000 * peaks['vbm'].vbm_std:.0f} ± "
+                  f"{1000 * peaks['vbm'].vbm_std_error:.0f} meV)"},
+    {"quantity": "x of the largest CBM spread", "seed (Fig. 6)": "≈ 0.4",
+     "this page": f"{peaks['cbm'].fa_fraction:g} all snapshots; {framework_peak.fa_fraction:g} framework CBM only"},
+    {"quantity": "mixed vs end members, VBM spread (mean)", "seed (Fig. 6)": "mixed larger",
+     "this page": f"{1000 * mixed.vbm_std.mean():.0f} vs {1000 * ends.vbm_std.mean():.0f} meV" if len(mixed) else "–"},
+    {"quantity": "mixed vs end members, CBM spread (mean, all)", "seed (Fig. 6)": "mixed larger",
+     "this page": f"{1000 * mixed.cbm_std.mean():.0f} vs {1000 * ends.cbm_std.mean():.0f} meV" if len(mixed) else "–"},
+]))

@@ -31,6 +31,18 @@ def test_statistics_recover_a_known_spread():
     assert stats.loc[0.5, "vbm_std_error"] == pytest.approx(0.05 / np.sqrt(2 * 399), rel=0.3)
 
 
+def test_a_composition_with_one_snapshot_has_no_spread_and_no_warning():
+    import warnings
+
+    edges = pd.DataFrame({"fa_fraction": [0.0, 0.0, 0.5], "vbm": [0.0, 0.1, 0.2], "cbm": [1.6, 1.7, 1.5]})
+    edges["gap"] = edges.cbm - edges.vbm
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats = edge_statistics(edges, bootstrap=20).set_index("fa_fraction")
+    assert np.isnan(stats.loc[0.5, "vbm_std"]) and np.isnan(stats.loc[0.5, "cbm_std_error"])
+    assert stats.loc[0.0, "vbm_std"] == pytest.approx(np.std([0.0, 0.1], ddof=1))
+
+
 def test_decorrelation_time_of_an_exponentially_correlated_signal():
     rng = np.random.default_rng(1)
     dt, tau, n = 0.01, 0.5, 200_000

@@ -1,5 +1,7 @@
 """One result-set mechanism: committed, else cached, else computed (atomically, resumable)."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -89,3 +91,21 @@ def test_task_runner_returns_results_in_task_order_whatever_the_cost_order():
     assert run_tasks(square, [1, 2, 3], progress=False, cost=lambda x: x) == [1, 4, 9]
     with pytest.raises(ValueError, match="workers 0"):
         run_tasks(square, [1], workers=0, progress=False)
+
+
+def test_display_path_is_relative_to_the_repository_also_through_a_linked_runs(tmp_path, monkeypatch):
+    from softlattice.infra import resultsets
+
+    repository, cache = tmp_path / "clone", tmp_path / "elsewhere" / "cache_runs"
+    (repository / "data" / "set").mkdir(parents=True)
+    (cache / "results" / "demo" / "0123").mkdir(parents=True)
+    (repository / "runs").symlink_to(cache)
+    monkeypatch.setattr(resultsets, "REPO_ROOT", repository)
+    monkeypatch.setattr(resultsets, "RUNS_DIR", repository / "runs")
+    assert display_path(repository / "data" / "set") == "data/set"
+    assert display_path(repository / "runs" / "results" / "demo" / "0123") == "runs/results/demo/0123"
+    assert display_path(cache / "results" / "demo" / "0123") == "runs/results/demo/0123"
+    assert display_path(tmp_path / "shared" / "nep.txt") == "../shared/nep.txt"
+    assert str(tmp_path) not in ResultSet(cache / "results" / "demo" / "0123", "cached").source
+    monkeypatch.setattr(resultsets, "REPO_ROOT", Path("/checkout"))  # beside "/" is everything
+    assert display_path(tmp_path / "shared" / "nep.txt") == "shared/nep.txt"

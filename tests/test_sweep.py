@@ -18,6 +18,8 @@ from softlattice.perovskite.workflows.phase_diagram import (
     RampTask,
     analyse_sweep,
     collect_frames,
+    cubic_boundary,
+    cubic_boundary_statistics,
     run_sweep,
     segment_ends,
     sweep_grid,
@@ -148,6 +150,24 @@ def test_analysis_finds_a_synthetic_transition_and_its_replica_spread():
     assert stats.error_K.iloc[0] >= 5.0 / np.sqrt(2) - 1e-9  # at least the replicas' spread
     empty = transition_statistics(transitions.iloc[:0])
     assert empty.empty and {"fa_fraction", "repeat", "temperature_K"} <= set(empty.columns)
+
+
+def test_cubic_boundary_is_averaged_whatever_the_tilted_phase():
+    rows = [dict(fa_fraction=0.0, kind="heating", replica=0, repeat=4, rate_K_per_ps=40.0, from_phase="a0a0c+",
+                 to_phase="a0a0a0", temperature_K=400.0, resolution_K=5.0),
+            dict(fa_fraction=0.0, kind="heating", replica=1, repeat=4, rate_K_per_ps=40.0, from_phase="a0a0c-",
+                 to_phase="a0a0a0", temperature_K=390.0, resolution_K=5.0),
+            dict(fa_fraction=0.0, kind="cooling", replica=0, repeat=4, rate_K_per_ps=40.0, from_phase="a0a0a0",
+                 to_phase="a0a0c-", temperature_K=200.0, resolution_K=5.0),
+            dict(fa_fraction=0.0, kind="cooling", replica=0, repeat=4, rate_K_per_ps=40.0, from_phase="a0a0c-",
+                 to_phase="a0a0c*", temperature_K=100.0, resolution_K=5.0)]
+    stats = cubic_boundary_statistics(pd.DataFrame(rows)).set_index("kind")
+    assert stats.loc["heating", "temperature_K"] == pytest.approx(395.0)
+    assert stats.loc["heating", "replicas"] == 2 and stats.loc["cooling", "replicas"] == 1
+    assert stats.loc["cooling", "temperature_K"] == pytest.approx(200.0)
+    assert cubic_boundary_statistics(pd.DataFrame(rows).iloc[:0]).empty
+    none_cubic = cubic_boundary(pd.DataFrame(rows).iloc[3:])
+    assert none_cubic.empty and "kind" in none_cubic.columns
 
 
 def test_analysis_needs_a_reference_of_the_same_cell():

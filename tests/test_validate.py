@@ -38,3 +38,13 @@ def test_bad_command_line(argv, message, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_report_text_names_no_machine_path_and_only_measured_hysteresis():
+    import json
+
+    from softlattice.infra.paths import DATA_DIR, REPO_ROOT
+    report = json.loads((DATA_DIR / "validation" / "cspbi3" / "report.json").read_text())
+    text = format_report(dict(report, model=str(REPO_ROOT.parent / "shared" / "validation" / "cspbi3" / "nep.txt")))
+    assert str(REPO_ROOT.parent) not in text and "../shared/validation/cspbi3/nep.txt" in text
+    assert "nan" not in text and "seen on one ramp only" in text

@@ -33,12 +33,25 @@ RESULTS_DIR = RUNS_DIR / "results"
 
 def display_path(path: str | Path) -> str:
     """``path`` relative to the repository when it lies inside it (no machine paths in the book),
-    else its last two components."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO_ROOT.resolve()))
-    except ValueError:
-        return str(Path(*path.parts[-2:]))
+    else its last two components.
+
+    ``runs/`` may be a symbolic link to a cache elsewhere: a path under its target is shown as
+    ``runs/...``, as it is reached from the repository. A file beside the checkout (the third-party
+    models in ``../shared/``) is shown as ``../...``."""
+    given = Path(os.path.abspath(path))
+    resolved = Path(path).resolve()
+    for candidate, root, prefix in ((given, REPO_ROOT.absolute(), Path()),
+                                    (resolved, REPO_ROOT.resolve(), Path()),
+                                    (resolved, RUNS_DIR.resolve(), Path(RUNS_DIR.name)),
+                                    (given, REPO_ROOT.absolute().parent, Path("..")),
+                                    (resolved, REPO_ROOT.resolve().parent, Path(".."))):
+        if root == Path(root.anchor):  # a checkout at the top level has no "beside" to show
+            continue
+        try:
+            return str(prefix / candidate.relative_to(root))
+        except ValueError:
+            continue
+    return str(Path(*resolved.parts[-2:]))
 
 
 @dataclass(frozen=True)

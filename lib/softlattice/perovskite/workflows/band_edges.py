@@ -115,7 +115,8 @@ def edge_statistics(edges: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -
     Returns
     -------
     Columns ``fa_fraction``, ``snapshots``, ``vbm_std``, ``vbm_std_error``, ``cbm_std``,
-    ``cbm_std_error``, ``gap_mean``, ``gap_std`` (eV).
+    ``cbm_std_error``, ``gap_mean``, ``gap_std`` (eV). A composition with a single snapshot has no
+    spread: its standard deviations and their errors are NaN.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -123,6 +124,9 @@ def edge_statistics(edges: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -
         row = dict(fa_fraction=float(x), snapshots=len(group), gap_mean=group.gap.mean(), gap_std=group.gap.std(ddof=1))
         for edge in ("vbm", "cbm"):
             values = group[edge].to_numpy()
+            if len(values) < 2:
+                row[f"{edge}_std"] = row[f"{edge}_std_error"] = np.nan
+                continue
             resampled = [values[rng.integers(0, len(values), len(values))].std(ddof=1) for _ in range(bootstrap)]
             row[f"{edge}_std"] = float(values.std(ddof=1))
             row[f"{edge}_std_error"] = float(np.std(resampled))

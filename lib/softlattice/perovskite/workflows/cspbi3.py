@@ -32,7 +32,7 @@ from softlattice import __version__
 from softlattice.infra.keys import file_hash
 from softlattice.infra.paths import DATA_DIR, REPO_ROOT, RUNS_DIR
 from softlattice.infra.provenance import read_provenance, write_provenance
-from softlattice.infra.resultsets import ResultSet, obtain, result_key
+from softlattice.infra.resultsets import ResultSet, display_path, obtain, result_key
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, run_key, run_md
 from softlattice.md.protocols import hold, ramp
@@ -122,7 +122,7 @@ def validate_cspbi3(model: str | Path, settings: ValidationSettings = Validation
     else:
         results = {kind: _run(task) for kind, task in zip(kinds, tasks)}
     thresholds = noise_thresholds(results["reference"], settings.window, settings.n_sigma)
-    report: dict = dict(model=str(model), model_hash=file_hash(model), settings=asdict(settings),
+    report: dict = dict(model=display_path(model), model_hash=file_hash(model), settings=asdict(settings),
                         thresholds=asdict(thresholds), softlattice=__version__,
                         python=platform.python_version(),
                         n_atoms=int(results["heating"].attrs["n_atoms"]))
@@ -223,7 +223,9 @@ def load_result_set(folder: str | Path) -> tuple[dict, dict[str, pd.DataFrame], 
 def format_report(report: dict) -> str:
     """Human-readable summary of :func:`validate_cspbi3`'s report."""
     s = report["settings"]
-    lines = [f"CsPbI3 validation with {report['model']} (sha256 {report['model_hash']})",
+    model = report["model"]  # reports written before models were stored repository-relative hold an absolute path
+    model = display_path(model) if Path(model).is_absolute() else model
+    lines = [f"CsPbI3 validation with {model} (sha256 {report['model_hash']})",
              f"cell {s['repeat']}x{s['repeat']}x{s['repeat']} ({report['n_atoms']} atoms), ramps "
              f"{s['temperature_low']:.0f}-{s['temperature_high']:.0f} K at {s['rate_K_per_ps']} K/ps "
              f"({report['heating_duration_ps']:.0f} ps each), time step {s['timestep_fs']} fs",
@@ -240,10 +242,16 @@ def format_report(report: dict) -> str:
         else:
             lines.append("  speed: not measured in this call (resumed from finished checkpoints; "
                          "see the run log)")
-    lines.append("hysteresis (heating - cooling):")
+    lines.append("hysteresis (heating - cooling) of the transitions seen on both ramps:")
+    one_way = 0
     for h in report["hysteresis"]:
+        if not (pd.notna(h["heating_K"]) and pd.notna(h["cooling_K"])):
+            one_way += 1
+            continue
         lines.append(f"  {h['low_phase']} <-> {h['high_phase']}: heating {h['heating_K']:.0f} K, "
                      f"cooling {h['cooling_K']:.0f} K, difference {h['hysteresis_K']:.0f} K")
+    if one_way:
+        lines.append(f"  ({one_way} transition(s) seen on one ramp only: see the transitions above)")
     lines.append("pseudo-cubic lattice parameters on heating (Å):")
     for row in report["heating_lattice"]:
         lines.append(f"  {row['temperature_K']:.0f} K: a {row['a_A']:.3f} b {row['b_A']:.3f} "

@@ -310,7 +310,8 @@ def cubic_boundary(transitions: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     One row per ramp: the task columns, ``from_phase``, ``to_phase``, ``temperature_K``,
-    ``resolution_K``; ramps that never reach (or leave) the cubic phase are absent.
+    ``resolution_K``; ramps that never reach (or leave) the cubic phase are absent (with none, an
+    empty table with those columns).
     """
     rows = []
     for _, ramp_transitions in transitions.groupby(["fa_fraction", "kind", "replica", "repeat", "rate_K_per_ps"]):
@@ -319,7 +320,25 @@ def cubic_boundary(transitions: pd.DataFrame) -> pd.DataFrame:
             ramp_transitions[ramp_transitions.from_phase == "a0a0a0"]
         if len(chosen):
             rows.append(chosen.iloc[-1] if heating else chosen.iloc[0])
-    return pd.DataFrame(rows).reset_index(drop=True)
+    return pd.DataFrame(rows, columns=transitions.columns).reset_index(drop=True)
+
+
+def cubic_boundary_statistics(transitions: pd.DataFrame) -> pd.DataFrame:
+    """The cubic boundary (:func:`cubic_boundary`) averaged over replicas per composition,
+    direction, cell and rate, whichever tilted phase lies on the other side in each ramp, with
+    the error of :func:`transition_statistics`.
+
+    Returns
+    -------
+    The columns of :func:`transition_statistics`, ``from_phase``/``to_phase`` being 'a0a0a0' and
+    'tilted'; ``replicas`` counts the ramps that cross the boundary.
+    """
+    boundary = cubic_boundary(transitions)
+    if not len(boundary):
+        return transition_statistics(transitions.iloc[:0])
+    heating = (boundary.kind == "heating").to_numpy()
+    return transition_statistics(boundary.assign(from_phase=np.where(heating, "tilted", "a0a0a0"),
+                                                 to_phase=np.where(heating, "a0a0a0", "tilted")))
 
 
 def phase_at(windows: pd.DataFrame, temperature: float) -> pd.DataFrame:
