@@ -43,6 +43,7 @@ from softlattice.infra.profiles import refuse_unknown_parameters
 refuse_unknown_parameters(globals(), _declared)
 
 # %%
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
@@ -145,10 +146,19 @@ display(Markdown(" ".join(summary)))
 # untilted cubic reference run of the same cell by five standard deviations. The tasks run on Dask
 # {cite}`dask2016` (`softlattice.perovskite.workflows.phase_diagram`): a LocalCluster on this
 # machine, any scheduler on a cluster.
-#
-# The cells and ramps are what two cores allow: 768 atoms (4×4×4) at 40 K/ps, about 3,000-6,000
-# times faster than the seed's ramps and 15-100 times smaller cells. The last section measures what
-# that does at one composition (a 2,592-atom cell, a ramp half as fast).
+
+# %% tags=["remove-input"]
+SEED_ATOMS, SEED_RATES_K_PER_PS = (12_000, 96_000), (0.007, 0.015)  # the seed's cells and ramps (7-15 K/ns)
+ramp_settings = settings["ramp"]
+cell_repeat = np.broadcast_to(ramp_settings["repeat"], 3)  # an int n means n×n×n
+cell_atoms = 12 * int(np.prod(cell_repeat))  # 12 atoms per APbI3 formula unit, MA or FA
+rate = float(ramp_settings["rate_K_per_ps"])
+display(Markdown(
+    f"The cells and ramps are what two cores allow: {cell_atoms} atoms "
+    f"({'×'.join(str(n) for n in cell_repeat)}) at {rate:g} K/ps, "
+    f"{rate / SEED_RATES_K_PER_PS[1]:,.0f}-{rate / SEED_RATES_K_PER_PS[0]:,.0f} times faster than the seed's ramps "
+    f"in cells {SEED_ATOMS[0] / cell_atoms:.0f}-{SEED_ATOMS[1] / cell_atoms:.0f} times smaller. The last section "
+    "measures what a larger cell and a slower ramp change at one composition."))
 
 # %% [markdown]
 # ## Mode activation and lattice parameters of MAPbI3 and FAPbI3
@@ -308,7 +318,12 @@ if settings.get("size_test"):
 #   of the ramp: at 40 K/ps transitions are superheated on heating and undercooled on cooling, and
 #   the heating/cooling gap is the measure of that. Nothing here was adjusted toward the seed's or
 #   the experiments' numbers.
-# - A 768-atom cell holds 64 A sites: x = 0.25 is 16 FA cations in one arrangement per replica.
-#   Replicas with other arrangements give the error bars; the seed's cells average over thousands.
+# - Replicas with other A-site arrangements give the error bars (the A sites of one cell are
+#   counted below); the seed's cells average over thousands of arrangements.
 # - Labels with `*` or with tilts about two or three axes on cooling are domain states (several
 #   orientations of the tetragonal tilt in one cell); chapter 03 resolves them per layer and cell.
+
+# %% tags=["remove-input"]
+a_sites = int(np.prod(cell_repeat))
+display(Markdown(f"A {cell_atoms}-atom cell holds {a_sites} A sites: x = 0.25 is {round(0.25 * a_sites)} FA cations, "
+                 "in one arrangement per replica."))

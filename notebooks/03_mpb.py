@@ -50,7 +50,7 @@ from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.perovskite.mpb import (
     block_modes, fit_mpb, layer_table, logistic, r_share_table)
 from softlattice.perovskite.workflows.phase_diagram import (
-    load_sweep, load_sweep_frames, obtain_sweep)
+    cubic_boundary, load_sweep, load_sweep_frames, obtain_sweep)
 
 plotting.use_book_renderer()
 settings = profiles.resolve("03_mpb", profile, sweep=sweep, temperatures=temperatures,
@@ -224,9 +224,9 @@ for frame in large_frames:
 # ## Reading these results
 #
 # - **No clear MPB in these runs.** With this potential (CHGNet-r2SCAN labels through the NEP)
-#   and 40 K/ps ramps in 768-atom cells, the cubic phase survives cooling down to 100-200 K at
-#   every composition (chapter 02), so at the seed's 250 K the cooled cells are still cubic and
-#   the R share there is noise. Below the transition the two replicas of one composition often
+#   and chapter 02's fast ramps in small cells, the cubic phase survives cooling far below the
+#   seed's 250 K at every composition (the temperatures are listed below), so at 250 K the cooled
+#   cells are still cubic and the R share there is noise. Below the transition the two replicas of one composition often
 #   disagree (one R, one M), and no logistic crossover is resolved at any of the temperatures
 #   (the fit says so above instead of reporting a centre outside the data). On heating from $a^-a^-c^+$ the in-phase (M) tilt dominates at
 #   every composition. The seed's 27 % is not reproduced; whether that is the reference, the fast
@@ -234,7 +234,7 @@ for frame in large_frames:
 #   latter two at x = 0.25 only).
 # - The 6,144-atom cell maps onto the perovskite sites only at the stored temperatures printed
 #   with a result above; at the others an iodine has moved farther than half the I-I site distance
-#   (a defect forming; the same cell's cubic reference run blew up at 0.6 ps), so the potential is
+#   (a defect forming; the same cell's cubic reference run blew up early), so the potential is
 #   at the edge of its stability in cells this large. Where the cell maps, the blocks are a mix of
 #   M- and R-dominated ones and no layer along any axis is pure: neither the seed's layering nor
 #   its twin domains appear in this cell.
@@ -242,3 +242,14 @@ for frame in large_frames:
 #   ramp; nothing was fitted toward the seed's 27 %.
 # - In a 4×4×4 cell a layer of 2×2×2 blocks is 4 blocks; "M" or "R" layers in it are an indication
 #   of layering, not a statistic. The seed's cells hold thousands of blocks.
+
+# %% tags=["remove-input"]
+cooling_exits = cubic_boundary(tables["transitions"][(tables["transitions"].repeat == base["repeat"])
+                                                    & (tables["transitions"].rate_K_per_ps == base["rate_K_per_ps"])])
+cooling_exits = cooling_exits[cooling_exits.kind == "cooling"]
+if len(cooling_exits):
+    extremes = cooling_exits.groupby("fa_fraction").temperature_K.agg(["min", "max"])
+    display(Markdown("Where the cooled cells leave the cubic phase (chapter 02's cubic boundary, over replicas): "
+                     + "; ".join(f"x = {x:g}: {r['min']:.0f}-{r['max']:.0f} K" for x, r in extremes.iterrows()) + "."))
+else:
+    display(Markdown("No cooled cell leaves the cubic phase in these runs."))

@@ -249,14 +249,14 @@ damping_ratios(fits).round(2)  # gamma / (2 w0): above 1 overdamped, below 1 und
 #   finished runs: the hottest runs with real masses blew up (two atoms closer than 0.6 Å). So the
 #   crossover composition cannot be located and compared with an MPB, which chapter 03 does not
 #   resolve either. The failures mark a limit of this potential at high temperature with real
-#   masses (the phase-diagram runs, with heavy hydrogen and up to 425 K, all finished in 768-atom
-#   cells).
+#   masses (chapter 02's phase-diagram ramps, with heavy hydrogen and to lower temperatures, did
+#   not blow up in the same way).
 # - The damping ratio $\gamma/2\omega_0$ (table above) falls with temperature for M, toward the
 #   underdamped side, while R stays much more overdamped wherever both are fitted: the opposite
 #   asymmetry to the seed's intermediate region, where only M is overdamped.
 # - The runs start from the cubic cell. For MAPbI3 the lowest temperature lies below chapter 02's
 #   cubic boundary on heating, so there the tilt can begin to condense during the run, which makes
 #   its ACF long and overdamped-looking.
-# - The grid is coarse (real masses and 0.5 fs steps cost four times the phase-diagram runs), so
+# - The grid is coarse (real masses need 0.5 fs steps, half the phase-diagram runs' step), so
 #   the boundaries between regimes are bracketed at best; a run must be many times longer than
 #   the slowest decay for a stable fit (the ACF code refuses lags longer than a fifth of the run).

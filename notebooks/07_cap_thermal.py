@@ -111,9 +111,9 @@ display(Markdown(" ".join(brief)))
 # Models from chapter 06: the fine-tuned CHGNet relaxes and ranks the
 # orderings and gives the 0 K phonons (phonopy {cite}`togo2023phonopy`, the 40-atom cell as its own
 # supercell, so Γ of that cell: the parent's Γ, X, M and R); the GNN gives the gaps. The MD uses a
-# NEP student ({mod}`softlattice.antiperovskite.workflows.thermal`): on two cores CHGNet takes about 0.07 s per
-# 40-atom step, about a hundred times more than a NEP (a day for this page's runs instead of
-# minutes), so a NEP is trained with neppo on the fine-tuned CHGNet's
+# NEP student ({mod}`softlattice.antiperovskite.workflows.thermal`): a CHGNet step costs far more
+# than a NEP step (`python benchmarks/cap_label_throughput.py` measures both on the machine it runs
+# on), so a NEP is trained with neppo on the fine-tuned CHGNet's
 # labels, and its errors against its teacher are shown. The student keeps neppo's three-body
 # descriptor and a ZBL core. A student trained on chapter 06's cells alone pulled atoms together
 # (Ag-Ag under 0.5 Å) within a picosecond of MD at 100 K: its training set has no close contacts.
