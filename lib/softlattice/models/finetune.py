@@ -43,11 +43,17 @@ class FineTuneSettings:
     seed: int = 0
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
-            raise ValueError(f"need epochs >= 1, batch_size >= 1, learning_rate > 0; got {self.epochs}, "
-                             f"{self.batch_size}, {self.learning_rate}")
-        if not 0 < self.validation_percent < 100:
-            raise ValueError(f"validation_percent {self.validation_percent!r} must be in (0, 100)")
+        check_training_settings(self)
+
+
+def check_training_settings(settings) -> None:
+    """Refuse fine-tuning settings outside their ranges, naming the value (any dataclass with
+    ``epochs``, ``batch_size``, ``learning_rate`` and ``validation_percent``)."""
+    if settings.epochs < 1 or settings.batch_size < 1 or not settings.learning_rate > 0:
+        raise ValueError(f"need epochs >= 1, batch_size >= 1, learning_rate > 0; got {settings.epochs}, "
+                         f"{settings.batch_size}, {settings.learning_rate}")
+    if not 0 < settings.validation_percent < 100:
+        raise ValueError(f"validation_percent {settings.validation_percent!r} must be in (0, 100)")
 
 
 def _structure_data(labelled: Sequence[Atoms], graph_converter):

@@ -25,6 +25,7 @@ from ase import Atoms
 from ase.data import atomic_numbers
 
 from softlattice.infra.keys import structure_hash
+from softlattice.models.finetune import check_training_settings
 from softlattice.models.metrics import species_offsets
 from softlattice.models.splits import split
 
@@ -44,11 +45,7 @@ class SevenNetFineTuneSettings:
     seed: int = 0
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
-            raise ValueError(f"need epochs >= 1, batch_size >= 1, learning_rate > 0; got {self.epochs}, "
-                             f"{self.batch_size}, {self.learning_rate}")
-        if not 0 < self.validation_percent < 100:
-            raise ValueError(f"validation_percent {self.validation_percent!r} must be in (0, 100)")
+        check_training_settings(self)
 
 
 def _checkpoint(base_model: str):

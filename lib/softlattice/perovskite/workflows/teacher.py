@@ -273,16 +273,15 @@ def anchor_structures(validation: Sequence[Atoms], fa_fractions: Sequence[float]
     return anchors
 
 
-def label_anchors(reference: str, part: int, parts: int, count: int | None = None) -> None:
-    """Label this process's share (every ``parts``-th, from ``part``) of the anchor structures
-    with ``reference`` (cached per structure; an SCF failure is printed and skipped)."""
-    structures = anchor_structures(load_dft_validation())[:count]
+def label_share(structures: Sequence[Atoms], reference: str, part: int, parts: int, what: str) -> None:
+    """Label this process's share (every ``parts``-th, from ``part``) of ``structures`` with
+    ``reference`` (cached per structure; an SCF failure is printed and the structure skipped)."""
     for index in range(part, len(structures), parts):
         try:
             label_structures([structures[index]], reference)
-            print(f"{reference}: anchor {index} done", flush=True)
+            print(f"{reference}: {what} {index} done", flush=True)
         except Exception as error:  # a failed SCF must not stop the others; it stays unlabelled
-            print(f"{reference}: anchor {index} failed: {type(error).__name__}: {error}", flush=True)
+            print(f"{reference}: {what} {index} failed: {type(error).__name__}: {error}", flush=True)
 
 
 def finetune_structures(validation: Sequence[Atoms]) -> list[Atoms]:
@@ -297,18 +296,6 @@ def finetune_structures(validation: Sequence[Atoms]) -> list[Atoms]:
     order = sorted(range(len(rest)), key=lambda k: (rank[k], groups[k]))
     return [Atoms(rest[k].numbers, positions=rest[k].positions, cell=rest[k].cell, pbc=True,
                   info=dict(rest[k].info)) for k in order]
-
-
-def label_finetune_set(reference: str, part: int, parts: int, count: int | None = None) -> None:
-    """Label this process's share of the first ``count`` fine-tuning cells with ``reference``
-    (cached per structure; an SCF failure is printed and skipped)."""
-    structures = finetune_structures(load_dft_validation())[:count]
-    for index in range(part, len(structures), parts):
-        try:
-            label_structures([structures[index]], reference)
-            print(f"{reference}: fine-tuning cell {index} done", flush=True)
-        except Exception as error:  # a failed SCF must not stop the others; it stays unlabelled
-            print(f"{reference}: fine-tuning cell {index} failed: {type(error).__name__}: {error}", flush=True)
 
 
 MIN_FINETUNE_LABELS = 10
@@ -600,9 +587,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.count is not None and args.count < 1:
             parser.error(f"--count {args.count} must be at least 1")
         if args.command == "anchors":
-            label_anchors(args.reference, *args.part, count=args.count)
+            label_share(anchor_structures(load_dft_validation())[:args.count], args.reference, *args.part, "anchor")
         else:
-            label_finetune_set("gpaw-pw-pbe", *args.part, count=args.count)
+            label_share(finetune_structures(load_dft_validation())[:args.count], "gpaw-pw-pbe", *args.part,
+                        "fine-tuning cell")
     return 0
 
 
