@@ -269,24 +269,27 @@ def phase_diagram_figure(windows, boundary=None, height: int = 560) -> go.Figure
     return figure
 
 
+def add_window_traces(figure: go.Figure, windows, colors: dict[str, str], column: str, row: int, col: int,
+                      dash: str = "solid", suffix: str = "", showlegend: bool = True) -> go.Figure:
+    """One line per key of ``colors`` against temperature, from the window column ``column``
+    formatted with the key (e.g. ``'abs_Q_{}'``), legend-grouped by key."""
+    for key, color in colors.items():
+        figure.add_scatter(x=windows.temperature_K, y=windows[column.format(key)], mode="lines",
+                           line=dict(color=color, dash=dash), name=f"{key}{suffix}", legendgroup=key,
+                           showlegend=showlegend, row=row, col=col)
+    return figure
+
+
 def add_mode_traces(figure: go.Figure, windows, row: int, col: int, dash: str = "solid", suffix: str = "",
                     showlegend: bool = True) -> go.Figure:
     """Window means of the six tilt-mode amplitudes |Q| against temperature (:data:`MODE_COLORS`)."""
-    for mode, color in MODE_COLORS.items():
-        figure.add_scatter(x=windows.temperature_K, y=windows[f"abs_Q_{mode}"], mode="lines",
-                           line=dict(color=color, dash=dash), name=f"{mode}{suffix}", legendgroup=mode,
-                           showlegend=showlegend, row=row, col=col)
-    return figure
+    return add_window_traces(figure, windows, MODE_COLORS, "abs_Q_{}", row, col, dash, suffix, showlegend)
 
 
 def add_lattice_traces(figure: go.Figure, windows, row: int, col: int, dash: str = "solid", suffix: str = "",
                        showlegend: bool = True) -> go.Figure:
     """Pseudo-cubic lattice parameters a, b, c against temperature (:data:`LATTICE_COLORS`)."""
-    for axis, color in LATTICE_COLORS.items():
-        figure.add_scatter(x=windows.temperature_K, y=windows[f"{axis}_A"], mode="lines",
-                           line=dict(color=color, dash=dash), name=f"{axis}{suffix}", legendgroup=axis,
-                           showlegend=showlegend, row=row, col=col)
-    return figure
+    return add_window_traces(figure, windows, LATTICE_COLORS, "{}_A", row, col, dash, suffix, showlegend)
 
 
 def resolved(values, errors):
