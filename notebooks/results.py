@@ -41,13 +41,10 @@ from softlattice.infra.profiles import refuse_unknown_parameters
 refuse_unknown_parameters(globals(), _declared)
 
 # %%
-import warnings
-
 from IPython.display import HTML, Markdown, display
 from plotly.subplots import make_subplots
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm, imported by the model packages
-from softlattice.book import claims, plotting  # noqa: E402
+from softlattice.book import claims, plotting
 
 plotting.use_book_renderer()
 table = claims.results_table()
