@@ -16,6 +16,7 @@ sevennet-0           SevenNet-0 (PBE)
 gpaw-pbe             GPAW, LCAO dzp basis, PBE, Gamma point (slow; needs the GPAW install of chapter 05)
 gpaw-pw-pbe          GPAW, plane waves (400 eV), PBE, Gamma point; gives stress (slower still)
 gpaw-pw-pbe-k222     the same with a 2x2x2 k-point mesh
+gpaw-pw-pbe-e600     gpaw-pw-pbe at a 600 eV cutoff (the basis-set convergence of the stress)
 sevennet-pw-ft       SevenNet-MF-0 fine-tuned on gpaw-pw-pbe labels (chapter 01's teacher step; the
                      committed checkpoint in data/reference/teacher/finetuned)
 
@@ -85,13 +86,13 @@ def _gpaw_pbe() -> Calculator:
     return GPAW(**GPAW_PARAMETERS, txt=None)
 
 
-def _gpaw_pw_pbe(kpts: tuple[int, int, int]) -> Callable[[], Calculator]:
+def _gpaw_pw_pbe(kpts: tuple[int, int, int], cutoff_eV: float = GPAW_PW_CUTOFF_EV) -> Callable[[], Calculator]:
     def make() -> Calculator:
         try:
             from gpaw import GPAW, PW
         except ImportError as error:
             raise RuntimeError(gpaw_missing_message()) from error
-        return GPAW(mode=PW(GPAW_PW_CUTOFF_EV), **(GPAW_PW_PARAMETERS | {"kpts": kpts}), txt=None)
+        return GPAW(mode=PW(cutoff_eV), **(GPAW_PW_PARAMETERS | {"kpts": kpts}), txt=None)
     return make
 
 
@@ -116,6 +117,7 @@ REFERENCES: dict[str, Callable[[], Calculator]] = {
     "gpaw-pbe": _gpaw_pbe,
     "gpaw-pw-pbe": _gpaw_pw_pbe((1, 1, 1)),
     "gpaw-pw-pbe-k222": _gpaw_pw_pbe((2, 2, 2)),
+    "gpaw-pw-pbe-e600": _gpaw_pw_pbe((1, 1, 1), 600.0),
     "sevennet-pw-ft": _finetuned_sevennet,
 }
 MODEL_FILES: dict[str, Path] = {"sevennet-pw-ft": FINETUNED_TEACHER}

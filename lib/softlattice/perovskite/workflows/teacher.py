@@ -540,8 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     screening.add_argument("--no-relax", action="store_true", help="force scales only, no relaxations")
     collecting.add_argument("--save", type=Path, default=RESULT_DIR, help="result-set folder")
     anchors = commands.add_parser("anchors", help="plane-wave GPAW labels of the anchor structures")
-    anchors.add_argument("--reference", default="gpaw-pw-pbe", choices=["gpaw-pw-pbe", "gpaw-pw-pbe-k222"],
-                         help="plane-wave reference (Gamma point or 2x2x2 k-points)")
+    anchors.add_argument("--reference", default="gpaw-pw-pbe", choices=["gpaw-pw-pbe", "gpaw-pw-pbe-k222", "gpaw-pw-pbe-e600"],
+                         help="plane-wave reference (Gamma point, 2x2x2 k-points, or a 600 eV cutoff)")
     anchors.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                          help="this process's share: every N-th anchor from the K-th")
     anchors.add_argument("--count", type=int, default=None, help="only the first COUNT anchors")
