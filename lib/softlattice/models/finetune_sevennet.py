@@ -32,7 +32,8 @@ from softlattice.models.splits import split
 
 @dataclass(frozen=True)
 class SevenNetFineTuneSettings:
-    """Hyper-parameters: SevenNet's own loss (Huber, delta 0.2; forces weight 1, stress 0.01)
+    """Hyper-parameters: SevenNet's own loss (Huber, delta 0.2; weights: energy 1, forces 1, stress
+    0.01; a stress weight of 0 leaves the stresses out)
     with Adam at a tenth of pretraining's learning rate (0.005), for a few tens of epochs on a few
     tens of 96-atom cells (what one core affords in about half an hour)."""
 
@@ -42,6 +43,8 @@ class SevenNetFineTuneSettings:
     learning_rate: float = 5e-4
     batch_size: int = 2
     validation_percent: int = 20
+    energy_weight: float = 1.0
+    stress_weight: float = 0.01
     seed: int = 0
 
     def __post_init__(self):
@@ -164,8 +167,12 @@ def finetune_sevennet(training: Sequence[Atoms], settings: SevenNetFineTuneSetti
     training_loader = DataLoader(_graphs(train_set, cutoff, settings.modal, {}), batch_size=settings.batch_size,
                                  shuffle=True)
     validation_loader = DataLoader(_graphs(validation_set, cutoff, settings.modal, {}), batch_size=settings.batch_size)
+    from sevenn.train.loss import PerAtomEnergyLoss
     losses = get_loss_functions_from_config(dict(loss="huber", loss_param=dict(delta=0.2), force_loss_weight=1.0,
-                                                 stress_loss_weight=0.01, is_train_stress=True))
+                                                 stress_loss_weight=settings.stress_weight,
+                                                 is_train_stress=settings.stress_weight > 0))
+    losses = [(loss, settings.energy_weight if isinstance(loss, PerAtomEnergyLoss) else weight)
+              for loss, weight in losses]
     trainer = Trainer(model, losses, torch.optim.Adam, dict(lr=settings.learning_rate), device="cpu")
     history = [dict(epoch=0, train_force_rmse=_force_rmse(trainer.model, training_loader),
                     validation_force_rmse=_force_rmse(trainer.model, validation_loader))]

@@ -19,6 +19,7 @@ gpaw-pw-pbe-k222     the same with a 2x2x2 k-point mesh
 gpaw-pw-pbe-e600     gpaw-pw-pbe at a 600 eV cutoff (the basis-set convergence of the stress)
 sevennet-pw-ft       SevenNet-MF-0 fine-tuned on gpaw-pw-pbe labels (chapter 01's teacher step; the
                      committed checkpoint in data/reference/teacher/finetuned)
+sevennet-pw-ft-ef    the same fine-tuned on energies and forces only (data/reference/teacher/finetuned-ef)
 
 Labels are cached on disk, one extxyz file per structure, keyed by a hash of the structure
 (species, positions, cell) and the reference's cache name (:func:`cache_name`: the name, and for a
@@ -96,17 +97,25 @@ def _gpaw_pw_pbe(kpts: tuple[int, int, int], cutoff_eV: float = GPAW_PW_CUTOFF_E
     return make
 
 
-FINETUNED_TEACHER = DATA_DIR / "reference" / "teacher" / "finetuned" / "checkpoint.pth"
-"""The SevenNet checkpoint fine-tuned on plane-wave GPAW labels (``teacher finetune`` writes it)."""
+FINETUNED_DIR = DATA_DIR / "reference" / "teacher"
+FINETUNED_TEACHERS: dict[str, Path] = {
+    "sevennet-pw-ft": FINETUNED_DIR / "finetuned" / "checkpoint.pth",
+    "sevennet-pw-ft-ef": FINETUNED_DIR / "finetuned-ef" / "checkpoint.pth",
+}
+"""The SevenNet checkpoints fine-tuned on plane-wave GPAW labels (``teacher finetune`` writes them):
+on energies, forces and stresses, and (``-ef``) on energies and forces only."""
 FINETUNED_MODAL = "R2SCAN"
 """The modality of SevenNet-MF-0 that was fine-tuned (the candidate the teacher rule ranked first)."""
 
 
-def _finetuned_sevennet() -> Calculator:
-    if not FINETUNED_TEACHER.is_file():
-        raise RuntimeError(f"the fine-tuned teacher {FINETUNED_TEACHER} does not exist; make it with "
-                           "`python -m softlattice.perovskite.workflows.teacher finetune`")
-    return _sevennet(str(FINETUNED_TEACHER), FINETUNED_MODAL)()
+def _finetuned_sevennet(name: str) -> Callable[[], Calculator]:
+    def make() -> Calculator:
+        checkpoint = FINETUNED_TEACHERS[name]
+        if not checkpoint.is_file():
+            raise RuntimeError(f"the fine-tuned teacher {checkpoint} does not exist; make it with "
+                               f"`python -m softlattice.perovskite.workflows.teacher finetune --variant {name}`")
+        return _sevennet(str(checkpoint), FINETUNED_MODAL)()
+    return make
 
 
 REFERENCES: dict[str, Callable[[], Calculator]] = {
@@ -118,9 +127,9 @@ REFERENCES: dict[str, Callable[[], Calculator]] = {
     "gpaw-pw-pbe": _gpaw_pw_pbe((1, 1, 1)),
     "gpaw-pw-pbe-k222": _gpaw_pw_pbe((2, 2, 2)),
     "gpaw-pw-pbe-e600": _gpaw_pw_pbe((1, 1, 1), 600.0),
-    "sevennet-pw-ft": _finetuned_sevennet,
+    **{name: _finetuned_sevennet(name) for name in FINETUNED_TEACHERS},
 }
-MODEL_FILES: dict[str, Path] = {"sevennet-pw-ft": FINETUNED_TEACHER}
+MODEL_FILES: dict[str, Path] = dict(FINETUNED_TEACHERS)
 """References whose weights are a file of this repository: their cache name carries its hash."""
 
 

@@ -47,7 +47,7 @@ from softlattice.md.calculators import nep_calculator
 from softlattice.models.finetune_sevennet import SevenNetFineTuneSettings, finetune_sevennet
 from softlattice.models.reference import (
     FINETUNED_MODAL,
-    FINETUNED_TEACHER,
+    FINETUNED_TEACHERS,
     GPAW_PW_CUTOFF_EV,
     REFERENCES,
     LabelCache,
@@ -64,13 +64,15 @@ from softlattice.perovskite.workflows.screening import VALIDATION_DIR, load_dft_
 
 CANDIDATES = tuple(f"{base}{suffix}" for base in ("chgnet-r2scan", "chgnet-0.3.0", "sevennet-mf0-r2scan")
                    for suffix in ("", "+d3"))
-FINETUNED = ("sevennet-pw-ft", "sevennet-pw-ft+d3")
-"""The fine-tuned candidates (SevenNet-MF-0 fine-tuned on plane-wave PBE labels; D3 with PBE damping)."""
+FINETUNE_VARIANTS = {"sevennet-pw-ft": dict(stress_weight=0.01), "sevennet-pw-ft-ef": dict(stress_weight=0.0)}
+"""Fine-tuning variants by reference name: on energies, forces and stresses, and on energies and
+forces only (plane-wave PBE labels; with '+d3', D3 with PBE damping)."""
 
 
 def default_candidates() -> list[str]:
-    """The shipped candidates, and the fine-tuned ones once their checkpoint exists."""
-    return list(CANDIDATES) + (list(FINETUNED) if FINETUNED_TEACHER.is_file() else [])
+    """The shipped candidates, and each fine-tuned one (with and without D3) once its checkpoint exists."""
+    return list(CANDIDATES) + [f"{name}{suffix}" for name in FINETUNE_VARIANTS if FINETUNED_TEACHERS[name].is_file()
+                               for suffix in ("", "+d3")]
 GLAZERS = ("a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+")
 SCREEN_DIR = RUNS_DIR / "teacher"
 
@@ -313,15 +315,18 @@ def finetune_labels() -> list[Atoms]:
     return found
 
 
-def finetune_teacher(settings: SevenNetFineTuneSettings | None = None, target: Path = FINETUNED_TEACHER.parent) -> Path:
+def finetune_teacher(variant: str = "sevennet-pw-ft", epochs: int = SevenNetFineTuneSettings.epochs) -> Path:
     """Fine-tune SevenNet-MF-0 (the rule's first-ranked candidate, its R2SCAN modality) on every
-    plane-wave label of the fine-tuning cells; the anchors stay held out for the criteria."""
+    plane-wave label of the fine-tuning cells, as ``variant`` (:data:`FINETUNE_VARIANTS`) says; the
+    anchors stay held out for the criteria."""
+    if variant not in FINETUNE_VARIANTS:
+        raise ValueError(f"unknown fine-tuning variant {variant!r}; allowed: {', '.join(FINETUNE_VARIANTS)}")
     labelled = finetune_labels()
     if len(labelled) < MIN_FINETUNE_LABELS:
         raise ValueError(f"{len(labelled)} plane-wave labelled fine-tuning cells; at least {MIN_FINETUNE_LABELS} "
                          "are needed (run `teacher finetune-labels` first)")
-    settings = settings or SevenNetFineTuneSettings(modal=FINETUNED_MODAL)
-    return finetune_sevennet(labelled, settings, target)
+    settings = SevenNetFineTuneSettings(modal=FINETUNED_MODAL, epochs=epochs, **FINETUNE_VARIANTS[variant])
+    return finetune_sevennet(labelled, settings, FINETUNED_TEACHERS[variant].parent)
 
 
 TETRAGONAL = ("a0a0c-", "a0a0c+")
@@ -494,23 +499,24 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
                                   pw_cutoff_eV=GPAW_PW_CUTOFF_EV, pw_kpts=[1, 1, 1]),
                      {"yardstick_sha256_16": file_hash(yardstick), "lcao_set_sha256_16": file_hash(
                          VALIDATION_DIR / "gpaw-pbe.extxyz.gz")}
-                     | ({"finetuned_checkpoint_sha256_16": file_hash(FINETUNED_TEACHER)}
-                        if FINETUNED_TEACHER.is_file() else {}), command=command,
+                     | {f"{name}_checkpoint_sha256_16": file_hash(path) for name, path in FINETUNED_TEACHERS.items()
+                        if path.is_file()}, command=command,
                      relaxations=len(relaxed_structures), anchors=len(anchors))
     return target
 
 
 def load_teacher_screen(folder: str | Path = RESULT_DIR) -> dict:
     """The committed screening: its tables by name, ``choice`` (teacher and reason), ``provenance``,
-    ``anchors`` (the plane-wave-labelled cells) and ``finetune`` (the fine-tuned teacher's training
-    history, settings and training-set size; None before it exists)."""
+    ``anchors`` (the plane-wave-labelled cells) and ``finetune`` (by fine-tuned reference name: its
+    training history, settings and training-set size; empty before any exists)."""
     folder = Path(folder)
-    tuned = folder / FINETUNED_TEACHER.parent.name
-    finetune = None
-    if (tuned / "history.csv").is_file():
-        key = json.loads((tuned / "settings.json").read_text())
-        finetune = dict(history=pd.read_csv(tuned / "history.csv"), settings=key["settings"],
-                        structures=len(key["data"]), checkpoint=tuned / FINETUNED_TEACHER.name)
+    finetune = {}
+    for name, checkpoint in FINETUNED_TEACHERS.items():
+        tuned = folder / checkpoint.parent.name
+        if (tuned / "history.csv").is_file():
+            key = json.loads((tuned / "settings.json").read_text())
+            finetune[name] = dict(history=pd.read_csv(tuned / "history.csv"), settings=key["settings"],
+                                  structures=len(key["data"]), checkpoint=tuned / checkpoint.name)
     # a table with nothing measured yet is stored empty (or, from before it existed, absent)
     tables = {name: pd.read_csv(path) if path.is_file() and path.stat().st_size > 1 else pd.DataFrame()
               for name in RESULT_TABLES for path in [folder / f"{name}.csv"]}
@@ -555,6 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tilts.add_argument("--candidate", required=True, help="a screened candidate, e.g. sevennet-mf0-r2scan+d3")
     tuning_model = commands.add_parser("finetune", help="fine-tune SevenNet-MF-0 on the plane-wave labels so far")
     tuning_model.add_argument("--epochs", type=positive_int, default=SevenNetFineTuneSettings.epochs)
+    tuning_model.add_argument("--variant", default="sevennet-pw-ft", choices=list(FINETUNE_VARIANTS),
+                              help="with stresses (sevennet-pw-ft) or energies and forces only (-ef)")
     args = parser.parse_args(argv)
     if args.command in ("screen", "collect"):
         for candidate in args.candidates:
@@ -579,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(error))
     elif args.command == "finetune":
         try:
-            path = finetune_teacher(SevenNetFineTuneSettings(modal=FINETUNED_MODAL, epochs=args.epochs))
+            path = finetune_teacher(args.variant, args.epochs)
         except ValueError as error:
             parser.error(str(error))
         print(f"fine-tuned teacher: {path}")
