@@ -24,6 +24,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -399,7 +400,7 @@ def dft_tilt_table(candidates: Sequence[str], reference: str = "gpaw-pw-pbe",
 
 EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
 RESULT_DIR = DATA_DIR / "reference" / "teacher"
-RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria", "dft_tilts")
+RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria", "dft_tilts", "pw_pressures")
 
 
 def experimental_lattice(path: str | Path = EXPERIMENT_FILE, below_K: float = 150.0) -> dict[float, float]:
@@ -459,6 +460,25 @@ def kpoint_error(gamma: Sequence[Atoms], kpoints: Sequence[Atoms]) -> pd.DataFra
         at_gamma[symbols == s], with_k[symbols == s])) for s in sorted(set(symbols))])
 
 
+PRESSURE_REFERENCES = {"gpaw-pw-pbe": "400 eV, Γ", "gpaw-pw-pbe-k222": "400 eV, 2×2×2", "gpaw-pw-pbe-e600": "600 eV, Γ"}
+
+
+def pw_pressures(references: dict[str, str] = PRESSURE_REFERENCES) -> pd.DataFrame:
+    """Pressure (GPa, -trace(stress)/3) of each anchor cell under each plane-wave setting that has
+    labelled it: how far the stress labels are from converged in basis and k-points. One row per
+    anchor and setting (``anchor`` is the anchor's index)."""
+    from ase.units import GPa
+    rows = []
+    for reference, setting in references.items():
+        cache = LabelCache(reference)
+        for index, atoms in enumerate(anchor_structures(load_dft_validation())):
+            labelled = cache.get(atoms)
+            if labelled is not None:
+                rows.append(dict(anchor=index, setting=setting, reference=reference, fa_fraction=atoms.info["fa_fraction"],
+                                 pressure_GPa=float(-labelled.get_stress()[:3].mean() / GPa)))
+    return pd.DataFrame(rows, columns=["anchor", "setting", "reference", "fa_fraction", "pressure_GPa"])
+
+
 def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DIR, target: Path = RESULT_DIR,
             command: str = "") -> Path:
     """Store what the screening has measured so far as a result set in ``target``: force scales,
@@ -490,6 +510,10 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
     criteria.to_csv(target / "criteria.csv", index=False, float_format="%.5g")
     kpoint_error(anchors, kpoint_anchors).to_csv(target / "kpoint_error.csv", index=False, float_format="%.5g")
     dft_tilt_table(candidates).to_csv(target / "dft_tilts.csv", index=False, float_format="%.5g")
+    pw_pressures().to_csv(target / "pw_pressures.csv", index=False, float_format="%.5g")
+    for name, checkpoint in FINETUNED_TEACHERS.items():
+        if checkpoint.is_file() and checkpoint.parent.parent.resolve() != target.resolve():
+            shutil.copytree(checkpoint.parent, target / checkpoint.parent.name, dirs_exist_ok=True)
     (target / "choice.json").write_text(json.dumps(dict(teacher=chosen, reason=reason), indent=1) + "\n")
     for name, structures in (("relaxed_structures", relaxed_structures), ("anchors_gpaw-pw-pbe", anchors)):
         with gzip.GzipFile(target / f"{name}.extxyz.gz", "wb", mtime=0) as binary, io.TextIOWrapper(binary) as text:
