@@ -167,7 +167,8 @@ def relax_phase(candidate: str, fa_fraction: float, glazer: str, arrangement: in
 
     Arrangement 0 aligns the molecules to the cage ('fit'); k > 0 draws random orientations (and
     for mixed x the A-site order) with seed k. Returns the relaxed structure with ``info``:
-    ``energy_eV``, ``converged``, ``steps``, ``fmax``, the tilt angles and the lattice constant.
+    ``energy_eV``, ``converged`` (False also when the relaxation broke the PbI6 framework, recorded in
+    ``framework_intact``), ``steps``, ``fmax``, the tilt angles and the lattice constant.
     """
     check_candidate(candidate)
     if glazer not in GLAZERS:
@@ -181,11 +182,17 @@ def relax_phase(candidate: str, fa_fraction: float, glazer: str, arrangement: in
     optimiser = LBFGS(FrechetCellFilter(atoms), logfile=None)
     converged = bool(optimiser.run(fmax=fmax, steps=steps))
     energy = atoms.get_potential_energy()
-    tilts = measure_tilt_angles(atoms).mean_abs_angles
+    try:
+        tilts = measure_tilt_angles(atoms).mean_abs_angles
+        intact = True
+    except ValueError as error:  # the model broke the framework: recorded, never used as a phase
+        print(f"{candidate} x={fa_fraction:g} {glazer} arr{arrangement}: framework broken ({error})", flush=True)
+        tilts, intact = np.full(3, np.nan), False
     result = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
     result.arrays.update({k: v for k, v in atoms.arrays.items() if k not in ("numbers", "positions")})
     result.info.update(candidate=candidate, fa_fraction=float(fa_fraction), glazer=glazer,
-                       arrangement=int(arrangement), energy_eV=float(energy), converged=converged,
+                       arrangement=int(arrangement), energy_eV=float(energy), converged=converged and intact,
+                       framework_intact=intact,
                        steps=int(optimiser.nsteps), fmax=float(fmax),
                        lattice_constant=pseudo_cubic_lattice_constant(atoms),
                        **{f"tilt_{k}_deg": float(v) for k, v in zip("xyz", tilts)})
@@ -199,8 +206,8 @@ def relaxed_table(relaxed: Sequence[Atoms]) -> pd.DataFrame:
     is missing or did not converge), lattice constant, tilts, steps and convergence."""
     keys = ("candidate", "fa_fraction", "glazer", "arrangement", "energy_eV", "converged", "steps",
             "lattice_constant", "tilt_x_deg", "tilt_y_deg", "tilt_z_deg")
-    frame = pd.DataFrame([{k: a.info[k] for k in keys} | {"n_fu": a.get_chemical_symbols().count("Pb")}
-                          for a in relaxed])
+    frame = pd.DataFrame([{k: a.info[k] for k in keys} | {"n_fu": a.get_chemical_symbols().count("Pb"),
+                          "framework_intact": bool(a.info.get("framework_intact", True))} for a in relaxed])
     frame["energy_eV_per_fu"] = frame.energy_eV / frame.n_fu
     group = ["candidate", "fa_fraction", "arrangement"]
     untilted = frame[(frame.glazer == "a0a0a0") & frame.converged.astype(bool)].set_index(group).energy_eV_per_fu
