@@ -66,3 +66,15 @@ def test_lattice_comes_from_the_lowest_converged_phase_and_tilt_differences_pair
     assert tilt_energy_difference(only_minus).empty
     unconverged = pd.DataFrame(relaxed("m", 6.2, converged=False))
     assert lowest_phase_lattice(unconverged).empty and tilt_energy_difference(unconverged).empty
+
+
+def test_a_candidate_whose_relaxations_break_the_framework_fails_the_lattice_criterion():
+    table = pd.DataFrame(scales("broken", GOOD, GOOD))
+    phases = pd.DataFrame(relaxed("broken", 6.25, converged=False)).assign(framework_intact=False)
+    row = criteria_table(table, phases, EXPERIMENT).set_index("candidate").loc["broken"]
+    assert row.pass_lattice == False and not row.qualifies  # noqa: E712 (numpy bool)
+    chosen, reason = choose_teacher(criteria_table(table, phases, EXPERIMENT))
+    assert chosen is None and "broken fails lattice" in reason
+    # merely unconverged but intact: not measured, not failed
+    intact = phases.assign(framework_intact=True)
+    assert criteria_table(table, intact, EXPERIMENT).set_index("candidate").loc["broken"].pass_lattice is None

@@ -11,7 +11,8 @@ A candidate qualifies when every criterion below holds on what was measured:
 2. force scale against DFT on MA/FA cells (plane-wave GPAW where measured, else LCAO): the same
    three slopes within :data:`SLOPE_RANGE`;
 3. the pseudo-cubic lattice constant of the lowest relaxed (0 K) phase of each end member within
-   :data:`LATTICE_TOLERANCE` of low-temperature experiment, where a low-temperature value is sourced.
+   :data:`LATTICE_TOLERANCE` of low-temperature experiment, where a low-temperature value is sourced;
+   a candidate whose every relaxation of an end member broke the PbI6 framework fails it.
 
 Among qualifying candidates the teacher is the one whose DFT transverse iodine slope (the tilt
 forces) is closest to 1 on a log scale. A candidate with an unmeasured criterion does not qualify.
@@ -101,12 +102,24 @@ def criteria_table(scales: pd.DataFrame, relaxed: pd.DataFrame, experiment: dict
             if x in experiment:
                 error = value / experiment[x] - 1 if np.isfinite(value) else np.nan
                 row[f"a_error_{name}"] = error
-                lattice_verdicts.append(in_range(abs(error), (0.0, LATTICE_TOLERANCE)))
+                verdict = in_range(abs(error), (0.0, LATTICE_TOLERANCE))
+                if verdict is None and _relaxed_but_broken(relaxed, candidate, x):
+                    verdict = False  # relaxations were run, none ended converged with an intact framework
+                lattice_verdicts.append(verdict)
         row["pass_lattice"] = None if not lattice_verdicts or None in lattice_verdicts else all(lattice_verdicts)
         verdicts = [row["pass_yardstick"], row["pass_dft"], row["pass_lattice"]]
         row["qualifies"] = None not in verdicts and all(verdicts)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _relaxed_but_broken(relaxed: pd.DataFrame, candidate: str, fa_fraction: float) -> bool:
+    """Whether ``candidate`` has relaxations of this end member, and every one of them broke the
+    PbI6 framework (a model that cannot hold the structure fails the lattice criterion)."""
+    if "framework_intact" not in relaxed:
+        return False
+    own = relaxed[(relaxed.candidate == candidate) & (relaxed.fa_fraction == fa_fraction)]
+    return len(own) > 0 and not own.framework_intact.astype(bool).any()
 
 
 def _failed(verdict) -> bool:
