@@ -566,6 +566,20 @@ if len(pressures):
                    if setting != "400 eV, Γ"))
         + "Stresses that change this much with the basis are not converged; a model fine-tuned on them learns the "
           "basis error as a pressure (below)."))
+basis = teacher["basis_error"]
+if len(basis):
+    display(Markdown(f"Forces at 400 eV against 600 eV on {int(basis.cells.iloc[0])} anchor cell(s), per species "
+                     "(RMSE, and the slope of the 600 eV forces on the 400 eV ones):"))
+    display(basis.round(3))
+    framework = basis[basis.species.isin(["Pb", "I"])]
+    molecular = basis[basis.species.isin(["C", "H", "N"])]
+    display(Markdown(
+        f"The Pb and I forces, on which the force-scale criteria rest, change by at most "
+        f"{1000 * framework.rmse_eV_per_A.max():.0f} meV/Å RMS (slopes {framework.slope_600_on_400.min():.3f}-"
+        f"{framework.slope_600_on_400.max():.3f}); the molecular forces by up to "
+        f"{1000 * molecular.rmse_eV_per_A.max():.0f} meV/Å (slopes {molecular.slope_600_on_400.min():.2f}-"
+        f"{molecular.slope_600_on_400.max():.2f}): 400 eV is enough for the framework, not for the molecules "
+        "or the stress."))
 for name, tuned in teacher["finetune"].items():
     history = tuned["history"]
     best = history.loc[history.validation_force_rmse.idxmin()]

@@ -407,7 +407,8 @@ def dft_tilt_table(candidates: Sequence[str], reference: str = "gpaw-pw-pbe",
 
 EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
 RESULT_DIR = DATA_DIR / "reference" / "teacher"
-RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria", "dft_tilts", "pw_pressures")
+RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria", "dft_tilts", "pw_pressures",
+                 "basis_error")
 
 
 def experimental_lattice(path: str | Path = EXPERIMENT_FILE, below_K: float = 150.0) -> dict[float, float]:
@@ -452,19 +453,32 @@ def lcao_against_pw(anchors: Sequence[Atoms]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def kpoint_error(gamma: Sequence[Atoms], kpoints: Sequence[Atoms]) -> pd.DataFrame:
-    """Per species, the force error of Gamma-only plane waves against the 2x2x2 k-point mesh on the
-    same cells (RMSE in eV/Å and the slope of the k-point forces on the Gamma ones)."""
-    by_hash = {structure_hash(a): a for a in kpoints}
-    pairs = [(a, by_hash[structure_hash(a)]) for a in gamma if structure_hash(a) in by_hash]
+def force_change(reference: Sequence[Atoms], other: Sequence[Atoms], slope_column: str) -> pd.DataFrame:
+    """Per species, how the forces of ``other`` differ from those of ``reference`` on the same cells
+    (matched by structure): the RMSE in eV/Å and the slope of ``other``'s forces on ``reference``'s."""
+    by_hash = {structure_hash(a): a for a in other}
+    pairs = [(a, by_hash[structure_hash(a)]) for a in reference if structure_hash(a) in by_hash]
     if not pairs:
         return pd.DataFrame()
     symbols = np.concatenate([a.get_chemical_symbols() for a, _ in pairs])
-    at_gamma = np.concatenate([a.get_forces() for a, _ in pairs])
-    with_k = np.concatenate([k.get_forces() for _, k in pairs])
-    return pd.DataFrame([dict(species=s, cells=len(pairs), rmse_eV_per_A=float(np.sqrt(np.mean(
-        (at_gamma[symbols == s] - with_k[symbols == s]) ** 2))), slope_k_on_gamma=force_slope(
-        at_gamma[symbols == s], with_k[symbols == s])) for s in sorted(set(symbols))])
+    first = np.concatenate([a.get_forces() for a, _ in pairs])
+    second = np.concatenate([b.get_forces() for _, b in pairs])
+    return pd.DataFrame([{"species": s, "cells": len(pairs),
+                          "rmse_eV_per_A": float(np.sqrt(np.mean((first[symbols == s] - second[symbols == s]) ** 2))),
+                          slope_column: force_slope(first[symbols == s], second[symbols == s])}
+                         for s in sorted(set(symbols))])
+
+
+def kpoint_error(gamma: Sequence[Atoms], kpoints: Sequence[Atoms]) -> pd.DataFrame:
+    """Per species, the force error of Gamma-only plane waves against the 2x2x2 k-point mesh on the
+    same cells (RMSE in eV/Å and the slope of the k-point forces on the Gamma ones)."""
+    return force_change(gamma, kpoints, "slope_k_on_gamma")
+
+
+def basis_error(low: Sequence[Atoms], high: Sequence[Atoms]) -> pd.DataFrame:
+    """Per species, the force error of the 400 eV plane-wave labels against 600 eV on the same cells
+    (RMSE in eV/Å and the slope of the 600 eV forces on the 400 eV ones)."""
+    return force_change(low, high, "slope_600_on_400")
 
 
 PRESSURE_REFERENCES = {"gpaw-pw-pbe": "400 eV, Γ", "gpaw-pw-pbe-k222": "400 eV, 2×2×2", "gpaw-pw-pbe-e600": "600 eV, Γ"}
@@ -518,6 +532,8 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
     kpoint_error(anchors, kpoint_anchors).to_csv(target / "kpoint_error.csv", index=False, float_format="%.5g")
     dft_tilt_table(candidates).to_csv(target / "dft_tilts.csv", index=False, float_format="%.5g")
     pw_pressures().to_csv(target / "pw_pressures.csv", index=False, float_format="%.5g")
+    basis_error(anchors, pw_anchors("gpaw-pw-pbe-e600")).to_csv(target / "basis_error.csv", index=False,
+                                                                float_format="%.5g")
     for name, checkpoint in FINETUNED_TEACHERS.items():
         if checkpoint.is_file() and checkpoint.parent.parent.resolve() != target.resolve():
             shutil.copytree(checkpoint.parent, target / checkpoint.parent.name, dirs_exist_ok=True)
