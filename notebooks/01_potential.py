@@ -559,11 +559,13 @@ if len(pressures):
     display(Markdown("Pressure of the plane-wave anchor cells (GPa, $-\\mathrm{tr}\\,\\sigma/3$; negative: the cell "
                      "pulls inward) under each plane-wave setting computed:"))
     display(pressures.pivot_table(index=["anchor", "fa_fraction"], columns="setting", values="pressure_GPa").round(2))
-    by_setting = pressures.groupby("setting").pressure_GPa.mean()
+    wide = pressures.pivot_table(index="anchor", columns="setting", values="pressure_GPa")
+    base = "400 eV, Γ"
     display(Markdown(
-        f"At the 400 eV cutoff of the labels the anchors' mean pressure is {by_setting.get('400 eV, Γ', float('nan')):.2f} GPa. "
-        + ("".join(f"With {setting}: {value:.2f} GPa (on the cells computed). " for setting, value in by_setting.items()
-                   if setting != "400 eV, Γ"))
+        f"At the 400 eV cutoff of the labels the anchors' mean pressure is {wide[base].mean():.2f} GPa. "
+        + "".join(f"On the {int(wide[setting].notna().sum())} cell(s) computed with {setting}: "
+                  f"{wide.loc[wide[setting].notna(), base].mean():.2f} GPa at 400 eV, Γ against "
+                  f"{wide[setting].mean():.2f} GPa. " for setting in wide.columns if setting != base)
         + "Stresses that change this much with the basis are not converged; a model fine-tuned on them learns the "
           "basis error as a pressure (below)."))
 basis = teacher["basis_error"]
