@@ -50,7 +50,7 @@
 # **Which reference, and how soft it is** (the last sections of this page): the candidates that
 # ship their weights, and SevenNet-MF-0 fine-tuned on plane-wave DFT, were measured against GPAW-PBE
 # DFT, an independent DFT-trained CsPbI3 potential and experiment, by a rule fixed before the
-# measurement; none qualifies yet. The force-scale table there
+# measurement (the choice is stated at the end of the page). The force-scale table there
 # shows how much smaller than DFT's the default reference's (CHGNet-r2SCAN's) iodine forces are, and
 # that its NEP inherits that. The model on this page is still the one trained from CHGNet-r2SCAN:
 # the NEP trained from the chosen teacher (NEP v2) is the next step, not yet taken.
