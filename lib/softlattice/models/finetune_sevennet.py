@@ -63,20 +63,15 @@ def _check_modal(checkpoint, modal: str) -> None:
                          f"{', '.join(modal_map)} (case-sensitive)")
 
 
-def _graphs(labelled: Sequence[Atoms], cutoff: float, modal: str, energy_offsets: dict[str, float]):
-    """SevenNet graphs with labels, the per-element energy offsets removed from each energy."""
-    from ase.calculators.singlepoint import SinglePointCalculator
+def _graphs(labelled: Sequence[Atoms], cutoff: float, modal: str):
+    """SevenNet graphs of labelled structures (energy, forces, stress from their calculators)."""
     from sevenn import _keys as KEY
     from sevenn.atom_graph_data import AtomGraphData
     from sevenn.train.dataload import atoms_to_graph
 
     graphs = []
     for atoms in labelled:
-        shifted = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
-        offset = sum(energy_offsets.get(s, 0.0) for s in atoms.get_chemical_symbols())
-        shifted.calc = SinglePointCalculator(shifted, energy=atoms.get_potential_energy() - offset,
-                                             forces=atoms.get_forces(), stress=atoms.get_stress())
-        graph = AtomGraphData.from_numpy_dict(atoms_to_graph(shifted, cutoff, transfer_info=False, y_from_calc=True))
+        graph = AtomGraphData.from_numpy_dict(atoms_to_graph(atoms, cutoff, transfer_info=False, y_from_calc=True))
         graph[KEY.DATA_MODALITY] = modal
         graphs.append(graph)
     return graphs
@@ -164,9 +159,9 @@ def finetune_sevennet(training: Sequence[Atoms], settings: SevenNetFineTuneSetti
     model = checkpoint.build_model()
     _move_energy_shift(model, checkpoint, settings.modal, offsets)
     cutoff = float(checkpoint.config["cutoff"])
-    training_loader = DataLoader(_graphs(train_set, cutoff, settings.modal, {}), batch_size=settings.batch_size,
+    training_loader = DataLoader(_graphs(train_set, cutoff, settings.modal), batch_size=settings.batch_size,
                                  shuffle=True)
-    validation_loader = DataLoader(_graphs(validation_set, cutoff, settings.modal, {}), batch_size=settings.batch_size)
+    validation_loader = DataLoader(_graphs(validation_set, cutoff, settings.modal), batch_size=settings.batch_size)
     from sevenn.train.loss import PerAtomEnergyLoss
     losses = get_loss_functions_from_config(dict(loss="huber", loss_param=dict(delta=0.2), force_loss_weight=1.0,
                                                  stress_loss_weight=settings.stress_weight,
