@@ -447,7 +447,7 @@ summary.round(3)
 from softlattice.perovskite import teacher_criteria
 from softlattice.perovskite.workflows.screening import load_dft_validation
 from softlattice.perovskite.workflows.teacher import (RESULT_DIR, experimental_pseudo_cubic, load_teacher_screen,
-                                                      nep_scale)
+                                                      nep_scale, pressure_comparison, relaxation_summary)
 
 low, high = teacher_criteria.SLOPE_RANGE
 display(Markdown(
@@ -560,13 +560,11 @@ if len(pressures):
     display(Markdown("Pressure of the plane-wave anchor cells (GPa, $-\\mathrm{tr}\\,\\sigma/3$; negative: the cell "
                      "pulls inward) under each plane-wave setting computed:"))
     display(pressures.pivot_table(index=["anchor", "fa_fraction"], columns="setting", values="pressure_GPa").round(2))
-    wide = pressures.pivot_table(index="anchor", columns="setting", values="pressure_GPa")
-    base = "400 eV, Γ"
     display(Markdown(
-        f"At the 400 eV cutoff of the labels the anchors' mean pressure is {wide[base].mean():.2f} GPa. "
-        + "".join(f"On the {int(wide[setting].notna().sum())} cell(s) computed with {setting}: "
-                  f"{wide.loc[wide[setting].notna(), base].mean():.2f} GPa at 400 eV, Γ against "
-                  f"{wide[setting].mean():.2f} GPa. " for setting in wide.columns if setting != base)
+        f"At the 400 eV cutoff of the labels the anchors' mean pressure is "
+        f"{pressures[pressures.reference == 'gpaw-pw-pbe'].pressure_GPa.mean():.2f} GPa. "
+        + "".join(f"On the {r.cells} cell(s) computed with {r.setting}: {r.base_mean_GPa:.2f} GPa at 400 eV, Γ "
+                  f"against {r.setting_mean_GPa:.2f} GPa. " for r in pressure_comparison(pressures).itertuples())
         + "Stresses that change this much with the basis are not converged; a model fine-tuned on them learns the "
           "basis error as a pressure (below)."))
 basis = teacher["basis_error"]
@@ -665,19 +663,6 @@ for run in summary.itertuples():
     kept.append(f"{run.method}: {compound} {'keeps' if getattr(run, started) > getattr(run, other) else 'loses'} "
                 f"${started[2:]}$ at {run.temperature:.0f} K")
 lines.append("- **Short runs at temperature** (96 atoms, 1 ps; indications only): " + "; ".join(kept) + ".")
-def relaxation_summary(candidate):
-    own = teacher["relaxed"][teacher["relaxed"].candidate == candidate] if len(teacher["relaxed"]) else []
-    if not len(own):
-        return "It has not been relaxed yet, so the lattice criterion is unmeasured. "
-    parts = []
-    for run in own.itertuples():
-        compound = teacher_criteria.END_MEMBERS.get(run.fa_fraction, f"x = {run.fa_fraction:g}")
-        state = ("converged" if run.converged else "not converged") if getattr(run, "framework_intact", True) \
-            else "the PbI6 framework broke (an iodine left its octahedron)"
-        parts.append(f"{compound} {run.glazer}: a = {run.lattice_constant:.3f} Å, {state}")
-    return "Relaxations: " + "; ".join(parts) + ". "
-
-
 for tuned_name in [c for c in criteria.candidate if c.startswith("sevennet-pw-ft")]:
     row = criteria.set_index("candidate").loc[tuned_name]
     pretrained_name = "sevennet-mf0-r2scan+d3" if tuned_name.endswith("+d3") else "sevennet-mf0-r2scan"
@@ -690,8 +675,8 @@ for tuned_name in [c for c in criteria.candidate if c.startswith("sevennet-pw-ft
         f"against the CsPbI3 yardstick, on a compound it was never fine-tuned on: "
         f"{slope(tuned_name, 'yardstick', 'slope_Pb'):.2f} / {slope(tuned_name, 'yardstick', 'slope_I_longitudinal'):.2f} / "
         f"{slope(tuned_name, 'yardstick'):.2f}. "
-        + relaxation_summary(tuned_name)
-        + f"Qualifies: {'yes' if bool(row.qualifies) else 'no'}.")
+        + relaxation_summary(teacher["relaxed"], tuned_name)
+        + f" Qualifies: {'yes' if bool(row.qualifies) else 'no'}.")
 lines.append(f"- **Choice.** {teacher['choice']['reason'].capitalize()}.")
 display(Markdown("\n".join(lines)))
 

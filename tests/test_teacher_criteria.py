@@ -78,3 +78,15 @@ def test_a_candidate_whose_relaxations_break_the_framework_fails_the_lattice_cri
     # merely unconverged but intact: not measured, not failed
     intact = phases.assign(framework_intact=True)
     assert criteria_table(table, intact, EXPERIMENT).set_index("candidate").loc["broken"].pass_lattice is None
+
+
+def test_pressures_are_compared_on_the_same_cells_and_relaxations_say_what_broke():
+    from softlattice.perovskite.workflows.teacher import pressure_comparison, relaxation_summary
+    pressures = pd.DataFrame(dict(anchor=[0, 1, 2, 0], setting=["400", "400", "400", "600"],
+                                  reference="r", fa_fraction=0.0, pressure_GPa=[-3.0, -1.0, -8.0, 1.0]))
+    row = pressure_comparison(pressures, base="400").iloc[0]
+    assert row.cells == 1 and row.base_mean_GPa == -3.0 and row.setting_mean_GPa == 1.0
+    phases = pd.DataFrame(relaxed("m", 6.25)).assign(framework_intact=[True, True, True, False, True, True])
+    text = relaxation_summary(phases, "m")
+    assert "MAPbI3 a0a0c-: a = 6.250 Å, converged" in text and text.count("framework broke") == 1
+    assert "not been relaxed" in relaxation_summary(phases, "other")

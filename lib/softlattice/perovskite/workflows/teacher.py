@@ -500,6 +500,32 @@ def pw_pressures(references: dict[str, str] = PRESSURE_REFERENCES) -> pd.DataFra
     return pd.DataFrame(rows, columns=["anchor", "setting", "reference", "fa_fraction", "pressure_GPa"])
 
 
+def pressure_comparison(pressures: pd.DataFrame, base: str = PRESSURE_REFERENCES["gpaw-pw-pbe"]) -> pd.DataFrame:
+    """For each plane-wave setting other than ``base``: how many anchors it computed, and the mean
+    pressure (GPa) of those same anchors under ``base`` and under the setting."""
+    wide = pressures.pivot_table(index="anchor", columns="setting", values="pressure_GPa")
+    rows = [dict(setting=setting, cells=int(wide[setting].notna().sum()),
+                 base_mean_GPa=float(wide.loc[wide[setting].notna(), base].mean()),
+                 setting_mean_GPa=float(wide[setting].mean()))
+            for setting in wide.columns if setting != base]
+    return pd.DataFrame(rows, columns=["setting", "cells", "base_mean_GPa", "setting_mean_GPa"])
+
+
+def relaxation_summary(relaxed: pd.DataFrame, candidate: str) -> str:
+    """One sentence on a candidate's relaxations (:func:`relaxed_table` rows): per phase the
+    pseudo-cubic lattice constant and whether it converged or broke the PbI6 framework."""
+    own = relaxed[relaxed.candidate == candidate] if len(relaxed) else relaxed
+    if not len(own):
+        return "It has not been relaxed yet, so the lattice criterion is unmeasured."
+    parts = []
+    for run in own.itertuples():
+        compound = teacher_criteria.END_MEMBERS.get(run.fa_fraction, f"x = {run.fa_fraction:g}")
+        state = ("converged" if run.converged else "not converged") if getattr(run, "framework_intact", True) \
+            else "the PbI6 framework broke (an iodine left its octahedron)"
+        parts.append(f"{compound} {run.glazer}: a = {run.lattice_constant:.3f} Å, {state}")
+    return "Relaxations: " + "; ".join(parts) + "."
+
+
 def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DIR, target: Path = RESULT_DIR,
             command: str = "") -> Path:
     """Store what the screening has measured so far as a result set in ``target``: force scales,
