@@ -93,3 +93,23 @@ def test_finetuning_cells_exclude_the_held_out_anchors_and_spread_over_compositi
     group = lambda a: (float(a.info["fa_fraction"]), a.info["origin"], a.info["glazer"])  # noqa: E731
     groups = {group(a) for a in cells}
     assert {group(a) for a in cells[:len(groups)]} == groups  # one of each kind before a second of any
+
+
+def test_freezing_keeps_early_blocks_at_their_pretrained_values(synthetic_frames, tmp_path):
+    import torch
+    from sevenn.util import load_checkpoint
+
+    from softlattice.models.finetune_sevennet import freeze_early_blocks
+
+    with pytest.raises(ValueError, match="trainable_blocks -1"):
+        SevenNetFineTuneSettings(trainable_blocks=-1)
+    path = finetune_sevennet(synthetic_frames[:10], SevenNetFineTuneSettings(epochs=2, learning_rate=1e-3,
+                                                                             trainable_blocks=1), tmp_path)
+    before = load_checkpoint("7net-mf-0").build_model().state_dict()
+    after = torch.load(path, map_location="cpu", weights_only=False)["model_state_dict"]
+    moved = {name for name in after if after[name].dtype.is_floating_point
+             and not torch.allclose(after[name], before[name])}
+    assert moved and all(name.startswith(("4_", "reduce_", "rescale_")) for name in moved)
+    assert any(name.startswith("4_") for name in moved)
+    with pytest.raises(ValueError, match="exceeds"):
+        freeze_early_blocks(load_checkpoint("7net-mf-0").build_model(), 9)

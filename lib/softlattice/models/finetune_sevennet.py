@@ -35,7 +35,10 @@ class SevenNetFineTuneSettings:
     """Hyper-parameters: SevenNet's own loss (Huber, delta 0.2; weights: energy 1, forces 1, stress
     0.01; a stress weight of 0 leaves the stresses out)
     with Adam at a tenth of pretraining's learning rate (0.005), for a few tens of epochs on a few
-    tens of 96-atom cells (what one core affords in about half an hour)."""
+    tens of 96-atom cells (what one core affords in about half an hour).
+
+    ``trainable_blocks``: None trains every weight; k trains only the last k interaction blocks and
+    the energy read-out, the rest keep their pretrained values (fewer free weights on few cells)."""
 
     base_model: str = "7net-mf-0"
     modal: str = "R2SCAN"
@@ -45,10 +48,13 @@ class SevenNetFineTuneSettings:
     validation_percent: int = 20
     energy_weight: float = 1.0
     stress_weight: float = 0.01
+    trainable_blocks: int | None = None
     seed: int = 0
 
     def __post_init__(self):
         check_training_settings(self)
+        if self.trainable_blocks is not None and self.trainable_blocks < 0:
+            raise ValueError(f"trainable_blocks {self.trainable_blocks} must be None (all) or >= 0")
 
 
 def _checkpoint(base_model: str):
@@ -98,6 +104,31 @@ def _move_energy_shift(model, checkpoint, modal: str, offsets: dict[str, float])
                 shift[modal_index, column] += value
             else:
                 shift[column] += value
+
+
+READOUT_PREFIXES = ("reduce_input_to_hidden", "reduce_hidden_to_energy", "rescale_atomic_energy")
+
+
+def freeze_early_blocks(model, trainable_blocks: int | None) -> list[str]:
+    """Freeze every weight of ``model`` except those of its last ``trainable_blocks`` interaction
+    blocks (SevenNet names them '<i>_...') and of the read-out; None leaves everything trainable.
+
+    Returns the names of the parameters that stay trainable."""
+    names = [name for name, _ in model.named_parameters()]
+    if trainable_blocks is None:
+        return names
+    blocks = sorted({int(name.split("_")[0]) for name in names if name.split("_")[0].isdigit()})
+    if trainable_blocks > len(blocks):
+        raise ValueError(f"trainable_blocks {trainable_blocks} exceeds the model's {len(blocks)} interaction blocks")
+    kept = set(blocks[len(blocks) - trainable_blocks:])
+    trainable = []
+    for name, parameter in model.named_parameters():
+        head = name.split("_")[0]
+        keep = name.startswith(READOUT_PREFIXES) or (head.isdigit() and int(head) in kept)
+        parameter.requires_grad_(keep)
+        if keep:
+            trainable.append(name)
+    return trainable
 
 
 def _force_rmse(model, loader) -> float:
@@ -158,6 +189,7 @@ def finetune_sevennet(training: Sequence[Atoms], settings: SevenNetFineTuneSetti
 
     model = checkpoint.build_model()
     _move_energy_shift(model, checkpoint, settings.modal, offsets)
+    freeze_early_blocks(model, settings.trainable_blocks)
     cutoff = float(checkpoint.config["cutoff"])
     training_loader = DataLoader(_graphs(train_set, cutoff, settings.modal), batch_size=settings.batch_size,
                                  shuffle=True)

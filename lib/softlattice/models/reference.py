@@ -20,6 +20,8 @@ gpaw-pw-pbe-e600     gpaw-pw-pbe at a 600 eV cutoff (the basis-set convergence o
 sevennet-pw-ft       SevenNet-MF-0 fine-tuned on gpaw-pw-pbe labels (chapter 01's teacher step; the
                      committed checkpoint in data/reference/teacher/finetuned)
 sevennet-pw-ft-ef    the same fine-tuned on energies and forces only (data/reference/teacher/finetuned-ef)
+sevennet-pw-ft-ef-last  the same with only the last interaction block and the read-out trained
+                     (data/reference/teacher/finetuned-ef-last)
 
 Labels are cached on disk, one extxyz file per structure, keyed by a hash of the structure
 (species, positions, cell) and the reference's cache name (:func:`cache_name`: the name, and for a
@@ -101,6 +103,7 @@ FINETUNED_DIR = DATA_DIR / "reference" / "teacher"
 FINETUNED_TEACHERS: dict[str, Path] = {
     "sevennet-pw-ft": FINETUNED_DIR / "finetuned" / "checkpoint.pth",
     "sevennet-pw-ft-ef": FINETUNED_DIR / "finetuned-ef" / "checkpoint.pth",
+    "sevennet-pw-ft-ef-last": FINETUNED_DIR / "finetuned-ef-last" / "checkpoint.pth",
 }
 """The SevenNet checkpoints fine-tuned on plane-wave GPAW labels (``teacher finetune`` writes them):
 on energies, forces and stresses, and (``-ef``) on energies and forces only."""

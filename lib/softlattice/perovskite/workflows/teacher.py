@@ -65,9 +65,11 @@ from softlattice.perovskite.workflows.screening import VALIDATION_DIR, load_dft_
 
 CANDIDATES = tuple(f"{base}{suffix}" for base in ("chgnet-r2scan", "chgnet-0.3.0", "sevennet-mf0-r2scan")
                    for suffix in ("", "+d3"))
-FINETUNE_VARIANTS = {"sevennet-pw-ft": dict(stress_weight=0.01), "sevennet-pw-ft-ef": dict(stress_weight=0.0)}
-"""Fine-tuning variants by reference name: on energies, forces and stresses, and on energies and
-forces only (plane-wave PBE labels; with '+d3', D3 with PBE damping)."""
+FINETUNE_VARIANTS = {"sevennet-pw-ft": dict(stress_weight=0.01), "sevennet-pw-ft-ef": dict(stress_weight=0.0),
+                     "sevennet-pw-ft-ef-last": dict(stress_weight=0.0, trainable_blocks=1)}
+"""Fine-tuning variants by reference name: on energies, forces and stresses; on energies and
+forces only; and on energies and forces with only the last interaction block and the read-out
+trained (plane-wave PBE labels; with '+d3', D3 with PBE damping)."""
 
 
 def default_candidates() -> list[str]:
@@ -635,7 +637,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tuning_model = commands.add_parser("finetune", help="fine-tune SevenNet-MF-0 on the plane-wave labels so far")
     tuning_model.add_argument("--epochs", type=positive_int, default=SevenNetFineTuneSettings.epochs)
     tuning_model.add_argument("--variant", default="sevennet-pw-ft", choices=list(FINETUNE_VARIANTS),
-                              help="with stresses (sevennet-pw-ft) or energies and forces only (-ef)")
+                              help="with stresses (sevennet-pw-ft), energies and forces only (-ef), or "
+                                   "energies and forces with only the last block trained (-ef-last)")
     args = parser.parse_args(argv)
     if args.command in ("screen", "collect"):
         for candidate in args.candidates:
