@@ -17,6 +17,9 @@ gpaw-pbe             GPAW, LCAO dzp basis, PBE, Gamma point (slow; needs the GPA
 gpaw-pw-pbe          GPAW, plane waves (400 eV), PBE, Gamma point; gives stress (slower still)
 gpaw-pw-pbe-k222     the same with a 2x2x2 k-point mesh
 gpaw-pw-pbe-e600     gpaw-pw-pbe at a 600 eV cutoff (the basis-set convergence of the stress)
+cp2k-scan-rvv10      CP2K, SCAN+rVV10 (the seed's functional), GTH-SCAN/DZVP-MOLOPT-SCAN, 800 Ry, Gamma
+                     point, no stress (needs Debian's cp2k; :mod:`softlattice.models.cp2k`)
+cp2k-pbe             CP2K, PBE, GTH-PBE/DZVP-MOLOPT-SR-GTH, same grids (the same code's PBE, for contrast)
 sevennet-pw-ft       SevenNet-MF-0 fine-tuned on gpaw-pw-pbe labels (chapter 01's teacher step; the
                      committed checkpoint in data/reference/teacher/finetuned)
 sevennet-pw-ft-ef    the same fine-tuned on energies and forces only (data/reference/teacher/finetuned-ef)
@@ -45,6 +48,7 @@ from ase.neighborlist import neighbor_list
 
 from softlattice.infra.keys import file_hash, structure_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
+from softlattice.models.cp2k import CP2KSettings, cp2k_calculator
 
 
 def _chgnet(model_name: str) -> Callable[[], Calculator]:
@@ -130,6 +134,8 @@ REFERENCES: dict[str, Callable[[], Calculator]] = {
     "gpaw-pw-pbe": _gpaw_pw_pbe((1, 1, 1)),
     "gpaw-pw-pbe-k222": _gpaw_pw_pbe((2, 2, 2)),
     "gpaw-pw-pbe-e600": _gpaw_pw_pbe((1, 1, 1), 600.0),
+    "cp2k-scan-rvv10": lambda: cp2k_calculator(CP2KSettings(functional="scan-rvv10")),
+    "cp2k-pbe": lambda: cp2k_calculator(CP2KSettings(functional="pbe")),
     **{name: _finetuned_sevennet(name) for name in FINETUNED_TEACHERS},
 }
 MODEL_FILES: dict[str, Path] = dict(FINETUNED_TEACHERS)
@@ -145,8 +151,9 @@ def cache_name(reference: str) -> str:
         return reference
     return f"{base}@{file_hash(model_file)[:12]}{plus}{suffix}"
 DEFAULT_REFERENCE = "chgnet-r2scan"
-WITHOUT_STRESS = {"gpaw-pbe"}
-"""Named references that give no stress (GPAW's LCAO mode does not implement it)."""
+WITHOUT_STRESS = {"gpaw-pbe", "cp2k-scan-rvv10", "cp2k-pbe"}
+"""Named references that give no stress (GPAW's LCAO mode does not implement it; the CP2K
+references do not ask for it)."""
 MIN_DISTANCE = 0.6
 """Closest interatomic distance (Å) a structure may have to be labelled; shorter ones are
 overlapping atoms that no reference describes."""

@@ -382,29 +382,39 @@ def d3_energy(atoms: Atoms, functional: str = "pbe") -> float:
     return float(work.get_potential_energy())
 
 
-def dft_tilt_table(candidates: Sequence[str], reference: str = "gpaw-pw-pbe",
-                   arrangements: Sequence[int] = (0,)) -> pd.DataFrame:
+TILT_CHECK_REFERENCES = {"gpaw-pw-pbe": "pbe", "cp2k-scan-rvv10": "scan_rvv10", "cp2k-pbe": "cp2k_pbe"}
+"""The DFT single points of the tilt check, by reference name, and their column prefix."""
+
+
+def dft_tilt_table(candidates: Sequence[str], arrangements: Sequence[int] = (0,)) -> pd.DataFrame:
     """E(a0a0c-) - E(a0a0c+) in meV/f.u. at each candidate's relaxed geometries: the candidate's own,
-    plane-wave PBE's and PBE+D3(BJ)'s (single points on the same structures); rows only where both
-    phases have their DFT label."""
-    cache = LabelCache(reference)
+    and each DFT single point of :data:`TILT_CHECK_REFERENCES` on the same structures (plane-wave PBE
+    also with D3(BJ) added); a row for every candidate pair with at least one DFT pair, NaN where a
+    reference has not labelled both phases."""
+    caches = {reference: LabelCache(reference) for reference in TILT_CHECK_REFERENCES}
+    columns = ["candidate", "fa_fraction", "arrangement", "candidate_meV_per_fu", "pbe_meV_per_fu",
+               "pbe_d3_meV_per_fu", "scan_rvv10_meV_per_fu", "cp2k_pbe_meV_per_fu"]
     rows = []
     for candidate in candidates:
         pairs = relaxed_tetragonal(candidate, arrangements)
         for minus, plus in zip(pairs[::2], pairs[1::2]):
-            labelled = [cache.get(Atoms(a.numbers, positions=a.positions, cell=a.cell, pbc=True)) for a in (minus, plus)]
-            if any(label is None for label in labelled):
-                continue
             n_fu = minus.get_chemical_symbols().count("Pb")
-            dft = [label.get_potential_energy() for label in labelled]
-            dispersion = [d3_energy(a) for a in (minus, plus)]
-            rows.append(dict(candidate=candidate, fa_fraction=minus.info["fa_fraction"],
-                             arrangement=minus.info["arrangement"],
-                             candidate_meV_per_fu=1000 * (minus.info["energy_eV"] - plus.info["energy_eV"]) / n_fu,
-                             pbe_meV_per_fu=1000 * (dft[0] - dft[1]) / n_fu,
-                             pbe_d3_meV_per_fu=1000 * (dft[0] + dispersion[0] - dft[1] - dispersion[1]) / n_fu))
-    return pd.DataFrame(rows, columns=["candidate", "fa_fraction", "arrangement", "candidate_meV_per_fu",
-                                       "pbe_meV_per_fu", "pbe_d3_meV_per_fu"])
+            row = dict(candidate=candidate, fa_fraction=minus.info["fa_fraction"],
+                       arrangement=minus.info["arrangement"],
+                       candidate_meV_per_fu=1000 * (minus.info["energy_eV"] - plus.info["energy_eV"]) / n_fu)
+            for reference, prefix in TILT_CHECK_REFERENCES.items():
+                labelled = [caches[reference].get(Atoms(a.numbers, positions=a.positions, cell=a.cell, pbc=True))
+                            for a in (minus, plus)]
+                if any(label is None for label in labelled):
+                    continue
+                energies = [label.get_potential_energy() for label in labelled]
+                row[f"{prefix}_meV_per_fu"] = 1000 * (energies[0] - energies[1]) / n_fu
+                if reference == "gpaw-pw-pbe":
+                    dispersion = [d3_energy(a) for a in (minus, plus)]
+                    row["pbe_d3_meV_per_fu"] = row["pbe_meV_per_fu"] + 1000 * (dispersion[0] - dispersion[1]) / n_fu
+            if len(row) > 4:
+                rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
 
 
 EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
@@ -634,6 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tilts = commands.add_parser("dft-tilts", help="plane-wave GPAW single points of a candidate's relaxed "
                                                   "a0a0c- and a0a0c+ end members")
     tilts.add_argument("--candidate", required=True, help="a screened candidate, e.g. sevennet-mf0-r2scan+d3")
+    tilts.add_argument("--reference", default="gpaw-pw-pbe", choices=list(TILT_CHECK_REFERENCES),
+                       help="the DFT single points: plane-wave GPAW PBE, or CP2K SCAN+rVV10 or PBE")
     tuning_model = commands.add_parser("finetune", help="fine-tune SevenNet-MF-0 on the plane-wave labels so far")
     tuning_model.add_argument("--epochs", type=positive_int, default=SevenNetFineTuneSettings.epochs)
     tuning_model.add_argument("--variant", default="sevennet-pw-ft", choices=list(FINETUNE_VARIANTS),
@@ -658,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stored in {collect(args.candidates, args.yardstick, target=args.save, command=command)}")
     elif args.command == "dft-tilts":
         try:
-            label_dft_tilts(check_candidate(args.candidate))
+            label_dft_tilts(check_candidate(args.candidate), args.reference)
         except ValueError as error:
             parser.error(str(error))
     elif args.command == "finetune":

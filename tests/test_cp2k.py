@@ -1,0 +1,86 @@
+"""CP2K references: the input names the seed's functional and CP2K's SCAN basis sets, bad settings
+and a missing install are refused before work starts, an unconverged SCF raises and is never cached,
+and (where CP2K is installed) forces are the gradient of the energy."""
+
+import shutil
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from softlattice.models import cp2k
+from softlattice.models.cp2k import CP2KSettings, SCFNotConverged, cp2k_calculator, cp2k_input
+from softlattice.models.reference import LabelCache, label_structures
+
+needs_cp2k = pytest.mark.skipif(not any(shutil.which(c) for c in cp2k.SHELL_COMMANDS),
+                                reason="CP2K is not installed (apt-get install cp2k)")
+
+
+def test_scan_rvv10_input_names_the_functional_basis_and_kernel():
+    text = cp2k_input(CP2KSettings(), {"Pb", "I", "C", "N", "H"})
+    for expected in ("&MGGA_X_SCAN", "&MGGA_C_SCAN", "TYPE RVV10", "PARAMETERS 15.7 0.0093",
+                     "BASIS_SET DZVP-MOLOPT-SCAN-GTH-q7", "POTENTIAL GTH-SCAN-q4", "rVV10_kernel_table.dat"):
+        assert expected in text
+    pbe = cp2k_input(CP2KSettings(functional="pbe"), {"Pb", "I"})
+    assert "&XC_FUNCTIONAL PBE" in pbe and "RVV10" not in pbe and "GTH-PBE-q4" in pbe
+
+
+@needs_cp2k
+def test_named_basis_sets_and_pseudopotentials_exist_in_cp2ks_data():
+    basis = (cp2k.CP2K_DATA_DIR / "BASIS_MOLOPT_UZH").read_text()
+    potentials = (cp2k.CP2K_DATA_DIR / "POTENTIAL_UZH").read_text()
+    for symbol, q in cp2k.SCAN_KINDS.items():
+        assert f"{symbol} DZVP-MOLOPT-SCAN-GTH-q{q}" in basis
+        assert any(line.split()[:2] == [symbol, f"GTH-SCAN-q{q}"] for line in potentials.splitlines())
+    assert (cp2k.CP2K_DATA_DIR / "rVV10_kernel_table.dat").is_file()
+
+
+def test_bad_settings_are_refused_naming_the_value():
+    with pytest.raises(ValueError, match="'b3lyp'.*scan-rvv10, pbe"):
+        CP2KSettings(functional="b3lyp")
+    with pytest.raises(ValueError, match="-5"):
+        CP2KSettings(cutoff_Ry=-5)
+    with pytest.raises(ValueError, match="max_scf 0"):
+        CP2KSettings(max_scf=0)
+    with pytest.raises(ValueError, match="Ag"):
+        cp2k_input(CP2KSettings(), {"Ag", "I"})
+
+
+def test_missing_cp2k_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(cp2k.shutil, "which", lambda command: None)
+    with pytest.raises(RuntimeError, match="apt-get install cp2k"):
+        cp2k_calculator(CP2KSettings())
+
+
+def _h2(distance=0.74):
+    return Atoms("H2", positions=[[0, 0, 0], [0.1, 0.05, distance]], cell=[5.0, 5.0, 5.0], pbc=True)
+
+
+@needs_cp2k
+def test_unconverged_scf_raises_and_stores_nothing(tmp_path):
+    calculator = cp2k_calculator(CP2KSettings(functional="pbe", cutoff_Ry=200, max_scf=1, max_outer_scf=1),
+                                 {"H"}, tmp_path / "cp2k")
+    with pytest.raises(SCFNotConverged, match="NOT converged"):
+        label_structures([_h2()], calculator, name="cp2k-unconverged", cache_dir=tmp_path / "labels")
+    calculator.close()
+    assert LabelCache("cp2k-unconverged", tmp_path / "labels").get(_h2()) is None
+
+
+@needs_cp2k
+@pytest.mark.parametrize("functional", ["scan-rvv10", "pbe"])
+def test_forces_are_the_gradient_of_the_energy(tmp_path, functional):
+    calculator = cp2k_calculator(CP2KSettings(functional=functional, cutoff_Ry=400, eps_scf=1e-8),
+                                 {"H"}, tmp_path)
+    atoms = _h2(0.80)
+    atoms.calc = calculator
+    force = atoms.get_forces()[1, 2]
+    step = 0.005
+    energies = []
+    for sign in (1, -1):
+        moved = atoms.copy()
+        moved.positions[1, 2] += sign * step
+        moved.calc = calculator
+        energies.append(moved.get_potential_energy())
+    calculator.close()
+    assert force < 0  # stretched beyond the bond length, the atoms pull together
+    assert force == pytest.approx(-(energies[0] - energies[1]) / (2 * step), abs=0.02)
