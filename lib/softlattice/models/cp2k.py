@@ -47,7 +47,7 @@ class CP2KSettings:
     (Hartree) and the number of orbital-transformation iterations allowed (inner x outer)."""
 
     functional: str = "scan-rvv10"
-    cutoff_Ry: float = 800.0
+    cutoff_Ry: float = 600.0
     rel_cutoff_Ry: float = 60.0
     eps_scf: float = 1e-6
     max_scf: int = 40

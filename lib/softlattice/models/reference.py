@@ -17,7 +17,7 @@ gpaw-pbe             GPAW, LCAO dzp basis, PBE, Gamma point (slow; needs the GPA
 gpaw-pw-pbe          GPAW, plane waves (400 eV), PBE, Gamma point; gives stress (slower still)
 gpaw-pw-pbe-k222     the same with a 2x2x2 k-point mesh
 gpaw-pw-pbe-e600     gpaw-pw-pbe at a 600 eV cutoff (the basis-set convergence of the stress)
-cp2k-scan-rvv10      CP2K, SCAN+rVV10 (the seed's functional), GTH-SCAN/DZVP-MOLOPT-SCAN, 800 Ry, Gamma
+cp2k-scan-rvv10      CP2K, SCAN+rVV10 (the seed's functional), GTH-SCAN/DZVP-MOLOPT-SCAN, 600 Ry, Gamma
                      point, no stress (needs Debian's cp2k; :mod:`softlattice.models.cp2k`)
 cp2k-pbe             CP2K, PBE, GTH-PBE/DZVP-MOLOPT-SR-GTH, same grids (the same code's PBE, for contrast)
 sevennet-pw-ft       SevenNet-MF-0 fine-tuned on gpaw-pw-pbe labels (chapter 01's teacher step; the
