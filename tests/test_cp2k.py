@@ -84,3 +84,16 @@ def test_forces_are_the_gradient_of_the_energy(tmp_path, functional):
     calculator.close()
     assert force < 0  # stretched beyond the bond length, the atoms pull together
     assert force == pytest.approx(-(energies[0] - energies[1]) / (2 * step), abs=0.02)
+
+
+@needs_cp2k
+def test_a_single_point_past_its_time_limit_is_stopped_and_the_calculator_recovers(tmp_path):
+    from softlattice.models.cp2k import SCFTimeLimit
+    slow = cp2k_calculator(CP2KSettings(functional="scan-rvv10", cutoff_Ry=400, time_limit_s=0.5), {"H"}, tmp_path)
+    atoms = _h2()
+    atoms.calc = slow
+    with pytest.raises(SCFTimeLimit, match="0.5 s limit after 0 SCF steps"):
+        atoms.get_potential_energy()
+    slow.time_limit_s = None
+    assert np.isfinite(atoms.get_potential_energy()) and slow.scf_steps > 0
+    slow.close()

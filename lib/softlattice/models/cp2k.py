@@ -18,8 +18,10 @@ structure by :mod:`softlattice.models.reference`, so a killed run resumes at the
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +46,9 @@ RVV10_PARAMETERS = (15.7, 0.0093)
 @dataclass(frozen=True)
 class CP2KSettings:
     """One CP2K setting: functional, finest-grid cut-off and relative cut-off (Ry), SCF target
-    (Hartree) and the number of orbital-transformation iterations allowed (inner x outer)."""
+    (Hartree), the number of orbital-transformation iterations allowed (inner x outer), and a
+    wall-time limit per single point (s; None: none), after which CP2K is stopped and
+    :class:`SCFTimeLimit` raised."""
 
     functional: str = "scan-rvv10"
     cutoff_Ry: float = 600.0
@@ -52,6 +56,7 @@ class CP2KSettings:
     eps_scf: float = 1e-6
     max_scf: int = 40
     max_outer_scf: int = 10
+    time_limit_s: float | None = None
 
     def __post_init__(self):
         if self.functional not in FUNCTIONALS:
@@ -59,6 +64,8 @@ class CP2KSettings:
         if not (self.cutoff_Ry > 0 and self.rel_cutoff_Ry > 0 and self.eps_scf > 0):
             raise ValueError(f"cut-offs and eps_scf must be positive; got {self.cutoff_Ry}, {self.rel_cutoff_Ry}, "
                              f"{self.eps_scf}")
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s {self.time_limit_s} must be positive or None")
         if self.max_scf < 1 or self.max_outer_scf < 1:
             raise ValueError(f"max_scf {self.max_scf} and max_outer_scf {self.max_outer_scf} must be >= 1")
 
@@ -67,7 +74,19 @@ class SCFNotConverged(RuntimeError):
     """CP2K finished a single point without converging its SCF."""
 
 
+class SCFTimeLimit(RuntimeError):
+    """CP2K was stopped at its wall-time limit before the SCF converged."""
+
+
 NOT_CONVERGED = "SCF run NOT converged"
+
+
+def scf_progress(text: str) -> tuple[int, float]:
+    """The number of SCF (orbital transformation) steps in a piece of CP2K output, and the last
+    step's convergence measure (Hartree; NaN before the first step)."""
+    steps = [line.split() for line in text.splitlines() if re.match(r"\s+\d+\s+OT\s", line)]
+    last = float(steps[-1][-3]) if steps else float("nan")
+    return len(steps), last
 
 
 def _checked_cp2k_class():
@@ -77,22 +96,54 @@ def _checked_cp2k_class():
         """ASE's CP2K calculator that raises :class:`SCFNotConverged` when CP2K's output of this
         evaluation says the SCF did not converge (the energy would otherwise be returned as if it had)."""
 
+        time_limit_s: float | None = None
+        scf_steps: int = 0
+
         def calculate(self, atoms=None, properties=None, system_changes=None):
             output = Path(self.directory_of_run) / (self.label + ".out")
             start = output.stat().st_size if output.exists() else 0
-            if system_changes is None:
-                super().calculate(atoms, properties)
-            else:
-                super().calculate(atoms, properties, system_changes)
-            with open(output, "rb") as handle:
-                if handle.seek(0, 2) < start:  # CP2K started a new output file
-                    start = 0
-                handle.seek(start)
-                if NOT_CONVERGED.encode() in handle.read():
-                    raise SCFNotConverged(f"{NOT_CONVERGED} within {self.parameters.max_scf} steps "
-                                          f"(see {output})")
+            stopped = threading.Event()
+
+            def stop():
+                stopped.set()
+                if self._shell is not None:
+                    self._shell._child.kill()
+
+            timer = threading.Timer(self.time_limit_s, stop) if self.time_limit_s else None
+            if timer:
+                timer.start()
+            try:
+                if system_changes is None:
+                    super().calculate(atoms, properties)
+                else:
+                    super().calculate(atoms, properties, system_changes)
+            except Exception as error:
+                if stopped.is_set():
+                    self._shell, self._force_env_id = None, None
+                    steps, measure = scf_progress(_read_from(output, start))
+                    raise SCFTimeLimit(f"stopped at the {self.time_limit_s:g} s limit after {steps} SCF steps "
+                                       f"(last convergence measure {measure:.1e} Ha)") from error
+                raise
+            finally:
+                if timer:
+                    timer.cancel()
+            text = _read_from(output, start)
+            self.scf_steps, _ = scf_progress(text)
+            if NOT_CONVERGED in text:
+                raise SCFNotConverged(f"{NOT_CONVERGED} after {self.scf_steps} steps (see {output})")
 
     return CheckedCP2K
+
+
+def _read_from(path: Path, start: int) -> str:
+    """What CP2K wrote to ``path`` after byte ``start`` (all of it if the file was started anew)."""
+    if not path.exists():
+        return ""
+    with open(path, "rb") as handle:
+        if handle.seek(0, 2) < start:
+            start = 0
+        handle.seek(start)
+        return handle.read().decode(errors="replace")
 
 
 def cp2k_missing_message() -> str:
@@ -210,4 +261,5 @@ def cp2k_calculator(settings: CP2KSettings, symbols: set[str] = frozenset(PBE_KI
                 else "GTH_POTENTIALS", cutoff=settings.cutoff_Ry * 13.605693122994, max_scf=settings.max_scf,
                 stress_tensor=False, print_level=None)
     calculator.directory_of_run = str(folder.resolve())
+    calculator.time_limit_s = settings.time_limit_s
     return calculator

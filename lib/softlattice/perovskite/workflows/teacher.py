@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -45,6 +46,7 @@ from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.shares import parse_share
 from softlattice.md.calculators import nep_calculator
+from softlattice.models.cp2k import CP2KSettings, SCFNotConverged, SCFTimeLimit, cp2k_calculator
 from softlattice.models.finetune_sevennet import SevenNetFineTuneSettings, finetune_sevennet
 from softlattice.models.reference import (
     FINETUNED_MODAL,
@@ -357,21 +359,75 @@ def relaxed_tetragonal(candidate: str, arrangements: Sequence[int] = (0,), fmax:
     return found
 
 
-def label_dft_tilts(candidate: str, reference: str = "gpaw-pw-pbe", arrangements: Sequence[int] = (0,)) -> None:
-    """Plane-wave GPAW single points of the candidate's relaxed tetragonal end members (cached per
-    structure; an SCF failure is printed and the structure skipped)."""
-    structures = relaxed_tetragonal(candidate, arrangements)
+def tetragonal_relaxations(candidate: str, arrangements: Sequence[int] = (0,), fmax: float = 0.01,
+                           folder: Path = SCREEN_DIR) -> list[Atoms]:
+    """Every converged a0a0c- and a0a0c+ end-member relaxation of the candidate found so far (a phase
+    whose partner is not relaxed yet included), MAPbI3 first."""
+    found = []
+    for x in sorted(teacher_criteria.END_MEMBERS):
+        for arrangement in arrangements:
+            for glazer in TETRAGONAL:
+                path = folder / "relaxed" / cache_name(candidate) / f"x{x:.4f}_{glazer}_arr{arrangement}_f{fmax:g}.extxyz"
+                if path.exists() and (atoms := read(path)).info["converged"]:
+                    found.append(atoms)
+    return found
+
+
+TILT_CHECK_REFERENCES = {"gpaw-pw-pbe": "pbe", "cp2k-scan-rvv10": "scan_rvv10", "cp2k-pbe": "cp2k_pbe"}
+"""The DFT single points of the tilt check, by reference name, and their column prefix."""
+
+
+SINGLE_POINTS_FILE = SCREEN_DIR / "single_points.csv"
+
+
+def tilt_check_calculator(reference: str, time_limit_min: float | None = None):
+    """The calculator of a DFT tilt-check reference: CP2K ones with the wall-time limit, GPAW ones
+    as named (the limit applies to CP2K only)."""
+    if reference not in TILT_CHECK_REFERENCES:
+        raise ValueError(f"unknown tilt-check reference {reference!r}; allowed: {', '.join(TILT_CHECK_REFERENCES)}")
+    if reference.startswith("cp2k-"):
+        return cp2k_calculator(CP2KSettings(functional=reference.removeprefix("cp2k-"),
+                                            time_limit_s=None if time_limit_min is None else 60 * time_limit_min))
+    return reference_calculator(reference)
+
+
+def label_dft_tilts(candidate: str, reference: str = "gpaw-pw-pbe", arrangements: Sequence[int] = (0,),
+                    time_limit_min: float | None = None, record: Path = SINGLE_POINTS_FILE) -> None:
+    """DFT single points of the candidate's relaxed tetragonal end members (cached per structure).
+
+    Each single point computed is recorded in ``record`` (one row: reference, structure, wall time
+    in s, SCF steps where the code reports them, and ``status``: converged, SCF not converged, time
+    limit, or failed, with the reason); a failure is printed and the structure skipped, never stored."""
+    structures = tetragonal_relaxations(candidate, arrangements)
     if not structures:
-        raise ValueError(f"no converged a0a0c-/a0a0c+ pair of {candidate!r} in {SCREEN_DIR / 'relaxed'}: run "
+        raise ValueError(f"no converged a0a0c-/a0a0c+ relaxation of {candidate!r} in {SCREEN_DIR / 'relaxed'}: run "
                          "`teacher screen` for it first")
+    calculator = tilt_check_calculator(reference, time_limit_min)
+    cache = LabelCache(reference)
     for atoms in structures:
         plain = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+        if cache.get(plain) is not None:
+            continue
+        what = f"{candidate} x={atoms.info['fa_fraction']:g} {atoms.info['glazer']} arr{atoms.info['arrangement']}"
+        start = time.perf_counter()
         try:
-            label_structures([plain], reference)
-            print(f"{reference}: {candidate} x={atoms.info['fa_fraction']:g} {atoms.info['glazer']} "
-                  f"arr{atoms.info['arrangement']} done", flush=True)
-        except Exception as error:  # a failed SCF must not stop the others; it stays unlabelled
-            print(f"{reference}: {candidate} {atoms.info['glazer']} failed: {type(error).__name__}: {error}", flush=True)
+            label_structures([plain], calculator, name=reference)
+            status, detail = "converged", ""
+        except SCFNotConverged as error:
+            status, detail = "SCF not converged", str(error)
+        except SCFTimeLimit as error:
+            status, detail = "time limit", str(error)
+        except Exception as error:  # a failed single point must not stop the others; it stays unlabelled
+            status, detail = "failed", f"{type(error).__name__}: {error}"
+        row = dict(reference=reference, candidate=candidate, fa_fraction=atoms.info["fa_fraction"],
+                   glazer=atoms.info["glazer"], arrangement=atoms.info["arrangement"], atoms=len(atoms),
+                   seconds=round(time.perf_counter() - start, 1), scf_steps=getattr(calculator, "scf_steps", None),
+                   status=status, detail=detail)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame([row]).to_csv(record, mode="a", header=not record.exists(), index=False)
+        print(f"{reference}: {what} {status} in {row['seconds']:.0f} s {detail}", flush=True)
+    if hasattr(calculator, "close"):
+        calculator.close()
 
 
 def d3_energy(atoms: Atoms, functional: str = "pbe") -> float:
@@ -380,10 +436,6 @@ def d3_energy(atoms: Atoms, functional: str = "pbe") -> float:
     work = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
     work.calc = DFTD3(method=functional, damping="d3bj")
     return float(work.get_potential_energy())
-
-
-TILT_CHECK_REFERENCES = {"gpaw-pw-pbe": "pbe", "cp2k-scan-rvv10": "scan_rvv10", "cp2k-pbe": "cp2k_pbe"}
-"""The DFT single points of the tilt check, by reference name, and their column prefix."""
 
 
 def dft_tilt_table(candidates: Sequence[str], arrangements: Sequence[int] = (0,)) -> pd.DataFrame:
@@ -420,7 +472,7 @@ def dft_tilt_table(candidates: Sequence[str], arrangements: Sequence[int] = (0,)
 EXPERIMENT_FILE = DATA_DIR / "reference" / "lattice_experiments.csv"
 RESULT_DIR = DATA_DIR / "reference" / "teacher"
 RESULT_TABLES = ("scales", "relaxed", "lcao_vs_pw", "kpoint_error", "criteria", "dft_tilts", "pw_pressures",
-                 "basis_error")
+                 "basis_error", "single_points")
 
 
 def experimental_lattice(path: str | Path = EXPERIMENT_FILE, below_K: float = 150.0) -> dict[float, float]:
@@ -569,6 +621,8 @@ def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DI
     criteria.to_csv(target / "criteria.csv", index=False, float_format="%.5g")
     kpoint_error(anchors, kpoint_anchors).to_csv(target / "kpoint_error.csv", index=False, float_format="%.5g")
     dft_tilt_table(candidates).to_csv(target / "dft_tilts.csv", index=False, float_format="%.5g")
+    if SINGLE_POINTS_FILE.is_file():
+        shutil.copyfile(SINGLE_POINTS_FILE, target / "single_points.csv")
     pw_pressures().to_csv(target / "pw_pressures.csv", index=False, float_format="%.5g")
     basis_error(anchors, pw_anchors("gpaw-pw-pbe-e600")).to_csv(target / "basis_error.csv", index=False,
                                                                 float_format="%.5g")
@@ -646,6 +700,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tilts.add_argument("--candidate", required=True, help="a screened candidate, e.g. sevennet-mf0-r2scan+d3")
     tilts.add_argument("--reference", default="gpaw-pw-pbe", choices=list(TILT_CHECK_REFERENCES),
                        help="the DFT single points: plane-wave GPAW PBE, or CP2K SCAN+rVV10 or PBE")
+    tilts.add_argument("--time-limit-min", type=float, default=None,
+                       help="CP2K only: stop a single point after this many minutes and record it as such")
     tuning_model = commands.add_parser("finetune", help="fine-tune SevenNet-MF-0 on the plane-wave labels so far")
     tuning_model.add_argument("--epochs", type=positive_int, default=SevenNetFineTuneSettings.epochs)
     tuning_model.add_argument("--variant", default="sevennet-pw-ft", choices=list(FINETUNE_VARIANTS),
@@ -670,7 +726,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stored in {collect(args.candidates, args.yardstick, target=args.save, command=command)}")
     elif args.command == "dft-tilts":
         try:
-            label_dft_tilts(check_candidate(args.candidate), args.reference)
+            if args.time_limit_min is not None and args.time_limit_min <= 0:
+                parser.error(f"--time-limit-min {args.time_limit_min} must be positive")
+            label_dft_tilts(check_candidate(args.candidate), args.reference, time_limit_min=args.time_limit_min)
         except ValueError as error:
             parser.error(str(error))
     elif args.command == "finetune":
