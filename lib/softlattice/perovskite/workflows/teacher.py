@@ -392,18 +392,19 @@ def tilt_check_calculator(reference: str, time_limit_min: float | None = None):
 
 
 def label_dft_tilts(candidate: str, reference: str = "gpaw-pw-pbe", arrangements: Sequence[int] = (0,),
-                    time_limit_min: float | None = None, record: Path = SINGLE_POINTS_FILE) -> None:
+                    time_limit_min: float | None = None, record: Path = SINGLE_POINTS_FILE,
+                    folder: Path = SCREEN_DIR, cache_dir: Path = RUNS_DIR / "labels") -> None:
     """DFT single points of the candidate's relaxed tetragonal end members (cached per structure).
 
     Each single point computed is recorded in ``record`` (one row: reference, structure, wall time
     in s, SCF steps where the code reports them, and ``status``: converged, SCF not converged, time
     limit, or failed, with the reason); a failure is printed and the structure skipped, never stored."""
-    structures = tetragonal_relaxations(candidate, arrangements)
+    structures = tetragonal_relaxations(candidate, arrangements, folder=folder)
     if not structures:
-        raise ValueError(f"no converged a0a0c-/a0a0c+ relaxation of {candidate!r} in {SCREEN_DIR / 'relaxed'}: run "
+        raise ValueError(f"no converged a0a0c-/a0a0c+ relaxation of {candidate!r} in {folder / 'relaxed'}: run "
                          "`teacher screen` for it first")
     calculator = tilt_check_calculator(reference, time_limit_min)
-    cache = LabelCache(reference)
+    cache = LabelCache(reference, cache_dir)
     for atoms in structures:
         plain = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
         if cache.get(plain) is not None:
@@ -411,7 +412,7 @@ def label_dft_tilts(candidate: str, reference: str = "gpaw-pw-pbe", arrangements
         what = f"{candidate} x={atoms.info['fa_fraction']:g} {atoms.info['glazer']} arr{atoms.info['arrangement']}"
         start = time.perf_counter()
         try:
-            label_structures([plain], calculator, name=reference)
+            label_structures([plain], calculator, name=reference, cache_dir=cache_dir)
             status, detail = "converged", ""
         except SCFNotConverged as error:
             status, detail = "SCF not converged", str(error)
@@ -588,6 +589,37 @@ def relaxation_summary(relaxed: pd.DataFrame, candidate: str) -> str:
             else "the PbI6 framework broke (an iodine left its octahedron)"
         parts.append(f"{compound} {run.glazer}: a = {run.lattice_constant:.3f} Å, {state}")
     return "Relaxations: " + "; ".join(parts) + "."
+
+
+def single_point_summary(single_points: pd.DataFrame) -> str:
+    """One sentence per reference of the tilt check's single points: how many converged, their
+    median wall time, and what stopped the others (from the recorded ``status`` and ``detail``)."""
+    sentences = []
+    for reference, rows in single_points.groupby("reference", sort=False):
+        done = rows[rows.status == "converged"]
+        text = f"{reference}: {len(done)} of {len(rows)} single points converged"
+        if len(done):
+            text += (f", median {done.seconds.median() / 60:.0f} min per {int(done.atoms.median())}-atom cell on one "
+                     "core")
+        for status, group in rows[rows.status != "converged"].groupby("status"):
+            text += f"; {len(group)} {status} ({group.detail.iloc[-1]})"
+        sentences.append(text + ".")
+    return " ".join(sentences)
+
+
+def teacher_outlook(chosen: str | None, default_reference: str = "chgnet-r2scan") -> str:
+    """The closing paragraph of chapter 01's teacher section, for the rule's choice (None: none)."""
+    if chosen:
+        return (f"What this does *not* establish yet: a potential for the MD chapters. The rule chooses **{chosen}**; "
+                f"the NEP on this page is still the student of {default_reference}, and NEP v2, trained from the "
+                "chosen teacher by the recipe `v2` (`python -m softlattice.perovskite.workflows.potential --recipe "
+                "v2`), is the next step. Until it exists, the phase diagram of chapter 02 inherits the default "
+                "reference's softness. The choice rests on the relaxations listed above and on plane-wave labels at "
+                "400 eV and the Γ point, whose basis-set and k-point errors are shown above.")
+    return ("What this does *not* establish: that any reference reproduces SCAN+rVV10's tilt energetics "
+            "quantitatively. No candidate passes the rule yet (the bullets above say which criterion each fails), "
+            "and until the NEP is retrained from a teacher that passes it, the phase diagram of chapter 02 "
+            f"inherits the default reference's ({default_reference}'s) softness.")
 
 
 def collect(candidates: Sequence[str], yardstick: Path, folder: Path = SCREEN_DIR, target: Path = RESULT_DIR,
