@@ -230,3 +230,12 @@ def test_nep_v2_recipe_needs_a_teacher_and_spans_what_the_issue_asks():
     conditions = exploration_conditions(recipe)
     assert max(c.temperature for c in conditions) >= 600 and max(len(c.structure) for c in conditions) >= 768
     assert recipe["stop_median_spread"] == 0.15
+
+
+def test_label_only_fills_the_label_cache_and_trains_nothing(tmp_path, monkeypatch):
+    from softlattice.perovskite.workflows import potential
+    monkeypatch.setattr(potential, "RUNS_DIR", tmp_path / "runs")
+    assert potential.main(["--output", str(tmp_path / "model"), "--recipe", "quick", "--label-only"]) == 0
+    expected = len(potential.initial_structures(potential.recipe_parameters("quick")))
+    assert len(list((tmp_path / "runs" / "labels" / "chgnet-r2scan").glob("*.extxyz"))) == expected
+    assert not (tmp_path / "model").exists()

@@ -35,6 +35,7 @@ from softlattice.models.active_learning import (
     trainable,
 )
 from softlattice.models.nep import HYPERPARAMETER_PRESETS, write_training_set
+from softlattice.models.reference import label_structures
 from softlattice.models.splits import split_structures
 from softlattice.perovskite.structures import build_mixed_perovskite
 from softlattice.perovskite.training_sets import MA_FA_SPECIES, generate_structures
@@ -206,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference", default=None,
                         help="reference method (default: the recipe's; for 'v2' the teacher chosen in chapter 01)")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default runs/production/<name>)")
+    parser.add_argument("--label-only", action="store_true",
+                        help="only label the recipe's initial structures with its reference (cached; the active "
+                             "learning finds them there), then stop")
     args = parser.parse_args(argv)
     command = "python -m softlattice.perovskite.workflows.potential " + " ".join(argv if argv is not None else sys.argv[1:])
     reference = args.reference
@@ -216,6 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parameters = recipe_parameters(args.recipe, reference=reference)
     except ValueError as error:
         parser.error(str(error))
+    if args.label_only:
+        structures = initial_structures(parameters)
+        label_structures(structures, parameters["reference"], cache_dir=RUNS_DIR / "labels", progress=True)
+        print(f"{len(structures)} initial structures labelled with {parameters['reference']}")
+        return 0
     path = build_production_model(args.output, parameters, args.work, command=command)
     print(json.dumps(json.loads((args.output / "provenance.json").read_text())["final_rmse"], indent=1))
     print(f"model: {path}")
