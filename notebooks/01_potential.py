@@ -524,9 +524,12 @@ else:
     display(Markdown("The k-point check (2×2×2 against Γ) has not finished on any anchor yet."))
 
 # %% [markdown]
-# Relaxed tetragonal phases (0 K, positions and cell, L-BFGS to 0.01 eV/Å): pseudo-cubic lattice
+# Relaxed tilt phases (0 K, positions and cell, L-BFGS to 0.01 eV/Å): pseudo-cubic lattice
 # constant $(V/N_{f.u.})^{1/3}$ and the energy of $a^0a^0c^-$ relative to $a^0a^0c^+$ per candidate
-# and end member (molecules aligned to the cage). Unconverged relaxations are not used.
+# and end member (arrangement 0: molecules aligned to the cage; 1: random orientations).
+# Unconverged relaxations are not used. A phase is named by the tilt pattern its relaxation starts
+# from: nothing holds the symmetry, so a relaxation may end in another pattern; the mean tilt angles
+# about x, y and z where each ended are listed for the chosen teacher below.
 
 # %%
 relaxed = teacher["relaxed"]
@@ -537,8 +540,15 @@ if len(relaxed):
     display(Markdown(f"{int(relaxed.converged.sum())} of {len(relaxed)} relaxations converged."))
 display(criteria.set_index("candidate")[[c for c in criteria.columns if c.startswith(("pass_", "a_", "qualifies",
                                                                                     "c_minus"))]].round(3))
+chosen, reason = teacher["choice"]["teacher"], teacher["choice"]["reason"]
+if chosen and len(relaxed):
+    display(Markdown(f"Where the relaxations of {chosen} ended (tilt angles in degrees, energies relative to the "
+                     "relaxation started untilted, meV/f.u.):"))
+    display(relaxed[relaxed.candidate == chosen][["compound", "glazer", "arrangement", "converged", "lattice_constant",
+                                                  "energy_meV_per_fu", "tilt_x_deg", "tilt_y_deg", "tilt_z_deg"]]
+            .round(2).reset_index(drop=True))
 display(Markdown(f"**Teacher chosen by the rule:** {teacher['choice']['teacher'] or 'none yet'}. "
-                 f"{teacher['choice']['reason'].capitalize()}."))
+                 f"{reason[:1].upper() + reason[1:]}."))
 
 # %% [markdown]
 # ### Fine-tuning the first-ranked candidate on plane-wave DFT
@@ -694,7 +704,7 @@ for tuned_name in [c for c in criteria.candidate if c.startswith("sevennet-pw-ft
         f"{slope(tuned_name, 'yardstick'):.2f}. "
         + relaxation_summary(teacher["relaxed"], tuned_name)
         + f" Qualifies: {'yes' if bool(row.qualifies) else 'no'}.")
-lines.append(f"- **Choice.** {teacher['choice']['reason'].capitalize()}.")
+lines.append(f"- **Choice.** {reason[:1].upper() + reason[1:]}.")
 display(Markdown("\n".join(lines)))
 
 # %% tags=["remove-input"]

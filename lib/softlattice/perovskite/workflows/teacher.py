@@ -587,7 +587,8 @@ def relaxation_summary(relaxed: pd.DataFrame, candidate: str) -> str:
         compound = teacher_criteria.END_MEMBERS.get(run.fa_fraction, f"x = {run.fa_fraction:g}")
         state = ("converged" if run.converged else "not converged") if getattr(run, "framework_intact", True) \
             else "the PbI6 framework broke (an iodine left its octahedron)"
-        parts.append(f"{compound} {run.glazer}: a = {run.lattice_constant:.3f} Å, {state}")
+        start = f"{run.glazer}" + (f" (arrangement {run.arrangement})" if getattr(run, "arrangement", 0) else "")
+        parts.append(f"{compound} {start}: a = {run.lattice_constant:.3f} Å, {state}")
     return "Relaxations: " + "; ".join(parts) + "."
 
 
