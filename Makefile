@@ -90,6 +90,7 @@ benchmark: setup
 	$(PY) benchmarks/sweep_throughput.py --model $(MAFA_MODEL)/nep.txt
 	$(PY) benchmarks/gnn_throughput.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/cap_label_throughput.py
+	$(PY) benchmarks/teacher_throughput.py
 
 model: setup
 	$(PY) -m softlattice.perovskite.workflows.potential --output $(MAFA_MODEL)
