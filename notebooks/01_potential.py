@@ -547,6 +547,10 @@ if chosen and len(relaxed):
     display(relaxed[relaxed.candidate == chosen][["compound", "glazer", "arrangement", "converged", "lattice_constant",
                                                   "energy_meV_per_fu", "tilt_x_deg", "tilt_y_deg", "tilt_z_deg"]]
             .round(2).reset_index(drop=True))
+    spread = teacher_criteria.tilt_energy_spread(relaxed, chosen)
+    display(Markdown(f"Energies of {chosen}'s phases relative to the untilted start, over the molecular arrangements "
+                     "relaxed (mean, max - min, meV/f.u.; converged relaxations only):"))
+    display(spread.round(1))
 display(Markdown(f"**Teacher chosen by the rule:** {teacher['choice']['teacher'] or 'none yet'}. "
                  f"{reason[:1].upper() + reason[1:]}."))
 

@@ -90,3 +90,15 @@ def test_pressures_are_compared_on_the_same_cells_and_relaxations_say_what_broke
     text = relaxation_summary(phases, "m")
     assert "MAPbI3 a0a0c-: a = 6.250 Å, converged" in text and text.count("framework broke") == 1
     assert "not been relaxed" in relaxation_summary(phases, "other")
+
+
+def test_tilt_energy_spread_is_max_minus_min_over_converged_arrangements():
+    from softlattice.perovskite.teacher_criteria import tilt_energy_spread
+    rows = [dict(candidate="m", fa_fraction=0.5, glazer="a0a0c-", arrangement=k, converged=c, energy_meV_per_fu=e)
+            for k, (c, e) in enumerate([(True, -10.0), (True, -16.0), (False, -99.0), (True, -13.0)])]
+    rows.append(dict(candidate="other", fa_fraction=0.5, glazer="a0a0c-", arrangement=0, converged=True,
+                     energy_meV_per_fu=50.0))
+    table = tilt_energy_spread(pd.DataFrame(rows), "m")
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert row.spread_meV_per_fu == 6.0 and row.arrangements == 3 and row.mean_meV_per_fu == -13.0

@@ -142,3 +142,14 @@ def choose_teacher(criteria: pd.DataFrame) -> tuple[str | None, str]:
     if len(unmeasured):
         reason += ("; " if reason else "") + f"not yet measured in full: {', '.join(unmeasured.candidate)}"
     return None, f"no candidate qualifies ({reason})"
+
+
+def tilt_energy_spread(relaxed: pd.DataFrame, candidate: str) -> pd.DataFrame:
+    """Per composition and starting tilt phase of one candidate: the mean, the spread (max - min)
+    and the number of molecular arrangements of the converged relaxed energies relative to a0a0a0
+    (meV/f.u.; :func:`relaxed_table`'s ``energy_meV_per_fu``)."""
+    own = relaxed[(relaxed.candidate == candidate) & relaxed.converged.astype(bool)].dropna(subset=["energy_meV_per_fu"])
+    grouped = own.groupby(["fa_fraction", "glazer"]).energy_meV_per_fu
+    return pd.DataFrame({"mean_meV_per_fu": grouped.mean(), "spread_meV_per_fu": grouped.max() - grouped.min(),
+                         "arrangements": grouped.size()}).reset_index()
+

@@ -716,6 +716,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                          help="CsPbI3 NEP trained on r2SCAN+rVV10 DFT")
     screening.add_argument("--fmax", type=float, default=0.01, help="relaxation force threshold, eV/Å")
     screening.add_argument("--no-relax", action="store_true", help="force scales only, no relaxations")
+    screening.add_argument("--fa-fractions", type=float, nargs="+", default=[0.0, 1.0],
+                           help="compositions to relax (default: the end members)")
+    screening.add_argument("--arrangements", type=int, nargs="+", default=[0, 1],
+                           help="molecular arrangements (0: aligned to the cage; k > 0: random with seed k)")
     collecting.add_argument("--save", type=Path, default=RESULT_DIR, help="result-set folder")
     anchors = commands.add_parser("anchors", help="plane-wave GPAW labels of the anchor structures")
     anchors.add_argument("--reference", default="gpaw-pw-pbe", choices=["gpaw-pw-pbe", "gpaw-pw-pbe-k222", "gpaw-pw-pbe-e600"],
@@ -752,7 +756,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "screen":
         if args.fmax <= 0:
             parser.error(f"--fmax {args.fmax} must be positive")
-        screen(args.candidates, args.yardstick, fmax=args.fmax, relax=not args.no_relax)
+        bad = [x for x in args.fa_fractions if not 0 <= x <= 1]
+        if bad:
+            parser.error(f"--fa-fractions {bad} must lie in [0, 1]")
+        if any(k < 0 for k in args.arrangements):
+            parser.error(f"--arrangements {args.arrangements} must be >= 0")
+        screen(args.candidates, args.yardstick, fa_fractions=args.fa_fractions, arrangements=args.arrangements,
+               fmax=args.fmax, relax=not args.no_relax)
     elif args.command == "collect":
         command = "python -m softlattice.perovskite.workflows.teacher " + " ".join(argv if argv is not None
                                                                                      else sys.argv[1:])
