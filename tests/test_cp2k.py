@@ -97,3 +97,22 @@ def test_a_single_point_past_its_time_limit_is_stopped_and_the_calculator_recove
     slow.time_limit_s = None
     assert np.isfinite(atoms.get_potential_energy()) and slow.scf_steps > 0
     slow.close()
+
+
+@needs_cp2k
+def test_a_stopped_single_point_resumes_from_its_saved_wave_functions(tmp_path):
+    from softlattice.models.cp2k import SCFTimeLimit, scf_progress
+    atoms = _h2(0.9)
+    first = cp2k_calculator(CP2KSettings(functional="pbe", cutoff_Ry=200, eps_scf=1e-8), {"H"}, tmp_path / "a")
+    atoms.calc = first
+    reference = atoms.get_potential_energy()
+    cold_steps = first.scf_steps
+    first.close()
+    folder = next((tmp_path / "a").glob("pbe_200Ry/*"))
+    assert (folder / "cp2k-RESTART.wfn").is_file() and cold_steps > 3
+    again = cp2k_calculator(CP2KSettings(functional="pbe", cutoff_Ry=200, eps_scf=1e-8), {"H"}, tmp_path / "a")
+    atoms.calc = again
+    assert atoms.get_potential_energy() == pytest.approx(reference, abs=1e-5)
+    assert again.scf_steps < cold_steps  # started from the saved wave functions, not from atoms
+    again.close()
+    assert scf_progress("     7 OT DIIS     0.80E-01    6.6     0.00012000      -459.1 -4.59E-02\n") == (1, 1.2e-4)

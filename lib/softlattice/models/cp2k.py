@@ -8,6 +8,11 @@ CP2K's UZH files), SCAN exchange and correlation from libxc, and rVV10 non-local
 (b = 15.7, C = 0.0093: the SCAN+rVV10 parameters of Peng et al., PRX 6, 041005 (2016)), Gamma
 point only. PBE uses GTH-PBE with DZVP-MOLOPT-SR-GTH and the same grids.
 
+Each structure gets its own folder (named by its hash), where CP2K writes its wave functions every
+five SCF steps and starts from them when they are there (CP2K falls back to atomic densities when
+they are not): a single point that was killed or stopped at its time limit continues its SCF where
+it stopped when it is run again.
+
 A single point that does not converge its SCF raises :class:`SCFNotConverged` (CP2K 2023 only
 warns, so the calculator reads the warning from CP2K's output), so the labelling loop records it as
 failed and never stores it; finished labels are cached per
@@ -27,6 +32,7 @@ from pathlib import Path
 
 from ase.calculators.calculator import Calculator
 
+from softlattice.infra.keys import structure_hash
 from softlattice.infra.paths import RUNS_DIR
 
 CP2K_DATA_DIR = Path(os.environ.get("CP2K_DATA_DIR", "/usr/share/cp2k"))
@@ -53,7 +59,7 @@ class CP2KSettings:
     functional: str = "scan-rvv10"
     cutoff_Ry: float = 600.0
     rel_cutoff_Ry: float = 60.0
-    eps_scf: float = 1e-6
+    eps_scf: float = 1e-5
     max_scf: int = 40
     max_outer_scf: int = 10
     time_limit_s: float | None = None
@@ -99,7 +105,20 @@ def _checked_cp2k_class():
         time_limit_s: float | None = None
         scf_steps: int = 0
 
+        def _enter_structure_folder(self, atoms) -> None:
+            """Run CP2K in the folder of this structure (its restart wave functions live there)."""
+            key = structure_hash(atoms)
+            if key == getattr(self, "structure_key", None):
+                return
+            if self._shell is not None:
+                self.close()
+            folder = Path(self.base_folder) / key
+            folder.mkdir(parents=True, exist_ok=True)
+            self.command = self.command_template.format(folder=shlex.quote(str(folder)))
+            self.directory_of_run, self.structure_key = str(folder), key
+
         def calculate(self, atoms=None, properties=None, system_changes=None):
+            self._enter_structure_folder(atoms if atoms is not None else self.atoms)
             output = Path(self.directory_of_run) / (self.label + ".out")
             start = output.stat().st_size if output.exists() else 0
             stopped = threading.Event()
@@ -211,7 +230,7 @@ def cp2k_input(settings: CP2KSettings, symbols: set[str]) -> str:
       EPS_DEFAULT 1.0E-12
     &END QS
     &SCF
-      SCF_GUESS ATOMIC
+      SCF_GUESS RESTART
       EPS_SCF {settings.eps_scf}
       &OT
         MINIMIZER DIIS
@@ -222,7 +241,11 @@ def cp2k_input(settings: CP2KSettings, symbols: set[str]) -> str:
         MAX_SCF {settings.max_outer_scf}
       &END OUTER_SCF
       &PRINT
-        &RESTART OFF
+        &RESTART
+          BACKUP_COPIES 0
+          &EACH
+            QS_SCF 5
+          &END EACH
         &END RESTART
       &END PRINT
     &END SCF
@@ -246,20 +269,22 @@ def cp2k_calculator(settings: CP2KSettings, symbols: set[str] = frozenset(PBE_KI
     symbols
         Elements the structures contain (their basis sets and pseudopotentials go in the input).
     directory
-        Where CP2K writes its output, one subfolder per setting.
+        Where CP2K writes its output and wave functions: a folder per setting, in it one per structure.
     """
     command = cp2k_shell_command()
-    folder = Path(directory) / f"{settings.functional}_{settings.cutoff_Ry:g}Ry"
+    folder = (Path(directory) / f"{settings.functional}_{settings.cutoff_Ry:g}Ry").resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    # the CP2K shell reads commands of limited length: it runs inside the folder and is given short names
+    # the CP2K shell reads commands of limited length: it runs inside the structure's folder and is given
+    # short names
+    template = f"cd {{folder}} && exec env OMP_NUM_THREADS=1 CP2K_DATA_DIR={CP2K_DATA_DIR} {command}"
     calculator = _checked_cp2k_class()(
-                command=f"cd {shlex.quote(str(folder.resolve()))} && exec env OMP_NUM_THREADS=1 "
-                        f"CP2K_DATA_DIR={CP2K_DATA_DIR} {command}",
+                command=template.format(folder=shlex.quote(str(folder))),
                 inp=cp2k_input(settings, set(symbols)), label="cp2k", xc=None, basis_set=None,
                 pseudo_potential=None, basis_set_file="BASIS_MOLOPT_UZH" if settings.functional == "scan-rvv10"
                 else "BASIS_MOLOPT", potential_file="POTENTIAL_UZH" if settings.functional == "scan-rvv10"
                 else "GTH_POTENTIALS", cutoff=settings.cutoff_Ry * 13.605693122994, max_scf=settings.max_scf,
                 stress_tensor=False, print_level=None)
-    calculator.directory_of_run = str(folder.resolve())
+    calculator.base_folder, calculator.command_template = str(folder), template
+    calculator.directory_of_run = str(folder)
     calculator.time_limit_s = settings.time_limit_s
     return calculator
