@@ -631,7 +631,7 @@ else:
 # own geometries (single points): with plane-wave GPAW PBE, with and without D3(BJ), and with the
 # seed's own functional, SCAN+rVV10, in CP2K ({mod}`softlattice.models.cp2k`: GTH-SCAN
 # pseudopotentials, DZVP-MOLOPT-SCAN basis sets, 600 Ry, Γ only, orbital transformation with a
-# full single-inverse preconditioner, SCF to $10^{-6}$ Ha, each single point stopped at a wall-time
+# full single-inverse preconditioner, SCF to $10^{-5}$ Ha, each single point stopped at a wall-time
 # limit on one core and recorded as such). Does DFT order the two tilts as the candidate does?
 
 # %%
