@@ -96,7 +96,7 @@ def scf_progress(text: str) -> tuple[int, float]:
 
 
 def _checked_cp2k_class():
-    from ase.calculators.cp2k import CP2K
+    from ase.calculators.cp2k import CP2K, Cp2kShell
 
     class CheckedCP2K(CP2K):
         """ASE's CP2K calculator that raises :class:`SCFNotConverged` when CP2K's output of this
@@ -130,6 +130,8 @@ def _checked_cp2k_class():
 
             timer = threading.Timer(self.time_limit_s, stop) if self.time_limit_s else None
             if timer:
+                if self._shell is None:  # start the shell first, so that the limit always has a process to stop
+                    self._shell = Cp2kShell(self.command, self._debug)
                 timer.start()
             try:
                 if system_changes is None:
