@@ -644,8 +644,11 @@ if len(dft_tilts):
         "scan_rvv10_meV_per_fu": "SCAN+rVV10 (CP2K)"})
         [["candidate", "compound", "arrangement", "model", "PBE", "PBE+D3", "SCAN+rVV10 (CP2K)"]].round(1))
     same_order = (dft_tilts.candidate_meV_per_fu > 0) == (dft_tilts.pbe_d3_meV_per_fu > 0)
+    scan = dft_tilts.dropna(subset=["scan_rvv10_meV_per_fu"])
+    scan_order = (scan.candidate_meV_per_fu > 0) == (scan.scan_rvv10_meV_per_fu > 0)
     display(Markdown(f"PBE+D3 orders the two tilts as the candidate does in {int(same_order.sum())} of "
-                     f"{len(dft_tilts)} cases."))
+                     f"{len(dft_tilts)} cases; SCAN+rVV10 in {int(scan_order.sum())} of the {len(scan)} "
+                     "computed so far."))
 else:
     display(Markdown("No DFT single point of a relaxed tilt phase has finished yet "
                      "(`python -m softlattice.perovskite.workflows.teacher dft-tilts --candidate NAME`)."))
