@@ -29,7 +29,7 @@ def test_scan_rvv10_input_names_the_functional_basis_and_kernel():
 def test_named_basis_sets_and_pseudopotentials_exist_in_cp2ks_data():
     basis = (cp2k.CP2K_DATA_DIR / "BASIS_MOLOPT_UZH").read_text()
     potentials = (cp2k.CP2K_DATA_DIR / "POTENTIAL_UZH").read_text()
-    for symbol, q in cp2k.SCAN_KINDS.items():
+    for symbol, q in cp2k.VALENCE.items():
         assert f"{symbol} DZVP-MOLOPT-SCAN-GTH-q{q}" in basis
         assert any(line.split()[:2] == [symbol, f"GTH-SCAN-q{q}"] for line in potentials.splitlines())
     assert (cp2k.CP2K_DATA_DIR / "rVV10_kernel_table.dat").is_file()

@@ -40,10 +40,9 @@ SHELL_COMMANDS = ("cp2k_shell.psmp", "cp2k_shell.ssmp", "cp2k_shell")
 
 FUNCTIONALS = ("scan-rvv10", "pbe")
 
-SCAN_KINDS = {"H": 1, "C": 4, "N": 5, "I": 7, "Pb": 4, "Cs": 9}
-"""Valence electrons of the GTH-SCAN pseudopotentials used (the smallest core that has a
-MOLOPT-SCAN basis set)."""
-PBE_KINDS = {"H": 1, "C": 4, "N": 5, "I": 7, "Pb": 4, "Cs": 9}
+VALENCE = {"H": 1, "C": 4, "N": 5, "I": 7, "Pb": 4, "Cs": 9}
+"""Valence electrons of the GTH pseudopotentials used, SCAN and PBE alike (for SCAN the smallest
+core that has a MOLOPT-SCAN basis set)."""
 
 RVV10_PARAMETERS = (15.7, 0.0093)
 """rVV10's b and C for SCAN+rVV10 (Peng et al. 2016)."""
@@ -99,8 +98,10 @@ def _checked_cp2k_class():
     from ase.calculators.cp2k import CP2K, Cp2kShell
 
     class CheckedCP2K(CP2K):
-        """ASE's CP2K calculator that raises :class:`SCFNotConverged` when CP2K's output of this
-        evaluation says the SCF did not converge (the energy would otherwise be returned as if it had)."""
+        """ASE's CP2K calculator that runs each structure in its own folder (its saved wave functions
+        restart a stopped SCF), stops CP2K at ``time_limit_s`` (:class:`SCFTimeLimit`) and raises
+        :class:`SCFNotConverged` when CP2K's output of this evaluation says the SCF did not converge
+        (the energy would otherwise be returned as if it had)."""
 
         time_limit_s: float | None = None
         scf_steps: int = 0
@@ -182,13 +183,12 @@ def cp2k_shell_command() -> str:
 
 
 def _kinds(settings: CP2KSettings, symbols: set[str]) -> str:
-    table = SCAN_KINDS if settings.functional == "scan-rvv10" else PBE_KINDS
-    unknown = sorted(symbols - set(table))
+    unknown = sorted(symbols - set(VALENCE))
     if unknown:
-        raise ValueError(f"no CP2K basis set chosen for {', '.join(unknown)}; allowed elements: {', '.join(table)}")
+        raise ValueError(f"no CP2K basis set chosen for {', '.join(unknown)}; allowed elements: {', '.join(VALENCE)}")
     blocks = []
     for symbol in sorted(symbols):
-        q = table[symbol]
+        q = VALENCE[symbol]
         if settings.functional == "scan-rvv10":
             basis, potential = f"DZVP-MOLOPT-SCAN-GTH-q{q}", f"GTH-SCAN-q{q}"
         else:
@@ -262,7 +262,7 @@ def cp2k_input(settings: CP2KSettings, symbols: set[str]) -> str:
 """
 
 
-def cp2k_calculator(settings: CP2KSettings, symbols: set[str] = frozenset(PBE_KINDS),
+def cp2k_calculator(settings: CP2KSettings, symbols: set[str] = frozenset(VALENCE),
                     directory: str | Path = RUNS_DIR / "cp2k") -> Calculator:
     """ASE's CP2K calculator (through the CP2K shell, single-threaded) for ``settings``.
 
