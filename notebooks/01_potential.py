@@ -53,7 +53,7 @@
 # measurement (the choice is stated at the end of the page). The force-scale table there
 # shows how much smaller than DFT's the default reference's (CHGNet-r2SCAN's) iodine forces are, and
 # that its NEP inherits that. The model on this page is still the one trained from CHGNet-r2SCAN:
-# the NEP trained from the chosen teacher (NEP v2) is the next step, not yet taken.
+# the NEP trained from the chosen teacher (NEP v2) is the next step, not yet trained.
 # :::
 
 # %% tags=["parameters"]
@@ -437,8 +437,8 @@ summary.round(3)
 # 3. **gpaw-pw**: GPAW PBE with plane waves (stress included) on anchor cells drawn from that set
 #    (end members and x = 0.5, tilted and thermal), which also measure LCAO's own force error.
 #
-# Each candidate is also relaxed (positions and cell) in the tetragonal tilt phases of MAPbI3 and
-# FAPbI3 ({mod}`softlattice.perovskite.workflows.teacher`), for the 0 K lattice constant and the
+# Each candidate is also relaxed (positions and cell) from the tilt phases $a^0a^0a^0$, $a^0a^0c^-$,
+# $a^0a^0c^+$ and $a^-a^-c^+$ of MAPbI3 and FAPbI3 ({mod}`softlattice.perovskite.workflows.teacher`), for the 0 K lattice constant and the
 # $a^0a^0c^-$ / $a^0a^0c^+$ energy order. The rule's thresholds were set (in the project's issue)
 # before any candidate was measured; the numbers come from the committed result set `data/reference/teacher`
 # (`python -m softlattice.perovskite.workflows.teacher screen`, then `... collect`).
@@ -570,8 +570,8 @@ display(Markdown(f"**Teacher chosen by the rule:** {teacher['choice']['teacher']
 # on energies and forces only (`sevennet-pw-ft-ef`), after the first relaxed to a far too small
 # lattice (the pressures of the labels below show why); and on energies and forces with only the
 # last of SevenNet's five interaction blocks and the energy read-out trained
-# (`sevennet-pw-ft-ef-last`), after the second's relaxations broke octahedra: ten cells are few for
-# every weight of the network, and the frozen blocks keep what the pretrained model knows about
+# (`sevennet-pw-ft-ef-last`), after the second's relaxations broke octahedra: the few labelled cells
+# are too few for every weight of the network, and the frozen blocks keep what the pretrained model knows about
 # structures far from the labels.
 
 # %%
@@ -631,8 +631,8 @@ else:
 # own geometries (single points): with plane-wave GPAW PBE, with and without D3(BJ), and with the
 # seed's own functional, SCAN+rVV10, in CP2K ({mod}`softlattice.models.cp2k`: GTH-SCAN
 # pseudopotentials, DZVP-MOLOPT-SCAN basis sets, 600 Ry, Γ only, orbital transformation with a
-# full single-inverse preconditioner, SCF to $10^{-5}$ Ha, each single point stopped at a wall-time
-# limit on one core and recorded as such). Does DFT order the two tilts as the candidate does?
+# full single-inverse preconditioner, SCF to $10^{-5}$ Ha, one core per single point; a wall-time
+# limit stops a single point that runs too long, and it is recorded as such). Does DFT order the two tilts as the candidate does?
 
 # %%
 dft_tilts = teacher["dft_tilts"]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ase.calculators.calculator import Calculator
+from ase.calculators.cp2k import CP2K, Cp2kShell
 
 from softlattice.infra.keys import structure_hash
 from softlattice.infra.paths import RUNS_DIR
@@ -94,67 +95,63 @@ def scf_progress(text: str) -> tuple[int, float]:
     return len(steps), last
 
 
-def _checked_cp2k_class():
-    from ase.calculators.cp2k import CP2K, Cp2kShell
+class CheckedCP2K(CP2K):
+    """ASE's CP2K calculator that runs each structure in its own folder (its saved wave functions
+    restart a stopped SCF), stops CP2K at ``time_limit_s`` (:class:`SCFTimeLimit`) and raises
+    :class:`SCFNotConverged` when CP2K's output of this evaluation says the SCF did not converge
+    (the energy would otherwise be returned as if it had)."""
 
-    class CheckedCP2K(CP2K):
-        """ASE's CP2K calculator that runs each structure in its own folder (its saved wave functions
-        restart a stopped SCF), stops CP2K at ``time_limit_s`` (:class:`SCFTimeLimit`) and raises
-        :class:`SCFNotConverged` when CP2K's output of this evaluation says the SCF did not converge
-        (the energy would otherwise be returned as if it had)."""
+    time_limit_s: float | None = None
+    scf_steps: int = 0
 
-        time_limit_s: float | None = None
-        scf_steps: int = 0
+    def _enter_structure_folder(self, atoms) -> None:
+        """Run CP2K in the folder of this structure (its restart wave functions live there)."""
+        key = structure_hash(atoms)
+        if key == getattr(self, "structure_key", None):
+            return
+        if self._shell is not None:
+            self.close()
+        folder = Path(self.base_folder) / key
+        folder.mkdir(parents=True, exist_ok=True)
+        self.command = self.command_template.format(folder=shlex.quote(str(folder)))
+        self.directory_of_run, self.structure_key = str(folder), key
 
-        def _enter_structure_folder(self, atoms) -> None:
-            """Run CP2K in the folder of this structure (its restart wave functions live there)."""
-            key = structure_hash(atoms)
-            if key == getattr(self, "structure_key", None):
-                return
+    def calculate(self, atoms=None, properties=None, system_changes=None):
+        self._enter_structure_folder(atoms if atoms is not None else self.atoms)
+        output = Path(self.directory_of_run) / (self.label + ".out")
+        start = output.stat().st_size if output.exists() else 0
+        stopped = threading.Event()
+
+        def stop():
+            stopped.set()
             if self._shell is not None:
-                self.close()
-            folder = Path(self.base_folder) / key
-            folder.mkdir(parents=True, exist_ok=True)
-            self.command = self.command_template.format(folder=shlex.quote(str(folder)))
-            self.directory_of_run, self.structure_key = str(folder), key
+                self._shell._child.kill()
 
-        def calculate(self, atoms=None, properties=None, system_changes=None):
-            self._enter_structure_folder(atoms if atoms is not None else self.atoms)
-            output = Path(self.directory_of_run) / (self.label + ".out")
-            start = output.stat().st_size if output.exists() else 0
-            stopped = threading.Event()
-
-            def stop():
-                stopped.set()
-                if self._shell is not None:
-                    self._shell._child.kill()
-
-            timer = threading.Timer(self.time_limit_s, stop) if self.time_limit_s else None
+        timer = threading.Timer(self.time_limit_s, stop) if self.time_limit_s else None
+        if timer:
+            if self._shell is None:  # start the shell first, so that the limit always has a process to stop
+                self._shell = Cp2kShell(self.command, self._debug)
+            timer.start()
+        try:
+            if system_changes is None:
+                super().calculate(atoms, properties)
+            else:
+                super().calculate(atoms, properties, system_changes)
+        except Exception as error:
+            if stopped.is_set():
+                self._shell, self._force_env_id = None, None
+                steps, measure = scf_progress(_read_from(output, start))
+                raise SCFTimeLimit(f"stopped at the {self.time_limit_s:g} s limit after {steps} SCF steps "
+                                   f"(last convergence measure {measure:.1e} Ha)") from error
+            raise
+        finally:
             if timer:
-                if self._shell is None:  # start the shell first, so that the limit always has a process to stop
-                    self._shell = Cp2kShell(self.command, self._debug)
-                timer.start()
-            try:
-                if system_changes is None:
-                    super().calculate(atoms, properties)
-                else:
-                    super().calculate(atoms, properties, system_changes)
-            except Exception as error:
-                if stopped.is_set():
-                    self._shell, self._force_env_id = None, None
-                    steps, measure = scf_progress(_read_from(output, start))
-                    raise SCFTimeLimit(f"stopped at the {self.time_limit_s:g} s limit after {steps} SCF steps "
-                                       f"(last convergence measure {measure:.1e} Ha)") from error
-                raise
-            finally:
-                if timer:
-                    timer.cancel()
-            text = _read_from(output, start)
-            self.scf_steps, _ = scf_progress(text)
-            if NOT_CONVERGED in text:
-                raise SCFNotConverged(f"{NOT_CONVERGED} after {self.scf_steps} steps (see {output})")
+                timer.cancel()
+        text = _read_from(output, start)
+        self.scf_steps, _ = scf_progress(text)
+        if NOT_CONVERGED in text:
+            raise SCFNotConverged(f"{NOT_CONVERGED} after {self.scf_steps} steps (see {output})")
 
-    return CheckedCP2K
 
 
 def _read_from(path: Path, start: int) -> str:
@@ -279,7 +276,7 @@ def cp2k_calculator(settings: CP2KSettings, symbols: set[str] = frozenset(VALENC
     # the CP2K shell reads commands of limited length: it runs inside the structure's folder and is given
     # short names
     template = f"cd {{folder}} && exec env OMP_NUM_THREADS=1 CP2K_DATA_DIR={CP2K_DATA_DIR} {command}"
-    calculator = _checked_cp2k_class()(
+    calculator = CheckedCP2K(
                 command=template.format(folder=shlex.quote(str(folder))),
                 inp=cp2k_input(settings, set(symbols)), label="cp2k", xc=None, basis_set=None,
                 pseudo_potential=None, basis_set_file="BASIS_MOLOPT_UZH" if settings.functional == "scan-rvv10"

@@ -110,7 +110,8 @@ FINETUNED_TEACHERS: dict[str, Path] = {
     "sevennet-pw-ft-ef-last": FINETUNED_DIR / "finetuned-ef-last" / "checkpoint.pth",
 }
 """The SevenNet checkpoints fine-tuned on plane-wave GPAW labels (``teacher finetune`` writes them):
-on energies, forces and stresses, and (``-ef``) on energies and forces only."""
+on energies, forces and stresses; (``-ef``) on energies and forces only; (``-ef-last``) on energies
+and forces with only the last interaction block and the read-out trained."""
 FINETUNED_MODAL = "R2SCAN"
 """The modality of SevenNet-MF-0 that was fine-tuned (the candidate the teacher rule ranked first)."""
 

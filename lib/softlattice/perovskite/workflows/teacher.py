@@ -164,6 +164,12 @@ def pseudo_cubic_lattice_constant(atoms: Atoms) -> float:
     return float((atoms.get_volume() / n_formula_units) ** (1.0 / 3.0))
 
 
+def relaxation_path(candidate: str, fa_fraction: float, glazer: str, arrangement: int, fmax: float,
+                    folder: Path = SCREEN_DIR / "relaxed") -> Path:
+    """Where :func:`relax_phase` caches one relaxation."""
+    return folder / cache_name(candidate) / f"x{fa_fraction:.4f}_{glazer}_arr{arrangement}_f{fmax:g}.extxyz"
+
+
 def relax_phase(candidate: str, fa_fraction: float, glazer: str, arrangement: int, fmax: float = 0.01,
                 steps: int = 600, repeat: int = 2, tilt_angle: float = 8.0,
                 folder: Path = SCREEN_DIR / "relaxed") -> Atoms:
@@ -177,7 +183,7 @@ def relax_phase(candidate: str, fa_fraction: float, glazer: str, arrangement: in
     check_candidate(candidate)
     if glazer not in GLAZERS:
         raise ValueError(f"unknown tilt phase {glazer!r}; allowed: {', '.join(GLAZERS)}")
-    path = folder / cache_name(candidate) / f"x{fa_fraction:.4f}_{glazer}_arr{arrangement}_f{fmax:g}.extxyz"
+    path = relaxation_path(candidate, fa_fraction, glazer, arrangement, fmax, folder)
     if path.exists():
         return read(path)
     atoms = build_mixed_perovskite(fa_fraction, repeat, glazer=glazer, tilt_angle=tilt_angle, seed=arrangement,
@@ -344,33 +350,29 @@ def finetune_teacher(variant: str = "sevennet-pw-ft", epochs: int = SevenNetFine
 TETRAGONAL = ("a0a0c-", "a0a0c+")
 
 
-def relaxed_tetragonal(candidate: str, arrangements: Sequence[int] = (0,), fmax: float = 0.01,
-                       folder: Path = SCREEN_DIR) -> list[Atoms]:
-    """The candidate's converged relaxed a0a0c- and a0a0c+ end members found in the screening cache
-    (only arrangements relaxed, and converged, in both phases)."""
-    found = []
-    for x in sorted(teacher_criteria.END_MEMBERS):
-        for arrangement in arrangements:
-            paths = [folder / "relaxed" / cache_name(candidate) / f"x{x:.4f}_{g}_arr{arrangement}_f{fmax:g}.extxyz"
-                     for g in TETRAGONAL]
-            pair = [read(p) for p in paths if p.exists()]
-            if len(pair) == 2 and all(a.info["converged"] for a in pair):
-                found += pair
-    return found
-
-
 def tetragonal_relaxations(candidate: str, arrangements: Sequence[int] = (0,), fmax: float = 0.01,
                            folder: Path = SCREEN_DIR) -> list[Atoms]:
     """Every converged a0a0c- and a0a0c+ end-member relaxation of the candidate found so far (a phase
-    whose partner is not relaxed yet included), MAPbI3 first."""
+    whose partner is not relaxed yet included), MAPbI3 first, a0a0c- before a0a0c+."""
     found = []
     for x in sorted(teacher_criteria.END_MEMBERS):
         for arrangement in arrangements:
             for glazer in TETRAGONAL:
-                path = folder / "relaxed" / cache_name(candidate) / f"x{x:.4f}_{glazer}_arr{arrangement}_f{fmax:g}.extxyz"
+                path = relaxation_path(candidate, x, glazer, arrangement, fmax, folder / "relaxed")
                 if path.exists() and (atoms := read(path)).info["converged"]:
                     found.append(atoms)
     return found
+
+
+def relaxed_tetragonal(candidate: str, arrangements: Sequence[int] = (0,), fmax: float = 0.01,
+                       folder: Path = SCREEN_DIR) -> list[Atoms]:
+    """The a0a0c-, a0a0c+ pairs of :func:`tetragonal_relaxations` (only compositions and arrangements
+    converged in both phases), flattened: minus, plus, minus, plus, ..."""
+    found = {(a.info["fa_fraction"], a.info["arrangement"], a.info["glazer"]): a
+             for a in tetragonal_relaxations(candidate, arrangements, fmax, folder)}
+    minus, plus = TETRAGONAL
+    return [atoms for (x, k, glazer), first in found.items() if glazer == minus and (x, k, plus) in found
+            for atoms in (first, found[(x, k, plus)])]
 
 
 TILT_CHECK_REFERENCES = {"gpaw-pw-pbe": "pbe", "cp2k-scan-rvv10": "scan_rvv10", "cp2k-pbe": "cp2k_pbe"}
@@ -732,8 +734,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tuning.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                         help="this process's share: every N-th cell from the K-th")
     tuning.add_argument("--count", type=int, default=None, help="only the first COUNT cells")
-    tilts = commands.add_parser("dft-tilts", help="plane-wave GPAW single points of a candidate's relaxed "
-                                                  "a0a0c- and a0a0c+ end members")
+    tilts = commands.add_parser("dft-tilts", help="DFT single points (plane-wave GPAW or CP2K) of a candidate's "
+                                                  "relaxed a0a0c- and a0a0c+ end members")
     tilts.add_argument("--candidate", required=True, help="a screened candidate, e.g. sevennet-mf0-r2scan+d3")
     tilts.add_argument("--reference", default="gpaw-pw-pbe", choices=list(TILT_CHECK_REFERENCES),
                        help="the DFT single points: plane-wave GPAW PBE, or CP2K SCAN+rVV10 or PBE")
