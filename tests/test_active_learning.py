@@ -85,3 +85,24 @@ def test_median_spread_rule_stops_a_loop_that_still_selects():
     assert stopping_rule_fired(spread, [], ActiveLearningSettings())
     with pytest.raises(ValueError, match="stop_median_spread"):
         ActiveLearningSettings(stop_median_spread=0.0)
+
+
+def test_interrupted_exploration_resumes_at_the_first_unfinished_condition(tmp_path, monkeypatch):
+    import softlattice.models.active_learning as al
+    from softlattice.models.nep import train_ensemble
+    labelled = label_structures(rattled_cspbi3(8, 0.03, 0.0, seed=2), lj(), name="lj", cache_dir=tmp_path)
+    model = train_ensemble(labelled, tmp_path / "model", 100, 1, hyper=TINY, species=CSPBI3)[0].model_path
+    md = MDSettings(ensemble="nvt", timestep_fs=2.0, sample_interval=5)
+    first = al.explore(model, conditions()[:1], md, 0.02, run_folder=tmp_path / "explore")
+    calls = []
+    real_run_md = al.run_md
+    monkeypatch.setattr(al, "run_md", lambda *a, **k: calls.append(1) or real_run_md(*a, **k))
+    both = al.explore(model, conditions(), md, 0.02, run_folder=tmp_path / "explore")
+    assert len(calls) == 1  # only the second condition ran again
+    assert len(both) > len(first) and np.allclose(both[0].positions, first[0].positions)
+    assert both[len(first)].info["condition"] == 1
+    record = tmp_path / "explore" / "condition_0.json"
+    record.write_text(record.read_text().replace('"model_sha256": "', '"model_sha256": "x'))
+    # snapshots of another model are not reused: explored anew
+    al.explore(model, conditions()[:1], md, 0.02, run_folder=tmp_path / "explore")
+    assert len(calls) == 2

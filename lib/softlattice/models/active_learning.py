@@ -16,6 +16,7 @@ without relabelling or retraining what is done (labels are also cached by
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -116,11 +117,26 @@ def stopping_rule_fired(spread: pd.DataFrame, chosen: Sequence[int], settings: A
 
 
 def explore(model: str | Path, conditions: Sequence[ExplorationCondition], settings: MDSettings,
-            snapshot_interval_ps: float) -> list[Atoms]:
+            snapshot_interval_ps: float, run_folder: str | Path | None = None) -> list[Atoms]:
     """MD snapshots from each condition with ``model``; a run that blows up contributes the
-    snapshots taken before it (they are the most informative ones)."""
+    snapshots taken before it (they are the most informative ones).
+
+    With ``run_folder``, each finished condition's snapshots are stored there
+    (``condition_<i>.extxyz`` and a ``condition_<i>.json`` record of the model's hash, the snapshot
+    count and whether the run blew up) and reused when the same model explores again, so an
+    interrupted exploration resumes at the first unfinished condition.
+    """
     snapshots: list[Atoms] = []
+    folder = Path(run_folder) if run_folder is not None else None
+    model_hash = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
     for index, condition in enumerate(conditions):
+        record_file = folder / f"condition_{index}.json" if folder is not None else None
+        if record_file is not None and record_file.exists():
+            record = json.loads(record_file.read_text())
+            if record["model_sha256"] == model_hash:
+                snapshots += (read(folder / f"condition_{index}.extxyz", index=":")
+                              if record["n_snapshots"] else [])
+                continue
         calculator: Calculator = nep_calculator(model, atoms=condition.structure)
         collected: list[Atoms] = []
         interval_steps = max(1, int(round(snapshot_interval_ps * 1000 / settings.timestep_fs)))
@@ -128,14 +144,22 @@ def explore(model: str | Path, conditions: Sequence[ExplorationCondition], setti
         md_settings = MDSettings(**{**asdict(settings), "sample_interval": sample,
                                     "seed": settings.seed + index,
                                     "pressure_GPa": condition.pressure_GPa})
+        blew_up = False
         try:
             run_md(condition.structure, calculator, hold(condition.temperature, condition.duration_ps),
                    md_settings, snapshot_every=max(1, interval_steps // sample), snapshots=collected)
         except MDBlowUp:
-            pass  # the snapshots taken before the blow-up are in `collected`
+            blew_up = True  # the snapshots taken before the blow-up are in `collected`
         for atoms in collected:
             atoms.info.update(origin="md", temperature=condition.temperature,
                               pressure_GPa=condition.pressure_GPa, condition=index)
+        if record_file is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            if collected:
+                write(folder / f"condition_{index}.extxyz", collected)
+            record_file.write_text(json.dumps(dict(model_sha256=model_hash, n_snapshots=len(collected),
+                                                   blew_up=blew_up, temperature=condition.temperature,
+                                                   n_atoms=len(condition.structure))))
         snapshots += collected
     return snapshots
 
@@ -253,7 +277,8 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
                                  seed=settings.seed)
         models = [m.model_path for m in members]
         say(f"generation {generation}: exploring {len(conditions)} conditions")
-        candidates = explore(models[0], conditions, settings.md, settings.snapshot_interval_ps)
+        candidates = explore(models[0], conditions, settings.md, settings.snapshot_interval_ps,
+                             run_folder=folder / "exploration")
         spread = ensemble_spread(models, candidates) if candidates else pd.DataFrame(
             columns=["energy_std_meV_per_atom", "force_std_max_eV_per_A"])
         if len(spread):
