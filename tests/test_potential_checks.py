@@ -83,3 +83,31 @@ def test_bond_and_cage_bookkeeping_of_the_stability_check():
     moved.wrap()
     shifts = np.linalg.norm(_cation_centroids(moved, atoms), axis=1)
     assert shifts[3] == pytest.approx(2.0) and np.delete(shifts, 3).max() < 1e-9
+
+
+def test_tilt_test_settings_need_a_noise_run_and_temperatures():
+    with pytest.raises(ValueError, match=r"FA fractions \[0.25\] have no stability run"):
+        CheckSettings(tilt_cases=((0.25, "a0a0c+"),), tilt_temperatures=(250.0,))
+    with pytest.raises(ValueError, match="no tilt_temperatures"):
+        CheckSettings(tilt_cases=((0.0, "a0a0c+"),))
+    with pytest.raises(ValueError, match="must all be > 0"):
+        CheckSettings(tilt_cases=((0.0, "a0a0c+"),), tilt_temperatures=(0.0,))
+
+
+def test_tilt_test_reads_the_phase_a_cold_cell_keeps(tmp_path):
+    """A cell started in a0a0c+ and held at 30 K keeps its tilt; a kill-free rerun from the
+    checkpoint gives the same row. The noise comes from a short untilted run of the same cell."""
+    from pathlib import Path
+
+    from softlattice.perovskite.workflows.checks import stability_check, tilt_persistence
+    model = str(Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-chgnet-r2scan" / "nep.txt")
+    noise = stability_check(model, 0.0, temperature=300.0, duration_ps=1.2, nve_ps=0.1, repeat=2).observations
+    noise = noise[noise.stage == "npt"]
+    row, observations = tilt_persistence(model, 0.0, "a0a0c+", 30.0, noise, duration_ps=0.8, repeat=2,
+                                         window_ps=0.1, checkpoint_dir=tmp_path / "md")
+    assert row["survived"] and row["end_phase"] == "a0a0c+" and row["end_share"] == 1.0
+    assert row["abs_Q_M_z"] > 5 * max(row["abs_Q_R_z"], row["abs_Q_M_x"], row["abs_Q_M_y"])
+    assert 5.9 < row["pseudo_cubic_A"] < 6.7 and len(observations) == 40
+    again, _ = tilt_persistence(model, 0.0, "a0a0c+", 30.0, noise, duration_ps=0.8, repeat=2, window_ps=0.1,
+                                checkpoint_dir=tmp_path / "md")
+    assert again == row

@@ -34,10 +34,11 @@ from softlattice.infra.profiles import settings_from_mapping
 from softlattice.infra.provenance import write_provenance
 from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.md.calculators import nep_calculator
-from softlattice.md.engine import MDBlowUp, MDSettings, run_md
+from softlattice.md.engine import MDBlowUp, MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold
 from softlattice.models.reference import reference_calculator
 from softlattice.perovskite.modes import tilt_observers
+from softlattice.perovskite.phases import classify_windows, noise_thresholds
 from softlattice.perovskite.structures import a_site_species, build_mixed_perovskite
 from softlattice.perovskite.tilts import measure_tilt_angles
 
@@ -229,9 +230,12 @@ def _cation_centroids(atoms: Atoms, reference: Atoms) -> np.ndarray:
 
 def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, duration_ps: float = 20.0,
                     nve_ps: float = 5.0, repeat: int = 4, seed: int = 0,
-                    engine: str = "auto") -> StabilityResult:
+                    engine: str = "auto", checkpoint_dir: str | Path | None = None) -> StabilityResult:
     """NPT at ``temperature`` for ``duration_ps`` (0.5 fs, real masses) from the cubic mixed cell,
-    then NVE for ``nve_ps``; report dissociation, cation escape, arrangement and energy drift."""
+    then NVE for ``nve_ps``; report dissociation, cation escape, arrangement and energy drift.
+
+    With ``checkpoint_dir`` the NPT run is checkpointed every 5 ps and resumes after a kill; the
+    bond and cation checks then see the snapshots of the resumed part and every segment end."""
 
     atoms = build_mixed_perovskite(fa_fraction, repeat, glazer="a0a0a0", seed=seed)
     pairs = _bonded_pairs(atoms)
@@ -243,7 +247,11 @@ def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, 
     settings = MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=40, seed=seed)
     try:
         result = run_md(atoms, calculator, hold(temperature, duration_ps), settings,
+                        checkpoint_dir=checkpoint_dir, model_id=file_hash(model),
+                        keep_segment_ends=checkpoint_dir is not None,
                         snapshots=snapshots, snapshot_every=5, observers=tilt_observers(atoms))
+        if checkpoint_dir is not None:
+            snapshots += read_segment_ends(Path(checkpoint_dir) / "segment_ends.extxyz")
         frames.append(result.observations.assign(stage="npt"))
         continuation = result.final_atoms.copy()
         nve = run_md(continuation, calculator, hold(temperature, nve_ps),
@@ -265,6 +273,49 @@ def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, 
     return StabilityResult(survived, reached, longest, shift, message, nve_drift, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
 
+def tilt_persistence(model: str, fa_fraction: float, start: str, temperature: float, noise_reference: pd.DataFrame,
+                     duration_ps: float = 20.0, repeat: int = 4, window_ps: float = 1.0, n_sigma: float = 5.0,
+                     seed: int = 0, checkpoint_dir: str | Path | None = None) -> tuple[dict, pd.DataFrame]:
+    """Which tilt a cell started in ``start`` ends in after NPT at ``temperature`` (K).
+
+    The cell (``repeat``^3 pseudo-cubic cells, 0.5 fs, real masses) is classified in windows of
+    ``window_ps`` (:func:`softlattice.perovskite.phases.classify_windows`) against the noise of
+    ``noise_reference``, the observations of an untilted run of the same composition (its
+    thresholds are scaled to ``temperature`` as thermal amplitudes, sqrt(T)). The phase it ends in
+    is the most frequent window label of the second half of the run, with that label's share of the
+    second half; the pseudo-cubic lattice parameter (volume per cell)^(1/3) is averaged there too.
+
+    Returns
+    -------
+    A row (``fa_fraction``, ``start``, ``temperature_K``, ``end_phase``, ``end_share``, mean
+    |Q| of every mode over the second half in Å, ``pseudo_cubic_A``, ``a_A``, ``b_A``, ``c_A``,
+    ``survived``, ``message``) and the run's observations.
+    """
+    settings = MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=40, seed=seed)
+    window = max(1, int(round(window_ps * 1000 / (settings.timestep_fs * settings.sample_interval))))
+    thresholds = noise_thresholds(noise_reference, window, n_sigma)
+    atoms = build_mixed_perovskite(fa_fraction, repeat, glazer=start, tilt_angle=8.0, seed=seed)
+    row = dict(fa_fraction=float(fa_fraction), start=start, temperature_K=float(temperature), survived=True,
+               message="")
+    try:
+        result = run_md(atoms, nep_calculator(model, atoms=atoms), hold(temperature, duration_ps), settings,
+                        checkpoint_dir=checkpoint_dir, model_id=file_hash(model), observers=tilt_observers(atoms))
+    except MDBlowUp as error:
+        return dict(row, survived=False, message=str(error), end_phase="blew up", end_share=np.nan), pd.DataFrame()
+    observations = result.observations
+    second_half = observations.iloc[len(observations) // 2:]
+    windows = classify_windows(second_half, thresholds)
+    counts = windows.phase.value_counts()
+    means = {f"abs_{column}": float(np.abs(second_half[column]).mean())
+             for column in second_half.columns if column.startswith("Q_")}
+    return dict(row, end_phase=str(counts.index[0]), end_share=float(counts.iloc[0] / len(windows)), **means,
+                pseudo_cubic_A=float(np.cbrt(second_half.volume_per_cell_A3).mean()),
+                a_A=float(second_half.a_A.mean()), b_A=float(second_half.b_A.mean()),
+                c_A=float(second_half.c_A.mean()),
+                m_threshold_A=float(thresholds.at(temperature)[0]),
+                r_threshold_A=float(thresholds.at(temperature)[1])), observations
+
+
 @dataclass(frozen=True)
 class CheckSettings:
     """What :func:`run_checks` computes.
@@ -283,6 +334,12 @@ class CheckSettings:
     heavy_timestep_fs
         The heavy-hydrogen check (:func:`softlattice.perovskite.workflows.masscheck.compare_masses`): MAPbI3 NPT with
         real masses at 0.5 fs and with H of ``hydrogen_mass`` amu at ``heavy_timestep_fs``.
+    tilt_cases, tilt_temperatures, tilt_ps, tilt_repeat, tilt_window_ps, tilt_n_sigma
+        The finite-temperature tilt test (:func:`tilt_persistence`): NPT of each (FA fraction,
+        starting phase) case at each temperature (K) for ``tilt_ps``; the phase it ends in is read
+        from windows of ``tilt_window_ps`` against noise thresholds of ``tilt_n_sigma`` from the
+        stability run of the same composition (so every case's composition must be one of
+        ``stability_fa_fractions``). No cases: no test.
     seed
         Seed of arrangements and MD.
     """
@@ -308,14 +365,41 @@ class CheckSettings:
     mass_production_ps: float = 20.0
     hydrogen_mass: float = 4.0
     heavy_timestep_fs: float = 1.0
+    tilt_cases: tuple[tuple[float, str], ...] = ()
+    tilt_temperatures: tuple[float, ...] = ()
+    tilt_ps: float = 20.0
+    tilt_repeat: int = 4
+    tilt_window_ps: float = 1.0
+    tilt_n_sigma: float = 5.0
     seed: int = 0
 
     def __post_init__(self) -> None:
+        orphans = sorted({float(x) for x, _ in self.tilt_cases} - {float(x) for x in self.stability_fa_fractions})
+        if orphans:
+            raise ValueError(f"tilt cases at FA fractions {orphans} have no stability run for their noise "
+                             f"thresholds; stability_fa_fractions are {list(self.stability_fa_fractions)}")
+        if self.tilt_cases and not self.tilt_temperatures:
+            raise ValueError("tilt cases are given but no tilt_temperatures")
+        if any(not t > 0 for t in self.tilt_temperatures):
+            raise ValueError(f"tilt temperatures {list(self.tilt_temperatures)} K must all be > 0")
         unknown = set(self.neb_axes) - set(ROTATION_AXES)
         if unknown:
             raise ValueError(f"unknown rotation axes {sorted(unknown)}; allowed: {', '.join(ROTATION_AXES)}")
         if self.stability_ps <= 0 or self.stability_nve_ps <= 0:
             raise ValueError(f"stability durations ({self.stability_ps}, {self.stability_nve_ps} ps) must be > 0")
+
+
+NEP_V2_CHECKS: dict = dict(
+    phase_fa_fractions=[k / 8 for k in range(9)], phase_steps=150,
+    stability_temperature=600.0, stability_ps=50.0, stability_nve_ps=5.0,
+    tilt_cases=[[0.0, "a0a0c+"], [1.0, "a0a0c-"]], tilt_temperatures=[250.0, 300.0], tilt_ps=20.0)
+"""The checks issue 15 asks of NEP v2: phase energies at every x in steps of 1/8, 50 ps NPT at
+600 K in 768 atoms with an NVE continuation, and the finite-temperature tilt test (MAPbI3 started
+in the wrong tilt a0a0c+, FAPbI3 in a0a0c-, 20 ps at 250 and 300 K)."""
+
+CHECK_PROFILES: dict[str, dict] = {"v1": {}, "v2": NEP_V2_CHECKS}
+"""Named check settings for the command line: 'v1' the defaults the first production model was
+checked with, 'v2' :data:`NEP_V2_CHECKS`."""
 
 
 def check_settings(values: dict) -> CheckSettings:
@@ -324,6 +408,7 @@ def check_settings(values: dict) -> CheckSettings:
 
 
 CHECK_FILES = ("neb.csv", "phases.csv", "stability.csv", "stability_observations.csv.gz", "masses.csv")
+TILT_FILES = ("tilts.csv", "tilts_observations.csv.gz")
 
 
 def run_checks(model: str | None, reference: str, settings: CheckSettings, output_dir: str,
@@ -377,19 +462,47 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
     if model is None:
         return None
     if not (output_dir / "stability.csv").exists():
-        rows, observations = [], []
         for x in settings.stability_fa_fractions:
+            part = parts / f"stability_{x:g}.csv"
+            if part.exists():
+                continue
             say(f"stability x = {x}")
             result = stability_check(model, x, settings.stability_temperature, settings.stability_ps,
-                                     settings.stability_nve_ps, settings.stability_repeat, settings.seed)
-            rows.append(dict(fa_fraction=x, survived=result.survived, reached_ps=result.reached_ps,
-                             longest_bond_ratio=result.longest_bond_ratio,
-                             largest_cation_shift_A=result.largest_cation_shift,
-                             nve_drift_meV_per_atom_per_ps=result.nve_drift_meV_per_atom_per_ps,
-                             message=result.message, method="NEP"))
-            observations.append(result.observations.assign(fa_fraction=x))
-        pd.concat(observations).to_csv(output_dir / "stability_observations.csv.gz", index=False)
-        pd.DataFrame(rows).to_csv(output_dir / "stability.csv", index=False)
+                                     settings.stability_nve_ps, settings.stability_repeat, settings.seed,
+                                     checkpoint_dir=parts / f"stability_{x:g}_md")
+            result.observations.assign(fa_fraction=x).to_csv(parts / f"stability_{x:g}_observations.csv.gz",
+                                                             index=False)
+            pd.DataFrame([dict(fa_fraction=x, survived=result.survived, reached_ps=result.reached_ps,
+                               longest_bond_ratio=result.longest_bond_ratio,
+                               largest_cation_shift_A=result.largest_cation_shift,
+                               nve_drift_meV_per_atom_per_ps=result.nve_drift_meV_per_atom_per_ps,
+                               message=result.message, method="NEP")]).to_csv(part, index=False)
+        xs = settings.stability_fa_fractions
+        pd.concat([pd.read_csv(parts / f"stability_{x:g}_observations.csv.gz") for x in xs]) \
+            .to_csv(output_dir / "stability_observations.csv.gz", index=False)
+        pd.concat([pd.read_csv(parts / f"stability_{x:g}.csv") for x in xs]) \
+            .to_csv(output_dir / "stability.csv", index=False)
+    if settings.tilt_cases and not (output_dir / "tilts.csv").exists():
+        stability = pd.read_csv(output_dir / "stability_observations.csv.gz")
+        for x, start in settings.tilt_cases:
+            noise = stability[(stability.fa_fraction == x) & (stability.stage == "npt")]
+            noise = noise[noise.time_ps > noise.time_ps.max() / 4]  # past the start from the ideal cell
+            for temperature in settings.tilt_temperatures:
+                name = f"tilt_{x:g}_{start}_{temperature:g}K"
+                if (parts / f"{name}.csv").exists():
+                    continue
+                say(f"tilt test x = {x} from {start} at {temperature:g} K")
+                row, observations = tilt_persistence(model, x, start, temperature, noise, settings.tilt_ps,
+                                                     settings.tilt_repeat, settings.tilt_window_ps,
+                                                     settings.tilt_n_sigma, settings.seed,
+                                                     checkpoint_dir=parts / f"{name}_md")
+                observations.assign(fa_fraction=x, start=start, temperature=temperature) \
+                    .to_csv(parts / f"{name}_observations.csv.gz", index=False)
+                pd.DataFrame([dict(row, method="NEP")]).to_csv(parts / f"{name}.csv", index=False)
+        names = [f"tilt_{x:g}_{start}_{t:g}K" for x, start in settings.tilt_cases for t in settings.tilt_temperatures]
+        pd.concat([pd.read_csv(parts / f"{n}_observations.csv.gz") for n in names]) \
+            .to_csv(output_dir / "tilts_observations.csv.gz", index=False)
+        pd.concat([pd.read_csv(parts / f"{n}.csv") for n in names]).to_csv(output_dir / "tilts.csv", index=False)
     if not (output_dir / "masses.csv").exists():
         from softlattice.perovskite.workflows.masscheck import compare_masses
         say("heavy-hydrogen check")
@@ -400,8 +513,10 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
 
 
 def load_checks(folder: str) -> dict[str, pd.DataFrame]:
-    """The tables of a finished check folder, keyed by file stem ('neb', 'phases', ...)."""
-    return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in CHECK_FILES}
+    """The tables of a finished check folder, keyed by file stem ('neb', 'phases', ...; 'tilts'
+    and 'tilts_observations' where the finite-temperature tilt test was run)."""
+    names = CHECK_FILES + tuple(name for name in TILT_FILES if (Path(folder) / name).exists())
+    return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in names}
 
 
 def obtain_checks(model: str, reference: str, settings: CheckSettings, curated: str | None = None) -> ResultSet:
@@ -428,8 +543,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="NEP file; without it only the reference's parts run")
     parser.add_argument("--reference", default="chgnet-r2scan", help="reference method")
     parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the tables in")
+    parser.add_argument("--profile", default="v1", choices=sorted(CHECK_PROFILES),
+                        help="check settings: 'v1' those of the first production model, 'v2' those of NEP v2")
     args = parser.parse_args(argv)
-    settings = CheckSettings()
+    settings = check_settings(CHECK_PROFILES[args.profile])
     run_checks(args.model, args.reference, settings, args.save, progress=True)
     if args.model is None:
         return 0
