@@ -83,9 +83,11 @@ validate: setup
 	$(PY) -m softlattice.perovskite.workflows.cspbi3 cspbi3 --model $(CSPBI3_MODEL) $(VALIDATE_ARGS)
 
 MAFA_MODEL ?= data/models/mafa-chgnet-r2scan
+# the first production model, benchmarked beside MAFA_MODEL
+MAFA_MODEL_V1 ?= data/models/mafa-chgnet-r2scan
 RUNS ?= runs
 benchmark: setup
-	$(PY) benchmarks/md_throughput.py --mafa-model $(MAFA_MODEL)/nep.txt
+	$(PY) benchmarks/md_throughput.py --mafa-model $(MAFA_MODEL)/nep.txt $(filter-out $(MAFA_MODEL)/nep.txt,$(MAFA_MODEL_V1)/nep.txt)
 	$(PY) benchmarks/training_throughput.py --model-dir $(MAFA_MODEL)
 	$(PY) benchmarks/sweep_throughput.py --model $(MAFA_MODEL)/nep.txt
 	$(PY) benchmarks/gnn_throughput.py

@@ -59,8 +59,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 12])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--engines", nargs="+", default=["nep-adapters", "cpunep"])
-    parser.add_argument("--mafa-model", type=Path, default=None,
-                        help="MA/FA nep.txt: adds rows at 96, 768 and 6144 atoms (x = 0.5)")
+    parser.add_argument("--mafa-model", type=Path, nargs="+", default=[],
+                        help="MA/FA nep.txt files: adds rows at 96, 768 and 6144 atoms (x = 0.5), the models "
+                             "side by side in one run (absolute rates differ between machines)")
     parser.add_argument("--mafa-sizes", type=int, nargs="+", default=[2, 4, 8])
     args = parser.parse_args()
     if not args.model.is_file():
@@ -83,22 +84,24 @@ def main() -> None:
                       f"{result.atom_steps_per_second:>10.0f} {result.atom_steps_per_second / bare:>9.2f} "
                       f"{100 * share:>8.1f}%", flush=True)
         print(f"{len(atoms):>6} projection: {projection_rate(atoms):.3g} atom-frames/s")
-    if args.mafa_model is None:
-        print("MA/FA rows: pass --mafa-model data/models/<name>/nep.txt")
+    if not args.mafa_model:
+        print("MA/FA rows: pass --mafa-model data/models/<name>/nep.txt [...]")
         return
     from softlattice.perovskite.structures import build_mixed_perovskite
+    print(f"{'atoms':>6} {'engine':>13} {'model':>22} {'force calls':>12} {'NPT MD':>10} {'MD/force':>9} "
+          f"{'analysis':>9}   (MA/FA x = 0.5, atom-steps/s)")
     for n in args.mafa_sizes:
         atoms = build_mixed_perovskite(0.5, n, seed=0)
         for engine in args.engines:
-            calculator = nep_calculator(args.mafa_model, engine, atoms=atoms)
-            bare = force_call_rate(atoms, calculator, calls=max(3, args.steps // 4))
-            result = run_md(atoms, calculator, hold(300, args.steps * 0.5 / 1000),
-                            MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=args.steps // 3))
-            share = result.analysis_seconds / (result.md_seconds + result.analysis_seconds)
-            print(f"{len(atoms):>6} {engine:>13} {'npt MA/FA':>8} {bare:>12.0f} "
-                  f"{result.atom_steps_per_second:>10.0f} {result.atom_steps_per_second / bare:>9.2f} "
-                  f"{100 * share:>8.1f}%", flush=True)
-
+            for model in args.mafa_model:
+                calculator = nep_calculator(model, engine, atoms=atoms)
+                bare = force_call_rate(atoms, calculator, calls=max(3, args.steps // 4))
+                result = run_md(atoms, calculator, hold(300, args.steps * 0.5 / 1000),
+                                MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=args.steps // 3))
+                share = result.analysis_seconds / (result.md_seconds + result.analysis_seconds)
+                print(f"{len(atoms):>6} {engine:>13} {model.parent.name[-22:]:>22} {bare:>12.0f} "
+                      f"{result.atom_steps_per_second:>10.0f} {result.atom_steps_per_second / bare:>9.2f} "
+                      f"{100 * share:>8.1f}%", flush=True)
 
 if __name__ == "__main__":
     main()
