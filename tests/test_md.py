@@ -232,3 +232,18 @@ def test_protocols_refuse_infinite_durations_and_absurdly_slow_ramps():
     with pytest.raises(ValueError, match="ramp rate nan"):
         ramp(100, 200, float("nan"))
     assert len(ramp(100, 200, 0.01)) == 4  # 2,500 ps segments are slow but allowed
+
+
+def test_a_run_stopped_early_stops_at_the_same_point_when_resumed(tmp_path):
+    segments = hold(300, 0.5, segment_ps=0.1)
+    settings = MDSettings(sample_interval=10)
+    past = lambda observations: observations.time_ps.iloc[-1] >= 0.2 - 1e-9  # noqa: E731
+    stopped = run_md(copper(), EMT(), segments, settings, checkpoint_dir=tmp_path, stop_when=past)
+    assert stopped.stopped_early and stopped.observations.time_ps.iloc[-1] == pytest.approx(0.2)
+    again = run_md(copper(), EMT(), segments, settings, checkpoint_dir=tmp_path, stop_when=past)
+    assert again.stopped_early and again.md_seconds == 0
+    assert again.observations.equals(stopped.observations)
+    whole = run_md(copper(), EMT(), segments, settings)
+    assert not whole.stopped_early and whole.observations.time_ps.iloc[-1] == pytest.approx(0.5)
+    np.testing.assert_allclose(whole.observations.to_numpy()[:len(stopped.observations)],
+                               stopped.observations.to_numpy(), rtol=1e-10)

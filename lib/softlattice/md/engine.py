@@ -299,6 +299,8 @@ class MDResult:
         without checkpoints that ran no step).
     final_atoms
         Structure at the end, with momenta.
+    stopped_early
+        ``stop_when`` ended the run before its last segment.
     """
 
     observations: pd.DataFrame
@@ -306,6 +308,7 @@ class MDResult:
     analysis_seconds: float
     atom_steps_per_second: float
     final_atoms: Atoms
+    stopped_early: bool = False
 
 
 def _open_checkpoint(folder: Path | None, key: str, settings: MDSettings, segments: Sequence[Segment],
@@ -378,7 +381,8 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
            settings: MDSettings = MDSettings(), checkpoint_dir: str | Path | None = None,
            model_id: str = "", progress: bool = False, snapshots: list[Atoms] | None = None,
            snapshot_every: int = 1, keep_segment_ends: bool = False,
-           observers: Sequence[Observer] = ()) -> MDResult:
+           observers: Sequence[Observer] = (),
+           stop_when: Callable[[pd.DataFrame], bool] | None = None) -> MDResult:
     """Run molecular dynamics through ``segments`` with on-the-fly analysis and checkpoints.
 
     Parameters
@@ -413,6 +417,9 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
     observers
         Callables ``observer(atoms) -> {column: value}`` called at every sample; their columns join
         the observations (the way analysis attaches to ASE's ``Dynamics.attach``).
+    stop_when
+        Called with the observations so far before every segment (a resumed run included, so a
+        run stopped early and resumed stops at the same point); True ends the run there.
     """
     if not segments:
         raise ValueError("no segments to run: the temperature protocol is empty")
@@ -446,7 +453,11 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
     md_seconds = 0.0
     steps_done = 0
     analysis_before = 0.0
+    stopped_early = False
     for index in iterator:
+        if stop_when is not None and observations and stop_when(pd.DataFrame(observations)):
+            stopped_early = True
+            break
         segment = segments[index]
         n_steps = _steps_in(segment, settings)
         sampler.records = []
@@ -486,4 +497,4 @@ def run_md(atoms: Atoms, calculator: Calculator, segments: Sequence[Segment],
     final.calc = None
     return MDResult(observations=pd.DataFrame(observations), md_seconds=md_seconds,
                     analysis_seconds=sampler.analysis_seconds, atom_steps_per_second=rate,
-                    final_atoms=final)
+                    final_atoms=final, stopped_early=stopped_early)
