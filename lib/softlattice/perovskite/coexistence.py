@@ -1,0 +1,191 @@
+"""Coexistence cells: half a0a0c-, half a0a0c+, and which tilt grows at a fixed temperature.
+
+Units: Å (mode amplitudes), ps, K.
+
+The seed asks which tilt wins as a function of composition at 250 K and answers it with slow
+ramps in large cells. An equilibrium question has a cheaper, direct answer: build a cell whose
+lower half (along the tilt axis z) carries the out-of-phase tilt a0a0c- and whose upper half the
+in-phase tilt a0a0c+ (two interfaces, periodic), hold it at the temperature, and watch which
+half grows. The local state is read per block of 2x2x2 pseudo-cubic cells (the smallest volume on
+which both M and R patterns exist, :func:`softlattice.perovskite.modes.project_modes_local`):
+
+* each sample records the signed local amplitude of every mode in every block
+  (:class:`LocalTiltObserver`);
+* a window's *block amplitude* is the absolute value of the window mean of that signed amplitude:
+  an ordered tilt keeps its sign, thermal noise averages out;
+* one threshold serves both mode families (the same rule for M and R): the mean plus
+  ``n_sigma`` standard deviations of the block amplitudes of an untilted reference run, pooled
+  over M and R, axes and blocks, scaled with sqrt(T / T_ref) as thermal amplitudes;
+* a block is 'R' or 'M' after its largest active mode about the tilt axis z (and 'other' when its
+  largest active mode is about x or y), 'none' when no mode is active.
+
+The R share is the fraction of blocks that are 'R' among those that are 'R' or 'M'. A run ends
+(early) once one tilt has held more than ``share`` of the blocks for ``hold_ps``
+(:func:`one_tilt_holds`); the winner is the tilt whose share grew from the starting half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+
+from softlattice.perovskite.modes import MODES, iodine_displacements, map_framework, project_modes_local
+from softlattice.perovskite.structures import build_mixed_perovskite
+
+HALVES = ("a0a0c-", "a0a0c+")
+"""The two tilt phases of a coexistence cell, lower half first (tilt axis z)."""
+
+BLOCK = 2
+"""Pseudo-cubic cells per block edge."""
+
+
+def build_coexistence_cell(fa_fraction: float, repeat: Sequence[int] = (4, 4, 8), *, tilt_angle: float = 8.0,
+                           seed: int = 0, lower: str = "a0a0c-", upper: str = "a0a0c+") -> Atoms:
+    """MA(1-x)FA(x)PbI3 with the cells z < repeat_z / 2 tilted ``lower`` and the rest ``upper``.
+
+    Both halves share the A-site arrangement (``seed``) and the cell; atoms keep the order of
+    :func:`softlattice.perovskite.structures.build_mixed_perovskite`. ``arrays['half']`` is 0 in the
+    lower half and 1 in the upper; ``info['interfaces_z']`` lists the cell planes where they meet.
+
+    Raises
+    ------
+    ValueError
+        If the repeat along z cannot hold two halves of whole 2x2x2 blocks (a multiple of 4), a
+        half is not one of :data:`HALVES`, or x is outside [0, 1].
+    """
+    repeat = tuple(int(r) for r in repeat)
+    if len(repeat) != 3 or any(r < BLOCK or r % BLOCK for r in repeat) or repeat[2] % (2 * BLOCK):
+        raise ValueError(f"repeat {repeat} cannot hold two halves of whole {BLOCK}x{BLOCK}x{BLOCK} blocks: the "
+                         f"repeats must be even and the one along the tilt axis z a multiple of {2 * BLOCK}")
+    for phase in (lower, upper):
+        if phase not in HALVES:
+            raise ValueError(f"half {phase!r} is not a single-axis tilt phase; allowed: {', '.join(HALVES)}")
+    cells = [build_mixed_perovskite(fa_fraction, repeat, glazer=phase, tilt_angle=tilt_angle, seed=seed)
+             for phase in (lower, upper)]
+    half = (cells[0].arrays["cell_index"][:, 2] >= repeat[2] // 2).astype(int)
+    if cells[0].get_chemical_symbols() != cells[1].get_chemical_symbols():
+        raise RuntimeError("the two halves were built with different atom orders")  # same seed: cannot happen
+    atoms = cells[0].copy()
+    atoms.positions = np.where(half[:, None] == 1, cells[1].positions, cells[0].positions)
+    atoms.arrays["half"] = half
+    atoms.info.update(glazer=f"{lower}|{upper}", coexistence=[lower, upper], interfaces_z=[0, repeat[2] // 2])
+    return atoms
+
+
+class LocalTiltObserver:
+    """MD observer: the signed amplitude ``q_<mode>_b<k>`` (Å) of every mode in every 2x2x2 block
+    (block index k in C order of the block grid, z fastest), projected on the starting cell's framework."""
+
+    def __init__(self, atoms: Atoms):
+        self.framework_map = map_framework(atoms)
+        self.grid = tuple(int(r) // BLOCK for r in self.framework_map.repeat)
+
+    def __call__(self, atoms: Atoms) -> dict[str, float]:
+        local = project_modes_local(iodine_displacements(atoms, self.framework_map), self.framework_map, BLOCK)[0]
+        values = local.reshape(len(MODES), -1)
+        return {f"q_{mode}_b{k}": float(values[m, k]) for m, mode in enumerate(MODES) for k in range(values.shape[1])}
+
+
+def block_amplitudes(observations: pd.DataFrame, window: int) -> np.ndarray:
+    """|window mean of the signed local amplitude|, shape (n_windows, 6, n_blocks), Å."""
+    n_blocks = sum(1 for column in observations.columns if column.startswith(f"q_{MODES[0]}_b"))
+    if n_blocks == 0:
+        raise ValueError("the observations hold no block amplitudes: run the MD with LocalTiltObserver")
+    n_windows = len(observations) // window
+    if n_windows == 0:
+        raise ValueError(f"run has {len(observations)} samples, fewer than one window of {window}")
+    columns = [f"q_{mode}_b{k}" for mode in MODES for k in range(n_blocks)]
+    values = observations[columns].to_numpy()[:n_windows * window]
+    return np.abs(values.reshape(n_windows, window, len(MODES), n_blocks).mean(axis=1))
+
+
+@dataclass(frozen=True)
+class BlockThreshold:
+    """One activation threshold (Å) for every mode of every block, at ``reference_K``, for
+    windows of ``window`` samples."""
+
+    threshold: float
+    reference_K: float
+    window: int
+
+    def at(self, temperature: float) -> float:
+        """Threshold at ``temperature`` (K), scaled as a thermal amplitude."""
+        return self.threshold * float(np.sqrt(temperature / self.reference_K))
+
+
+def block_noise_threshold(reference: pd.DataFrame, window: int, n_sigma: float = 5.0) -> BlockThreshold:
+    """The threshold from an untilted reference run (the same rule for M and R: pooled over both
+    families, the three axes and every block)."""
+    amplitudes = block_amplitudes(reference, window)
+    if len(amplitudes) < 3:
+        raise ValueError(f"untilted reference has {len(amplitudes)} windows of {window}; at least 3 are needed")
+    return BlockThreshold(float(amplitudes.mean() + n_sigma * amplitudes.std(ddof=1)),
+                          float(reference["target_K"].mean()), window)
+
+
+def block_labels(amplitudes: np.ndarray, threshold: float) -> np.ndarray:
+    """Label of every block in every window: 'R' or 'M' (largest active mode, about z), 'other'
+    (largest active mode about x or y) or 'none'. ``amplitudes`` as from :func:`block_amplitudes`."""
+    strongest = np.argmax(amplitudes, axis=1)  # (n_windows, n_blocks), index into MODES
+    active = np.take_along_axis(amplitudes, strongest[:, None, :], axis=1)[:, 0] > threshold
+    names = np.array(["other", "other", "M", "other", "other", "R"])  # MODES order: M_x M_y M_z R_x R_y R_z
+    return np.where(active, names[strongest], "none")
+
+
+def block_states(observations: pd.DataFrame, threshold: BlockThreshold, grid: Sequence[int]) -> pd.DataFrame:
+    """Per window: time, temperature, the share of blocks of each label, the R share
+    (R / (R + M)) of the whole cell and of each layer of blocks along z (``r_share_layer<k>``).
+
+    ``grid`` is the block grid (repeat / 2)."""
+    window = threshold.window
+    amplitudes = block_amplitudes(observations, window)
+    n_windows = len(amplitudes)
+    times = observations["time_ps"].to_numpy()[:n_windows * window].reshape(n_windows, window)[:, -1]
+    temperatures = observations["target_K"].to_numpy()[:n_windows * window].reshape(n_windows, window).mean(axis=1)
+    rows = []
+    for k in range(n_windows):
+        labels = block_labels(amplitudes[k:k + 1], threshold.at(temperatures[k]))[0]
+        row = dict(time_ps=float(times[k]), temperature_K=float(temperatures[k]),
+                   **{f"share_{name}": float(np.mean(labels == name)) for name in ("R", "M", "other", "none")})
+        row["r_share"] = _r_share(labels)
+        layers = labels.reshape(tuple(grid))
+        for z in range(layers.shape[2]):
+            row[f"r_share_layer{z}"] = _r_share(layers[:, :, z].ravel())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _r_share(labels: np.ndarray) -> float:
+    r, m = int(np.sum(labels == "R")), int(np.sum(labels == "M"))
+    return r / (r + m) if r + m else float("nan")
+
+
+def one_tilt_holds(states: pd.DataFrame, share: float = 0.9, hold_ps: float = 5.0) -> str | None:
+    """'a0a0c-' or 'a0a0c+' when, over the last ``hold_ps`` of ``states`` (and at least that much
+    run), every window has more than ``share`` of all blocks 'R' (or 'M'); else None."""
+    if not len(states) or states.time_ps.iloc[-1] < hold_ps:
+        return None
+    recent = states[states.time_ps > states.time_ps.iloc[-1] - hold_ps]
+    if (recent.share_R > share).all():
+        return "a0a0c-"
+    if (recent.share_M > share).all():
+        return "a0a0c+"
+    return None
+
+
+def coexistence_winner(states: pd.DataFrame, last_ps: float = 5.0) -> dict[str, float | str]:
+    """The outcome over the last ``last_ps`` of a run: the mean shares of each block label, the
+    mean R share, and ``winner``: 'untilted' when most blocks have no active mode, 'a0a0c-' when
+    the R share is above 1/2 (R grew from its starting half), 'a0a0c+' below, 'undecided' at 1/2."""
+    recent = states[states.time_ps > states.time_ps.iloc[-1] - last_ps]
+    shares = {f"share_{name}": float(recent[f"share_{name}"].mean()) for name in ("R", "M", "other", "none")}
+    r_share = float(recent.r_share.mean())
+    if shares["share_none"] > 0.5 or not np.isfinite(r_share):
+        winner = "untilted"
+    else:
+        winner = "a0a0c-" if r_share > 0.5 else "a0a0c+" if r_share < 0.5 else "undecided"
+    return dict(shares, r_share=r_share, winner=winner)

@@ -1,0 +1,87 @@
+"""Coexistence cells and the block classifier: halves built as asked, labels of synthetic states,
+the early-stop rule, the equal M/R threshold."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from softlattice.perovskite.coexistence import (
+    BlockThreshold,
+    LocalTiltObserver,
+    block_labels,
+    block_noise_threshold,
+    block_states,
+    build_coexistence_cell,
+    coexistence_winner,
+    one_tilt_holds,
+)
+from softlattice.perovskite.modes import MODES
+
+
+@pytest.fixture(scope="module")
+def cell():
+    return build_coexistence_cell(0.5, (4, 4, 8), seed=3)
+
+
+def test_lower_half_is_out_of_phase_and_upper_half_in_phase(cell):
+    amplitudes = np.array(list(LocalTiltObserver(cell)(cell).values())).reshape(6, 2, 2, 4)
+    r_z, m_z = amplitudes[MODES.index("R_z")], amplitudes[MODES.index("M_z")]
+    assert np.all(np.abs(r_z[:, :, :2]) > 0.3) and np.all(np.abs(m_z[:, :, :2]) < 0.05)  # z < 4: c-
+    assert np.all(np.abs(m_z[:, :, 2:]) > 0.3) and np.all(np.abs(r_z[:, :, 2:]) < 0.05)  # z >= 4: c+
+    others = np.delete(amplitudes, [MODES.index("R_z"), MODES.index("M_z")], axis=0)
+    assert np.abs(others).max() < 0.05
+    assert cell.info["interfaces_z"] == [0, 4] and set(cell.arrays["half"]) == {0, 1}
+    assert len(cell) == 4 * 4 * 8 * 12
+
+
+def test_bad_cells_are_refused_before_building():
+    with pytest.raises(ValueError, match=r"repeat \(4, 4, 6\) cannot hold two halves"):
+        build_coexistence_cell(0.5, (4, 4, 6))
+    with pytest.raises(ValueError, match="not a single-axis tilt phase"):
+        build_coexistence_cell(0.5, (4, 4, 8), upper="a-a-c+")
+    with pytest.raises(ValueError, match="fa_fraction|FA fraction"):
+        build_coexistence_cell(1.5, (4, 4, 8))
+
+
+def synthetic(r_blocks, m_blocks, n_blocks=8, samples=40, noise=0.02, amplitude=0.3, seed=0):
+    """Observations of ``samples`` frames at 250 K: blocks in r_blocks hold R_z, in m_blocks M_z,
+    the rest only noise (random signs every sample)."""
+    rng = np.random.default_rng(seed)
+    data = {"time_ps": 0.05 * np.arange(1, samples + 1), "target_K": np.full(samples, 250.0)}
+    for m, mode in enumerate(MODES):
+        for k in range(n_blocks):
+            value = rng.normal(0, noise, samples)
+            if (mode == "R_z" and k in r_blocks) or (mode == "M_z" and k in m_blocks):
+                value += amplitude
+            data[f"q_{mode}_b{k}"] = value
+    return pd.DataFrame(data)
+
+
+def test_labels_follow_the_synthetic_state_with_one_threshold_for_m_and_r():
+    reference = synthetic([], [], samples=200, seed=1)
+    threshold = block_noise_threshold(reference, window=10)
+    assert 0 < threshold.threshold < 0.1
+    states = block_states(synthetic([0, 1, 2, 3, 4, 5], [6]), threshold, grid=(2, 2, 2))
+    assert np.allclose(states.share_R, 6 / 8) and np.allclose(states.share_M, 1 / 8)
+    assert np.allclose(states.share_none, 1 / 8) and np.allclose(states.r_share, 6 / 7)
+    # blocks in C order of the grid, z fastest: layer 0 holds blocks 0, 2, 4, 6; layer 1 blocks 1, 3, 5, 7
+    assert np.allclose(states.r_share_layer0, 3 / 4) and np.allclose(states.r_share_layer1, 1.0)
+    disordered = block_states(synthetic([], []), threshold, grid=(2, 2, 2))
+    assert np.allclose(disordered.share_none, 1.0) and coexistence_winner(disordered)["winner"] == "untilted"
+    # the same amplitude is active in either family: no family is favoured by its threshold
+    labels = block_labels(np.array([[[0.0], [0.0], [0.06], [0.0], [0.0], [0.0]],
+                                    [[0.0], [0.0], [0.0], [0.0], [0.0], [0.06]]]), 0.05)
+    assert labels.ravel().tolist() == ["M", "R"]
+
+
+def test_early_stop_needs_the_share_held_for_the_whole_span():
+    states = pd.DataFrame(dict(time_ps=np.arange(1.0, 11.0), share_R=[0.5] * 4 + [0.95] * 6,
+                               share_M=[0.5] * 4 + [0.05] * 6))
+    assert one_tilt_holds(states, 0.9, 5.0) == "a0a0c-"
+    assert one_tilt_holds(states.iloc[:8], 0.9, 5.0) is None
+    flipped = states.rename(columns=dict(share_R="share_M", share_M="share_R"))
+    assert one_tilt_holds(flipped, 0.9, 5.0) == "a0a0c+"
+
+
+def test_threshold_scales_as_a_thermal_amplitude():
+    assert BlockThreshold(0.1, 400.0, 10).at(100.0) == pytest.approx(0.05)
