@@ -1,0 +1,356 @@
+"""Fixed-temperature coexistence runs: which tilt grows at each (x, T), and the MPB from them.
+
+``python -m softlattice.perovskite.workflows.coexistence --model M --profile full [--part i/n]``
+runs (or resumes) the grid of the profile; ``--save DIR`` collects the finished runs into a
+result set (per-window block states, the outcome of every run, the MPB fit and ``summary.json``).
+
+Units: K, ps, Å.
+
+Three kinds of run (:class:`CoexistenceTask`), each NPT except the reference:
+
+* 'coexistence': the cell of :func:`softlattice.perovskite.coexistence.build_coexistence_cell`
+  (half a0a0c-, half a0a0c+ along z) held at the temperature until one tilt holds more than
+  ``stop_share`` of the blocks for ``stop_hold_ps`` or ``duration_ps`` is reached;
+* 'quench': the seed's own protocol, the cubic cell dropped to the temperature and held;
+* 'reference': NVT of the cubic cell at a high temperature, whose block amplitudes set the
+  one activation threshold for M and R (:func:`softlattice.perovskite.coexistence.block_noise_threshold`).
+
+Every run is checkpointed once per picosecond (a killed run resumes exactly) and stored under a
+key of its parameters and the model's hash; a blow-up is recorded and not retried.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from softlattice.infra.keys import file_hash, json_key
+from softlattice.infra.log import progress_printer
+from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.provenance import write_provenance
+from softlattice.md.calculators import model_species, nep_calculator
+from softlattice.md.engine import MDBlowUp, MDSettings, run_md
+from softlattice.md.protocols import hold
+from softlattice.perovskite.coexistence import (
+    BLOCK,
+    LocalTiltObserver,
+    block_noise_threshold,
+    block_states,
+    build_coexistence_cell,
+    coexistence_winner,
+    one_tilt_holds,
+)
+from softlattice.perovskite.modes import tilt_observers
+from softlattice.perovskite.mpb import fit_mpb
+from softlattice.perovskite.structures import build_mixed_perovskite
+
+KINDS = ("coexistence", "quench", "reference")
+MA_FA_SPECIES_NEEDED = {"H", "C", "N", "Pb", "I"}
+
+
+@dataclass(frozen=True)
+class CoexistenceTask:
+    """One run.
+
+    Attributes
+    ----------
+    fa_fraction
+        FA fraction x in [0, 1].
+    temperature
+        Temperature of the run, K (for a reference, the high temperature of the untilted cell).
+    kind
+        One of :data:`KINDS`.
+    replica
+        Seed of the A-site arrangement, molecular orientations and thermostat.
+    repeat
+        Pseudo-cubic cells along x, y, z (z, the tilt axis, a multiple of 4).
+    duration_ps
+        Longest run, ps.
+    timestep_fs, hydrogen_mass, sample_interval
+        Integrator (H of ``hydrogen_mass`` amu; None for real masses) and sampling (steps).
+    window_ps, n_sigma
+        Classification window and significance of the activation threshold.
+    stop_share, stop_hold_ps
+        Early stop: one tilt above this share of the blocks for this long.
+    tilt_angle
+        Starting tilt of the halves, degrees.
+    """
+
+    fa_fraction: float
+    temperature: float
+    kind: str = "coexistence"
+    replica: int = 0
+    repeat: tuple[int, int, int] = (4, 4, 8)
+    duration_ps: float = 60.0
+    timestep_fs: float = 1.0
+    hydrogen_mass: float | None = 4.0
+    sample_interval: int = 20
+    window_ps: float = 1.0
+    n_sigma: float = 5.0
+    stop_share: float = 0.9
+    stop_hold_ps: float = 5.0
+    tilt_angle: float = 8.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "repeat", tuple(int(r) for r in self.repeat))
+        if not 0.0 <= self.fa_fraction <= 1.0:
+            raise ValueError(f"FA fraction {self.fa_fraction!r} is outside [0, 1]")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature {self.temperature!r} K must be > 0")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown run kind {self.kind!r}; allowed: {', '.join(KINDS)}")
+        if len(self.repeat) != 3 or any(r < BLOCK or r % BLOCK for r in self.repeat) or self.repeat[2] % (2 * BLOCK):
+            raise ValueError(f"repeat {self.repeat} cannot hold two halves of whole {BLOCK}x{BLOCK}x{BLOCK} blocks: "
+                             f"the repeats must be even and the one along the tilt axis z a multiple of {2 * BLOCK}")
+        if not self.duration_ps > 0 or not self.window_ps > 0:
+            raise ValueError(f"duration ({self.duration_ps}) and window ({self.window_ps}) must be > 0 ps")
+        if not 0.5 < self.stop_share <= 1.0:
+            raise ValueError(f"stop share {self.stop_share!r} must lie in (0.5, 1]")
+
+    @property
+    def window(self) -> int:
+        """Samples per classification window."""
+        return max(1, int(round(self.window_ps * 1000 / (self.timestep_fs * self.sample_interval))))
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """Block grid."""
+        return tuple(r // BLOCK for r in self.repeat)
+
+    @property
+    def n_atoms(self) -> int:
+        return 12 * int(np.prod(self.repeat))
+
+
+def reference_task(task: CoexistenceTask, temperature: float, duration_ps: float) -> CoexistenceTask:
+    """The untilted reference of ``task``'s composition and cell (replica 0, same sampling)."""
+    return replace(task, kind="reference", temperature=float(temperature), duration_ps=float(duration_ps),
+                   replica=0)
+
+
+def grid_tasks(settings: dict[str, Any]) -> list[CoexistenceTask]:
+    """The runs of a profile: coexistence runs at every (x, T) of ``grid`` (a list of
+    ``[temperature, [x, ...]]``) and replica, quench runs at ``quench`` (same form), and one
+    reference per composition; ordered as listed (the first grid first)."""
+    common = {key: settings[key] for key in ("repeat", "duration_ps", "timestep_fs", "hydrogen_mass",
+                                             "sample_interval", "window_ps", "n_sigma", "stop_share",
+                                             "stop_hold_ps") if key in settings}
+    tasks: list[CoexistenceTask] = []
+    for kind, spec in (("coexistence", settings["grid"]), ("quench", settings.get("quench", []))):
+        for temperature, fractions in spec:
+            for x in fractions:
+                for replica in range(settings["replicas"]):
+                    tasks.append(CoexistenceTask(float(x), float(temperature), kind, replica, **common))
+    references = []
+    for task in tasks:
+        reference = reference_task(task, settings["reference_temperature"], settings["reference_ps"])
+        if reference not in references:
+            references.append(reference)
+    return references + tasks
+
+
+def task_key(task: CoexistenceTask, model_hash: str) -> str:
+    return json_key(dict(task=asdict(task), model=model_hash))
+
+
+def check_model(model: str | Path) -> None:
+    """Refuse a model without the MA/FA species before any MD."""
+    missing = MA_FA_SPECIES_NEEDED - set(model_species(model))
+    if missing:
+        raise ValueError(f"model {str(model)!r} has species {model_species(model)}; a MA/FA cell needs "
+                         f"{sorted(MA_FA_SPECIES_NEEDED)} (missing {sorted(missing)})")
+
+
+def run_task(task: CoexistenceTask, model: str | Path, store: str | Path,
+             reference: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """Run, resume or load one task; its observations, or None if it blew up (recorded in
+    ``failed.json``, not retried). A coexistence or quench run needs the observations of its
+    ``reference`` for the early stop."""
+    check_model(model)
+    model_hash = file_hash(model)
+    folder = Path(store) / task_key(task, model_hash)
+    result_path = folder / "observations.csv.gz"
+    if result_path.exists():
+        return pd.read_csv(result_path)
+    if (folder / "failed.json").exists():
+        return None
+    if task.kind != "reference" and reference is None:
+        raise ValueError("a coexistence or quench run needs its reference run's observations")
+    folder.mkdir(parents=True, exist_ok=True)
+    if task.kind == "coexistence":
+        atoms = build_coexistence_cell(task.fa_fraction, task.repeat, tilt_angle=task.tilt_angle, seed=task.replica)
+    else:
+        atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, seed=task.replica)
+    stop_when = None
+    if task.kind != "reference":
+        threshold = block_noise_threshold(reference, task.window, task.n_sigma)
+
+        def stop_when(observations: pd.DataFrame) -> bool:
+            states = block_states(observations, threshold, task.grid) if len(observations) >= task.window else None
+            return states is not None and one_tilt_holds(states, task.stop_share, task.stop_hold_ps) is not None
+
+    settings = MDSettings(ensemble="nvt" if task.kind == "reference" else "npt", timestep_fs=task.timestep_fs,
+                          sample_interval=task.sample_interval, hydrogen_mass=task.hydrogen_mass, seed=task.replica)
+    try:
+        result = run_md(atoms, nep_calculator(model, atoms=atoms),
+                        hold(task.temperature, task.duration_ps, segment_ps=task.window_ps), settings,
+                        checkpoint_dir=folder / "checkpoint", model_id=model_hash,
+                        observers=[*tilt_observers(atoms), LocalTiltObserver(atoms)], stop_when=stop_when)
+    except MDBlowUp as error:
+        (folder / "failed.json").write_text(json.dumps(dict(task=asdict(task), message=str(error)), indent=1))
+        return None
+    observations = result.observations.assign(fa_fraction_cell=float(atoms.info["fa_fraction"]))
+    temporary = folder / "observations.tmp.csv.gz"
+    observations.to_csv(temporary, index=False)
+    (folder / "task.json").write_text(json.dumps(dict(task=asdict(task), model=str(model), model_hash=model_hash,
+                                                      stopped_early=result.stopped_early,
+                                                      atom_steps_per_second=result.atom_steps_per_second),
+                                                 indent=1))
+    os.replace(temporary, result_path)
+    return observations
+
+
+def run_grid(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path = RUNS_DIR / "coexistence",
+             part: tuple[int, int] = (0, 1), progress: bool = False) -> None:
+    """Run every task of ``part`` = (i, n): the i-th of n interleaved shares of the non-reference
+    tasks (references run first, in every part that needs them; a reference finished by another
+    part is loaded)."""
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"part {index}/{count} does not exist: parts run from 0/{count} to {count - 1}/{count}")
+    say = progress_printer(progress)
+    references = {(t.fa_fraction, t.repeat): t for t in tasks if t.kind == "reference"}
+    runs = [t for t in tasks if t.kind != "reference"][index::count]
+    for task in runs:
+        reference = references.get((task.fa_fraction, task.repeat))
+        if reference is None:
+            raise ValueError(f"no reference run for x = {task.fa_fraction}, repeat {task.repeat}")
+        say(f"reference x = {task.fa_fraction:g}")
+        observations = run_task(reference, model, store)
+        if observations is None:
+            say(f"  reference x = {task.fa_fraction:g} blew up: its runs cannot be classified, skipped")
+            continue
+        say(f"{task.kind} x = {task.fa_fraction:g}, {task.temperature:g} K, replica {task.replica}")
+        run_task(task, model, store, reference=observations)
+
+
+def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path) -> dict[str, pd.DataFrame]:
+    """Block states per window and the outcome of every finished run (``outcomes``: task fields,
+    the run's last time, whether it stopped early, :func:`coexistence_winner`; blown-up runs with
+    ``winner`` 'blew up'). Unfinished runs are left out."""
+    references = {(t.fa_fraction, t.repeat): t for t in tasks if t.kind == "reference"}
+    model_hash = file_hash(model)
+    outcomes, states = [], []
+    for task in tasks:
+        if task.kind == "reference":
+            continue
+        folder = Path(store) / task_key(task, model_hash)
+        fields = dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature, kind=task.kind,
+                      replica=task.replica)
+        if (folder / "failed.json").exists():
+            outcomes.append(dict(fields, winner="blew up",
+                                 message=json.loads((folder / "failed.json").read_text())["message"]))
+            continue
+        reference_folder = Path(store) / task_key(references[(task.fa_fraction, task.repeat)], model_hash)
+        if not (folder / "observations.csv.gz").exists() or not (reference_folder / "observations.csv.gz").exists():
+            continue
+        threshold = block_noise_threshold(pd.read_csv(reference_folder / "observations.csv.gz"), task.window,
+                                          task.n_sigma)
+        observations = pd.read_csv(folder / "observations.csv.gz")
+        run_states = block_states(observations, threshold, task.grid)
+        record = json.loads((folder / "task.json").read_text())
+        outcomes.append(dict(fields, duration_ps=float(observations.time_ps.iloc[-1]),
+                             stopped_early=bool(record["stopped_early"]),
+                             threshold_A=threshold.at(task.temperature),
+                             **coexistence_winner(run_states, task.stop_hold_ps)))
+        states.append(run_states.assign(**fields))
+    return dict(outcomes=pd.DataFrame(outcomes),
+                states=pd.concat(states, ignore_index=True) if states else pd.DataFrame())
+
+
+def mpb_summary(outcomes: pd.DataFrame, temperature: float, model: str) -> dict[str, Any]:
+    """``summary.json`` content: the MPB at ``temperature`` from the coexistence runs (logistic fit
+    of the R share vs x with a bootstrap over runs; null with the reason when unresolved) and the
+    winner of every coexistence run."""
+    runs = outcomes[(outcomes.kind == "coexistence") & (outcomes.winner != "blew up")] if len(outcomes) else outcomes
+    at_t = runs[(runs.temperature_K == temperature) & runs.r_share.notna()] if len(runs) else runs
+    mpb, reason = None, ""
+    try:
+        fit = fit_mpb(at_t.fa_fraction.to_numpy(), at_t.r_share.to_numpy(), bootstrap=500,
+                      confidence=0.95)
+        mpb = dict(temperature_K=float(temperature), center=fit.center, low=fit.center_low, high=fit.center_high)
+    except (ValueError, AttributeError) as error:
+        reason = str(error) if isinstance(error, ValueError) else "no finished runs"
+    return dict(model=model, mpb=mpb, mpb_unresolved_because=reason or None,
+                tetragonal_winner=[dict(fa_fraction=float(r.fa_fraction), temperature_K=float(r.temperature_K),
+                                        phase=str(r.winner), r_share=float(r.r_share))
+                                   for r in runs.itertuples()] if len(runs) else [])
+
+
+def save_results(folder: str | Path, tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path,
+                 settings: dict[str, Any], command: str = "") -> dict[str, Any]:
+    """Write ``outcomes.csv``, ``states.csv.gz``, ``summary.json`` and the provenance into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = analyse(tasks, model, store)
+    tables["outcomes"].to_csv(folder / "outcomes.csv", index=False)
+    tables["states"].to_csv(folder / "states.csv.gz", index=False)
+    summary = mpb_summary(tables["outcomes"], float(settings["mpb_temperature"]), str(model))
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_provenance(folder, settings, {"model_sha256_16": file_hash(model)}, command=command,
+                     n_runs=int(sum(t.kind != "reference" for t in tasks)),
+                     n_finished=int(len(tables["outcomes"])))
+    return summary
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "quick": dict(grid=[[250.0, [0.0, 1.0]]], quench=[], replicas=1, repeat=[2, 2, 4], duration_ps=0.6,
+                  window_ps=0.1, stop_hold_ps=0.3, sample_interval=10, reference_temperature=450.0,
+                  reference_ps=0.4, mpb_temperature=250.0),
+    "full": dict(grid=[[250.0, [k / 8 for k in range(9)]], [300.0, [0.0, 0.25, 0.5, 0.75, 1.0]]],
+                 quench=[[250.0, [0.0, 0.5, 1.0]]], replicas=2, repeat=[4, 4, 8], duration_ps=60.0,
+                 window_ps=1.0, stop_hold_ps=5.0, sample_interval=20, reference_temperature=450.0,
+                 reference_ps=20.0, mpb_temperature=250.0),
+}
+"""'full': issue 16's grid (250 K at every x in steps of 1/8, 300 K at five, two replicas, 1,536-atom
+cells, <= 60 ps, seed-protocol quenches at three compositions, 20 ps references at 450 K);
+'quick': the same code path in a tiny cell in seconds (tests)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.coexistence",
+                                     description="Fixed-temperature coexistence runs (issue 16); resumable.")
+    parser.add_argument("--model", required=True, help="NEP file")
+    parser.add_argument("--profile", default="full", choices=sorted(PROFILES))
+    parser.add_argument("--part", default="0/1", help="i/n: run the i-th of n shares of the runs (two processes: "
+                                                      "0/2 and 1/2, one core each)")
+    parser.add_argument("--store", type=Path, default=RUNS_DIR / "coexistence")
+    parser.add_argument("--save", type=Path, default=None, help="collect the finished runs into this result set")
+    args = parser.parse_args(argv)
+    try:
+        index, count = (int(v) for v in args.part.split("/"))
+    except ValueError:
+        parser.error(f"--part {args.part!r} is not of the form i/n")
+    settings = PROFILES[args.profile]
+    tasks = grid_tasks(settings)
+    check_model(args.model)
+    if args.save is not None:
+        summary = save_results(args.save, tasks, args.model, args.store, dict(settings, profile=args.profile),
+                               command="python -m softlattice.perovskite.workflows.coexistence "
+                                       + " ".join(argv or sys.argv[1:]))
+        print(json.dumps(summary, indent=1))
+        return 0
+    run_grid(tasks, args.model, args.store, (index, count), progress=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

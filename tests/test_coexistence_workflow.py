@@ -1,0 +1,107 @@
+"""Coexistence runs: bad input refused before MD, the quick grid end to end, exact resume after
+SIGKILL, the MPB summary from synthetic outcomes."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from softlattice.infra.keys import file_hash
+from softlattice.perovskite.workflows.coexistence import (
+    PROFILES,
+    CoexistenceTask,
+    analyse,
+    grid_tasks,
+    mpb_summary,
+    run_grid,
+    run_task,
+    task_key,
+)
+
+MODEL = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(fa_fraction=1.5, temperature=250.0), r"FA fraction 1.5 is outside \[0, 1\]"),
+    (dict(fa_fraction=0.5, temperature=0.0), "temperature 0.0 K must be > 0"),
+    (dict(fa_fraction=0.5, temperature=250.0, repeat=(4, 4, 6)), r"repeat \(4, 4, 6\) cannot hold two halves"),
+    (dict(fa_fraction=0.5, temperature=250.0, kind="ramp"), "unknown run kind 'ramp'"),
+])
+def test_bad_tasks_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        CoexistenceTask(**fields)
+
+
+def test_a_model_of_other_species_is_refused_before_any_md(tmp_path):
+    fake = tmp_path / "nep.txt"
+    fake.write_text("nep4 3 Cs Pb I\n")
+    with pytest.raises(ValueError, match=r"missing \['C', 'H', 'N'\]"):
+        run_task(CoexistenceTask(0.0, 250.0, repeat=(2, 2, 4)), fake, tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.fixture(scope="module")
+def quick_store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("coexistence")
+    tasks = grid_tasks(PROFILES["quick"])
+    run_grid(tasks, MODEL, store)
+    return tasks, store
+
+
+def test_quick_grid_gives_an_outcome_per_run_and_reloads_without_md(quick_store):
+    tasks, store = quick_store
+    assert [t.kind for t in tasks] == ["reference", "reference", "coexistence", "coexistence"]
+    tables = analyse(tasks, MODEL, store)
+    outcomes = tables["outcomes"]
+    assert len(outcomes) == 2 and set(outcomes.winner) <= {"a0a0c-", "a0a0c+", "untilted", "undecided"}
+    assert ((outcomes.share_R + outcomes.share_M + outcomes.share_other + outcomes.share_none) - 1).abs().max() < 1e-9
+    assert {"r_share_layer0", "r_share_layer1"} <= set(tables["states"].columns)
+    started = time.perf_counter()
+    run_grid(tasks, MODEL, store)  # everything is stored: nothing runs again
+    assert time.perf_counter() - started < 5
+
+
+def test_a_killed_run_resumes_exactly(tmp_path, quick_store):
+    tasks, store = quick_store
+    reference = run_task(tasks[0], MODEL, store)
+    task = tasks[2]
+    uninterrupted = run_task(task, MODEL, tmp_path / "whole", reference=reference)
+    reference_file = tmp_path / "reference.csv"
+    reference.to_csv(reference_file, index=False)
+    script = textwrap.dedent(f"""
+        import pandas as pd
+        from softlattice.perovskite.workflows.coexistence import CoexistenceTask, run_task
+        task = CoexistenceTask(**{task.__dict__!r})
+        run_task(task, {str(MODEL)!r}, {str(tmp_path / 'killed')!r}, reference=pd.read_csv({str(reference_file)!r}))
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script])
+    state = tmp_path / "killed" / task_key(task, file_hash(MODEL)) / "checkpoint" / "state.npz"
+    deadline = time.time() + 300
+    while not state.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert state.exists(), "the run wrote no checkpoint before it was killed"
+    resumed = run_task(task, MODEL, tmp_path / "killed", reference=reference)
+    np.testing.assert_allclose(resumed.to_numpy(dtype=float), uninterrupted.to_numpy(dtype=float), rtol=1e-9)
+
+
+def test_summary_recovers_a_synthetic_mpb_and_says_why_when_unresolved():
+    x = np.repeat([k / 8 for k in range(9)], 2)
+    share = 1 / (1 + np.exp((x - 0.4) / 0.05))
+    outcomes = pd.DataFrame(dict(fa_fraction=x, temperature_K=250.0, kind="coexistence", r_share=share,
+                                 winner=np.where(share > 0.5, "a0a0c-", "a0a0c+")))
+    summary = mpb_summary(outcomes, 250.0, "m")
+    assert summary["mpb"]["center"] == pytest.approx(0.4, abs=0.01)
+    assert summary["mpb"]["low"] <= 0.4 <= summary["mpb"]["high"]
+    assert len(summary["tetragonal_winner"]) == 18
+    flat = outcomes.assign(r_share=0.9, winner="a0a0c-")
+    unresolved = mpb_summary(flat, 250.0, "m")
+    assert unresolved["mpb"] is None and "never crosses 1/2" in unresolved["mpb_unresolved_because"]
