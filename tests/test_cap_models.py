@@ -181,3 +181,18 @@ def test_phonon_errors_against_the_reference_model():
     errors = phonon_errors(table).set_index("model")
     assert errors.loc["pretrained", "mae_THz"] == 0.5 and errors.loc["fine-tuned", "mae_THz"] == 0.0
     assert errors.loc["pretrained", "lowest_model_THz"] == -0.5 and errors.loc["pretrained", "lowest_reference_THz"] == -1.0
+
+
+def test_committed_gaps_are_keyed_by_level_basis_and_structure(tmp_path):
+    import pandas as pd
+    from ase.build import bulk
+
+    from softlattice.antiperovskite.workflows.models import committed_gaps
+    from softlattice.infra.keys import structure_hash
+    structures = [bulk("Cu", cubic=True), bulk("Ag", cubic=True)]
+    pd.DataFrame(dict(index=[1, 0, 0], stage=["cheap", "accurate", "cheap"], level=["pbe", "gllbsc", "pbe"],
+                      basis=["sz(dzp)", "dzp", "sz(dzp)"], gap_eV=[1.5, 2.0, float("nan")])) \
+        .to_csv(tmp_path / "gaps.csv.gz", index=False)
+    known = committed_gaps(tmp_path, structures)
+    assert known == {("cheap", "pbe", "sz(dzp)", structure_hash(structures[1])): 1.5,
+                     ("accurate", "gllbsc", "dzp", structure_hash(structures[0])): 2.0}  # failed gaps are not known

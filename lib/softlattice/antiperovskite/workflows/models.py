@@ -28,7 +28,7 @@ from softlattice.antiperovskite.structures import rms_thermal_displacements
 from softlattice.electronic.gaps import compute_gaps
 from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import json_key, structure_hash
-from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.profiles import resolve, settings_from_mapping
 from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.infra.shares import parse_share
@@ -303,6 +303,21 @@ def obtain_cap_models(settings: dict, curated: str | Path | None = None,
                                              f"{settings.get('profile', 'full')}")
 
 
+EXTENDED_LABELS: dict = dict(dataset=dict(per_temperature=10),
+                             gaps=dict(accurate_percent=15, max_cheap=1000, max_accurate=200))
+"""Overrides of the full profile for issue 18's label counts: ten displaced cells per ordering and
+temperature (1,364 structures), of which 1,000 get cheap and 200 (distinct) accurate gaps."""
+
+
+def committed_gaps(folder: str | Path, structures: Sequence[Atoms]) -> dict[tuple[str, str, str, str], float]:
+    """Gaps of a committed chapter-06 result set keyed by (stage, level, basis, structure hash);
+    ``structures`` are that set's structures (rebuilt from its profile), which its ``index``
+    column refers to."""
+    table = pd.read_csv(Path(folder) / "gaps.csv.gz").dropna(subset=["gap_eV"])
+    return {(row.stage, row.level, row.basis, structure_hash(structures[int(row.index)])): float(row.gap_eV)
+            for row in table.itertuples()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m softlattice.antiperovskite.workflows.models --profile full --save DIR``: run chapter 06 (resumable:
     rerun the same command) and copy the result set with its provenance to ``DIR``.
@@ -316,13 +331,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
     parser.add_argument("--gaps-part", type=parse_share, default=None, metavar="K/N",
                         help="compute only this share of the gaps (every N-th from the K-th)")
+    parser.add_argument("--stages", nargs="+", default=["cheap", "accurate"], choices=["cheap", "accurate"],
+                        help="with --gaps-part: the levels to compute, in this order")
+    parser.add_argument("--labels", default="profile", choices=["profile", "extended"],
+                        help="with --gaps-part: the profile's label counts, or EXTENDED_LABELS (issue 18)")
     args = parser.parse_args(argv)
-    settings = resolve("06_cap_models", args.profile)
+    settings = resolve("06_cap_models", args.profile, **(EXTENDED_LABELS if args.labels == "extended" else {}))
     if args.gaps_part:
         part, parts = args.gaps_part
         _, _, structures = training_structures(settings)
         gap_settings = settings["gaps"]
-        for stage, indices in gap_selection(structures, gap_settings).items():
+        selection = gap_selection(structures, gap_settings)
+        known: dict = {}
+        if args.labels == "extended":  # gaps the committed set already holds are not computed again
+            _, _, committed_structures = training_structures(resolve("06_cap_models", args.profile))
+            known = committed_gaps(DATA_DIR / "cap_models" / settings["reference"], committed_structures)
+        for stage in args.stages:
+            level, basis = gap_settings[stage], gap_settings[f"{stage}_basis"]
+            indices = [i for i in selection[stage]
+                       if (stage, level, basis, structure_hash(structures[i])) not in known]
+            print(f"{stage}: {len(selection[stage]) - len(indices)} of {len(selection[stage])} gaps are in the "
+                  "committed result set")
             _, failed = compute_gaps([structures[i] for i in indices[part::parts]], gap_settings[stage],
                                      RUNS_DIR / "cap_models" / "gaps", progress=True, basis=gap_settings[f"{stage}_basis"])
             print(f"{stage}: {len(indices[part::parts])} gaps in this share, {len(failed)} failed")
