@@ -1,0 +1,63 @@
+"""NEP v2's criteria table from synthetic result tables: each criterion can pass and fail."""
+
+import pandas as pd
+import pytest
+
+from softlattice.perovskite.student_criteria import phase_energy_agreement, student_criteria
+
+
+def phases(nep_shift=0.0, unconverged=()):
+    rows = []
+    for method, shift in (("NEP", nep_shift), ("teacher", 0.0)):
+        for x in (0.0, 1.0):
+            for glazer, energy in (("a0a0a0", 0.0), ("a0a0c-", -40.0), ("a0a0c+", -20.0)):
+                rows.append(dict(fa_fraction=x, glazer=glazer, method=method,
+                                 energy_meV_per_fu=energy + (shift if glazer == "a0a0c-" and x == 1.0 else 0.0),
+                                 converged=(method, x, glazer) not in unconverged))
+    return pd.DataFrame(rows)
+
+
+def table(agreement, median=0.1, rmse=0.09, survived=(True, True), slope=1.1, tilts=None):
+    generations = pd.DataFrame(dict(median_force_spread=[0.3, median], stopped=[False, median <= 0.15]))
+    stability = pd.DataFrame(dict(fa_fraction=[0.0, 1.0], survived=list(survived),
+                                  reached_ps=[50.0 if s else 12.0 for s in survived],
+                                  nve_drift_meV_per_atom_per_ps=[0.01, 0.02]))
+    return student_criteria(generations, rmse, agreement, stability, 50.0, slope, tilts).set_index("criterion")
+
+
+def test_a_model_meeting_every_target_passes_them_all():
+    met = table(phase_energy_agreement(phases(3.0), "teacher")).met
+    assert met.dropna().all() and met.notna().sum() == 5
+
+
+@pytest.mark.parametrize("change, criterion", [
+    (dict(median=0.2), "active learning stops by its rule"),
+    (dict(rmse=0.13), "force RMSE against the teacher (test set)"),
+    (dict(survived=(True, False)), "NPT stability"),
+    (dict(slope=2.1), "iodine transverse slope against GPAW"),
+])
+def test_each_target_can_fail(change, criterion):
+    result = table(phase_energy_agreement(phases(), "teacher"), **change)
+    assert result.met[criterion] is False
+    assert result.met.drop(criterion).dropna().all()
+
+
+def test_phase_energies_fail_beyond_tolerance_and_unconverged_pairs_are_not_evidence():
+    agreement = phase_energy_agreement(phases(7.0), "teacher")
+    assert agreement.difference_meV_per_fu.abs().max() == pytest.approx(7.0)
+    assert table(agreement).met["phase energies against the teacher"] is False
+    # the only bad pair did not converge: neither pass nor fail
+    agreement = phase_energy_agreement(phases(7.0, unconverged={("teacher", 1.0, "a0a0c-")}), "teacher")
+    assert table(agreement).met["phase energies against the teacher"] is None
+    # an unconverged a0a0a0 makes every pair of that composition unconverged
+    agreement = phase_energy_agreement(phases(0.0, unconverged={("NEP", 0.0, "a0a0a0")}), "teacher")
+    assert not agreement[agreement.fa_fraction == 0.0].converged.any()
+
+
+def test_tilt_rows_name_the_experimental_phase_and_a_missing_reference_is_refused():
+    tilts = pd.DataFrame(dict(fa_fraction=[0.0], start=["a0a0c+"], temperature_K=[250.0], end_phase=["a0a0c-"],
+                              end_share=[0.9]))
+    result = table(phase_energy_agreement(phases(), "teacher"), tilts=tilts)
+    assert "experiment: a0a0c-" in result.target["x = 0 started a0a0c+, 250 K"]
+    with pytest.raises(ValueError, match="no phase energies of the reference 'other'"):
+        phase_energy_agreement(phases(), "other")
