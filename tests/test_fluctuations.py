@@ -5,7 +5,13 @@ import pandas as pd
 import pytest
 
 from softlattice.infra.paths import DATA_DIR
-from softlattice.perovskite.workflows.band_edges import decorrelation_time, edge_statistics, md_snapshots, representable
+from softlattice.perovskite.workflows.band_edges import (
+    decorrelation_time,
+    edge_statistics,
+    md_snapshots,
+    representable,
+    spread_peak,
+)
 
 MODEL = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
 
@@ -68,3 +74,26 @@ def test_snapshots_come_back_from_a_finished_checkpointed_run(tmp_path):
     assert len(first) == len(again) == 2
     np.testing.assert_allclose(first[1].positions, again[1].positions)
     assert again[0].get_chemical_symbols() == first[0].get_chemical_symbols()
+
+
+def _snapshots(spreads, per_composition=60, arrangements=4, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for x, sigma in spreads.items():
+        for k in range(per_composition):
+            rows.append(dict(fa_fraction=x, arrangement=k % arrangements, vbm=rng.normal(0.0, sigma)))
+    return pd.DataFrame(rows)
+
+
+def test_spread_peak_recovers_a_synthetic_maximum_and_its_composition():
+    edges = _snapshots({0.0: 0.10, 0.25: 0.13, 0.5: 0.20, 0.75: 0.13, 1.0: 0.10})
+    peak = spread_peak(edges, "vbm", bootstrap=500, cluster="arrangement")
+    assert peak["resolved"] and peak["argmax"] == 0.5
+    assert peak["argmax_low"] <= 0.5 <= peak["argmax_high"] and peak["height_low"] > 0
+
+
+def test_spread_peak_reports_no_peak_for_flat_spreads():
+    flat = spread_peak(_snapshots({x: 0.15 for x in (0.0, 0.25, 0.5, 0.75, 1.0)}, seed=3), "vbm", bootstrap=500)
+    assert not flat["resolved"] and flat["reason"]
+    with pytest.raises(ValueError, match="at least 3 compositions"):
+        spread_peak(_snapshots({0.0: 0.1, 1.0: 0.1}), "vbm")

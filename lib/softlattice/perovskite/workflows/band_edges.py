@@ -134,6 +134,64 @@ def edge_statistics(edges: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -
     return pd.DataFrame(rows)
 
 
+def spread_peak(edges: pd.DataFrame, edge: str, bootstrap: int = 2000, confidence: float = 0.95,
+                cluster: str | None = None, seed: int = 0) -> dict[str, float | bool | str]:
+    """Whether the snapshot-to-snapshot spread (standard deviation) of a band edge has a maximum
+    inside the composition range.
+
+    Every composition's snapshots are resampled (or, with ``cluster``, whole groups of them, e.g.
+    arrangements, since snapshots of one arrangement are correlated) and in each resample the
+    composition of the largest spread and the peak height, the largest spread minus the larger of
+    the two end members' spreads, are recorded.
+
+    Returns
+    -------
+    ``argmax`` (composition of the largest spread in the data), ``argmax_low``/``argmax_high``
+    (the central ``confidence`` interval of the resampled arg-max), ``height``,
+    ``height_low``/``height_high`` (eV) and ``resolved``: True when the arg-max lies strictly
+    inside the range and the lower end of the height interval is above zero; ``reason`` says why
+    not otherwise.
+    """
+    if edge not in edges:
+        raise ValueError(f"no column {edge!r} in the band-edge table; columns: {list(edges.columns)}")
+    groups = {float(x): g for x, g in edges.groupby("fa_fraction")}
+    xs = np.array(sorted(groups))
+    if len(xs) < 3:
+        raise ValueError(f"a maximum inside the range needs at least 3 compositions, got {xs.tolist()}")
+    ends = [xs[0], xs[-1]]
+
+    def spreads(pick) -> np.ndarray:
+        return np.array([pick(groups[x]).std(ddof=1) for x in xs])
+
+    rng = np.random.default_rng(seed)
+
+    def resample(group: pd.DataFrame) -> np.ndarray:
+        if cluster is None:
+            values = group[edge].to_numpy()
+            return values[rng.integers(0, len(values), len(values))]
+        clusters = [c[edge].to_numpy() for _, c in group.groupby(cluster)]
+        return np.concatenate([clusters[k] for k in rng.integers(0, len(clusters), len(clusters))])
+
+    observed = spreads(lambda g: g[edge].to_numpy())
+    height = float(observed.max() - max(observed[0], observed[-1]))
+    draws = np.array([spreads(resample) for _ in range(bootstrap)])
+    argmaxes = xs[np.argmax(draws, axis=1)]
+    heights = draws.max(axis=1) - np.maximum(draws[:, 0], draws[:, -1])
+    tail = 50 * (1 - confidence)
+    argmax = float(xs[np.argmax(observed)])
+    result = dict(argmax=argmax, argmax_low=float(np.percentile(argmaxes, tail)),
+                  argmax_high=float(np.percentile(argmaxes, 100 - tail)), height=height,
+                  height_low=float(np.percentile(heights, tail)), height_high=float(np.percentile(heights, 100 - tail)))
+    if argmax in ends:
+        reason = f"the largest spread is at an end member (x = {argmax:g})"
+    elif result["height_low"] <= 0:
+        reason = (f"the peak at x = {argmax:g} stands {1000 * height:.0f} meV above the end members, but its "
+                  f"{100 * confidence:.0f} % interval reaches {1000 * result['height_low']:.0f} meV")
+    else:
+        reason = ""
+    return dict(result, resolved=not reason, reason=reason)
+
+
 def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path = RUNS_DIR / "band_edges",
                        progress: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Band edges of every snapshot through the cache; a snapshot whose SCF fails twice is
