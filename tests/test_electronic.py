@@ -106,6 +106,7 @@ def test_cubic_cell_has_the_degeneracies_of_the_r_point(cubic_cspbi3_edges):
     assert edges.vbm_degeneracy == 1 and edges.cbm_degeneracy == 3
     assert max(edges.character["vbm"], key=edges.character["vbm"].get) == "I-p"
     assert max(edges.character["cbm"], key=edges.character["cbm"].get) == "Pb-p"
+    assert edges.cbm_pb_p == pytest.approx(edges.cbm) and edges.pi_star is None  # no molecules in CsPbI3
 
 
 def test_reference_level_makes_edges_invariant_to_a_rigid_translation(cubic_cspbi3_edges):
@@ -123,3 +124,15 @@ def test_cubic_mapbi3_96_atoms_has_a_pbe_gap_with_the_right_character():
     assert 1.0 < edges.gap < 2.5  # PBE without spin-orbit: about 1.6 eV for MAPbI3
     assert max(edges.character["vbm"], key=edges.character["vbm"].get) == "I-p"
     assert max(edges.character["cbm"], key=edges.character["cbm"].get) == "Pb-p"
+
+
+def test_the_pb_p_edge_and_the_pi_star_level_are_read_from_a_synthetic_projected_dos():
+    from softlattice.electronic.band_edges import PB_P_SHARE, PI_STAR_SHARE, lowest_state_with
+    # an FA pi* level below the framework's conduction band, then mixed states
+    characters = [{"C-p": 0.45, "N-p": 0.4, "H-s": 0.15},
+                  {"Pb-p": PB_P_SHARE - 0.05, "I-p": 0.5, "N-p": 0.2},
+                  {"Pb-p": 0.7, "I-s": 0.3},
+                  {"Pb-p": 0.8, "I-p": 0.2}]
+    assert lowest_state_with(characters, ("Pb-p",), PB_P_SHARE) == 2
+    assert lowest_state_with(characters, ("C-p", "N-p"), PI_STAR_SHARE) == 0
+    assert lowest_state_with(characters[1:], ("C-p", "N-p"), PI_STAR_SHARE) is None

@@ -40,6 +40,15 @@ from softlattice.models.reference import GPAW_PARAMETERS, gpaw_missing_message
 OCCUPIED = 1.0
 """Occupation (electrons per band, spin-paired) above which a band counts as occupied."""
 
+PB_P_SHARE = 0.3
+"""Share of Pb-p character from which an empty state counts as the Pb-p conduction-band edge."""
+
+PI_STAR_SHARE = 0.5
+"""Share of C-p plus N-p character from which an empty state counts as the molecular pi* level."""
+
+CONDUCTION_BANDS_SEARCHED = 16
+"""Empty bands (from the lowest) whose character is read when looking for those two states."""
+
 
 @dataclass
 class BandEdges:
@@ -63,6 +72,11 @@ class BandEdges:
         SCF bookkeeping (``attempts`` > 1 when safer mixing was needed).
     backend
         Name of the method.
+    cbm_pb_p, pi_star
+        Lowest empty state with at least :data:`PB_P_SHARE` Pb-p character (the conduction-band edge
+        of the framework) and lowest with at least :data:`PI_STAR_SHARE` C-p + N-p character (FA's
+        pi* level), relative to ``reference_level``, eV; None when none is among the
+        :data:`CONDUCTION_BANDS_SEARCHED` lowest empty bands or no projections exist.
     """
 
     vbm: float
@@ -78,6 +92,8 @@ class BandEdges:
     converged: bool = True
     attempts: int = 1
     backend: str = "gpaw-lcao-pbe"
+    cbm_pb_p: float | None = None
+    pi_star: float | None = None
 
 
 class SCFNotConverged(RuntimeError):
@@ -112,6 +128,15 @@ def _edge_character(calculator, atoms: Atoms, band: int) -> dict[str, float]:
                 weights[key] = weights.get(key, 0.0) + weight
     total = sum(weights.values()) or 1.0
     return {k: round(v / total, 4) for k, v in sorted(weights.items(), key=lambda kv: -kv[1]) if v / total > 0.005}
+
+
+def lowest_state_with(characters: list[dict[str, float]], orbitals: tuple[str, ...], min_share: float) -> int | None:
+    """Index of the first state (states ordered by energy) whose summed share of ``orbitals``
+    (keys such as 'Pb-p') is at least ``min_share``; None when there is none."""
+    for index, character in enumerate(characters):
+        if sum(character.get(orbital, 0.0) for orbital in orbitals) >= min_share:
+            return index
+    return None
 
 
 def band_edges(atoms: Atoms, calculator_factory: Callable[..., object] | None = None,
@@ -161,10 +186,17 @@ def band_edges(atoms: Atoms, calculator_factory: Callable[..., object] | None = 
         lead = np.array(atoms.get_chemical_symbols()) == "Pb"
         reference_level = float(potentials[lead].mean())
         vbm_raw, cbm_raw = float(eigenvalues[homo]), float(eigenvalues[lumo])
-        character = {}
+        character, empty_states = {}, {}
         try:
             character = {"vbm": _edge_character(calculator, atoms, homo),
                          "cbm": _edge_character(calculator, atoms, lumo)}
+            empty = range(lumo, min(lumo + CONDUCTION_BANDS_SEARCHED, eigenvalues.size))
+            characters = [_edge_character(calculator, atoms, band) for band in empty]
+            for name, orbitals, share in (("cbm_pb_p", ("Pb-p",), PB_P_SHARE),
+                                          ("pi_star", ("C-p", "N-p"), PI_STAR_SHARE)):
+                found = lowest_state_with(characters, orbitals, share)
+                if found is not None:
+                    empty_states[name] = float(eigenvalues[lumo + found]) - reference_level
         except (ImportError, AttributeError):
             pass  # not GPAW: no projections
         iterations = calculator.get_number_of_iterations() if hasattr(calculator, "get_number_of_iterations") else 0
@@ -173,7 +205,7 @@ def band_edges(atoms: Atoms, calculator_factory: Callable[..., object] | None = 
                          vbm_degeneracy=int(np.sum(np.abs(eigenvalues[: homo + 1] - vbm_raw) < 0.01)),
                          cbm_degeneracy=int(np.sum(np.abs(eigenvalues[lumo:] - cbm_raw) < 0.01)),
                          character=character, scf_iterations=int(iterations or 0), converged=True,
-                         attempts=attempt, backend=backend)
+                         attempts=attempt, backend=backend, **empty_states)
     raise SCFNotConverged(f"SCF of {atoms.get_chemical_formula()} did not converge with the default or the "
                           f"safer settings: {'; '.join(errors)}")
 
