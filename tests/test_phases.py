@@ -96,3 +96,26 @@ def test_classification_needs_a_full_window():
     with pytest.raises(ValueError, match="fewer than one window"):
         classify_windows(synthetic_run([300.0] * 5, lambda m, t: 0, np.random.default_rng(0)),
                          NoiseThresholds(0.1, 0.1, 300.0, 10))
+
+
+def test_equal_rule_gives_both_families_one_threshold_between_their_own():
+    rng = np.random.default_rng(0)
+    samples = 400
+    reference = pd.DataFrame({"target_K": np.full(samples, 400.0),
+                              **{f"Q_M_{a}": rng.normal(0, 0.05, samples) for a in "xyz"},
+                              **{f"Q_R_{a}": rng.normal(0, 0.10, samples) for a in "xyz"}})
+    own = noise_thresholds(reference, 20, rule="per-family")
+    equal = noise_thresholds(reference, 20, rule="equal")
+    assert own.m_threshold < own.r_threshold
+    assert equal.m_threshold == equal.r_threshold and own.m_threshold < equal.m_threshold
+    with pytest.raises(ValueError, match="unknown threshold rule 'same'"):
+        noise_thresholds(reference, 20, rule="same")
+
+
+def test_reclassifying_the_committed_sweep_with_its_own_rule_reproduces_its_windows():
+    from softlattice.infra.paths import DATA_DIR
+    from softlattice.perovskite.workflows.phase_diagram import load_sweep, reclassify_sweep
+    folder = DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan"
+    committed = load_sweep(folder)["windows"]
+    windows, _ = reclassify_sweep(folder, 0.25, rule="per-family")
+    assert len(windows) == len(committed) and (windows.phase.to_numpy() == committed.phase.to_numpy()).all()

@@ -51,7 +51,15 @@ def mode_columns(kind: str) -> list[str]:
     return [f"Q_{kind}_{axis}" for axis in AXES]
 
 
-def noise_thresholds(reference: pd.DataFrame, window: int, n_sigma: float = 5.0) -> NoiseThresholds:
+RULES = ("per-family", "equal")
+"""Threshold rules: 'per-family' gives the M and R families each the threshold of their own noise;
+'equal' pools the window means of both families into one threshold for both (issue 16: with
+per-family thresholds the family with the lower noise is called active first, so noise in a
+disordered cell reads as a tilt of that family)."""
+
+
+def noise_thresholds(reference: pd.DataFrame, window: int, n_sigma: float = 5.0,
+                     rule: str = "per-family") -> NoiseThresholds:
     """Thresholds from an untilted reference run.
 
     Parameters
@@ -63,17 +71,22 @@ def noise_thresholds(reference: pd.DataFrame, window: int, n_sigma: float = 5.0)
     n_sigma
         Significance level: how many standard deviations of the reference's window means above
         their mean a window must lie to count as tilted.
+    rule
+        One of :data:`RULES`.
     """
+    if rule not in RULES:
+        raise ValueError(f"unknown threshold rule {rule!r}; allowed: {', '.join(RULES)}")
     if len(reference) < 3 * window:
         raise ValueError(f"untilted reference has {len(reference)} samples; at least {3 * window} "
                          f"(three windows of {window}) are needed for a noise estimate")
     temperature = float(reference["target_K"].mean())
     n_windows = len(reference) // window
-    thresholds = []
+    family_means = []
     for kind in "MR":
         values = np.abs(reference[mode_columns(kind)].to_numpy()[:n_windows * window])
-        means = values.reshape(n_windows, window, 3).mean(axis=1).ravel()
-        thresholds.append(means.mean() + n_sigma * means.std(ddof=1))
+        family_means.append(values.reshape(n_windows, window, 3).mean(axis=1).ravel())
+    groups = family_means if rule == "per-family" else [np.concatenate(family_means)] * 2
+    thresholds = [means.mean() + n_sigma * means.std(ddof=1) for means in groups]
     return NoiseThresholds(m_threshold=thresholds[0], r_threshold=thresholds[1],
                            reference_K=temperature, window=window)
 

@@ -244,10 +244,11 @@ def task_table(tasks: Sequence[RampTask]) -> pd.DataFrame:
 
 
 def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame], window: int = 20,
-                  n_sigma: float = 5.0, persistence: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  n_sigma: float = 5.0, persistence: int = 2,
+                  rule: str = "per-family") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Phase windows and transitions of every ramp, with thresholds from the reference run of the
-    same composition and cell (:func:`softlattice.perovskite.phases.noise_thresholds`). Ramps whose
-    observations are None (blown up), or whose reference is, are left out.
+    same composition and cell (:func:`softlattice.perovskite.phases.noise_thresholds` with ``rule``).
+    Ramps whose observations are None (blown up), or whose reference is, are left out.
 
     Returns
     -------
@@ -271,7 +272,7 @@ def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame
         if setup(task) not in references:
             raise ValueError(f"no reference run for x = {task.fa_fraction}, repeat {task.repeat}: add a "
                              "'reference' task with the same cell, top temperature and sampling")
-        thresholds = noise_thresholds(references[setup(task)], window, n_sigma)
+        thresholds = noise_thresholds(references[setup(task)], window, n_sigma, rule)
         labels = dict(fa_fraction=task.fa_fraction, kind=task.kind, replica=task.replica, repeat=task.repeat,
                       rate_K_per_ps=task.rate_K_per_ps)
         windows = classify_windows(obs, thresholds)
@@ -430,6 +431,32 @@ def save_sweep(folder: str | Path, tasks: Sequence[RampTask], observations: Sequ
 def load_sweep(folder: str | Path) -> dict[str, pd.DataFrame]:
     """The tables of a saved sweep, keyed by file stem."""
     return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in SWEEP_FILES}
+
+
+def reclassify_sweep(folder: str | Path, window_ps: float, n_sigma: float = 5.0, rule: str = "equal",
+                     persistence: int = 2, repeat: int | None = None,
+                     rate_K_per_ps: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Windows and transitions of a saved sweep analysed again from its observations, with windows
+    of ``window_ps`` (whole samples) and the threshold ``rule``; the same tables as
+    :func:`analyse_sweep`. ``repeat`` and ``rate_K_per_ps`` restrict it to the ramps of one cell
+    and rate (and their references)."""
+    tables = load_sweep(folder)
+    task_rows = tables["tasks"]
+    if repeat is not None:
+        task_rows = task_rows[task_rows.repeat == repeat]
+    if rate_K_per_ps is not None:
+        task_rows = task_rows[(task_rows.rate_K_per_ps == rate_K_per_ps) | (task_rows.kind == "reference")]
+    fields = set(RampTask.__dataclass_fields__)
+    tasks = [RampTask(**{k: v for k, v in row.items() if k in fields and pd.notna(v)})
+             for row in task_rows.to_dict("records")]
+    by_task = dict(tuple(tables["observations"].groupby("task")))
+    observations = [by_task[k].drop(columns="task").reset_index(drop=True) if k in by_task else None
+                    for k in task_rows["task"]]
+    windows_per_task = {round(window_ps * 1000 / (t.timestep_fs * t.sample_interval)) for t in tasks}
+    if len(windows_per_task) != 1:
+        raise ValueError(f"the sweep's tasks sample at different intervals: {window_ps} ps windows would hold "
+                         f"{sorted(windows_per_task)} samples")
+    return analyse_sweep(tasks, observations, max(1, windows_per_task.pop()), n_sigma, persistence, rule)
 
 
 def load_sweep_frames(folder: str | Path) -> list:
