@@ -97,3 +97,16 @@ def test_spread_peak_reports_no_peak_for_flat_spreads():
     assert not flat["resolved"] and flat["reason"]
     with pytest.raises(ValueError, match="at least 3 compositions"):
         spread_peak(_snapshots({0.0: 0.1, 1.0: 0.1}), "vbm")
+
+
+def test_snapshots_closer_than_two_correlation_times_are_refused_naming_the_minimum():
+    from softlattice.perovskite.workflows.band_edges import check_spacing
+    check_spacing(3.0, 1.2)
+    with pytest.raises(ValueError, match=r"spacing 1 ps is shorter than 2 tilt correlation times.*>= 2.40"):
+        check_spacing(1.0, 1.2)
+
+
+def test_a_short_spacing_is_refused_before_the_snapshot_run():
+    with pytest.raises(ValueError, match="shorter than 2 tilt correlation times"):
+        md_snapshots(MODEL, 0.0, 0, snapshots=2, interval_ps=0.001, equilibration_ps=0.4,
+                     min_spacing_correlations=2.0)

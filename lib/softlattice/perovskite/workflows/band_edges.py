@@ -44,11 +44,15 @@ def representable(fa_fraction: float, repeat: int = 2, tolerance: float = 1e-6) 
 
 def md_snapshots(model: str | Path, fa_fraction: float, arrangement: int, snapshots: int, interval_ps: float,
                  equilibration_ps: float = 5.0, temperature: float = 330.0, repeat: int = 2,
-                 timestep_fs: float = 0.5, checkpoint_dir: str | Path | None = None) -> tuple[list[Atoms], pd.DataFrame]:
+                 timestep_fs: float = 0.5, checkpoint_dir: str | Path | None = None,
+                 min_spacing_correlations: float | None = None) -> tuple[list[Atoms], pd.DataFrame]:
     """Snapshots of NVT MD with fixed cell shape and volume (the seed's protocol).
 
     The cell is first relaxed to the model's average volume by ``equilibration_ps`` of NPT with a
-    fully flexible cell at the same temperature; the NVT run then keeps that cell.
+    fully flexible cell at the same temperature; the NVT run then keeps that cell. With
+    ``min_spacing_correlations``, the tilt correlation time is measured on the second half of the
+    NPT run (:func:`decorrelation_time`) and a spacing ``interval_ps`` shorter than that many
+    correlation times is refused before the NVT run, naming the shortest allowed spacing.
 
     Returns
     -------
@@ -72,6 +76,9 @@ def md_snapshots(model: str | Path, fa_fraction: float, arrangement: int, snapsh
                  MDSettings(ensemble="npt", timestep_fs=timestep_fs, sample_interval=sample, seed=arrangement),
                  checkpoint_dir=folder / "npt" if folder else None, model_id=model_id,
                  observers=tilt_observers(atoms))
+    if min_spacing_correlations is not None:
+        check_spacing(interval_ps, decorrelation_time(npt.observations.iloc[len(npt.observations) // 2:]),
+                      min_spacing_correlations)
     start = npt.final_atoms
     collected: list[Atoms] = []
     every = max(1, int(round(interval_ps * 1000 / timestep_fs / sample)))
@@ -88,6 +95,14 @@ def md_snapshots(model: str | Path, fa_fraction: float, arrangement: int, snapsh
     for atoms_k in collected:
         atoms_k.info.update(fa_fraction=float(fa_fraction), arrangement=int(arrangement))
     return collected[-snapshots:], nvt.observations
+
+
+def check_spacing(interval_ps: float, correlation_ps: float, factor: float = 2.0) -> None:
+    """Refuse snapshots spaced by less than ``factor`` correlation times (both in ps)."""
+    if interval_ps < factor * correlation_ps:
+        raise ValueError(f"snapshot spacing {interval_ps:g} ps is shorter than {factor:g} tilt correlation times "
+                         f"({correlation_ps:.2f} ps each, measured): use interval_ps >= "
+                         f"{factor * correlation_ps:.2f}")
 
 
 def decorrelation_time(observations: pd.DataFrame, columns: Sequence[str] = ("Q_M_x", "Q_M_y", "Q_M_z", "Q_R_x",
