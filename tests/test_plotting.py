@@ -132,3 +132,15 @@ def test_tables_render_as_html_in_the_book_and_cut_nothing():
     html = table._repr_html_()
     assert "<table" in html and long in html and "..." not in html
     assert table._repr_markdown_().splitlines()[1] == "|---|---|"
+
+
+def test_coexistence_figures_have_a_line_per_run_and_a_row_per_layer():
+    import pandas as pd
+
+    from softlattice.book.plotting import coexistence_figure, layer_map_figure
+    states = pd.DataFrame(dict(fa_fraction=[0.0] * 3 + [1.0] * 3, temperature_K=250.0, replica=0,
+                               time_ps=[1.0, 2.0, 3.0] * 2, r_share=[0.5, 0.7, 0.9, 0.5, 0.3, 0.1],
+                               r_share_layer0=[1, 1, 1, 1, 0, 0], r_share_layer1=[0, 0.5, 1, 0, 0, 0]))
+    assert len(coexistence_figure(states).data) == 2
+    heatmap = layer_map_figure(states[states.fa_fraction == 0.0]).data[0]
+    assert heatmap.z.shape == (2, 3) and list(heatmap.z[1]) == [0, 0.5, 1]

@@ -462,3 +462,29 @@ def dispersion_figure(bands, group: str | None = None, colors: dict | None = Non
     figure.add_hline(y=0, line=dict(color="gray"))
     figure.update_layout(height=height)
     return figure
+
+
+def coexistence_figure(states, run_keys=("fa_fraction", "temperature_K", "replica"), height: int = 420) -> go.Figure:
+    """R share of the tilted blocks against time, one line per coexistence run (colour by FA
+    fraction); 1 means the a0a0c- half took the cell, 0 the a0a0c+ half. ``states``: the
+    per-window table of :func:`softlattice.perovskite.coexistence.block_states` with the run keys."""
+    figure = go.Figure()
+    colors = sequential_colors(sorted(set(states.fa_fraction)))
+    for key, run in states.groupby(list(run_keys)):
+        labels = dict(zip(run_keys, key))
+        figure.add_scatter(x=run.time_ps, y=run.r_share, mode="lines", line=dict(color=colors[labels["fa_fraction"]]),
+                           name=", ".join(f"{k.split('_')[0]} {v:g}" for k, v in labels.items()))
+    figure.add_hline(y=0.5, line=dict(color="grey", dash="dot"))
+    figure.update_layout(height=height, xaxis_title="time (ps)", yaxis_title="R share of tilted blocks",
+                         yaxis_range=[-0.05, 1.05])
+    return figure
+
+
+def layer_map_figure(run, height: int = 320) -> go.Figure:
+    """R share per layer of blocks along the tilt axis (rows) against time (columns) for one run
+    (its rows of :func:`softlattice.perovskite.coexistence.block_states`)."""
+    layers = sorted((c for c in run.columns if c.startswith("r_share_layer")), key=lambda c: int(c[13:]))
+    figure = go.Figure(go.Heatmap(x=run.time_ps, y=list(range(len(layers))), z=run[layers].to_numpy().T,
+                                  zmin=0, zmax=1, colorscale="RdBu", colorbar=dict(title="R share")))
+    figure.update_layout(height=height, xaxis_title="time (ps)", yaxis_title="block layer along z")
+    return figure
