@@ -201,3 +201,28 @@ def test_largest_gap_reduction_and_stabilised_modes_are_read_from_the_tables():
                               fwhm_THz=[0.4, 0.1, 0.9, 0.2], converged=[True, False, True, True]))
     row = stabilised_modes(modes).iloc[0]
     assert row.unstable_at_0K == 3 and row.real_peak_in_MD == 2 and row.underdamped_in_MD == 1
+
+
+def test_silver_msd_sees_one_hop_through_the_periodic_boundary_and_ignores_drift():
+    from ase import Atoms
+
+    from softlattice.antiperovskite.thermal import ions_stay_on_sites, species_msd
+    cell = np.eye(3) * 8.0
+    start = Atoms("Ag4S", positions=[[0.5, 0.5, 0.5], [4, 0.5, 0.5], [0.5, 4, 0.5], [4, 4, 0.5], [2, 2, 4]],
+                  cell=cell, pbc=True)
+    frames = [start.copy()]
+    for k in range(1, 11):  # every atom drifts, and the first Ag walks 4 Å in -x, across the boundary
+        frame = start.copy()
+        frame.positions += [0.1 * k, 0.0, 0.0]
+        frame.positions[0, 0] -= 0.4 * k
+        frame.wrap()
+        frames.append(frame)
+    msd = species_msd(frames, "Ag")
+    masses = start.get_masses()
+    drift_of_the_hop = masses[0] * 4.0 / masses.sum()  # the hop moves the centre of mass a little
+    expected = ((4.0 - drift_of_the_hop) ** 2 + 3 * drift_of_the_hop ** 2) / 4
+    assert msd[0] == 0 and msd[-1] == pytest.approx(expected, rel=1e-6)
+    assert not ions_stay_on_sites(msd, nearest_site_distance=3.5)
+    assert ions_stay_on_sites(species_msd(frames[:1] + [f.copy() for f in frames[:1]]), 3.5)
+    with pytest.raises(ValueError, match="no Cu atoms"):
+        species_msd(frames, "Cu")

@@ -225,3 +225,39 @@ def stabilised_modes(renormalised: pd.DataFrame, unstable_below_THz: float = -0.
         unstable_at_0K=("band", "size"), real_peak_in_MD=("real_peak", "sum"),
         underdamped_in_MD=("underdamped", "sum"), lowest_peak_THz=("frequency_THz", "min"))
     return table.reset_index()
+
+
+def species_msd(frames: Sequence[Atoms], species: str = "Ag") -> np.ndarray:
+    """Mean-square displacement (Å^2) of the ``species`` atoms from their positions in the first
+    frame, per frame, with the centre-of-mass drift of the whole cell removed.
+
+    Displacements are unwrapped frame to frame by the minimum image (frames must be close enough
+    in time that no atom moves half a cell between two of them), so an ion that hops to a
+    neighbouring site shows its full displacement.
+    """
+    if not frames:
+        raise ValueError("no frames: the MSD needs at least one")
+    selected = np.array(frames[0].get_chemical_symbols()) == species
+    if not selected.any():
+        raise ValueError(f"no {species} atoms in {frames[0].get_chemical_formula()}")
+    masses = frames[0].get_masses()
+    unwrapped = frames[0].positions.copy()
+    previous = frames[0].positions
+    msd = np.zeros(len(frames))
+    for k, frame in enumerate(frames[1:], start=1):
+        step = frame.positions - previous
+        fractional = np.linalg.solve(frame.cell.T, step.T).T
+        unwrapped += (fractional - np.round(fractional)) @ frame.cell.array
+        previous = frame.positions
+        displacement = unwrapped - frames[0].positions
+        displacement -= masses @ displacement / masses.sum()
+        msd[k] = float(np.mean(np.sum(displacement[selected] ** 2, axis=1)))
+    return msd
+
+
+def ions_stay_on_sites(msd: np.ndarray, nearest_site_distance: float, fraction: float = 0.25) -> bool:
+    """Whether the ions stayed on their sites: the final MSD below (``fraction`` times the distance
+    to the nearest equivalent site)^2. A hop to a neighbouring site adds that distance squared
+    divided by the number of ions, so with ``fraction`` 1/4 in a cell of up to 16 such ions one hop
+    is caught."""
+    return bool(msd[-1] < (fraction * nearest_site_distance) ** 2)
