@@ -148,3 +148,27 @@ def test_damping_ratios_keep_only_separable_fits_of_finished_runs():
     ratios = damping_ratios(fits)
     assert ratios.loc[(0.0, 300.0), "M"] == 0.5 and ratios.loc[(0.5, 300.0), "M"] == 0.5
     assert "R" not in ratios.columns  # the only finished R fit is not separable: no ratio
+
+
+def test_damping_grid_starts_above_each_boundary_and_refuses_a_boundary_above_the_top():
+    from softlattice.perovskite.workflows.damping import damping_grid
+    tasks = damping_grid({0.0: 380.0, 1.0: 300.0}, top_K=600.0, count=4)
+    assert [t.temperature for t in tasks[:4]] == pytest.approx([400.0, 466.67, 533.33, 600.0], abs=0.01)
+    assert not any(t.below_transition for t in tasks)
+    with pytest.raises(ValueError, match="x = 0.5: the cubic boundary 590 K"):
+        damping_grid({0.5: 590.0})
+
+
+def test_equilibrated_nvt_runs_at_the_mean_npt_cell_and_runs_below_the_transition_are_not_fitted(tmp_path):
+    from softlattice.infra.paths import DATA_DIR
+    from softlattice.perovskite.workflows.damping import DampingTask, joint_damping_table, run_damping_task
+    model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+    task = DampingTask(0.0, 400.0, repeat=2, npt_ps=0.2, nvt_ps=0.3, sample_interval=4)
+    observations = run_damping_task(task, model, tmp_path)
+    assert np.ptp(observations.volume_per_cell_A3) < 1e-6  # NVT: one cell throughout
+    again = run_damping_task(task, model, tmp_path)
+    assert again.equals(observations)
+    cold = DampingTask(0.0, 200.0, cubic_boundary_K=350.0, repeat=2)
+    table = joint_damping_table([cold, task], [observations, None], max_lag_ps=0.05, failures=[None, "boom"])
+    assert set(table[table.temperature_K == 200.0].regime) == {"below transition"}
+    assert set(table[table.temperature_K == 400.0].regime) == {"run failed"}

@@ -7,18 +7,27 @@ Units: time in ps, angular frequencies and damping in rad/ps.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from softlattice.analysis.dho import fit_dho, mode_acf, separable
+from softlattice.analysis.dho import fit_dho, fit_windows, mode_acf, separable
 from softlattice.infra.cli import writable_folder
-from softlattice.infra.keys import file_hash
+from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
 from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.md.calculators import nep_calculator
+from softlattice.md.engine import MDBlowUp, MDSettings, run_md
+from softlattice.md.protocols import hold
+from softlattice.perovskite.modes import tilt_observers
+from softlattice.perovskite.structures import build_mixed_perovskite
 from softlattice.perovskite.workflows.phase_diagram import RampTask, run_sweep, task_failure
 
 
@@ -128,6 +137,141 @@ def obtain_damping(settings: dict, model, curated=None, store=None) -> ResultSet
 
     return obtain("damping", physics, {"model_sha256_16": file_hash(model)}, compute, committed=curated,
                   command="python -m softlattice.perovskite.workflows.damping")
+
+
+def family_acfs(observations: pd.DataFrame, family: str, max_lag_ps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lags, and the position and velocity ACFs of the M or R family (each averaged over the three
+    axes; velocities are the time derivative of the mode coordinate by central differences, so the
+    samples must be closer than a tenth of a tilt period, e.g. 5 fs)."""
+    if family not in ("M", "R"):
+        raise ValueError(f"mode family {family!r} is not 'M' or 'R'")
+    timestep = float(np.median(np.diff(observations.time_ps)))
+    positions, velocities = [], []
+    for axis in "xyz":
+        q = observations[f"Q_{family}_{axis}"].to_numpy()
+        lags, acf = mode_acf(q, timestep, max_lag_ps)
+        positions.append(acf)
+        velocities.append(mode_acf(np.gradient(q, timestep), timestep, max_lag_ps)[1])
+    return lags, np.mean(positions, axis=0), np.mean(velocities, axis=0)
+
+
+@dataclass(frozen=True)
+class DampingTask:
+    """One damping run: NPT to equilibrate the cell, then NVT at the mean NPT cell.
+
+    Attributes
+    ----------
+    fa_fraction, temperature
+        Composition and temperature (K).
+    cubic_boundary_K
+        The composition's cubic transition temperature from the phases chapter (NaN: unknown); a
+        run below it is labelled, not fitted as cubic.
+    repeat, npt_ps, nvt_ps, timestep_fs, sample_interval, seed
+        Cell (pseudo-cubic cells per edge), run lengths, integrator (real masses) and sampling.
+    """
+
+    fa_fraction: float
+    temperature: float
+    cubic_boundary_K: float = float("nan")
+    repeat: int = 4
+    npt_ps: float = 10.0
+    nvt_ps: float = 50.0
+    timestep_fs: float = 0.5
+    sample_interval: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fa_fraction <= 1.0:
+            raise ValueError(f"FA fraction {self.fa_fraction!r} is outside [0, 1]")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature {self.temperature!r} K must be > 0")
+        if self.npt_ps <= 0 or self.nvt_ps <= 0:
+            raise ValueError(f"run lengths ({self.npt_ps}, {self.nvt_ps} ps) must be > 0")
+
+    @property
+    def below_transition(self) -> bool:
+        """The run lies below the composition's cubic transition (a tilted phase, not the cubic one)."""
+        return bool(np.isfinite(self.cubic_boundary_K) and self.temperature < self.cubic_boundary_K)
+
+
+def damping_grid(boundaries: dict[float, float], top_K: float = 600.0, count: int = 4, margin_K: float = 20.0,
+                 **fields) -> list[DampingTask]:
+    """Runs from ``margin_K`` above each composition's cubic boundary (K; a composition -> boundary
+    map) up to ``top_K`` in ``count`` evenly spaced temperatures."""
+    tasks = []
+    for x, boundary in boundaries.items():
+        low = boundary + margin_K
+        if low >= top_K:
+            raise ValueError(f"x = {x:g}: the cubic boundary {boundary:g} K + {margin_K:g} K is not below {top_K:g} K")
+        tasks += [DampingTask(float(x), float(t), float(boundary), **fields) for t in np.linspace(low, top_K, count)]
+    return tasks
+
+
+def mean_cell(observations: pd.DataFrame, repeat: int) -> np.ndarray:
+    """The supercell (Å) of the mean pseudo-cubic lengths and angles of ``observations``."""
+    from ase.geometry import cellpar_to_cell
+    parameters = [observations[c].mean() * (repeat if c.endswith("_A") else 1)
+                  for c in ("a_A", "b_A", "c_A", "alpha_deg", "beta_deg", "gamma_deg")]
+    return cellpar_to_cell(parameters)
+
+
+def run_damping_task(task: DampingTask, model: str | Path, store: str | Path) -> pd.DataFrame | None:
+    """Run, resume or load one task: NPT for ``npt_ps``, the final structure scaled to the mean cell
+    of the NPT run's second half, NVT for ``nvt_ps``; the NVT observations (None if it blew up,
+    recorded in ``failed.json``)."""
+    model_hash = file_hash(model)
+    folder = Path(store) / json_key(dict(task=asdict(task), model=model_hash))
+    result = folder / "observations.csv.gz"
+    if result.exists():
+        return pd.read_csv(result)
+    if (folder / "failed.json").exists():
+        return None
+    atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, seed=task.seed)
+    calculator = nep_calculator(model, atoms=atoms)
+    settings = dict(timestep_fs=task.timestep_fs, sample_interval=task.sample_interval, hydrogen_mass=None)
+    try:
+        npt = run_md(atoms, calculator, hold(task.temperature, task.npt_ps),
+                     MDSettings(ensemble="npt", seed=task.seed, **settings), checkpoint_dir=folder / "npt",
+                     model_id=model_hash, observers=tilt_observers(atoms))
+        start = npt.final_atoms
+        start.set_cell(mean_cell(npt.observations.iloc[len(npt.observations) // 2:], task.repeat), scale_atoms=True)
+        nvt = run_md(start, calculator, hold(task.temperature, task.nvt_ps),
+                     MDSettings(ensemble="nvt", seed=task.seed + 1, **settings), checkpoint_dir=folder / "nvt",
+                     model_id=model_hash, observers=tilt_observers(start))
+    except MDBlowUp as error:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "failed.json").write_text(json.dumps(dict(task=asdict(task), message=str(error)), indent=1))
+        return None
+    temporary = folder / "observations.tmp.csv.gz"
+    nvt.observations.to_csv(temporary, index=False)
+    os.replace(temporary, result)
+    return nvt.observations
+
+
+def joint_damping_table(tasks: Sequence[DampingTask], observations: Sequence[pd.DataFrame | None],
+                        max_lag_ps: float, factors: tuple[float, ...] = (1.0, 1.5, 2.0),
+                        failures: Sequence[str | None] | None = None) -> pd.DataFrame:
+    """Joint position+velocity DHO fits (:func:`softlattice.analysis.dho.fit_windows`) of both
+    families for every run, one row per run, family and window. A run that blew up keeps rows
+    with regime 'run failed'; a run below its composition's cubic transition gets regime 'below
+    transition' and is not fitted."""
+    failures = list(failures) if failures is not None else [None] * len(tasks)
+    frames = []
+    for task, obs, failure in zip(tasks, observations, failures):
+        for family in ("M", "R"):
+            keys = dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature, family=family,
+                        cubic_boundary_K=task.cubic_boundary_K)
+            if obs is None:
+                frames.append(pd.DataFrame([dict(keys, regime="run failed", converged=False,
+                                                 message=f"run blew up: {failure or 'no observations'}")]))
+            elif task.below_transition:
+                frames.append(pd.DataFrame([dict(keys, regime="below transition", converged=False,
+                                                 message=f"{task.temperature:g} K is below the cubic boundary "
+                                                         f"{task.cubic_boundary_K:g} K: not the cubic phase")]))
+            else:
+                lags, position, velocity = family_acfs(obs, family, max_lag_ps)
+                frames.append(fit_windows(lags, position, velocity, factors).assign(**keys))
+    return pd.concat(frames, ignore_index=True)
 
 
 def main(argv=None) -> int:
