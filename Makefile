@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher phase-diagram damping band-edges cap-models gap-models cap-thermal clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher phase-diagram coexistence damping band-edges cap-models gap-models cap-thermal clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -26,6 +26,7 @@ help:
 	@echo "make screening  GPAW DFT validation set and the reference screening (resumable)"
 	@echo "make teacher    screen the candidate teachers and label the plane-wave anchors (hours, resumable)"
 	@echo "make phase-diagram  chapter 02 sweeps on Dask (resumable)"
+	@echo "make coexistence    fixed-temperature coexistence runs and the MPB, two processes (hours, resumable)"
 	@echo "make damping    chapter 04 NVT runs and mode fits (resumable)"
 	@echo "make band-edges chapter 05 snapshots and their GPAW band edges (resumable)"
 	@echo "make cap-models chapter 06 labels, CHGNet fine-tuning, GPAW gaps, GNN (resumable)"
@@ -143,6 +144,11 @@ band-edges: setup
 
 phase-diagram: setup
 	$(PY) -m softlattice.perovskite.workflows.phase_diagram --model $(MAFA_MODEL)/nep.txt --profile full --save data/phase_diagram/$(notdir $(MAFA_MODEL))
+
+coexistence: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
+	$(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --save data/coexistence/$(notdir $(MAFA_MODEL))
 
 clean:
 	rm -rf _build
