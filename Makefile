@@ -86,6 +86,8 @@ validate: setup
 MAFA_MODEL ?= data/models/mafa-chgnet-r2scan
 # the first production model, benchmarked beside MAFA_MODEL
 MAFA_MODEL_V1 ?= data/models/mafa-chgnet-r2scan
+# check settings of MAFA_MODEL: v1 (the first model) or v2 (NEP v2, softlattice.perovskite.workflows.checks.NEP_V2_CHECKS)
+CHECKS_PROFILE ?= v1
 RUNS ?= runs
 benchmark: setup
 	$(PY) benchmarks/md_throughput.py --mafa-model $(MAFA_MODEL)/nep.txt $(filter-out $(MAFA_MODEL)/nep.txt,$(MAFA_MODEL_V1)/nep.txt)
@@ -99,7 +101,7 @@ model: setup
 	$(PY) -m softlattice.perovskite.workflows.potential --output $(MAFA_MODEL)
 
 checks: setup
-	$(PY) -m softlattice.perovskite.workflows.checks --model $(MAFA_MODEL)/nep.txt --save $(MAFA_MODEL)/checks
+	$(PY) -m softlattice.perovskite.workflows.checks --model $(MAFA_MODEL)/nep.txt --save $(MAFA_MODEL)/checks --profile $(CHECKS_PROFILE)
 
 # DFT validation set (GPAW, two single-threaded labellers side by side; rerun to resume), then
 # the reference screening (tilt energetics, finite-T tilts, errors against that set)
