@@ -106,3 +106,15 @@ def test_interrupted_exploration_resumes_at_the_first_unfinished_condition(tmp_p
     # snapshots of another model are not reused: explored anew
     al.explore(model, conditions()[:1], md, 0.02, run_folder=tmp_path / "explore")
     assert len(calls) == 2
+
+
+def test_spread_diagnostics_give_the_training_like_floor_and_md_spreads_per_cell_size(tmp_path):
+    from softlattice.perovskite.workflows.potential import spread_diagnostics
+    initial = rattled_cspbi3(10, 0.03, 0.0, seed=4)
+    table = run_active_learning(initial, conditions(), tmp_path, reference=lj(), reference_name="lj",
+                                settings=settings(1e-6), hyper=TINY, species=CSPBI3).summary
+    diagnostics = spread_diagnostics(tmp_path, initial[:4])
+    n_atoms = len(conditions()[0].structure)
+    assert list(diagnostics.generation) == list(table.generation)
+    assert diagnostics[f"md_median_{n_atoms}_atoms"].to_numpy() == pytest.approx(table.median_force_spread.to_numpy())
+    assert (diagnostics.training_like_median > 0).all()

@@ -208,8 +208,9 @@ def ensemble_spread(models: Sequence[str | Path], structures: Sequence[Atoms]) -
 
     Returns
     -------
-    Columns ``energy_std_meV_per_atom`` (standard deviation of the predicted energy per atom) and
-    ``force_std_max_eV_per_A`` (largest over atoms of the standard deviation of the force vector).
+    Columns ``energy_std_meV_per_atom`` (standard deviation of the predicted energy per atom),
+    ``force_std_max_eV_per_A`` (largest over atoms of the standard deviation of the force vector;
+    a maximum, so it grows with the number of atoms) and ``n_atoms``.
     """
     calculators = [nep_calculator(m, "cpunep") for m in models]
     rows = []
@@ -223,7 +224,7 @@ def ensemble_spread(models: Sequence[str | Path], structures: Sequence[Atoms]) -
         forces = np.array(forces)
         force_std = np.sqrt(((forces - forces.mean(axis=0)) ** 2).sum(axis=2).mean(axis=0))
         rows.append(dict(energy_std_meV_per_atom=1000 * np.std(energies),
-                         force_std_max_eV_per_A=float(force_std.max())))
+                         force_std_max_eV_per_A=float(force_std.max()), n_atoms=len(atoms)))
     return pd.DataFrame(rows)
 
 

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 from ase import Atoms
 
@@ -34,7 +35,7 @@ from softlattice.models.active_learning import (
     run_active_learning,
     trainable,
 )
-from softlattice.models.nep import HYPERPARAMETER_PRESETS, write_training_set
+from softlattice.models.nep import HYPERPARAMETER_PRESETS, ensemble_spread, write_training_set
 from softlattice.models.reference import label_structures
 from softlattice.models.splits import split_structures
 from softlattice.perovskite.structures import build_mixed_perovskite
@@ -131,6 +132,31 @@ def recipe_parameters(name: str, **overrides: Any) -> dict[str, Any]:
     return dict(recipe=name, **recipe, hyper_values=asdict(HYPERPARAMETER_PRESETS[recipe["hyper"]]))
 
 
+def spread_diagnostics(work_dir: str | Path, sample: Sequence[Atoms]) -> pd.DataFrame:
+    """Per finished generation of an active-learning folder: the median ensemble force spread
+    (eV/Å, largest over atoms) of that generation's members on ``sample`` (structures like those
+    they were trained on: the spread the ensemble has where it has data, a floor for the stopping
+    rule), beside the median spread of its MD candidates per cell size (the largest over atoms
+    grows with the number of atoms, so cells of different sizes are not pooled)."""
+    rows = []
+    folders = sorted(Path(work_dir).glob("generation_*"), key=lambda p: int(p.name.split("_")[1]))
+    for folder in folders:
+        members = sorted((folder / "ensemble").glob("member_*/nep.txt"))
+        if not members or not (folder / "candidate_spread.csv").exists():
+            continue
+        candidates = pd.read_csv(folder / "candidate_spread.csv")
+        if "n_atoms" not in candidates:  # written before the column existed: sizes from the explorations
+            sizes = {int(p.stem.split("_")[1]): json.loads(p.read_text())["n_atoms"]
+                     for p in (folder / "exploration").glob("condition_*.json")}
+            candidates["n_atoms"] = candidates.condition.map(sizes)
+        row = dict(generation=int(folder.name.split("_")[1]),
+                   training_like_median=float(ensemble_spread(members, sample).force_std_max_eV_per_A.median()))
+        for n_atoms, group in candidates.groupby("n_atoms"):
+            row[f"md_median_{int(n_atoms)}_atoms"] = float(group.force_std_max_eV_per_A.median())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def build_production_model(output_dir: str | Path, parameters: dict[str, Any], work_dir: str | Path | None = None,
                            command: str = "", progress: bool = True) -> Path:
     """Run the recipe ``parameters`` (from :func:`recipe_parameters`) and store the model in
@@ -148,7 +174,8 @@ def build_production_model(output_dir: str | Path, parameters: dict[str, Any], w
         seed=recipe["seed"], max_per_condition=recipe["max_per_condition"],
         max_reference_force=recipe["max_reference_force"], test_fraction=recipe["test_fraction"],
         stop_median_spread=recipe.get("stop_median_spread"))
-    result = run_active_learning(initial_structures(recipe), exploration_conditions(recipe), work_dir,
+    initial = initial_structures(recipe)
+    result = run_active_learning(initial, exploration_conditions(recipe), work_dir,
                                  reference=recipe["reference"], settings=settings, hyper=hyper,
                                  species=MA_FA_SPECIES, label_cache=RUNS_DIR / "labels", final_steps=recipe["final_steps"],
                                  final_members=recipe["final_members"], progress=progress)
@@ -164,6 +191,9 @@ def build_production_model(output_dir: str | Path, parameters: dict[str, Any], w
         shutil.copy2(path, output_dir / "ensemble" / f"member_{k}.txt")
     final[0].history.to_csv(output_dir / "history.csv", index=False)
     result.summary.to_csv(output_dir / "generations.csv", index=False)
+    sample = [initial[k] for k in np.random.default_rng(recipe["seed"]).choice(
+        len(initial), min(120, len(initial)), replace=False)]
+    spread_diagnostics(work_dir, sample).to_csv(output_dir / "spread_diagnostics.csv", index=False)
     training_set = trainable(result.labelled, settings.max_reference_force)
     # member 0 trained on split seed + 0 (train_ensemble); store exactly that split
     train, test = split_structures(training_set, settings.test_fraction, seed=settings.seed)
