@@ -207,12 +207,13 @@ def test_local_workers_share_the_cores_and_leave_this_process_alone():
 
 def test_a_blown_up_task_is_recorded_and_the_others_go_on(tiny_tasks, tmp_path, monkeypatch):
     import softlattice.perovskite.workflows.phase_diagram as md  # the sweep's own reference to run_md
+    from softlattice.md.engine import MDBlowUp
     from softlattice.perovskite.workflows.phase_diagram import save_sweep, task_failure
     real_run_md = md.run_md
 
     def fragile(atoms, *args, **kwargs):
         if kwargs.get("keep_segment_ends"):  # the heating ramp blows up, the reference does not
-            raise md.MDBlowUp("atoms closer than 0.6 Å at t = 0.01 ps")
+            raise MDBlowUp("atoms closer than 0.6 Å at t = 0.01 ps")
         return real_run_md(atoms, *args, **kwargs)
 
     monkeypatch.setattr(md, "run_md", fragile)

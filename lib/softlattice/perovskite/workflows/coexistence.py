@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -37,8 +36,9 @@ from softlattice.infra.log import progress_printer
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.provenance import write_provenance
 from softlattice.md.calculators import model_species, nep_calculator
-from softlattice.md.engine import MDBlowUp, MDSettings, run_md
+from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
+from softlattice.md.stored import stored_run
 from softlattice.perovskite.coexistence import (
     BLOCK,
     LocalTiltObserver,
@@ -176,46 +176,38 @@ def run_task(task: CoexistenceTask, model: str | Path, store: str | Path,
     ``reference`` for the early stop."""
     check_model(model)
     model_hash = file_hash(model)
-    folder = Path(store) / task_key(task, model_hash)
-    result_path = folder / "observations.csv.gz"
-    if result_path.exists():
-        return pd.read_csv(result_path)
-    if (folder / "failed.json").exists():
-        return None
     if task.kind != "reference" and reference is None:
         raise ValueError("a coexistence or quench run needs its reference run's observations")
-    folder.mkdir(parents=True, exist_ok=True)
-    if task.kind == "coexistence":
-        atoms = build_coexistence_cell(task.fa_fraction, task.repeat, tilt_angle=task.tilt_angle, seed=task.replica)
-    else:
-        atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, seed=task.replica)
-    stop_when = None
-    if task.kind != "reference":
-        threshold = block_noise_threshold(reference, task.window, task.n_sigma)
+    folder = Path(store) / task_key(task, model_hash)
 
-        def stop_when(observations: pd.DataFrame) -> bool:
-            states = block_states(observations, threshold, task.grid) if len(observations) >= task.window else None
-            return states is not None and one_tilt_holds(states, task.stop_share, task.stop_hold_ps) is not None
+    def run() -> tuple[pd.DataFrame, dict]:
+        if task.kind == "coexistence":
+            atoms = build_coexistence_cell(task.fa_fraction, task.repeat, tilt_angle=task.tilt_angle,
+                                           seed=task.replica)
+        else:
+            atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, seed=task.replica)
+        stop_when = None
+        if task.kind != "reference":
+            threshold = block_noise_threshold(reference, task.window, task.n_sigma)
 
-    settings = MDSettings(ensemble="nvt" if task.kind == "reference" else "npt", timestep_fs=task.timestep_fs,
-                          sample_interval=task.sample_interval, hydrogen_mass=task.hydrogen_mass, seed=task.replica)
-    try:
+            def stop_when(observations: pd.DataFrame) -> bool:
+                if len(observations) < task.window:
+                    return False
+                return one_tilt_holds(block_states(observations, threshold, task.grid), task.stop_share,
+                                      task.stop_hold_ps) is not None
+
+        settings = MDSettings(ensemble="nvt" if task.kind == "reference" else "npt", timestep_fs=task.timestep_fs,
+                              sample_interval=task.sample_interval, hydrogen_mass=task.hydrogen_mass,
+                              seed=task.replica)
         result = run_md(atoms, nep_calculator(model, atoms=atoms),
                         hold(task.temperature, task.duration_ps, segment_ps=task.window_ps), settings,
                         checkpoint_dir=folder / "checkpoint", model_id=model_hash,
                         observers=[*tilt_observers(atoms), LocalTiltObserver(atoms)], stop_when=stop_when)
-    except MDBlowUp as error:
-        (folder / "failed.json").write_text(json.dumps(dict(task=asdict(task), message=str(error)), indent=1))
-        return None
-    observations = result.observations.assign(fa_fraction_cell=float(atoms.info["fa_fraction"]))
-    temporary = folder / "observations.tmp.csv.gz"
-    observations.to_csv(temporary, index=False)
-    (folder / "task.json").write_text(json.dumps(dict(task=asdict(task), model=str(model), model_hash=model_hash,
-                                                      stopped_early=result.stopped_early,
-                                                      atom_steps_per_second=result.atom_steps_per_second),
-                                                 indent=1))
-    os.replace(temporary, result_path)
-    return observations
+        return (result.observations.assign(fa_fraction_cell=float(atoms.info["fa_fraction"])),
+                dict(model=str(model), model_hash=model_hash, stopped_early=result.stopped_early,
+                     atom_steps_per_second=result.atom_steps_per_second))
+
+    return stored_run(folder, run, asdict(task))
 
 
 def run_grid(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path = RUNS_DIR / "coexistence",

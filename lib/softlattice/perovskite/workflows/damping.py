@@ -7,8 +7,6 @@ Units: time in ps, angular frequencies and damping in rad/ps.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,8 +22,9 @@ from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
 from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.md.calculators import nep_calculator
-from softlattice.md.engine import MDBlowUp, MDSettings, run_md
+from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
+from softlattice.md.stored import stored_run
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.structures import build_mixed_perovskite
 from softlattice.perovskite.workflows.phase_diagram import RampTask, run_sweep, task_failure
@@ -221,15 +220,11 @@ def run_damping_task(task: DampingTask, model: str | Path, store: str | Path) ->
     recorded in ``failed.json``)."""
     model_hash = file_hash(model)
     folder = Path(store) / json_key(dict(task=asdict(task), model=model_hash))
-    result = folder / "observations.csv.gz"
-    if result.exists():
-        return pd.read_csv(result)
-    if (folder / "failed.json").exists():
-        return None
-    atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, seed=task.seed)
-    calculator = nep_calculator(model, atoms=atoms)
-    settings = dict(timestep_fs=task.timestep_fs, sample_interval=task.sample_interval, hydrogen_mass=None)
-    try:
+
+    def run() -> tuple[pd.DataFrame, dict]:
+        atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, seed=task.seed)
+        calculator = nep_calculator(model, atoms=atoms)
+        settings = dict(timestep_fs=task.timestep_fs, sample_interval=task.sample_interval, hydrogen_mass=None)
         npt = run_md(atoms, calculator, hold(task.temperature, task.npt_ps),
                      MDSettings(ensemble="npt", seed=task.seed, **settings), checkpoint_dir=folder / "npt",
                      model_id=model_hash, observers=tilt_observers(atoms))
@@ -238,14 +233,9 @@ def run_damping_task(task: DampingTask, model: str | Path, store: str | Path) ->
         nvt = run_md(start, calculator, hold(task.temperature, task.nvt_ps),
                      MDSettings(ensemble="nvt", seed=task.seed + 1, **settings), checkpoint_dir=folder / "nvt",
                      model_id=model_hash, observers=tilt_observers(start))
-    except MDBlowUp as error:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "failed.json").write_text(json.dumps(dict(task=asdict(task), message=str(error)), indent=1))
-        return None
-    temporary = folder / "observations.tmp.csv.gz"
-    nvt.observations.to_csv(temporary, index=False)
-    os.replace(temporary, result)
-    return nvt.observations
+        return nvt.observations, dict(model=str(model), model_hash=model_hash)
+
+    return stored_run(folder, run, asdict(task))
 
 
 def joint_damping_table(tasks: Sequence[DampingTask], observations: Sequence[pd.DataFrame | None],

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
-import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -40,8 +38,9 @@ from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
 from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.md.calculators import nep_calculator
-from softlattice.md.engine import MDBlowUp, MDSettings, read_segment_ends, run_md
+from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold, ramp
+from softlattice.md.stored import stored_failure, stored_run
 from softlattice.md.tasks import run_tasks
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.phases import classify_windows, noise_thresholds, transition_temperatures
@@ -157,47 +156,32 @@ def run_task(task: RampTask, model: str | Path, store: str | Path, progress: boo
 
     model_hash = file_hash(model)
     folder = Path(store) / task_key(task, model_hash)
-    result_path = folder / "observations.csv.gz"
-    if result_path.exists():
-        return pd.read_csv(result_path)
-    if (folder / "failed.json").exists():
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    glazer = task.heating_start if task.kind == "heating" else "a0a0a0"
-    atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, glazer=glazer, tilt_angle=task.tilt_angle,
-                                   seed=task.replica)
-    if task.kind == "heating":
-        segments = ramp(task.temperature_low, task.temperature_high, task.rate_K_per_ps)
-    elif task.kind == "cooling":
-        segments = ramp(task.temperature_high, task.temperature_low, task.rate_K_per_ps)
-    else:
-        segments = hold(task.temperature_high, task.reference_ps)
-    settings = MDSettings(ensemble="nvt" if task.kind == "reference" else "npt", timestep_fs=task.timestep_fs,
-                          sample_interval=task.sample_interval, hydrogen_mass=task.hydrogen_mass,
-                          seed=task.replica)
-    try:
+
+    def run() -> tuple[pd.DataFrame, dict]:
+        glazer = task.heating_start if task.kind == "heating" else "a0a0a0"
+        atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, glazer=glazer, tilt_angle=task.tilt_angle,
+                                       seed=task.replica)
+        if task.kind == "heating":
+            segments = ramp(task.temperature_low, task.temperature_high, task.rate_K_per_ps)
+        elif task.kind == "cooling":
+            segments = ramp(task.temperature_high, task.temperature_low, task.rate_K_per_ps)
+        else:
+            segments = hold(task.temperature_high, task.reference_ps)
+        settings = MDSettings(ensemble="nvt" if task.kind == "reference" else "npt", timestep_fs=task.timestep_fs,
+                              sample_interval=task.sample_interval, hydrogen_mass=task.hydrogen_mass,
+                              seed=task.replica)
         result = run_md(atoms, nep_calculator(model, atoms=atoms), segments, settings,
                         checkpoint_dir=folder / "checkpoint", model_id=model_hash, progress=progress,
                         keep_segment_ends=task.kind != "reference", observers=tilt_observers(atoms))
-    except MDBlowUp as error:
-        # deterministic: rerunning gives the same blow-up, so it is recorded, not retried (delete
-        # the folder to try again, e.g. after changing the model)
-        (folder / "failed.json").write_text(json.dumps(dict(task=asdict(task), message=str(error)), indent=1))
-        return None
-    observations = result.observations.assign(fa_fraction_cell=float(atoms.info["fa_fraction"]))
-    temporary = folder / "observations.tmp.csv.gz"
-    observations.to_csv(temporary, index=False)
-    (folder / "task.json").write_text(json.dumps(dict(task=asdict(task), model=str(model), model_hash=model_hash,
-                                                      atom_steps_per_second=result.atom_steps_per_second),
-                                                 indent=1))
-    os.replace(temporary, result_path)
-    return observations
+        return (result.observations.assign(fa_fraction_cell=float(atoms.info["fa_fraction"])),
+                dict(model=str(model), model_hash=model_hash, atom_steps_per_second=result.atom_steps_per_second))
+
+    return stored_run(folder, run, asdict(task))
 
 
 def task_failure(task: RampTask, model: str | Path, store: str | Path) -> str | None:
     """Why a task failed (its blow-up message), or None if it did not."""
-    path = Path(store) / task_key(task, file_hash(model)) / "failed.json"
-    return json.loads(path.read_text())["message"] if path.exists() else None
+    return stored_failure(Path(store) / task_key(task, file_hash(model)))
 
 
 def segment_ends(task: RampTask, model: str | Path, store: str | Path) -> list:
