@@ -98,6 +98,31 @@ def mode_acf(signal: np.ndarray, timestep_ps: float, max_lag_ps: float,
     return lags[keep], acf[keep]
 
 
+def _fit_from_two_starts(model, x, data: np.ndarray, scale: float, amplitudes: int) -> DHOFit:
+    """``curve_fit`` of ``model(x, w0, gamma, *amplitudes)`` from an underdamped and an overdamped
+    start at frequency ``scale``; the smaller residual is kept, a failure returned with its reason."""
+    lower, upper = [1e-6, 1e-6] + [0.0] * amplitudes, [np.inf, np.inf] + [2.0] * amplitudes
+    best, errors = None, []
+    for w0, gamma in ((scale, 0.5 * scale), (scale, 6.0 * scale)):
+        try:
+            values, covariance = curve_fit(model, x, data, p0=(w0, gamma) + (1.0,) * amplitudes,
+                                           bounds=(lower, upper), maxfev=20000)
+        except (RuntimeError, ValueError) as error:
+            errors.append(str(error))
+            continue
+        residual = float(np.sum((model(x, *values) - data) ** 2))
+        if best is None or residual < best[0]:
+            best = (residual, values, covariance)
+    if best is None:
+        return DHOFit(np.nan, np.nan, np.nan, np.nan, np.nan, False, "; ".join(errors))
+    _, values, covariance = best
+    w0, gamma, amplitude = values[:3]
+    sigma = np.sqrt(np.clip(np.diag(covariance), 0, None))
+    if not np.all(np.isfinite(sigma[:2])):
+        return DHOFit(w0, gamma, np.nan, np.nan, amplitude, False, "fit covariance is undefined")
+    return DHOFit(float(w0), float(gamma), float(sigma[0]), float(sigma[1]), float(amplitude), True)
+
+
 def fit_dho(lags: np.ndarray, acf: np.ndarray) -> DHOFit:
     """Least-squares DHO fit of an ACF (scipy ``curve_fit`` on dynasor's DHO position ACF).
 
@@ -114,25 +139,7 @@ def fit_dho(lags: np.ndarray, acf: np.ndarray) -> DHOFit:
     # a first zero crossing gives an oscillation period; without one the decay time sets the scale
     crossing = np.flatnonzero(acf < 0)
     scale = 2 * np.pi / (4 * lags[crossing[0]]) if crossing.size else 1.0 / max(span / 5, 1e-3)
-    best, errors = None, []
-    for w0, gamma in ((scale, 0.5 * scale), (scale, 6.0 * scale)):
-        try:
-            values, covariance = curve_fit(lambda t, w, g, a: acf_position_dho(t, w, g, a), lags, acf,
-                                           p0=(w0, gamma, 1.0), bounds=([1e-6, 1e-6, 0.0], [np.inf, np.inf, 2.0]),
-                                           maxfev=20000)
-        except (RuntimeError, ValueError) as error:
-            errors.append(str(error))
-            continue
-        residual = float(np.sum((acf_position_dho(lags, *values) - acf) ** 2))
-        if best is None or residual < best[0]:
-            best = (residual, values, covariance)
-    if best is None:
-        return DHOFit(np.nan, np.nan, np.nan, np.nan, np.nan, False, "; ".join(errors))
-    _, (w0, gamma, amplitude), covariance = best
-    sigma = np.sqrt(np.clip(np.diag(covariance), 0, None))
-    if not np.all(np.isfinite(sigma)):
-        return DHOFit(w0, gamma, np.nan, np.nan, amplitude, False, "fit covariance is undefined")
-    return DHOFit(float(w0), float(gamma), float(sigma[0]), float(sigma[1]), float(amplitude), True)
+    return _fit_from_two_starts(acf_position_dho, lags, acf, scale, amplitudes=1)
 
 
 def fit_dho_joint(lags: np.ndarray, position_acf: np.ndarray, velocity_acf: np.ndarray,
@@ -162,24 +169,7 @@ def fit_dho_joint(lags: np.ndarray, position_acf: np.ndarray, velocity_acf: np.n
     # the velocity ACF's first zero gives a frequency scale; its decay the damping scale
     crossing = np.flatnonzero(velocity[keep_v] < 0)
     scale = 2 * np.pi / (4 * lags[keep_v][crossing[0]]) if crossing.size else 1.0
-    best, errors = None, []
-    for w0, gamma in ((scale, 0.5 * scale), (scale, 6.0 * scale)):
-        try:
-            values, covariance = curve_fit(model, None, data, p0=(w0, gamma, 1.0, 1.0),
-                                           bounds=([1e-6, 1e-6, 0.0, 0.0], [np.inf, np.inf, 2.0, 2.0]), maxfev=20000)
-        except (RuntimeError, ValueError) as error:
-            errors.append(str(error))
-            continue
-        residual = float(np.sum((model(None, *values) - data) ** 2))
-        if best is None or residual < best[0]:
-            best = (residual, values, covariance)
-    if best is None:
-        return DHOFit(np.nan, np.nan, np.nan, np.nan, np.nan, False, "; ".join(errors))
-    _, (w0, gamma, amplitude, _), covariance = best
-    sigma = np.sqrt(np.clip(np.diag(covariance), 0, None))
-    if not np.all(np.isfinite(sigma[:2])):
-        return DHOFit(w0, gamma, np.nan, np.nan, amplitude, False, "fit covariance is undefined")
-    return DHOFit(float(w0), float(gamma), float(sigma[0]), float(sigma[1]), float(amplitude), True)
+    return _fit_from_two_starts(model, None, data, scale, amplitudes=2)
 
 
 def separable(w0, gamma, w0_error, gamma_error):
