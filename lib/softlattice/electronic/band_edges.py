@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -114,20 +114,27 @@ def gpaw_calculator(safer: bool = False, **overrides):
     return GPAW(**settings)
 
 
-def _edge_character(calculator, atoms: Atoms, band: int) -> dict[str, float]:
+def _band_characters(calculator, atoms: Atoms, bands: Sequence[int]) -> list[dict[str, float]]:
+    """Orbital character of each of ``bands``: squared PAW projections summed per species and
+    angular momentum, normalised, shares above 0.5 % (GPAW only)."""
     from gpaw.dos import IBZWaveFunctions, get_projector_numbers
     wave_functions = IBZWaveFunctions(calculator)
     symbols = atoms.get_chemical_symbols()
-    weights: dict[str, float] = {}
+    weights: list[dict[str, float]] = [{} for _ in bands]
     for a, setup in enumerate(calculator.setups):
         for ell in range(3):
             indices = get_projector_numbers(setup, ell)
             if indices:
-                weight = float(wave_functions.pdos_weights(a, indices)[0, band, 0])
+                per_band = wave_functions.pdos_weights(a, indices)[0, :, 0]
                 key = f"{symbols[a]}-{'spd'[ell]}"
-                weights[key] = weights.get(key, 0.0) + weight
-    total = sum(weights.values()) or 1.0
-    return {k: round(v / total, 4) for k, v in sorted(weights.items(), key=lambda kv: -kv[1]) if v / total > 0.005}
+                for k, band in enumerate(bands):
+                    weights[k][key] = weights[k].get(key, 0.0) + float(per_band[band])
+    characters = []
+    for band_weights in weights:
+        total = sum(band_weights.values()) or 1.0
+        characters.append({k: round(v / total, 4) for k, v in sorted(band_weights.items(), key=lambda kv: -kv[1])
+                           if v / total > 0.005})
+    return characters
 
 
 def lowest_state_with(characters: list[dict[str, float]], orbitals: tuple[str, ...], min_share: float) -> int | None:
@@ -188,10 +195,9 @@ def band_edges(atoms: Atoms, calculator_factory: Callable[..., object] | None = 
         vbm_raw, cbm_raw = float(eigenvalues[homo]), float(eigenvalues[lumo])
         character, empty_states = {}, {}
         try:
-            character = {"vbm": _edge_character(calculator, atoms, homo),
-                         "cbm": _edge_character(calculator, atoms, lumo)}
-            empty = range(lumo, min(lumo + CONDUCTION_BANDS_SEARCHED, eigenvalues.size))
-            characters = [_edge_character(calculator, atoms, band) for band in empty]
+            empty = list(range(lumo, min(lumo + CONDUCTION_BANDS_SEARCHED, eigenvalues.size)))
+            vbm_character, *characters = _band_characters(calculator, atoms, [homo, *empty])
+            character = {"vbm": vbm_character, "cbm": characters[0]}
             for name, orbitals, share in (("cbm_pb_p", ("Pb-p",), PB_P_SHARE),
                                           ("pi_star", ("C-p", "N-p"), PI_STAR_SHARE)):
                 found = lowest_state_with(characters, orbitals, share)
