@@ -43,16 +43,20 @@ def test_bad_cells_are_refused_before_building():
         build_coexistence_cell(1.5, (4, 4, 8))
 
 
-def synthetic(r_blocks, m_blocks, n_blocks=8, samples=40, noise=0.02, amplitude=0.3, seed=0):
-    """Observations of ``samples`` frames at 250 K: blocks in r_blocks hold R_z, in m_blocks M_z,
-    the rest only noise (random signs every sample)."""
+def synthetic(r_blocks, m_blocks, n_blocks=8, samples=40, noise=0.02, amplitude=0.3, seed=0, axis="z",
+              flipping=()):
+    """Observations of ``samples`` frames at 250 K: blocks in r_blocks hold R about ``axis``, in
+    m_blocks M, blocks in ``flipping`` tilt by ``amplitude`` with a random sign every sample
+    (disordered), the rest only noise."""
     rng = np.random.default_rng(seed)
     data = {"time_ps": 0.05 * np.arange(1, samples + 1), "target_K": np.full(samples, 250.0)}
     for m, mode in enumerate(MODES):
         for k in range(n_blocks):
             value = rng.normal(0, noise, samples)
-            if (mode == "R_z" and k in r_blocks) or (mode == "M_z" and k in m_blocks):
+            if (mode == f"R_{axis}" and k in r_blocks) or (mode == f"M_{axis}" and k in m_blocks):
                 value += amplitude
+            if mode == f"R_{axis}" and k in flipping:
+                value += amplitude * rng.choice([-1.0, 1.0], samples)
             data[f"q_{mode}_b{k}"] = value
     return pd.DataFrame(data)
 
@@ -66,8 +70,8 @@ def test_labels_follow_the_synthetic_state_with_one_threshold_for_m_and_r():
     assert np.allclose(states.share_none, 1 / 8) and np.allclose(states.r_share, 6 / 7)
     # blocks in C order of the grid, z fastest: layer 0 holds blocks 0, 2, 4, 6; layer 1 blocks 1, 3, 5, 7
     assert np.allclose(states.r_share_layer0, 3 / 4) and np.allclose(states.r_share_layer1, 1.0)
-    disordered = block_states(synthetic([], []), threshold, grid=(2, 2, 2))
-    assert np.allclose(disordered.share_none, 1.0) and coexistence_winner(disordered)["winner"] == "untilted"
+    untilted = block_states(synthetic([], []), threshold, grid=(2, 2, 2))
+    assert np.allclose(untilted.share_none, 1.0) and coexistence_winner(untilted)["winner"] == "untilted"
     # the same amplitude is active in either family: no family is favoured by its threshold
     labels = block_labels(np.array([[[0.0], [0.0], [0.06], [0.0], [0.0], [0.0]],
                                     [[0.0], [0.0], [0.0], [0.0], [0.0], [0.06]]]), 0.05)
@@ -85,3 +89,17 @@ def test_early_stop_needs_the_share_held_for_the_whole_span():
 
 def test_threshold_scales_as_a_thermal_amplitude():
     assert BlockThreshold(0.1, 400.0, 10).at(100.0) == pytest.approx(0.05)
+
+
+def test_a_cell_of_unordered_large_tilts_is_disordered_not_untilted():
+    threshold = block_noise_threshold(synthetic([], [], samples=400, seed=1), window=40)  # windows as in production
+    states = block_states(synthetic([0], [], flipping=range(1, 8), samples=160, seed=2), threshold, grid=(2, 2, 2))
+    assert np.allclose(states.share_disordered, 7 / 8) and np.allclose(states.share_R, 1 / 8)
+    assert coexistence_winner(states)["winner"] == "disordered"
+
+
+def test_the_tilt_axis_is_found_whichever_axis_the_cell_picks():
+    threshold = block_noise_threshold(synthetic([], [], samples=200, seed=1), window=10)
+    states = block_states(synthetic([0, 1, 2, 3, 4], [5, 6, 7], axis="x", seed=3), threshold, grid=(2, 2, 2))
+    assert set(states.tilt_axis) == {"x"} and np.allclose(states.share_R, 5 / 8)
+    assert np.allclose(states.share_M, 3 / 8) and np.allclose(states.share_other, 0.0)

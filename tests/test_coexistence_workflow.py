@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from softlattice.infra.keys import file_hash
+from softlattice.perovskite.coexistence import LABELS
 from softlattice.perovskite.workflows.coexistence import (
     PROFILES,
     CoexistenceTask,
@@ -60,8 +61,9 @@ def test_quick_grid_gives_an_outcome_per_run_and_reloads_without_md(quick_store)
     assert [t.kind for t in tasks] == ["reference", "reference", "coexistence", "coexistence"]
     tables = analyse(tasks, MODEL, store)
     outcomes = tables["outcomes"]
-    assert len(outcomes) == 2 and set(outcomes.winner) <= {"a0a0c-", "a0a0c+", "untilted", "undecided"}
-    assert ((outcomes.share_R + outcomes.share_M + outcomes.share_other + outcomes.share_none) - 1).abs().max() < 1e-9
+    assert len(outcomes) == 2 and set(outcomes.winner) <= {"a0a0c-", "a0a0c+", "untilted", "disordered", "undecided"}
+    shares = outcomes[[f"share_{label}" for label in LABELS]].sum(axis=1)
+    assert (shares - 1).abs().max() < 1e-9
     assert {"r_share_layer0", "r_share_layer1"} <= set(tables["states"].columns)
     started = time.perf_counter()
     run_grid(tasks, MODEL, store)  # everything is stored: nothing runs again

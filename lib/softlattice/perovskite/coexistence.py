@@ -15,9 +15,13 @@ which both M and R patterns exist, :func:`softlattice.perovskite.modes.project_m
   an ordered tilt keeps its sign, thermal noise averages out;
 * one threshold serves both mode families (the same rule for M and R): the mean plus
   ``n_sigma`` standard deviations of the block amplitudes of an untilted reference run, pooled
-  over M and R, axes and blocks, scaled with sqrt(T / T_ref) as thermal amplitudes;
-* a block is 'R' or 'M' after its largest active mode about the tilt axis z (and 'other' when its
-  largest active mode is about x or y), 'none' when no mode is active.
+  over M and R, axes and blocks, scaled with sqrt(T / T_ref) as thermal amplitudes; an active
+  mode must also keep its sign over the window (:data:`PERSISTENCE`);
+* a block is 'R' or 'M' after its largest active mode about the run's tilt axis (z for a
+  coexistence cell as built; the axis with the most tilt over the run in general), 'other' when
+  its largest active mode is about another axis, 'disordered' when no mode is ordered but its
+  octahedra tilt more at each instant than the untilted reference's do (the window mean of
+  |amplitude| beyond the same kind of threshold), and 'none' otherwise.
 
 The R share is the fraction of blocks that are 'R' among those that are 'R' or 'M'. A run ends
 (early) once one tilt has held more than ``share`` of the blocks for ``hold_ps``
@@ -90,8 +94,8 @@ class LocalTiltObserver:
         return {f"q_{mode}_b{k}": float(values[m, k]) for m, mode in enumerate(MODES) for k in range(values.shape[1])}
 
 
-def block_amplitudes(observations: pd.DataFrame, window: int) -> np.ndarray:
-    """|window mean of the signed local amplitude|, shape (n_windows, 6, n_blocks), Å."""
+def _block_values(observations: pd.DataFrame, window: int) -> np.ndarray:
+    """Signed local amplitudes as (n_windows, window, 6, n_blocks), whole windows only."""
     n_blocks = sum(1 for column in observations.columns if column.startswith(f"q_{MODES[0]}_b"))
     if n_blocks == 0:
         raise ValueError("the observations hold no block amplitudes: run the MD with LocalTiltObserver")
@@ -100,57 +104,110 @@ def block_amplitudes(observations: pd.DataFrame, window: int) -> np.ndarray:
         raise ValueError(f"run has {len(observations)} samples, fewer than one window of {window}")
     columns = [f"q_{mode}_b{k}" for mode in MODES for k in range(n_blocks)]
     values = observations[columns].to_numpy()[:n_windows * window]
-    return np.abs(values.reshape(n_windows, window, len(MODES), n_blocks).mean(axis=1))
+    return values.reshape(n_windows, window, len(MODES), n_blocks)
+
+
+def block_amplitudes(observations: pd.DataFrame, window: int) -> np.ndarray:
+    """|window mean of the signed local amplitude|, shape (n_windows, 6, n_blocks), Å: an ordered
+    tilt keeps its sign over the window, so this is its amplitude; noise averages out."""
+    return np.abs(_block_values(observations, window).mean(axis=1))
+
+
+def block_fluctuations(observations: pd.DataFrame, window: int) -> np.ndarray:
+    """Window mean of the |local amplitude|, shape (n_windows, 6, n_blocks), Å: how far the
+    octahedra tilt at each instant whether or not the tilt is ordered."""
+    return np.abs(_block_values(observations, window)).mean(axis=1)
 
 
 @dataclass(frozen=True)
 class BlockThreshold:
-    """One activation threshold (Å) for every mode of every block, at ``reference_K``, for
-    windows of ``window`` samples."""
+    """Thresholds (Å) at ``reference_K`` for windows of ``window`` samples: ``threshold`` on the
+    ordered amplitude (:func:`block_amplitudes`, one value for M and R), and
+    ``disorder_threshold`` on the instantaneous one (:func:`block_fluctuations`) above which a
+    block without an ordered tilt is 'disordered' rather than untilted."""
 
     threshold: float
     reference_K: float
     window: int
+    disorder_threshold: float = float("inf")
 
     def at(self, temperature: float) -> float:
         """Threshold at ``temperature`` (K), scaled as a thermal amplitude."""
         return self.threshold * float(np.sqrt(temperature / self.reference_K))
 
+    def disorder_at(self, temperature: float) -> float:
+        """Disorder threshold at ``temperature`` (K), scaled the same way."""
+        return self.disorder_threshold * float(np.sqrt(temperature / self.reference_K))
+
 
 def block_noise_threshold(reference: pd.DataFrame, window: int, n_sigma: float = 5.0) -> BlockThreshold:
-    """The threshold from an untilted reference run (the same rule for M and R: pooled over both
+    """The thresholds from an untilted reference run (the same rule for M and R: pooled over both
     families, the three axes and every block)."""
     amplitudes = block_amplitudes(reference, window)
     if len(amplitudes) < 3:
         raise ValueError(f"untilted reference has {len(amplitudes)} windows of {window}; at least 3 are needed")
+    fluctuations = block_fluctuations(reference, window)
     return BlockThreshold(float(amplitudes.mean() + n_sigma * amplitudes.std(ddof=1)),
-                          float(reference["target_K"].mean()), window)
+                          float(reference["target_K"].mean()), window,
+                          float(fluctuations.mean() + n_sigma * fluctuations.std(ddof=1)))
 
 
-def block_labels(amplitudes: np.ndarray, threshold: float) -> np.ndarray:
-    """Label of every block in every window: 'R' or 'M' (largest active mode, about z), 'other'
-    (largest active mode about x or y) or 'none'. ``amplitudes`` as from :func:`block_amplitudes`."""
+LABELS = ("R", "M", "other", "disordered", "none")
+"""Block labels: an ordered tilt about the run's tilt axis, out of phase ('R') or in phase ('M');
+an ordered tilt about another axis ('other'); no ordered tilt but instantaneous tilts beyond the
+untilted reference's ('disordered'); neither ('none')."""
+
+
+PERSISTENCE = 0.5
+"""An ordered tilt keeps its sign: its window-mean amplitude is at least this share of its
+window-mean |amplitude| (1 for a frozen tilt, about 1/sqrt(samples) for one that flips at random)."""
+
+
+def block_labels(amplitudes: np.ndarray, threshold: float, axis: int = 2, fluctuations: np.ndarray | None = None,
+                 disorder_threshold: float = float("inf")) -> np.ndarray:
+    """Label (:data:`LABELS`) of every block in every window after its largest active mode;
+    ``amplitudes`` and ``fluctuations`` as from :func:`block_amplitudes` and
+    :func:`block_fluctuations`, ``axis`` the tilt axis (0, 1, 2). A mode is active when its
+    amplitude exceeds ``threshold`` and, where fluctuations are given, it keeps its sign
+    (:data:`PERSISTENCE`)."""
     strongest = np.argmax(amplitudes, axis=1)  # (n_windows, n_blocks), index into MODES
-    active = np.take_along_axis(amplitudes, strongest[:, None, :], axis=1)[:, 0] > threshold
-    names = np.array(["other", "other", "M", "other", "other", "R"])  # MODES order: M_x M_y M_z R_x R_y R_z
-    return np.where(active, names[strongest], "none")
+    largest = np.take_along_axis(amplitudes, strongest[:, None, :], axis=1)[:, 0]
+    active = largest > threshold
+    if fluctuations is not None:
+        active &= largest >= PERSISTENCE * np.take_along_axis(fluctuations, strongest[:, None, :], axis=1)[:, 0]
+    names = np.full(len(MODES), "other", dtype=object)
+    names[MODES.index(f"M_{'xyz'[axis]}")], names[MODES.index(f"R_{'xyz'[axis]}")] = "M", "R"
+    idle = "none" if fluctuations is None else np.where(fluctuations.max(axis=1) > disorder_threshold,
+                                                          "disordered", "none")
+    return np.where(active, names[strongest], idle).astype(str)
+
+
+def tilt_axis(amplitudes: np.ndarray) -> int:
+    """The axis (0, 1, 2) about which the blocks tilt most over a run: the largest sum over
+    windows and blocks of the larger of the M and R amplitudes about it."""
+    per_axis = np.maximum(amplitudes[:, :3], amplitudes[:, 3:]).sum(axis=(0, 2))
+    return int(np.argmax(per_axis))
 
 
 def block_states(observations: pd.DataFrame, threshold: BlockThreshold, grid: Sequence[int]) -> pd.DataFrame:
-    """Per window: time, temperature, the share of blocks of each label, the R share
-    (R / (R + M)) of the whole cell and of each layer of blocks along z (``r_share_layer<k>``).
+    """Per window: time, temperature, the run's tilt axis (:func:`tilt_axis`), the share of blocks
+    of each label (:data:`LABELS`), the R share (R / (R + M)) of the whole cell and of each layer
+    of blocks along z (``r_share_layer<k>``).
 
     ``grid`` is the block grid (repeat / 2)."""
     window = threshold.window
     amplitudes = block_amplitudes(observations, window)
+    fluctuations = block_fluctuations(observations, window)
+    axis = tilt_axis(amplitudes)
     n_windows = len(amplitudes)
     times = observations["time_ps"].to_numpy()[:n_windows * window].reshape(n_windows, window)[:, -1]
     temperatures = observations["target_K"].to_numpy()[:n_windows * window].reshape(n_windows, window).mean(axis=1)
     rows = []
     for k in range(n_windows):
-        labels = block_labels(amplitudes[k:k + 1], threshold.at(temperatures[k]))[0]
-        row = dict(time_ps=float(times[k]), temperature_K=float(temperatures[k]),
-                   **{f"share_{name}": float(np.mean(labels == name)) for name in ("R", "M", "other", "none")})
+        labels = block_labels(amplitudes[k:k + 1], threshold.at(temperatures[k]), axis, fluctuations[k:k + 1],
+                              threshold.disorder_at(temperatures[k]))[0]
+        row = dict(time_ps=float(times[k]), temperature_K=float(temperatures[k]), tilt_axis="xyz"[axis],
+                   **{f"share_{name}": float(np.mean(labels == name)) for name in LABELS})
         row["r_share"] = _r_share(labels)
         layers = labels.reshape(tuple(grid))
         for z in range(layers.shape[2]):
@@ -179,13 +236,15 @@ def one_tilt_holds(states: pd.DataFrame, share: float = 0.9, hold_ps: float = 5.
 
 def coexistence_winner(states: pd.DataFrame, last_ps: float = 5.0) -> dict[str, float | str]:
     """The outcome over the last ``last_ps`` of a run: the mean shares of each block label, the
-    mean R share, and ``winner``: 'untilted' when most blocks have no active mode, 'a0a0c-' when
-    the R share is above 1/2 (R grew from its starting half), 'a0a0c+' below, 'undecided' at 1/2."""
+    mean R share, and ``winner``: 'disordered' or 'untilted' when most blocks have no ordered tilt
+    (whichever of the two is the larger share), 'a0a0c-' when the R share is above 1/2 (R grew
+    from its starting half), 'a0a0c+' below, 'undecided' at 1/2."""
     recent = states[states.time_ps > states.time_ps.iloc[-1] - last_ps]
-    shares = {f"share_{name}": float(recent[f"share_{name}"].mean()) for name in ("R", "M", "other", "none")}
+    shares = {f"share_{name}": float(recent[f"share_{name}"].mean()) for name in LABELS}
     r_share = float(recent.r_share.mean())
-    if shares["share_none"] > 0.5 or not np.isfinite(r_share):
-        winner = "untilted"
+    unordered = shares["share_none"] + shares["share_disordered"]
+    if unordered > 0.5 or not np.isfinite(r_share):
+        winner = "disordered" if shares["share_disordered"] > shares["share_none"] else "untilted"
     else:
         winner = "a0a0c-" if r_share > 0.5 else "a0a0c+" if r_share < 0.5 else "undecided"
     return dict(shares, r_share=r_share, winner=winner)
