@@ -16,6 +16,7 @@ from softlattice.perovskite.coexistence import (
     one_tilt_holds,
 )
 from softlattice.perovskite.modes import MODES
+from softlattice.perovskite.phases import classify_windows
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +104,24 @@ def test_the_tilt_axis_is_found_whichever_axis_the_cell_picks():
     states = block_states(synthetic([0, 1, 2, 3, 4], [5, 6, 7], axis="x", seed=3), threshold, grid=(2, 2, 2))
     assert set(states.tilt_axis) == {"x"} and np.allclose(states.share_R, 5 / 8)
     assert np.allclose(states.share_M, 3 / 8) and np.allclose(states.share_other, 0.0)
+
+
+def test_a_cell_whose_domains_cancel_is_multi_domain_never_cubic():
+    from softlattice.perovskite.phases import noise_thresholds
+    from softlattice.perovskite.workflows.phase_diagram import with_block_states
+
+    def with_globals(frame, seed):
+        rng = np.random.default_rng(seed)
+        for mode in MODES:  # the global amplitude is the mean over blocks
+            frame[f"Q_{mode}"] = frame[[f"q_{mode}_b{k}" for k in range(8)]].mean(axis=1) + rng.normal(0, 0.01, len(frame))
+        return frame.assign(a_A=6.3, b_A=6.3, c_A=6.3)
+
+    reference = with_globals(synthetic([], [], samples=400, seed=1), 1)
+    domains = synthetic([0, 1, 2, 3, 4, 5, 6, 7], [], samples=160, seed=2)
+    for k in range(4):  # half the blocks tilt the other way: the global R_z cancels
+        domains[f"q_R_z_b{k}"] -= 0.6
+    domains = with_globals(domains, 3)
+    windows = classify_windows(domains, noise_thresholds(reference, 40))
+    assert set(windows.phase) == {"a0a0a0"}  # the global amplitudes alone read cubic
+    labelled = with_block_states(windows, domains, reference, 40, 5.0, repeat=4)
+    assert set(labelled.phase) == {"multi-domain"} and np.allclose(labelled.blocks_R, 1.0)

@@ -74,6 +74,8 @@ def test_loop_is_deterministic_and_dask_gives_the_same_numbers(tiny_tasks, tmp_p
     for a, b, c in zip(first, second, on_dask):
         pd.testing.assert_frame_equal(a, b)
         pd.testing.assert_frame_equal(a, c)
+    windows, _ = analyse_sweep(tiny_tasks, first, window=3)
+    assert {"blocks_R", "blocks_M", "blocks_disordered", "tilt_axis"} <= set(windows.columns)  # per-block states
 
 
 def test_ramps_keep_one_structure_per_segment_end(tiny_tasks, tmp_path):

@@ -42,6 +42,7 @@ from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold, ramp
 from softlattice.md.stored import stored_failure, stored_run
 from softlattice.md.tasks import run_tasks
+from softlattice.perovskite.coexistence import LABELS, LocalTiltObserver, block_noise_threshold, block_states
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.phases import classify_windows, noise_thresholds, transition_temperatures
 from softlattice.perovskite.structures import build_mixed_perovskite
@@ -172,7 +173,8 @@ def run_task(task: RampTask, model: str | Path, store: str | Path, progress: boo
                               seed=task.replica)
         result = run_md(atoms, nep_calculator(model, atoms=atoms), segments, settings,
                         checkpoint_dir=folder / "checkpoint", model_id=model_hash, progress=progress,
-                        keep_segment_ends=task.kind != "reference", observers=tilt_observers(atoms))
+                        keep_segment_ends=task.kind != "reference",
+                        observers=[*tilt_observers(atoms), LocalTiltObserver(atoms)])
         return (result.observations.assign(fa_fraction_cell=float(atoms.info["fa_fraction"])),
                 dict(model=str(model), model_hash=model_hash, atom_steps_per_second=result.atom_steps_per_second))
 
@@ -260,6 +262,8 @@ def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame
         labels = dict(fa_fraction=task.fa_fraction, kind=task.kind, replica=task.replica, repeat=task.repeat,
                       rate_K_per_ps=task.rate_K_per_ps)
         windows = classify_windows(obs, thresholds)
+        if has_block_amplitudes(obs) and has_block_amplitudes(references[setup(task)]):
+            windows = with_block_states(windows, obs, references[setup(task)], window, n_sigma, task.repeat)
         window_frames.append(windows.assign(**labels))
         transition_frames.append(transition_temperatures(windows, persistence).assign(**labels))
     if not window_frames:  # every ramp blew up or lost its reference
@@ -267,6 +271,30 @@ def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame
         return (pd.DataFrame(columns=["temperature_K", "phase"] + columns),
                 pd.DataFrame(columns=["from_phase", "to_phase", "temperature_K", "resolution_K"] + columns))
     return pd.concat(window_frames, ignore_index=True), pd.concat(transition_frames, ignore_index=True)
+
+
+def has_block_amplitudes(observations: pd.DataFrame) -> bool:
+    """Whether a run recorded the local amplitudes of :class:`softlattice.perovskite.coexistence.LocalTiltObserver`
+    (runs made before it was attached did not)."""
+    return any(column.startswith("q_M_x_b") for column in observations.columns)
+
+
+def with_block_states(windows: pd.DataFrame, observations: pd.DataFrame, reference: pd.DataFrame, window: int,
+                      n_sigma: float, repeat: int) -> pd.DataFrame:
+    """``windows`` with the block shares of each window (``blocks_<label>``, the run's
+    ``tilt_axis``; :func:`softlattice.perovskite.coexistence.block_states`), and the ``phase`` of a
+    window whose global amplitudes read untilted replaced by 'multi-domain' when most blocks
+    hold an ordered tilt, or 'disordered' when most tilt without order: a cell whose domains
+    cancel is never reported cubic."""
+    states = block_states(observations, block_noise_threshold(reference, window, n_sigma), (repeat // 2,) * 3)
+    shares = states[[f"share_{label}" for label in LABELS]].rename(columns=lambda c: "blocks_" + c[6:])
+    merged = pd.concat([windows.reset_index(drop=True), shares.iloc[:len(windows)].reset_index(drop=True)], axis=1)
+    merged["tilt_axis"] = states.tilt_axis.iloc[0] if len(states) else ""
+    ordered = merged.blocks_R + merged.blocks_M + merged.blocks_other
+    untilted = merged.phase == "a0a0a0"
+    merged.loc[untilted & (ordered > 0.5), "phase"] = "multi-domain"
+    merged.loc[untilted & (merged.blocks_disordered > 0.5), "phase"] = "disordered"
+    return merged
 
 
 def transition_statistics(transitions: pd.DataFrame) -> pd.DataFrame:
