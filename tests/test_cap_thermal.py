@@ -226,3 +226,13 @@ def test_silver_msd_sees_one_hop_through_the_periodic_boundary_and_ignores_drift
     assert ions_stay_on_sites(species_msd(frames[:1] + [f.copy() for f in frames[:1]]), 3.5)
     with pytest.raises(ValueError, match="no Cu atoms"):
         species_msd(frames, "Cu")
+
+
+def test_nearest_distance_is_periodic():
+    from ase import Atoms
+
+    from softlattice.antiperovskite.thermal import nearest_distance
+    atoms = Atoms("Ag2S", positions=[[0.2, 0, 0], [5.8, 0, 0], [3, 3, 3]], cell=np.eye(3) * 6.0, pbc=True)
+    assert nearest_distance(atoms, "Ag") == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="fewer than two S atoms"):
+        nearest_distance(atoms, "S")

@@ -261,3 +261,13 @@ def ions_stay_on_sites(msd: np.ndarray, nearest_site_distance: float, fraction: 
     divided by the number of ions, so with ``fraction`` 1/4 in a cell of up to 16 such ions one hop
     is caught."""
     return bool(msd[-1] < (fraction * nearest_site_distance) ** 2)
+
+
+def nearest_distance(atoms: Atoms, species: str) -> float:
+    """Shortest distance (Å, periodic) between two atoms of ``species``: the distance to the
+    nearest equivalent site, the scale of a hop."""
+    indices = [i for i, symbol in enumerate(atoms.get_chemical_symbols()) if symbol == species]
+    if len(indices) < 2:
+        raise ValueError(f"{atoms.get_chemical_formula()} has fewer than two {species} atoms")
+    distances = atoms.get_all_distances(mic=True)[np.ix_(indices, indices)]
+    return float(distances[~np.eye(len(indices), dtype=bool)].min())

@@ -31,11 +31,14 @@ from softlattice.antiperovskite.structures import decorate, inequivalent_orderin
 from softlattice.antiperovskite.thermal import (
     frozen_phonon_gap_changes,
     gamma_mode_displacements,
+    ions_stay_on_sites,
     mode_momenta,
     mode_projector,
+    nearest_distance,
     power_spectra,
     relax_and_rank,
     renormalised_phonons,
+    species_msd,
 )
 from softlattice.antiperovskite.workflows.models import obtain_cap_models, training_structures
 from softlattice.electronic.gaps import compute_gaps
@@ -61,6 +64,8 @@ atoms far outside anything the MD should visit)."""
 TABLES = ("rankings", "student_errors", "phonons_0K", "thermal_gaps", "gap_series", "correlation",
           "renormalised", "frozen", "spot_checks")
 """Tables of a chapter-07 result set (one ``<name>.csv.gz`` each)."""
+HISTORY_TABLE = "student_history"
+"""The student's generations (:func:`nep_student`), in result sets built since it was recorded."""
 
 
 def committed_cap_models(settings06: dict) -> Path:
@@ -214,7 +219,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
 
     tables["rankings"], lowest = cached_lowest_orderings(settings, settings06, tuned, work)
     tables["phonons_0K"], phonons = zero_kelvin_phonons(lowest, tuned)
-    student, test = nep_student(settings, settings06, lowest, tuned, work)
+    student, test, tables["student_history"] = nep_student(settings, settings06, lowest, tuned, work)
     tables["student_errors"] = _student_errors(student, test)
 
     series_rows, gap_rows, correlation_rows, spectra_rows, spot = [], [], [], [], []
@@ -234,14 +239,17 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
             gaps = gnn_gaps(frames, gnn, scaler)
             tau = integrated_correlation_samples(gaps)
             mean, error = mean_and_standard_error(gaps, tau)
+            msd = species_msd(frames, "Ag")
+            on_sites = ions_stay_on_sites(msd, nearest_distance(atoms, "Ag"))
             gap_rows.append(dict(br_fraction=x, temperature_K=temperature, gap_eV=mean, error_eV=error,
                                  snapshots=len(frames), correlation_samples=tau,
-                                 relative_change=(mean - reference_gap) / reference_gap, failure=""))
+                                 relative_change=(mean - reference_gap) / reference_gap, failure="",
+                                 ag_msd_A2=float(msd[-1]), ions_on_sites=on_sites))
             correlation_rows.append(dict(br_fraction=x, temperature_K=temperature, correlation_fs=tau * settings["snapshot_fs"],
                                          snapshot_fs=settings["snapshot_fs"]))
             series_rows.append(pd.DataFrame(dict(br_fraction=x, temperature_K=temperature,
                                                  time_ps=[f.info["time_ps"] for f in frames], gap_eV=gaps)))
-            if temperature in settings["spectra_temperatures"]:
+            if temperature in settings["spectra_temperatures"] and on_sites:  # modes lose meaning once ions hop
                 spectra_rows.append(_renormalised(atoms, phonons[x], frames, settings["snapshot_fs"]).assign(
                     br_fraction=x, temperature_K=temperature))
             if temperature == max(settings["temperatures"]) and x in spot_fractions:  # farthest from training
@@ -269,7 +277,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     (folder / "spot_check_failures.json").write_text(json.dumps(failures, indent=1))
     (folder / "models.txt").write_text(f"chapter 06 models: {source06}\nNEP student: {student} (copied to nep-student.txt)\n")
     shutil.copyfile(student, folder / "nep-student.txt")
-    for name in TABLES:
+    for name in (*TABLES, HISTORY_TABLE):
         tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
     return tables
 
@@ -321,15 +329,24 @@ def _cached_exploration(model: Path, lowest: dict[float, Atoms], options: dict, 
 
 
 def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], teacher,
-                work: Path) -> tuple[Path, list[Atoms]]:
-    """The NEP student of ``teacher`` (each generation cached by its settings and data) and its
-    held-out labelled cells.
+                work: Path) -> tuple[Path, list[Atoms], pd.DataFrame]:
+    """The NEP student of ``teacher`` (each generation cached by its settings and data), its
+    held-out labelled cells, and the history of its generations.
 
     Generation 0 learns chapter 06's cells and rattled relaxed cells. Each further generation
-    (``student["generations"]``) runs the previous student at ``student["explore_K"]`` for
+    (at most ``student["generations"]``) runs the previous student at ``student["explore_K"]`` for
     ``student["explore_ps"]`` per composition, labels its frames (every ``explore_every_fs``)
     with the teacher and retrains on everything: where the student has holes (atoms drawn
-    together), its own MD finds them and the teacher's labels fill them.
+    together), its own MD finds them and the teacher's labels fill them. Before they are learnt,
+    those frames measure the student on hot structures it has not seen: the history's
+    ``hot_force_mae_meV``. With ``student["target_hot_mae_meV"]`` the loop stops as soon as a
+    student meets it.
+
+    Returns
+    -------
+    The model file, the held-out cells, and one row per student: ``generation``,
+    ``training_structures``, ``hot_frames``, ``hot_force_mae_meV`` (NaN for the last student when
+    the loop ran out of generations before exploring with it).
     """
     options = settings["student"]
     name, cache = f"chgnet-finetuned-{json_key([settings06], 12)}", work / "labels"
@@ -338,15 +355,25 @@ def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], te
     hyper = NEPHyperparameters(**options.get("hyper", {}))
     folder = work / "student" / json_key([settings06, options], 12)
     model = train_nep(train, test, folder, options["steps"], hyper=hyper, species=CAP_SPECIES).model_path
+    target = options.get("target_hot_mae_meV")
+    history = []
     for generation in range(1, int(options.get("generations", 0)) + 1):
         frames = _cached_exploration(model, lowest, options, generation, folder / f"generation_{generation}")
         labelled = [a for a in label_structures(frames, teacher, name=name, cache_dir=cache)
                     if np.abs(a.get_forces()).max() < MAX_TEACHER_FORCE]
+        mae = label_errors(labelled, predictions(labelled, nep_calculator(model)))["forces_mae"] if labelled else np.nan
+        history.append(dict(generation=generation - 1, training_structures=len(train), hot_frames=len(labelled),
+                            hot_force_mae_meV=mae))
+        if target is not None and mae <= target:
+            break
         new_train, new_test = split_structures(labelled, 0.1, seed=generation)
         train, test = train + new_train, test + new_test
         model = train_nep(train, test, folder / f"generation_{generation}", options["steps"], hyper=hyper,
                           species=CAP_SPECIES).model_path
-    return model, test
+    else:
+        history.append(dict(generation=int(options.get("generations", 0)), training_structures=len(train),
+                            hot_frames=0, hot_force_mae_meV=np.nan))
+    return model, test, pd.DataFrame(history)
 
 
 def _thermal_run(atoms: Atoms, student: Path, temperature: float, settings: dict, work: Path) -> list[Atoms]:
