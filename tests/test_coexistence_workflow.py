@@ -107,3 +107,17 @@ def test_summary_recovers_a_synthetic_mpb_and_says_why_when_unresolved():
     flat = outcomes.assign(r_share=0.9, winner="a0a0c-")
     unresolved = mpb_summary(flat, 250.0, "m")
     assert unresolved["mpb"] is None and "never crosses 1/2" in unresolved["mpb_unresolved_because"]
+
+
+def test_parts_share_no_composition_and_together_cover_every_run(monkeypatch, tmp_path):
+    import softlattice.perovskite.workflows.coexistence as workflow
+    calls = []
+    monkeypatch.setattr(workflow, "run_task", lambda task, *a, **k: calls.append(task) or pd.DataFrame([{}]))
+    tasks = grid_tasks(PROFILES["full"])
+    seen = []
+    for part in range(2):
+        calls.clear()
+        run_grid(tasks, MODEL, tmp_path, part=(part, 2))
+        seen.append({t.fa_fraction for t in calls})
+        assert all(t.kind != "reference" or t.fa_fraction in seen[-1] for t in calls)
+    assert not seen[0] & seen[1] and seen[0] | seen[1] == {t.fa_fraction for t in tasks}

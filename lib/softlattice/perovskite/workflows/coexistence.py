@@ -212,15 +212,15 @@ def run_task(task: CoexistenceTask, model: str | Path, store: str | Path,
 
 def run_grid(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path = RUNS_DIR / "coexistence",
              part: tuple[int, int] = (0, 1), progress: bool = False) -> None:
-    """Run every task of ``part`` = (i, n): the i-th of n interleaved shares of the non-reference
-    tasks (references run first, in every part that needs them; a reference finished by another
-    part is loaded)."""
+    """Run the tasks of ``part`` = (i, n): every run at the i-th, (i+n)-th, ... composition (in
+    sorted order) with its reference first, so that no two parts ever run the same reference."""
     index, count = part
     if not 0 <= index < count:
         raise ValueError(f"part {index}/{count} does not exist: parts run from 0/{count} to {count - 1}/{count}")
     say = progress_printer(progress)
     references = {(t.fa_fraction, t.repeat): t for t in tasks if t.kind == "reference"}
-    runs = [t for t in tasks if t.kind != "reference"][index::count]
+    mine = sorted({t.fa_fraction for t in tasks})[index::count]
+    runs = [t for t in tasks if t.kind != "reference" and t.fa_fraction in mine]
     for task in runs:
         reference = references.get((task.fa_fraction, task.repeat))
         if reference is None:
