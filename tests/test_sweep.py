@@ -227,3 +227,31 @@ def test_a_blown_up_task_is_recorded_and_the_others_go_on(tiny_tasks, tmp_path, 
     tables = save_sweep(tmp_path / "saved", tiny_tasks, observations, window=3, n_sigma=5.0,
                         failures={0: task_failure(tiny_tasks[0], MODEL, tmp_path)})
     assert not tables["tasks"].completed.iloc[0] and "closer" in tables["tasks"].failure.iloc[0]
+
+
+def test_reclassifying_a_saved_sweep_with_cells_of_two_sizes(tmp_path):
+    """The saved observation table holds the block columns of the largest cell; a smaller cell's
+    rows leave them empty, and reclassifying must not read them as blocks of its own."""
+    from softlattice.perovskite.modes import MODES
+    from softlattice.perovskite.workflows.phase_diagram import reclassify_sweep, save_sweep
+
+    rng = np.random.default_rng(0)
+
+    def observations(repeat, samples, temperatures):
+        data = {"time_ps": 0.01 * np.arange(1, samples + 1), "target_K": temperatures,
+                "a_A": 6.3, "b_A": 6.3, "c_A": 6.3}
+        for mode in MODES:
+            data[f"Q_{mode}"] = rng.normal(0, 0.02, samples)
+            for k in range((repeat // 2) ** 3):
+                data[f"q_{mode}_b{k}"] = rng.normal(0, 0.02, samples)
+        return pd.DataFrame(data)
+
+    settings = dict(temperature_low=100.0, temperature_high=300.0, rate_K_per_ps=400.0, sample_interval=10)
+    tasks, frames = [], []
+    for repeat in (2, 4):
+        tasks += [RampTask(0.0, "cooling", repeat=repeat, **settings), RampTask(0.0, "reference", repeat=repeat,
+                                                                                reference_ps=0.5, **settings)]
+        frames += [observations(repeat, 50, np.linspace(300, 100, 50)), observations(repeat, 50, np.full(50, 300.0))]
+    save_sweep(tmp_path, tasks, frames, window=10, n_sigma=5.0)
+    windows, _ = reclassify_sweep(tmp_path, 0.1, rule="equal")
+    assert set(windows.repeat) == {2, 4} and windows.blocks_none.notna().all()

@@ -462,8 +462,9 @@ def reclassify_sweep(folder: str | Path, window_ps: float, n_sigma: float = 5.0,
     tasks = [RampTask(**{k: v for k, v in row.items() if k in fields and pd.notna(v)})
              for row in task_rows.to_dict("records")]
     by_task = dict(tuple(tables["observations"].groupby("task")))
-    observations = [by_task[k].drop(columns="task").reset_index(drop=True) if k in by_task else None
-                    for k in task_rows["task"]]
+    # the saved table holds every task's columns: a smaller cell's block columns are empty
+    observations = [by_task[k].drop(columns="task").dropna(axis=1, how="all").reset_index(drop=True)
+                    if k in by_task else None for k in task_rows["task"]]
     windows_per_task = {round(window_ps * 1000 / (t.timestep_fs * t.sample_interval)) for t in tasks}
     if len(windows_per_task) != 1:
         raise ValueError(f"the sweep's tasks sample at different intervals: {window_ps} ps windows would hold "
