@@ -316,7 +316,8 @@ else:
 # The finite-temperature test of the teacher, run with its student: 768-atom NPT (real masses,
 # 0.5 fs) of MAPbI3 started in the wrong tilt $a^0a^0c^+$ and of FAPbI3 started in $a^0a^0c^-$.
 # Each 1 ps window of the second half is classified against the noise of the same composition's
-# untilted stability run ({func}`softlattice.perovskite.workflows.checks.tilt_persistence`); the
+# untilted stability run, with one threshold for the M and R families
+# ({func}`softlattice.perovskite.workflows.checks.tilt_persistence`); the
 # phase reported is the most frequent label there, with its share of the windows, and the
 # pseudo-cubic lattice parameter is averaged over the same half. Experiment near these
 # temperatures: MAPbI3 $a^0a^0c^-$ (I4/mcm), FAPbI3 $a^0a^0c^+$ (P4/mbm, below about 285 K).

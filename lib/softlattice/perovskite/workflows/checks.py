@@ -280,8 +280,9 @@ def tilt_persistence(model: str, fa_fraction: float, start: str, temperature: fl
 
     The cell (``repeat``^3 pseudo-cubic cells, 0.5 fs, real masses) is classified in windows of
     ``window_ps`` (:func:`softlattice.perovskite.phases.classify_windows`) against the noise of
-    ``noise_reference``, the observations of an untilted run of the same composition (its
-    thresholds are scaled to ``temperature`` as thermal amplitudes, sqrt(T)). The phase it ends in
+    ``noise_reference``, the observations of an untilted run of the same composition, with one
+    threshold for M and R (the 'equal' rule, so neither tilt is favoured by its noise; scaled to
+    ``temperature`` as thermal amplitudes, sqrt(T)). The phase it ends in
     is the most frequent window label of the second half of the run, with that label's share of the
     second half; the pseudo-cubic lattice parameter (volume per cell)^(1/3) is averaged there too.
 
@@ -293,7 +294,7 @@ def tilt_persistence(model: str, fa_fraction: float, start: str, temperature: fl
     """
     settings = MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=40, seed=seed)
     window = max(1, int(round(window_ps * 1000 / (settings.timestep_fs * settings.sample_interval))))
-    thresholds = noise_thresholds(noise_reference, window, n_sigma)
+    thresholds = noise_thresholds(noise_reference, window, n_sigma, rule="equal")
     atoms = build_mixed_perovskite(fa_fraction, repeat, glazer=start, tilt_angle=8.0, seed=seed)
     row = dict(fa_fraction=float(fa_fraction), start=start, temperature_K=float(temperature), survived=True,
                message="")
