@@ -111,3 +111,24 @@ def test_tilt_test_reads_the_phase_a_cold_cell_keeps(tmp_path):
     again, _ = tilt_persistence(model, 0.0, "a0a0c+", 30.0, noise, duration_ps=0.8, repeat=2, window_ps=0.1,
                                 checkpoint_dir=tmp_path / "md")
     assert again == row
+
+
+def test_interrupted_phase_relaxations_resume_without_redoing_finished_ones(tmp_path):
+    made = []
+
+    def lennard_jones():
+        made.append(1)
+        return LennardJones(sigma=2.5, epsilon=0.01, rc=6.0)
+
+    def dies_on_the_second():
+        if made:
+            raise KeyboardInterrupt  # the run is killed as the second relaxation starts
+        return lennard_jones()
+
+    with pytest.raises(KeyboardInterrupt):
+        relaxed_phase_energies(dies_on_the_second, [0.0], ["a0a0a0", "a0a0c+"], steps=2, cache_dir=tmp_path)
+    made.clear()
+    table = relaxed_phase_energies(lennard_jones, [0.0], ["a0a0a0", "a0a0c+"], steps=2, cache_dir=tmp_path)
+    assert len(made) == 1 and len(table) == 2  # only the unfinished relaxation ran again
+    again = relaxed_phase_energies(lennard_jones, [0.0], ["a0a0a0", "a0a0c+"], steps=2, cache_dir=tmp_path)
+    assert len(made) == 1 and again.equals(table)

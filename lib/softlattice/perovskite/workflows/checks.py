@@ -11,6 +11,7 @@ any two ASE calculators (the NEP and its reference) on the same structures.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from ase.optimize import FIRE
 from scipy.spatial.transform import Rotation
 
 from softlattice.infra.cli import writable_folder
-from softlattice.infra.keys import file_hash
+from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
 from softlattice.infra.profiles import settings_from_mapping
 from softlattice.infra.provenance import write_provenance
@@ -135,7 +136,7 @@ def fa_rotation_neb(atoms: Atoms, calculator: Calculator, axis: str, site: int |
 def relaxed_phase_energies(calculator_factory: Callable[[], Calculator], fa_fractions: Sequence[float],
                            glazers: Sequence[str], repeat: int = 2, tilt_angle: float = 8.0,
                            fmax: float = 0.05, steps: int = 150, seed: int = 0,
-                           molecule_orientation: str = "fit") -> pd.DataFrame:
+                           molecule_orientation: str = "fit", cache_dir: str | Path | None = None) -> pd.DataFrame:
     """Energy per formula unit of each tilt phase relative to the untilted cell of the same
     composition and molecular arrangement, after relaxing positions and cell (FIRE on ASE's
     FrechetCellFilter).
@@ -143,7 +144,8 @@ def relaxed_phase_energies(calculator_factory: Callable[[], Calculator], fa_frac
     Every phase of one composition shares its A-site arrangement and molecular orientations
     (same ``seed``), so the differences come from the tilts and what the relaxation does to them.
     ``molecule_orientation`` is passed to :func:`softlattice.perovskite.structures.build_mixed_perovskite`
-    ('fit': aligned to the cage; 'random': drawn with ``seed``).
+    ('fit': aligned to the cage; 'random': drawn with ``seed``). With ``cache_dir`` each finished
+    relaxation is kept there (keyed by its settings), so an interrupted call redoes none of them.
 
     Returns
     -------
@@ -158,6 +160,12 @@ def relaxed_phase_energies(calculator_factory: Callable[[], Calculator], fa_frac
     rows = []
     for x in fa_fractions:
         for glazer in glazers:
+            key = json_key(dict(x=float(x), glazer=glazer, repeat=repeat, tilt_angle=tilt_angle, fmax=fmax,
+                                steps=steps, seed=seed, molecule_orientation=molecule_orientation))
+            cached = Path(cache_dir) / f"{key}.json" if cache_dir is not None else None
+            if cached is not None and cached.exists():
+                rows.append(json.loads(cached.read_text()))
+                continue
             atoms = build_mixed_perovskite(x, repeat, glazer=glazer, tilt_angle=tilt_angle, seed=seed,
                                            molecule_orientation=molecule_orientation)
             n_formula_units = int(atoms.arrays["a_site"].max() + 1)
@@ -169,6 +177,10 @@ def relaxed_phase_energies(calculator_factory: Callable[[], Calculator], fa_frac
                              energy_eV_per_fu=atoms.get_potential_energy() / n_formula_units,
                              **{f"tilt_{k}_deg": float(v) for k, v in zip("xyz", tilts)},
                              steps=int(optimiser.nsteps), converged=converged))
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.with_suffix(".tmp").write_text(json.dumps(rows[-1]))
+                cached.with_suffix(".tmp").replace(cached)
     frame = pd.DataFrame(rows)
     untilted = frame[frame.glazer == "a0a0a0"].set_index("fa_fraction").energy_eV_per_fu
     frame["energy_meV_per_fu"] = 1000 * (frame.energy_eV_per_fu - frame.fa_fraction.map(untilted))
@@ -447,8 +459,8 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
     def phase_part(method: str, make: Callable[[], Calculator]) -> pd.DataFrame:
         say(f"phase energies {method}")
         return relaxed_phase_energies(make, settings.phase_fa_fractions, settings.phase_glazers,
-                                      fmax=settings.phase_fmax, steps=settings.phase_steps,
-                                      seed=settings.seed).assign(method=method)
+                                      fmax=settings.phase_fmax, steps=settings.phase_steps, seed=settings.seed,
+                                      cache_dir=parts / f"phases_{method}_relaxations").assign(method=method)
 
     for table, compute in (("neb", neb_part), ("phases", phase_part)):
         if (output_dir / f"{table}.csv").exists():
