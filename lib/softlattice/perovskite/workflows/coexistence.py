@@ -38,7 +38,7 @@ from softlattice.infra.provenance import write_provenance
 from softlattice.md.calculators import model_species, nep_calculator
 from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
-from softlattice.md.stored import stored_run
+from softlattice.md.stored import stored_failure, stored_run
 from softlattice.perovskite.coexistence import (
     BLOCK,
     LocalTiltObserver,
@@ -247,9 +247,9 @@ def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Pa
         folder = Path(store) / task_key(task, model_hash)
         fields = dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature, kind=task.kind,
                       replica=task.replica)
-        if (folder / "failed.json").exists():
-            outcomes.append(dict(fields, winner="blew up",
-                                 message=json.loads((folder / "failed.json").read_text())["message"]))
+        failure = stored_failure(folder)
+        if failure is not None:
+            outcomes.append(dict(fields, winner="blew up", message=failure))
             continue
         reference_folder = Path(store) / task_key(references[(task.fa_fraction, task.repeat)], model_hash)
         if not (folder / "observations.csv.gz").exists() or not (reference_folder / "observations.csv.gz").exists():

@@ -43,11 +43,8 @@ def family_acf(observations, family: str, max_lag_ps: float) -> tuple[np.ndarray
     max_lag_ps
         Longest lag, ps.
     """
-    if family not in ("M", "R"):
-        raise ValueError(f"mode family {family!r} is not 'M' or 'R'")
-    timestep = float(np.median(np.diff(observations.time_ps)))
-    acfs = [mode_acf(observations[f"Q_{family}_{axis}"].to_numpy(), timestep, max_lag_ps) for axis in "xyz"]
-    return acfs[0][0], np.mean([acf for _, acf in acfs], axis=0)
+    lags, position, _ = family_acfs(observations, family, max_lag_ps)
+    return lags, position
 
 
 def damping_ratios(fits):
