@@ -132,3 +132,17 @@ def test_interrupted_phase_relaxations_resume_without_redoing_finished_ones(tmp_
     assert len(made) == 1 and len(table) == 2  # only the unfinished relaxation ran again
     again = relaxed_phase_energies(lennard_jones, [0.0], ["a0a0a0", "a0a0c+"], steps=2, cache_dir=tmp_path)
     assert len(made) == 1 and again.equals(table)
+
+
+def test_phase_relaxations_are_cached_when_the_calculator_returns_single_precision(tmp_path):
+    class SinglePrecisionLennardJones(LennardJones):  # NEP through calorine reports float32 energies
+        def calculate(self, *args, **kwargs):
+            super().calculate(*args, **kwargs)
+            self.results["energy"] = np.float32(self.results["energy"])
+
+    def factory():
+        return SinglePrecisionLennardJones(sigma=2.5, epsilon=0.01, rc=6.0)
+
+    table = relaxed_phase_energies(factory, [0.0], ["a0a0a0"], steps=1, cache_dir=tmp_path)
+    again = relaxed_phase_energies(factory, [0.0], ["a0a0a0"], steps=1, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 1 and again.equals(table)

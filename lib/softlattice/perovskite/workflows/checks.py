@@ -174,7 +174,7 @@ def relaxed_phase_energies(calculator_factory: Callable[[], Calculator], fa_frac
             converged = bool(optimiser.run(fmax=fmax, steps=steps))
             tilts = measure_tilt_angles(atoms).mean_abs_angles
             rows.append(dict(fa_fraction=float(x), glazer=glazer,
-                             energy_eV_per_fu=atoms.get_potential_energy() / n_formula_units,
+                             energy_eV_per_fu=float(atoms.get_potential_energy()) / n_formula_units,
                              **{f"tilt_{k}_deg": float(v) for k, v in zip("xyz", tilts)},
                              steps=int(optimiser.nsteps), converged=converged))
             if cached is not None:
