@@ -76,15 +76,34 @@ def test_force_filter_leaves_out_near_collisions(tmp_path):
 def test_median_spread_rule_stops_a_loop_that_still_selects():
     import pandas as pd
 
-    from softlattice.models.active_learning import stopping_rule_fired
-    spread = pd.DataFrame(dict(force_std_max_eV_per_A=[0.05, 0.08, 0.10, 0.40, 0.90]))
-    assert not stopping_rule_fired(spread, [4, 3], ActiveLearningSettings(force_spread_threshold=0.15))
-    assert stopping_rule_fired(spread, [4, 3], ActiveLearningSettings(force_spread_threshold=0.15,
-                                                                       stop_median_spread=0.15))
-    assert not stopping_rule_fired(spread, [4, 3], ActiveLearningSettings(stop_median_spread=0.09))
-    assert stopping_rule_fired(spread, [], ActiveLearningSettings())
+    from softlattice.models.active_learning import stopping_reason
+    spread = pd.DataFrame(dict(force_std_max_eV_per_A=[0.05, 0.08, 0.10, 0.40, 0.90], n_atoms=96))
+    assert stopping_reason(spread, [4, 3], ActiveLearningSettings(force_spread_threshold=0.15)) is None
+    assert stopping_reason(spread, [4, 3], ActiveLearningSettings(force_spread_threshold=0.15,
+                                                                  stop_median_spread=0.15)) == "median spread"
+    assert stopping_reason(spread, [4, 3], ActiveLearningSettings(stop_median_spread=0.09)) is None
+    assert stopping_reason(spread, [], ActiveLearningSettings()) == "nothing uncertain"
     with pytest.raises(ValueError, match="stop_median_spread"):
         ActiveLearningSettings(stop_median_spread=0.0)
+
+
+def test_saturation_rule_needs_every_cell_size_to_stall_and_no_blow_up():
+    import pandas as pd
+
+    from softlattice.models.active_learning import stopping_reason
+    settings = ActiveLearningSettings(stop_median_spread=0.15, stop_spread_gain=0.25)
+    before = pd.DataFrame(dict(force_std_max_eV_per_A=[0.3, 0.3, 0.5, 0.5], n_atoms=[96, 96, 768, 768]))
+    stalled = pd.DataFrame(dict(force_std_max_eV_per_A=[0.25, 0.25, 0.45, 0.45], n_atoms=[96, 96, 768, 768]))
+    assert stopping_reason(stalled, [0], settings, before) == "spread saturated"
+    assert stopping_reason(stalled, [0], settings, before, blew_up=True) is None
+    assert stopping_reason(stalled, [0], settings, None) is None  # nothing to compare with
+    assert stopping_reason(stalled, [0], ActiveLearningSettings(stop_median_spread=0.15), before) is None
+    large_cells_improve = stalled.assign(force_std_max_eV_per_A=[0.25, 0.25, 0.30, 0.30])
+    assert stopping_reason(large_cells_improve, [0], settings, before) is None
+    new_size = stalled.assign(n_atoms=[96, 96, 1536, 1536])
+    assert stopping_reason(new_size, [0], settings, before) is None
+    with pytest.raises(ValueError, match="stop_spread_gain 1.5"):
+        ActiveLearningSettings(stop_spread_gain=1.5)
 
 
 def test_interrupted_exploration_resumes_at_the_first_unfinished_condition(tmp_path, monkeypatch):

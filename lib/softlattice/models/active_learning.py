@@ -82,6 +82,13 @@ class ActiveLearningSettings:
         The loop also stops when the median force spread over a generation's snapshots is at or
         below this (eV/Å; None: only when no snapshot exceeds ``force_spread_threshold``). The
         selected snapshots of that generation are still labelled and trained on.
+    stop_spread_gain
+        The loop also stops when a generation's explorations all ran to the end and, in every cell
+        size, the median force spread of the snapshots fell by less than this fraction from the
+        generation before (None: no such rule): more of the same data no longer teaches the
+        ensemble much, although its spread stays above ``stop_median_spread`` (the spread the
+        members have on structures like their own training data sets a floor no amount of
+        labelling removes).
     """
 
     generations: int = 3
@@ -96,6 +103,7 @@ class ActiveLearningSettings:
     max_reference_force: float | None = None
     test_fraction: float = 0.1
     stop_median_spread: float | None = None
+    stop_spread_gain: float | None = None
 
     def __post_init__(self) -> None:
         if self.generations < 1 or self.select_per_generation < 1:
@@ -105,15 +113,64 @@ class ActiveLearningSettings:
             raise ValueError(f"force spread threshold {self.force_spread_threshold!r} eV/Å must be > 0")
         if self.stop_median_spread is not None and not self.stop_median_spread > 0:
             raise ValueError(f"stop_median_spread {self.stop_median_spread!r} eV/Å must be > 0 or None")
+        if self.stop_spread_gain is not None and not 0 < self.stop_spread_gain < 1:
+            raise ValueError(f"stop_spread_gain {self.stop_spread_gain!r} must be a fraction between 0 and 1, or None")
 
 
-def stopping_rule_fired(spread: pd.DataFrame, chosen: Sequence[int], settings: ActiveLearningSettings) -> bool:
-    """Whether the loop stops after this generation: nothing was worth labelling, or the median
-    force spread of its snapshots is at or below ``settings.stop_median_spread``."""
+def stopping_reason(spread: pd.DataFrame, chosen: Sequence[int], settings: ActiveLearningSettings,
+                    previous: pd.DataFrame | None = None, blew_up: bool = False) -> str | None:
+    """Why the loop stops after this generation, or None if it goes on.
+
+    Parameters
+    ----------
+    spread
+        This generation's snapshot spreads (``force_std_max_eV_per_A``, eV/Å, and ``n_atoms``).
+    chosen
+        Indices of the snapshots selected for labelling.
+    settings
+        The stopping thresholds.
+    previous
+        The generation before's snapshot spreads (None for the first generation).
+    blew_up
+        Whether any of this generation's explorations blew up.
+
+    Returns
+    -------
+    'nothing uncertain', 'median spread' (at or below ``stop_median_spread``), 'spread saturated'
+    (below ``stop_spread_gain`` improvement in every cell size, no blow-up), or None.
+    """
     if not chosen:
-        return True
+        return "nothing uncertain"
     median = float(spread.force_std_max_eV_per_A.median()) if len(spread) else 0.0
-    return settings.stop_median_spread is not None and median <= settings.stop_median_spread
+    if settings.stop_median_spread is not None and median <= settings.stop_median_spread:
+        return "median spread"
+    if settings.stop_spread_gain is None or previous is None or blew_up or not len(spread):
+        return None
+    for n_atoms, group in spread.groupby("n_atoms"):
+        before = previous.force_std_max_eV_per_A[previous.n_atoms == n_atoms]
+        if before.empty:
+            return None
+        if 1 - group.force_std_max_eV_per_A.median() / before.median() >= settings.stop_spread_gain:
+            return None
+    return "spread saturated"
+
+
+def exploration_records(folder: str | Path) -> pd.DataFrame:
+    """The per-condition records an exploration folder holds (``condition``, ``n_atoms``,
+    ``blew_up``, ``temperature``, ``n_snapshots``)."""
+    files = sorted(Path(folder).glob("condition_*.json"), key=lambda p: int(p.stem.split("_")[1]))
+    return pd.DataFrame([dict(condition=int(p.stem.split("_")[1]), **json.loads(p.read_text())) for p in files])
+
+
+def candidate_spreads(generation_folder: str | Path) -> pd.DataFrame:
+    """A finished generation's snapshot spreads with each snapshot's cell size (``n_atoms``; read
+    from the exploration records where the table predates the column)."""
+    folder = Path(generation_folder)
+    spread = pd.read_csv(folder / "candidate_spread.csv")
+    if "n_atoms" not in spread and len(spread):
+        sizes = exploration_records(folder / "exploration").set_index("condition").n_atoms
+        spread["n_atoms"] = spread.condition.map(sizes)
+    return spread
 
 
 def explore(model: str | Path, conditions: Sequence[ExplorationCondition], settings: MDSettings,
@@ -284,8 +341,13 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
         if len(spread):
             spread["condition"] = [int(a.info["condition"]) for a in candidates]
             spread["temperature"] = [float(a.info["temperature"]) for a in candidates]
+            spread["n_atoms"] = [len(a) for a in candidates]
         chosen = select_uncertain(spread, candidates, settings) if len(spread) else []
-        stopped = stopping_rule_fired(spread, chosen, settings)
+        before = output_dir / f"generation_{generation - 1}"
+        previous = candidate_spreads(before) if (before / "candidate_spread.csv").exists() else None
+        blew_up = bool(exploration_records(folder / "exploration").get("blew_up", pd.Series(dtype=bool)).any())
+        stop_reason = stopping_reason(spread, chosen, settings, previous, blew_up)
+        stopped = stop_reason is not None
         folder.mkdir(parents=True, exist_ok=True)
         spread.to_csv(folder / "candidate_spread.csv", index=False)
         if chosen:
@@ -299,7 +361,8 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
                        max_force_spread=float(spread.force_std_max_eV_per_A.max()) if len(spread) else 0.0,
                        median_force_spread=float(spread.force_std_max_eV_per_A.median()) if len(spread) else 0.0,
                        rmse_forces_test=float(last.get("rmse_forces_test", np.nan)),
-                       rmse_energy_test=float(last.get("rmse_energy_test", np.nan)), stopped=stopped)
+                       rmse_energy_test=float(last.get("rmse_energy_test", np.nan)), stopped=stopped,
+                       stop_reason=stop_reason)
         summary_file.write_text(json.dumps(summary, indent=1))
         rows.append(summary)
         say(f"generation {generation} done: {summary}")
