@@ -214,6 +214,7 @@ def explore(model: str | Path, conditions: Sequence[ExplorationCondition], setti
             folder.mkdir(parents=True, exist_ok=True)
             if collected:
                 write(folder / f"condition_{index}.extxyz", collected)
+                collected = read(folder / f"condition_{index}.extxyz", index=":")  # as a resumed run sees them
             record_file.write_text(json.dumps(dict(model_sha256=model_hash, n_snapshots=len(collected),
                                                    blew_up=blew_up, temperature=condition.temperature,
                                                    n_atoms=len(condition.structure))))
@@ -351,8 +352,10 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
         folder.mkdir(parents=True, exist_ok=True)
         spread.to_csv(folder / "candidate_spread.csv", index=False)
         if chosen:
-            selected = [candidates[k] for k in chosen]
-            write(folder / "selected.extxyz", selected)
+            write(folder / "selected.extxyz", [candidates[k] for k in chosen])
+            # labelled as read back (positions to 1e-8 Å), as a resumed run reads them: the label
+            # cache keys on positions, and the unrounded ones would miss it after a restart
+            selected = read(folder / "selected.extxyz", index=":")
             say(f"generation {generation}: labelling {len(selected)} selected snapshots")
             labelled += label_structures(selected, reference, name=reference_name, cache_dir=cache)
         last = members[0].history.iloc[-1]
