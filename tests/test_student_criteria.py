@@ -61,3 +61,13 @@ def test_tilt_rows_name_the_experimental_phase_and_a_missing_reference_is_refuse
     assert "experiment: a0a0c-" in result.target["x = 0 started a0a0c+, 250 K"]
     with pytest.raises(ValueError, match="no phase energies of the reference 'other'"):
         phase_energy_agreement(phases(), "other")
+
+
+def test_a_loop_stopped_by_saturation_says_so_and_misses_the_spread_target():
+    generations = pd.DataFrame(dict(median_force_spread=[0.3, 0.25], stopped=[False, True],
+                                    stop_reason=[None, "spread saturated"]))
+    stability = pd.DataFrame(dict(fa_fraction=[0.0], survived=[True], reached_ps=[50.0],
+                                  nve_drift_meV_per_atom_per_ps=[0.01]))
+    row = student_criteria(generations, 0.09, phase_energy_agreement(phases(3.0), "teacher"), stability, 50.0,
+                           1.1, None).set_index("criterion").loc["active learning stops by its rule"]
+    assert "spread saturated" in row.measured and not row.met

@@ -61,7 +61,8 @@ def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreem
     Parameters
     ----------
     generations
-        The model's ``generations.csv`` (``median_force_spread`` eV/Å, ``stopped``).
+        The model's ``generations.csv`` (``median_force_spread`` eV/Å, ``stopped``, and where
+        recorded ``stop_reason``: which rule ended the loop).
     final_rmse_forces
         Test-set force RMSE of the final model against the teacher, eV/Å.
     agreement
@@ -77,7 +78,8 @@ def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreem
     last = generations.iloc[-1]
     rows.append(_row("active learning stops by its rule",
                      f"median spread {last.median_force_spread:.3f} eV/Å after {len(generations)} generation(s)"
-                     + ("" if bool(last.stopped) else " (the rule did not fire)"),
+                     + (f" (stopped: {last.stop_reason})" if isinstance(last.get("stop_reason"), str)
+                        else "" if bool(last.stopped) else " (the rule did not fire)"),
                      f"median spread <= {SPREAD_TARGET} eV/Å", bool(last.median_force_spread <= SPREAD_TARGET)))
     rmse = 1000 * final_rmse_forces
     rows.append(_row("force RMSE against the teacher (test set)", f"{rmse:.0f} meV/Å",
