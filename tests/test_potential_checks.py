@@ -146,3 +146,16 @@ def test_phase_relaxations_are_cached_when_the_calculator_returns_single_precisi
     table = relaxed_phase_energies(factory, [0.0], ["a0a0a0"], steps=1, cache_dir=tmp_path)
     again = relaxed_phase_energies(factory, [0.0], ["a0a0a0"], steps=1, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.json"))) == 1 and again.equals(table)
+
+
+def test_checks_default_to_the_reference_the_model_was_trained_on(tmp_path):
+    from pathlib import Path
+
+    from softlattice.perovskite.workflows.checks import model_reference
+    committed = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+    assert model_reference(str(committed)) == "chgnet-r2scan"
+    (tmp_path / "nep.txt").write_text("")
+    with pytest.raises(SystemExit, match="pass --reference"):
+        model_reference(str(tmp_path / "nep.txt"))
+    with pytest.raises(SystemExit, match="--reference is needed"):
+        model_reference(None)

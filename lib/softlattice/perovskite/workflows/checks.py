@@ -32,7 +32,7 @@ from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
 from softlattice.infra.profiles import settings_from_mapping
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDBlowUp, MDSettings, read_segment_ends, run_md
@@ -546,6 +546,17 @@ def obtain_checks(model: str, reference: str, settings: CheckSettings, curated: 
                   command="python -m softlattice.perovskite.workflows.checks")
 
 
+def model_reference(model: str | None) -> str:
+    """The reference a NEP was trained on, from the provenance record next to ``model``."""
+    if model is None:
+        raise SystemExit("--reference is needed without --model (it names whose parts to compute)")
+    provenance = read_provenance(Path(model).parent)
+    reference = (provenance or {}).get("parameters", {}).get("reference")
+    if not reference:
+        raise SystemExit(f"no provenance with a reference next to {model}: pass --reference")
+    return reference
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m softlattice.perovskite.workflows.checks --model M --reference R --save DIR``: compute the
     full checks (resumable per table) and store them with a provenance record."""
@@ -554,11 +565,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Chapter 01: checks of a MA/FA NEP against its reference (FA rotation "
                                                  "paths, phase energies, MD stability, heavy hydrogen); resumable.")
     parser.add_argument("--model", default=None, help="NEP file; without it only the reference's parts run")
-    parser.add_argument("--reference", default="chgnet-r2scan", help="reference method")
+    parser.add_argument("--reference", default=None,
+                        help="reference method (default: the one the model was trained on, from its provenance)")
     parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the tables in")
     parser.add_argument("--profile", default="v1", choices=sorted(CHECK_PROFILES),
                         help="check settings: 'v1' those of the first production model, 'v2' those of NEP v2")
     args = parser.parse_args(argv)
+    if args.reference is None:
+        args.reference = model_reference(args.model)
     settings = check_settings(CHECK_PROFILES[args.profile])
     run_checks(args.model, args.reference, settings, args.save, progress=True)
     if args.model is None:
