@@ -239,3 +239,12 @@ def test_label_only_fills_the_label_cache_and_trains_nothing(tmp_path, monkeypat
     expected = len(potential.initial_structures(potential.recipe_parameters("quick")))
     assert len(list((tmp_path / "runs" / "labels" / "chgnet-r2scan").glob("*.extxyz"))) == expected
     assert not (tmp_path / "model").exists()
+
+
+def test_the_recipe_summary_states_what_each_recipe_does():
+    from softlattice.perovskite.workflows.potential import recipe_parameters, recipe_summary
+    v2 = recipe_summary(recipe_parameters("v2", reference="teacher"))
+    assert "1080 cells" in v2 and "150-600 K" in v2 and "96 and 768 atoms" in v2 and "less than 25 %" in v2
+    assert "x = 0, 0.125, 0.25" in v2 and "one final model" in v2
+    first = recipe_summary(recipe_parameters("full"))
+    assert "600 cells" in first and "150-450 K" in first and "less than" not in first and "at most 3 " in first

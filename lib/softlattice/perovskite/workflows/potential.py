@@ -91,6 +91,46 @@ structures like their own training data (0.20-0.23 eV/Å, ``spread_diagnostics``
 first cannot fire; it was fixed before generation 2's explorations ran."""
 
 
+def recipe_summary(parameters: dict[str, Any]) -> str:
+    """The recipe ``parameters`` (from :func:`recipe_parameters`) as a Markdown list, in the
+    words chapter 01 uses: systematic structures, active learning and its stopping rules, final
+    model."""
+    n_cells = len(parameters["rattles"]) * parameters["per_combination"] * len(parameters["fa_fractions"]) \
+        * len(parameters["glazers"]) * len(parameters["strains"])
+    spec = parameters["exploration"]
+    sizes = sorted({int(np.prod(run[3] if len(run) > 3 else spec["repeat"])) * 12 for run in spec["runs"]})
+    temperatures = sorted({float(run[0]) for run in spec["runs"]})
+    pressures = sorted({float(run[2]) for run in spec["runs"]})
+    rules = [f"no snapshot's spread exceeds {parameters['force_spread_threshold']:g} eV/Å"]
+    if parameters.get("stop_median_spread"):
+        rules.append(f"the median spread is at or below {parameters['stop_median_spread']:g} eV/Å")
+    if parameters.get("stop_spread_gain"):
+        rules.append(f"a generation whose explorations all ran to the end lowers the median spread of every "
+                     f"cell size by less than {100 * parameters['stop_spread_gain']:.0f} %")
+    return "\n".join([
+        f"1. systematic structures ({n_cells} cells of 96 atoms): the tilt phases "
+        + ", ".join(f"`{g}`" for g in parameters["glazers"]) + " at x = "
+        + ", ".join(f"{x:g}" for x in parameters["fa_fractions"]) + f", {len(parameters['strains'])} strains "
+        f"({', '.join(f'{100 * e:+g} %' if e else '0 %' for e in parameters['strains'])}), rattle amplitudes "
+        + ", ".join(f"{r:g}" for r in parameters["rattles"]) + f" Å (molecular atoms {parameters['molecule_rattle_fraction']:g} "
+        f"times as much as Pb and I, since their bonds are about 30 times stiffer), {parameters['per_combination']} "
+        "random arrangements each;",
+        f"2. at most {parameters['generations']} active-learning generations: an ensemble of "
+        f"{parameters['members']} trained on random splits ({parameters['steps']} steps each); NPT MD (0.5 fs, real "
+        f"masses, {spec['duration_ps']:g} ps) with the first member at {temperatures[0]:g}-{temperatures[-1]:g} K and "
+        + " and ".join(f"{p:g}" for p in pressures) + " GPa, x = " + ", ".join(f"{x:g}" for x in spec["fa_fractions"])
+        + " in cells of " + " and ".join(str(n) for n in sizes) + " atoms" + (" (labelled whole)" if len(sizes) > 1 else "")
+        + "; the snapshots where the "
+        f"members disagree most (largest per-atom force spread, at most {parameters['max_per_condition']} per run and "
+        f"{parameters['select_per_generation']} per generation) are labelled and added. The loop stops when "
+        + ", or when ".join(rules) + ";",
+        ("3. one final model" if parameters["final_members"] == 1 else f"3. {parameters['final_members']} final models")
+        + f" trained for {parameters['final_steps']} steps on everything "
+        f"labelled; the last generation's {parameters['members']} members are kept beside it (`ensemble/`) for "
+        "uncertainty estimates in later chapters.",
+    ])
+
+
 def initial_structures(recipe: dict[str, Any]) -> list[Atoms]:
     """Strained and rattled cells of every phase and composition of ``recipe`` (one batch per
     rattle amplitude, each with its own seed)."""

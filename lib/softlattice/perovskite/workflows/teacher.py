@@ -610,8 +610,29 @@ def single_point_summary(single_points: pd.DataFrame) -> str:
     return " ".join(sentences)
 
 
+def page_reference_note(page_reference: str, chosen: str | None) -> str:
+    """Chapter 01's note on whose student the page's NEP is: the chosen teacher's (NEP v2) or
+    another reference's (then the force-scale section says how that reference compares)."""
+    if chosen and page_reference.lower() == chosen.lower():
+        return (f":::{{note}}\nThe NEP on this page is the student of **{chosen}**, the teacher the rule at the end "
+                "of this page chooses (NEP v2). The first production model, the student of `chgnet-r2scan`, is kept "
+                "for comparison in the section *What a soft teacher does*.\n:::")
+    return (f":::{{note}}\nThe NEP on this page is the student of `{page_reference}`, "
+            + (f"not of the teacher the rule at the end of this page chooses (**{chosen}**). The force-scale table "
+               f"there shows how `{page_reference}`'s iodine forces compare with DFT's, and whether its NEP inherits "
+               "that." if chosen else "and no candidate passes the rule at the end of this page yet.")
+            + "\n:::")
+
+
 def teacher_outlook(chosen: str | None, default_reference: str = "chgnet-r2scan") -> str:
-    """The closing paragraph of chapter 01's teacher section, for the rule's choice (None: none)."""
+    """The closing paragraph of chapter 01's teacher section, for the rule's choice (None: none)
+    and the reference the page's NEP was trained on (``default_reference``)."""
+    if chosen and chosen.lower() == default_reference.lower():
+        return (f"What this does *not* establish: that **{chosen}**, the rule's choice and the teacher of this page's "
+                "NEP, reproduces SCAN+rVV10 at temperature. The choice rests on the relaxations listed above and on "
+                "plane-wave labels at 400 eV and the Γ point, whose basis-set and k-point errors are shown above; the "
+                "checks and the targets table earlier on this page say how far its student keeps the teacher's "
+                "physics, and the tilt test there is the first finite-temperature test of the teacher itself.")
     if chosen:
         return (f"What this does *not* establish yet: a potential for the MD chapters. The rule chooses **{chosen}**; "
                 f"the NEP on this page is still the student of {default_reference}, and NEP v2, trained from the "
