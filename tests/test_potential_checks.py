@@ -159,3 +159,18 @@ def test_checks_default_to_the_reference_the_model_was_trained_on(tmp_path):
         model_reference(str(tmp_path / "nep.txt"))
     with pytest.raises(SystemExit, match="--reference is needed"):
         model_reference(None)
+
+
+def test_a_stored_model_is_measured_against_the_targets_with_its_own_checks(tmp_path):
+    from pathlib import Path
+
+    import pandas as pd
+
+    from softlattice.perovskite.workflows.checks import model_criteria
+    folder = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-chgnet-r2scan"
+    table = model_criteria(folder, 2.0).set_index("criterion")
+    rmse = 1000 * pd.read_csv(folder / "history.csv").iloc[-1].rmse_forces_test
+    assert table.loc["force RMSE against the teacher (test set)", "measured"] == f"{rmse:.0f} meV/Å"
+    assert table.loc["iodine transverse slope against GPAW", "met"] is False
+    with pytest.raises(ValueError, match="no provenance"):
+        model_criteria(folder, 2.0, checks_folder=tmp_path)

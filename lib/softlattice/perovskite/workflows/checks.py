@@ -40,6 +40,7 @@ from softlattice.md.protocols import hold
 from softlattice.models.reference import reference_calculator
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.phases import classify_windows, noise_thresholds
+from softlattice.perovskite.student_criteria import phase_energy_agreement, student_criteria
 from softlattice.perovskite.structures import a_site_species, build_mixed_perovskite
 from softlattice.perovskite.tilts import measure_tilt_angles
 
@@ -530,6 +531,26 @@ def load_checks(folder: str) -> dict[str, pd.DataFrame]:
     and 'tilts_observations' where the finite-temperature tilt test was run)."""
     names = CHECK_FILES + tuple(name for name in TILT_FILES if (Path(folder) / name).exists())
     return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in names}
+
+
+def model_criteria(model_folder: str | Path, transverse_slope: float, checks_folder: str | Path | None = None
+                   ) -> pd.DataFrame:
+    """:func:`softlattice.perovskite.student_criteria.student_criteria` of a stored model: its
+    ``generations.csv``, final test RMSE (``history.csv``), and the checks in ``checks_folder``
+    (default ``<model_folder>/checks``) against the reference they were computed with (their
+    provenance), at the NPT length they asked for. ``transverse_slope`` is the model's iodine
+    slope against GPAW (:func:`softlattice.perovskite.workflows.teacher.nep_scale`)."""
+    model_folder = Path(model_folder)
+    checks_folder = Path(checks_folder) if checks_folder is not None else model_folder / "checks"
+    provenance = read_provenance(checks_folder)
+    if provenance is None:
+        raise ValueError(f"{checks_folder} holds no provenance record: its reference and settings are unknown")
+    parameters = provenance["parameters"]
+    tables = load_checks(str(checks_folder))
+    history = pd.read_csv(model_folder / "history.csv")
+    return student_criteria(pd.read_csv(model_folder / "generations.csv"), float(history.iloc[-1].rmse_forces_test),
+                            phase_energy_agreement(tables["phases"], parameters["reference"]), tables["stability"],
+                            float(parameters["stability_ps"]), transverse_slope, tables.get("tilts"))
 
 
 def obtain_checks(model: str, reference: str, settings: CheckSettings, curated: str | None = None) -> ResultSet:
