@@ -121,3 +121,19 @@ def test_parts_share_no_composition_and_together_cover_every_run(monkeypatch, tm
         seen.append({t.fa_fraction for t in calls})
         assert all(t.kind != "reference" or t.fa_fraction in seen[-1] for t in calls)
     assert not seen[0] & seen[1] and seen[0] | seen[1] == {t.fa_fraction for t in tasks}
+
+
+def test_a_page_gets_the_quick_set_computed_and_never_starts_the_full_grid(tmp_path, monkeypatch, quick_store):
+    import softlattice.perovskite.workflows.coexistence as workflow
+    _, store = quick_store
+    results = tmp_path / "results"
+    quick = workflow.obtain_coexistence("quick", MODEL, store=store, results_dir=results)
+    tables = workflow.load_coexistence(quick.folder)
+    assert len(tables["outcomes"]) == 2 and tables["summary"]["model"] == str(MODEL)
+    again = workflow.obtain_coexistence("quick", MODEL, compute=False, results_dir=results)
+    assert again.folder == quick.folder and again.origin == "cached"
+    monkeypatch.setattr(workflow, "run_grid", lambda *a, **k: pytest.fail("the full grid was started"))
+    assert workflow.obtain_coexistence("full", MODEL, curated=tmp_path / "nothing", compute=False,
+                                       results_dir=results) is None
+    with pytest.raises(ValueError, match="unknown coexistence profile 'slow'"):
+        workflow.obtain_coexistence("slow", MODEL)

@@ -34,7 +34,8 @@ import pandas as pd
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
 from softlattice.infra.paths import RUNS_DIR
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import matches, write_provenance
+from softlattice.infra.resultsets import RESULTS_DIR, ResultSet, obtain, result_key
 from softlattice.md.calculators import model_species, nep_calculator
 from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
@@ -317,6 +318,45 @@ cells, <= 60 ps, seed-protocol quenches at three compositions, 20 ps references 
 'quick': the same code path in a tiny cell in seconds (tests)."""
 
 
+COMMAND = "python -m softlattice.perovskite.workflows.coexistence"
+
+
+def obtain_coexistence(profile: str, model: str | Path, curated: str | Path | None = None, compute: bool = True,
+                       store: str | Path = RUNS_DIR / "coexistence", results_dir: str | Path = RESULTS_DIR
+                       ) -> ResultSet | None:
+    """The coexistence result set of ``profile`` (:data:`PROFILES`) and ``model``: the committed
+    one in ``curated`` when its provenance matches, else cached or (``compute``) run now; None when
+    it is neither committed nor cached and ``compute`` is False (a grid of hours is never started
+    by a page)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown coexistence profile {profile!r}; allowed: {', '.join(PROFILES)}")
+    settings = dict(PROFILES[profile], profile=profile)
+    inputs = {"model_sha256_16": file_hash(model)}
+    tasks = grid_tasks(settings)
+
+    def run(folder: Path) -> None:
+        check_model(model)
+        run_grid(tasks, model, store)
+        save_results(folder, tasks, model, store, settings, command=f"{COMMAND} --model {model} --profile {profile}")
+
+    if not compute:
+        cached = Path(results_dir) / "coexistence" / result_key(settings, inputs)
+        for folder in ([Path(curated)] if curated is not None else []) + [cached]:
+            if matches(folder, settings, inputs):
+                return ResultSet(folder, "committed" if folder != cached else "cached")
+        return None
+    return obtain("coexistence", settings, inputs, run, committed=curated, results_dir=results_dir,
+                  command=f"{COMMAND} --profile {profile}")
+
+
+def load_coexistence(folder: str | Path) -> dict[str, Any]:
+    """The tables of a coexistence result set: ``outcomes``, ``states`` and ``summary`` (the
+    parsed ``summary.json``)."""
+    folder = Path(folder)
+    return dict(outcomes=pd.read_csv(folder / "outcomes.csv"), states=pd.read_csv(folder / "states.csv.gz"),
+                summary=json.loads((folder / "summary.json").read_text()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.coexistence",
                                      description="Fixed-temperature coexistence runs (issue 16); resumable.")
@@ -336,8 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_model(args.model)
     if args.save is not None:
         summary = save_results(args.save, tasks, args.model, args.store, dict(settings, profile=args.profile),
-                               command="python -m softlattice.perovskite.workflows.coexistence "
-                                       + " ".join(argv or sys.argv[1:]))
+                               command=f"{COMMAND} " + " ".join(argv or sys.argv[1:]))
         print(json.dumps(summary, indent=1))
         return 0
     run_grid(tasks, args.model, args.store, (index, count), progress=True)
