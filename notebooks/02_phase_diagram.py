@@ -35,6 +35,7 @@ window = None  # samples per classification window
 n_sigma = None  # activation threshold in standard deviations of the untilted reference
 scheduler = None  # None (a loop), "local" (Dask LocalCluster) or a scheduler address
 workers = None  # LocalCluster workers (default: one per core)
+coexistence = None  # fixed-temperature runs: a dict of profile (quick or full) and compute (may the page run them)
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %% tags=["remove-input"]
@@ -272,6 +273,54 @@ changed = int(sum((rule_table.iloc[:, 1] != rule_table.iloc[:, 2]) | (rule_table
 display(Markdown(f"Windows of {long_window_ps:g} ps; one threshold for M and R. The entries differ at "
                  f"{changed} of {len(rule_table)} compositions:"))
 plotting.markdown_table(rule_table)
+
+# %% [markdown]
+# ## Which tilt grows at fixed temperature
+#
+# Ramps this fast keep whatever tilt they start with (the sections above); the seed's central
+# question, which tetragonal tilt wins as a function of x at 250 K (its Fig. 4a), is an equilibrium
+# question, and it is asked here at fixed temperature
+# ({mod}`softlattice.perovskite.workflows.coexistence`): a cell of 4x4x8 pseudo-cubic units
+# (1,536 atoms) is built half $a^0a^0c^-$ and half $a^0a^0c^+$ along the tilt axis, with two
+# interfaces, and held in NPT (hydrogen at 4 amu, 1 fs). Every 2x2x2 block of the cell is
+# classified in 1 ps windows against the noise of an untilted reference run of the same
+# composition at 450 K, with one threshold for the M and R families; the R share is
+# R / (R + M) over the ordered blocks. The tilt that grows from its half wins; a run stops early once
+# one tilt holds more than 90 % of the blocks for 5 ps. The MPB is where the final R share crosses
+# 1/2: a logistic fit against x with a bootstrap over the runs, refused when the data do not
+# cross. The seed's own protocol (a cubic cell quenched to the temperature and held) runs beside
+# it at three compositions.
+
+# %% tags=["hide-input"]
+from softlattice.book.coexistence_plots import r_share_figure, winner_figure
+from softlattice.perovskite.workflows.coexistence import PROFILES as COEXISTENCE_PROFILES
+from softlattice.perovskite.workflows.coexistence import load_coexistence, obtain_coexistence
+
+coexistence_settings = profiles.resolve("02_coexistence", profile, **(coexistence or {}))
+fixed_t = obtain_coexistence(coexistence_settings["profile"], model_path,
+                             curated=DATA_DIR / "coexistence" / model_path.parent.name,
+                             compute=coexistence_settings["compute"])
+if fixed_t is None:
+    grid = COEXISTENCE_PROFILES[coexistence_settings["profile"]]["grid"]
+    display(Markdown(
+        f"**Not computed yet for this model** (`{display_path(model_path)}`): the grid of "
+        + "; ".join(f"{t:g} K at x = " + ", ".join(f"{x:g}" for x in xs) for t, xs in grid)
+        + f", {COEXISTENCE_PROFILES[coexistence_settings['profile']]['replicas']} replicas, is many hours of MD and "
+        "is run outside the page (`make coexistence MAFA_MODEL=...`, two processes, resumable), then committed."))
+else:
+    fixed = load_coexistence(fixed_t.folder)
+    outcomes, coexistence_summary = fixed["outcomes"], fixed["summary"]
+    display(Markdown(f"Results: {fixed_t.source}."))
+    if len(fixed["states"]):
+        r_share_figure(fixed["states"]).show()
+        winner_figure(outcomes, coexistence_summary).show()
+    mpb = coexistence_summary["mpb"]
+    display(Markdown(
+        f"MPB at {mpb['temperature_K']:g} K: x = {mpb['center']:.2f} (95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})."
+        if mpb else f"No MPB resolved: {coexistence_summary['mpb_unresolved_because']}."))
+    display(plotting.markdown_table(outcomes[[c for c in ["fa_fraction", "temperature_K", "kind", "replica",
+                                                          "winner", "r_share", "duration_ps", "stopped_early"]
+                                              if c in outcomes]]))
 
 # %% [markdown]
 # ## Against experiment

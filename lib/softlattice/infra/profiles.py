@@ -65,6 +65,14 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                      workers=None),
     },
 }
+PROFILES["02_coexistence"] = {
+    "quick": dict(profile="quick", compute=True),
+    "full": dict(profile="full", compute=False),
+}
+"""Chapter 02's fixed-temperature coexistence runs: the profile of
+:data:`softlattice.perovskite.workflows.coexistence.PROFILES` and whether the page may run it
+(the quick grid takes seconds; the full grid takes many hours and is run with
+``make coexistence``, then committed, so the page only loads it)."""
 PROFILES["03_mpb"] = {
     "quick": dict(sweep={**PROFILES["02_phase_diagram"]["quick"], "fa_fractions": [0.0, 0.5, 1.0]},
                   temperatures=[200.0], map_temperature=200.0, bootstrap=100),
