@@ -221,6 +221,44 @@ for frame in large_frames:
         print(f"  layers along {'xyz'[stacking]}: {' '.join(table.label)}")
 
 # %% [markdown]
+# ## Layers in the coexistence cells
+#
+# Chapter 02's fixed-temperature runs start from a cell that is layered by construction (half
+# $a^0a^0c^-$, half $a^0a^0c^+$ along the tilt axis). At the compositions next to the MPB (or,
+# where no MPB is resolved, where the final R share is nearest 1/2) the maps below show the R share of
+# each layer of 2x2x2 blocks along the tilt axis against time. A layer counts as R (or M) when at
+# least three quarters of its ordered blocks are ({func}`softlattice.perovskite.coexistence.layered_windows`);
+# the table gives, per run, the share of the last 10 ps in which the cell holds both an R and an M
+# layer: a layered state that lasts is the seed's picture of the MPB, one that fades is a stage on
+# the way to a single tilt.
+
+# %% tags=["hide-input"]
+from softlattice.book.coexistence_plots import layer_map
+from softlattice.perovskite.coexistence import compositions_near_mpb, layering_summary
+from softlattice.perovskite.workflows.coexistence import PROFILES as COEXISTENCE_PROFILES
+from softlattice.perovskite.workflows.coexistence import load_coexistence, obtain_coexistence
+
+coexistence_settings = profiles.resolve("02_coexistence", profile)
+fixed_t = obtain_coexistence(coexistence_settings["profile"], model_path,
+                             curated=DATA_DIR / "coexistence" / model_path.parent.name,
+                             compute=coexistence_settings["compute"])
+if fixed_t is None:
+    display(Markdown("The coexistence runs have not been computed for this model yet (chapter 02 says how)."))
+else:
+    fixed = load_coexistence(fixed_t.folder)
+    mpb_fit = fixed["summary"]["mpb"]
+    layer_temperature = mpb_fit["temperature_K"] if mpb_fit else \
+        COEXISTENCE_PROFILES[coexistence_settings["profile"]]["mpb_temperature"]
+    near = compositions_near_mpb(fixed["outcomes"], mpb_fit, layer_temperature)
+    runs = fixed["states"][(fixed["states"].kind == "coexistence")
+                           & (fixed["states"].temperature_K == layer_temperature)]
+    layering = layering_summary(runs[runs.fa_fraction.isin(near)])
+    display(Markdown(f"At {layer_temperature:g} K, x = " + " and ".join(f"{x:g}" for x in near) + ":"))
+    display(plotting.markdown_table(layering))
+    for (x, replica), _ in runs[runs.fa_fraction.isin(near)].groupby(["fa_fraction", "replica"]):
+        layer_map(runs, x, layer_temperature, replica).show()
+
+# %% [markdown]
 # ## Reading these results
 #
 # - **No clear MPB in these runs.** With this potential (CHGNet-r2SCAN labels through the NEP)

@@ -125,3 +125,29 @@ def test_a_cell_whose_domains_cancel_is_multi_domain_never_cubic():
     assert set(windows.phase) == {"a0a0a0"}  # the global amplitudes alone read cubic
     labelled = with_block_states(windows, domains, reference, 40, 5.0, repeat=4)
     assert set(labelled.phase) == {"multi-domain"} and np.allclose(labelled.blocks_R, 1.0)
+
+
+def test_a_layered_cell_is_told_from_one_that_only_passes_through_layers():
+    from softlattice.perovskite.coexistence import layered_windows, layering_summary
+    times = np.arange(1.0, 21.0)
+    kept = pd.DataFrame(dict(time_ps=times, r_share_layer0=0.9, r_share_layer1=0.1, r_share_layer2=np.nan))
+    passing = pd.DataFrame(dict(time_ps=times, r_share_layer0=0.9,
+                                r_share_layer1=np.where(times < 8, 0.1, 0.95), r_share_layer2=0.5))
+    assert layered_windows(kept).all() and layered_windows(passing).sum() == 7
+    runs = pd.concat([kept.assign(fa_fraction=0.25, temperature_K=250.0, kind="coexistence", replica=0),
+                      passing.assign(fa_fraction=0.5, temperature_K=250.0, kind="coexistence", replica=0)])
+    summary = layering_summary(runs, last_ps=10.0).set_index("fa_fraction")
+    assert summary.layered_share[0.25] == 1.0 and summary.layered_share[0.5] == 0.0
+    assert (summary.r_layers_at_end[0.25], summary.m_layers_at_end[0.25]) == (1, 1)
+    assert (summary.r_layers_at_end[0.5], summary.m_layers_at_end[0.5]) == (2, 0)
+    with pytest.raises(ValueError, match="ordered share 0.4"):
+        layered_windows(kept, ordered=0.4)
+
+
+def test_the_compositions_next_to_the_mpb_come_from_the_fit_or_else_from_the_balance():
+    from softlattice.perovskite.coexistence import compositions_near_mpb
+    outcomes = pd.DataFrame(dict(fa_fraction=[0.0, 0.25, 0.5, 0.75, 1.0, 0.5], temperature_K=250.0,
+                                 kind="coexistence", r_share=[1.0, 0.9, 0.6, 0.2, 0.0, 0.55]))
+    assert compositions_near_mpb(outcomes, dict(center=0.62), 250.0) == [0.5, 0.75]
+    assert compositions_near_mpb(outcomes, None, 250.0) == [0.5, 0.75]
+    assert compositions_near_mpb(outcomes, None, 300.0) == []

@@ -248,3 +248,43 @@ def coexistence_winner(states: pd.DataFrame, last_ps: float = 5.0) -> dict[str, 
     else:
         winner = "a0a0c-" if r_share > 0.5 else "a0a0c+" if r_share < 0.5 else "undecided"
     return dict(shares, r_share=r_share, winner=winner)
+
+
+def layered_windows(states: pd.DataFrame, ordered: float = 0.75) -> pd.Series:
+    """Per window of one run: whether the cell is layered, i.e. holds at least one layer of blocks
+    along the tilt axis that is mostly R (R share >= ``ordered``) and one that is mostly M
+    (R share <= 1 - ``ordered``); layers without ordered blocks count as neither."""
+    if not 0.5 < ordered <= 1.0:
+        raise ValueError(f"ordered share {ordered!r} must lie in (0.5, 1]")
+    layers = states[[c for c in states.columns if c.startswith("r_share_layer")]]
+    return (layers >= ordered).any(axis=1) & (layers <= 1 - ordered).any(axis=1)
+
+
+def layering_summary(states: pd.DataFrame, last_ps: float = 10.0, ordered: float = 0.75,
+                     run: Sequence[str] = ("fa_fraction", "temperature_K", "kind", "replica")) -> pd.DataFrame:
+    """Per run: the share of its windows in the last ``last_ps`` that are layered
+    (:func:`layered_windows`), and how many layers are mostly R and mostly M in its last window:
+    a layered state that lasts is the seed's MPB picture; one that is only a stage on the way to
+    a single tilt is not."""
+    rows = []
+    for key, group in states.groupby(list(run)):
+        group = group.sort_values("time_ps")
+        recent = group[group.time_ps > group.time_ps.iloc[-1] - last_ps]
+        layers = group[[c for c in group.columns if c.startswith("r_share_layer")]].iloc[-1]
+        rows.append(dict(zip(run, key), layered_share=float(layered_windows(recent, ordered).mean()),
+                         r_layers_at_end=int((layers >= ordered).sum()),
+                         m_layers_at_end=int((layers <= 1 - ordered).sum()),
+                         window_ps=float(recent.time_ps.iloc[-1] - recent.time_ps.iloc[0])))
+    return pd.DataFrame(rows)
+
+
+def compositions_near_mpb(outcomes: pd.DataFrame, mpb: dict | None, temperature: float, count: int = 2) -> list[float]:
+    """The ``count`` compositions of the coexistence runs at ``temperature`` nearest the MPB
+    centre where ``mpb`` (the summary's fit) resolved one, else those whose mean final R share
+    is nearest 1/2 (where the two tilts are closest to balance)."""
+    runs = outcomes[(outcomes.kind == "coexistence") & (outcomes.temperature_K == temperature)
+                    & outcomes.r_share.notna()]
+    mean_share = runs.groupby("fa_fraction").r_share.mean()
+    distance = (pd.Series(mean_share.index, index=mean_share.index) - mpb["center"]).abs() if mpb \
+        else (mean_share - 0.5).abs()
+    return sorted(float(x) for x in distance.sort_values(kind="stable").index[:count])
