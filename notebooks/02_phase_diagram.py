@@ -35,6 +35,7 @@ window = None  # samples per classification window
 n_sigma = None  # activation threshold in standard deviations of the untilted reference
 scheduler = None  # None (a loop), "local" (Dask LocalCluster) or a scheduler address
 workers = None  # LocalCluster workers (default: one per core)
+end_members = None  # slow end-member ramps: settings of the "02_end_members" profile (a sweep)
 coexistence = None  # fixed-temperature runs: a dict of profile (quick or full) and compute (may the page run them)
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
@@ -273,6 +274,49 @@ changed = int(sum((rule_table.iloc[:, 1] != rule_table.iloc[:, 2]) | (rule_table
 display(Markdown(f"Windows of {long_window_ps:g} ps; one threshold for M and R. The entries differ at "
                  f"{changed} of {len(rule_table)} compositions:"))
 plotting.markdown_table(rule_table)
+
+# %% [markdown]
+# ## End-member ramps slow enough to resolve something
+#
+# MAPbI3 and FAPbI3 heated from $a^-a^-c^+$ and cooled from the cubic cell at 5 K/ps, eight times
+# slower than the grid above, in 2,592-atom cells (6x6x6), classified with one threshold for M and
+# R in 1 ps windows against a 20 ps untilted reference (the seed's Fig. 2a-c, e-g ramp at
+# about 0.001-0.002 K/ps in cells of 10^5 atoms and more). The temperatures where heating enters
+# and cooling leaves the cubic phase bracket the transition; their difference is the hysteresis of
+# this rate, not a property of the material.
+
+# %% tags=["hide-input"]
+end_member_settings = profiles.resolve("02_end_members", profile, **(end_members or {}))
+slow = obtain_sweep(end_member_settings, model_path,
+                    curated=DATA_DIR / "end_member_ramps" / model_path.parent.name, compute=profile != "full")
+if slow is None:
+    display(Markdown(f"**Not computed yet for this model** (`{display_path(model_path)}`): four ramps and two "
+                     "references in 2,592-atom cells, several hours of MD, are run outside the page "
+                     "(`python -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members --model M "
+                     "--save DIR`, resumable), then committed."))
+else:
+    slow_ramp = end_member_settings["ramp"]
+    slow_window_ps = end_member_settings["window"] * slow_ramp["sample_interval"] * 1e-3  # 1 fs steps
+    slow_windows, slow_transitions = reclassify_sweep(slow.folder, slow_window_ps, float(end_member_settings["n_sigma"]),
+                                                      rule="equal")
+    slow_boundary = cubic_boundary(slow_transitions)
+    display(Markdown(f"Results: {slow.source}; windows of {slow_window_ps:g} ps."))
+    plotting.phase_diagram_figure(slow_windows, height=420).show()
+    if len(slow_boundary):
+        display(plotting.markdown_table(slow_boundary[["fa_fraction", "kind", "from_phase", "to_phase",
+                                                       "temperature_K", "resolution_K"]]))
+    wide_boundary = slow_boundary.pivot_table(index="fa_fraction", columns="kind", values="temperature_K")
+    if wide_boundary.empty:
+        display(Markdown("No ramp crosses the cubic boundary in the range of the ramps."))
+    for x, row in wide_boundary.iterrows():
+        compound = "MAPbI3" if x == 0 else "FAPbI3" if x == 1 else f"x = {x:g}"
+        if {"heating", "cooling"} <= set(row.dropna().index):
+            display(Markdown(f"{compound}: cubic from {row.heating:.0f} K on heating and down to {row.cooling:.0f} K "
+                             f"on cooling, a hysteresis of {row.heating - row.cooling:.0f} K at "
+                             f"{slow_ramp['rate_K_per_ps']:g} K/ps."))
+        else:
+            display(Markdown(f"{compound}: only the " + " and ".join(row.dropna().index)
+                             + " ramp crosses the cubic boundary in the range of the ramps."))
 
 # %% [markdown]
 # ## Which tilt grows at fixed temperature

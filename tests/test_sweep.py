@@ -255,3 +255,16 @@ def test_reclassifying_a_saved_sweep_with_cells_of_two_sizes(tmp_path):
     save_sweep(tmp_path, tasks, frames, window=10, n_sigma=5.0)
     windows, _ = reclassify_sweep(tmp_path, 0.1, rule="equal")
     assert set(windows.repeat) == {2, 4} and windows.blocks_none.notna().all()
+
+
+def test_a_page_never_starts_the_slow_end_member_ramps(tmp_path, monkeypatch):
+    import softlattice.perovskite.workflows.phase_diagram as workflow
+    from softlattice.infra.profiles import resolve
+    monkeypatch.setattr(workflow, "run_sweep", lambda *a, **k: pytest.fail("the ramps were started"))
+    settings = resolve("02_end_members", "full")
+    assert workflow.obtain_sweep(settings, MODEL, curated=tmp_path, compute=False) is None
+    tasks = workflow.phase_diagram_tasks(settings)
+    assert {(t.fa_fraction, t.kind) for t in tasks} == {(x, k) for x in (0.0, 1.0)
+                                                         for k in ("heating", "cooling", "reference")}
+    assert all(t.n_atoms >= 1536 and t.rate_K_per_ps <= 5 for t in tasks)
+    assert settings["window"] * settings["ramp"]["sample_interval"] * tasks[0].timestep_fs >= 1000  # >= 1 ps

@@ -65,6 +65,21 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                      workers=None),
     },
 }
+PROFILES["02_end_members"] = {
+    "quick": dict(fa_fractions=[0.0, 1.0], replicas=1,
+                  ramp=dict(temperature_low=100.0, temperature_high=300.0, rate_K_per_ps=400.0, repeat=2,
+                            sample_interval=10, reference_ps=0.5),
+                  window=5, n_sigma=5.0, frame_temperatures=[], extra_tasks=[], scheduler=None, workers=None),
+    "full": dict(fa_fractions=[0.0, 1.0], replicas=1,
+                 ramp=dict(temperature_low=100.0, temperature_high=450.0, rate_K_per_ps=5.0, repeat=6,
+                           sample_interval=25, reference_ps=20.0),
+                 window=40, n_sigma=5.0, frame_temperatures=[], extra_tasks=[], scheduler="local", workers=None),
+}
+"""Chapter 02's end-member ramps (issue 16): MAPbI3 and FAPbI3 heated from a-a-c+ and cooled from
+the cubic cell at 5 K/ps in 2,592-atom cells (6x6x6; the smallest even cube above 1,536 atoms),
+1 ps windows (40 samples of 25 fs), 20 ps untilted references; run with
+``python -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members`` and committed,
+so the page only loads them in the full profile."""
 PROFILES["02_coexistence"] = {
     "quick": dict(profile="quick", compute=True),
     "full": dict(profile="full", compute=False),

@@ -121,6 +121,23 @@ def result_key(parameters: dict[str, Any], inputs: dict[str, Any]) -> str:
     return json_key(json.loads(json.dumps([parameters, inputs], default=str)), digits=12)
 
 
+def find_result(name: str, parameters: dict[str, Any], inputs: dict[str, Any],
+                committed: str | Path | Sequence[str | Path] | None = None,
+                results_dir: str | Path = RESULTS_DIR) -> ResultSet | None:
+    """The committed or cached result set of ``parameters`` and ``inputs`` (as :func:`obtain`
+    looks for it), or None: for pages that show a computation of hours only once it was run."""
+    if not name or "/" in name:
+        raise ValueError(f"result-set name {name!r} must be non-empty and contain no '/'")
+    candidates = [] if committed is None else [committed] if isinstance(committed, (str, Path)) else list(committed)
+    for folder in candidates:
+        if matches(folder, parameters, inputs):
+            return ResultSet(Path(folder), "committed")
+    folder = Path(results_dir) / name / result_key(parameters, inputs)
+    if matches(folder, parameters, inputs):
+        return ResultSet(folder, "cached")
+    return None
+
+
 def obtain(name: str, parameters: dict[str, Any], inputs: dict[str, Any], compute: Callable[[Path], None],
            committed: str | Path | Sequence[str | Path] | None = None, results_dir: str | Path = RESULTS_DIR,
            command: str = "") -> ResultSet:
@@ -143,15 +160,10 @@ def obtain(name: str, parameters: dict[str, Any], inputs: dict[str, Any], comput
     command
         Command recorded in the provenance of a computed set.
     """
-    if not name or "/" in name:
-        raise ValueError(f"result-set name {name!r} must be non-empty and contain no '/'")
-    candidates = [] if committed is None else [committed] if isinstance(committed, (str, Path)) else list(committed)
-    for folder in candidates:
-        if matches(folder, parameters, inputs):
-            return ResultSet(Path(folder), "committed")
+    found = find_result(name, parameters, inputs, committed, results_dir)
+    if found is not None:
+        return found
     folder = Path(results_dir) / name / result_key(parameters, inputs)
-    if matches(folder, parameters, inputs):
-        return ResultSet(folder, "cached")
     work = folder.with_name(folder.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
     compute(work)

@@ -34,8 +34,8 @@ import pandas as pd
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
 from softlattice.infra.paths import RUNS_DIR
-from softlattice.infra.provenance import matches, write_provenance
-from softlattice.infra.resultsets import RESULTS_DIR, ResultSet, obtain, result_key
+from softlattice.infra.provenance import write_provenance
+from softlattice.infra.resultsets import RESULTS_DIR, ResultSet, find_result, obtain
 from softlattice.md.calculators import model_species, nep_calculator
 from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
@@ -340,11 +340,7 @@ def obtain_coexistence(profile: str, model: str | Path, curated: str | Path | No
         save_results(folder, tasks, model, store, settings, command=f"{COMMAND} --model {model} --profile {profile}")
 
     if not compute:
-        cached = Path(results_dir) / "coexistence" / result_key(settings, inputs)
-        for folder in ([Path(curated)] if curated is not None else []) + [cached]:
-            if matches(folder, settings, inputs):
-                return ResultSet(folder, "committed" if folder != cached else "cached")
-        return None
+        return find_result("coexistence", settings, inputs, curated, results_dir)
     return obtain("coexistence", settings, inputs, run, committed=curated, results_dir=results_dir,
                   command=f"{COMMAND} --profile {profile}")
 

@@ -36,7 +36,7 @@ from softlattice.infra.cli import positive_int, writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
-from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.infra.resultsets import ResultSet, find_result, obtain
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold, ramp
@@ -398,6 +398,8 @@ def phase_diagram_tasks(settings: dict[str, Any]) -> list[RampTask]:
 
 
 SWEEP_FILES = ("tasks.csv", "observations.csv.gz", "windows.csv", "transitions.csv")
+SWEEP_PROFILES = ("02_phase_diagram", "02_end_members")
+"""The sweeps chapter 02 shows (profile names of :data:`softlattice.infra.profiles.PROFILES`)."""
 
 
 def collect_frames(tasks: Sequence[RampTask], model: str | Path, store: str | Path,
@@ -479,7 +481,7 @@ def load_sweep_frames(folder: str | Path) -> list:
 
 
 def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Path | None = None,
-                 store: str | Path = RUNS_DIR / "sweeps") -> ResultSet:
+                 store: str | Path = RUNS_DIR / "sweeps", compute: bool = True) -> ResultSet | None:
     """The analysed phase-diagram sweep for ``settings`` (a chapter profile) and ``model``
     (:func:`softlattice.infra.resultsets.obtain`, keyed by the settings and the model hash; the MD
     runs are cached per task in ``store``, so an interrupted sweep loses no finished run).
@@ -487,12 +489,13 @@ def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Pat
     Returns
     -------
     A result set with the tables of :data:`SWEEP_FILES` (:func:`load_sweep`) and its kept
-    structures (:func:`load_sweep_frames`).
+    structures (:func:`load_sweep_frames`); None when ``compute`` is False and the sweep is
+    neither committed nor cached.
     """
     # how the runs are scheduled does not change them (each task has its own seed)
     physics = {k: v for k, v in settings.items() if k not in ("scheduler", "workers", "profile")}
 
-    def compute(folder: Path) -> None:
+    def run(folder: Path) -> None:
         tasks = phase_diagram_tasks(settings)
         observations = run_sweep(tasks, model, store, scheduler=settings.get("scheduler"),
                                  workers=settings.get("workers"), progress=False)
@@ -500,7 +503,10 @@ def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Pat
         failures = {k: task_failure(t, model, store) for k, t in enumerate(tasks) if observations[k] is None}
         save_sweep(folder, tasks, observations, settings["window"], settings["n_sigma"], frames, failures)
 
-    return obtain("sweep", physics, {"model_sha256_16": file_hash(model)}, compute, committed=curated,
+    inputs = {"model_sha256_16": file_hash(model)}
+    if not compute:
+        return find_result("sweep", physics, inputs, curated)
+    return obtain("sweep", physics, inputs, run, committed=curated,
                   command="python -m softlattice.perovskite.workflows.phase_diagram")
 
 
@@ -512,13 +518,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  "per run), analysed into phases and transitions.")
     parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
     parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
+    parser.add_argument("--sweep", default="02_phase_diagram", choices=SWEEP_PROFILES,
+                        help="which sweep: the composition grid of chapter 02, or the slow end-member ramps")
     parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the result set in")
     parser.add_argument("--scheduler", default=None,
                         help="'local' (a Dask LocalCluster), a scheduler address, or 'none' (a plain loop)")
     parser.add_argument("--workers", type=positive_int, default=None, help="Dask workers of a local cluster")
     parser.add_argument("--store", type=Path, default=RUNS_DIR / "sweeps", help="cache of the MD runs")
     args = parser.parse_args(argv)
-    settings = resolve("02_phase_diagram", args.profile)
+    settings = resolve(args.sweep, args.profile)
     if args.scheduler is not None:
         settings["scheduler"] = None if args.scheduler.lower() == "none" else args.scheduler
     if args.workers is not None:
