@@ -172,3 +172,63 @@ def test_equilibrated_nvt_runs_at_the_mean_npt_cell_and_runs_below_the_transitio
     table = joint_damping_table([cold, task], [observations, None], max_lag_ps=0.05, failures=[None, "boom"])
     assert set(table[table.temperature_K == 200.0].regime) == {"below transition"}
     assert set(table[table.temperature_K == 400.0].regime) == {"run failed"}
+
+
+def test_end_member_boundaries_interpolate_the_heating_boundaries_and_need_both_end_members():
+    import pandas as pd
+
+    from softlattice.perovskite.workflows.damping import end_member_boundaries
+
+    def ramp(x, kind, replica, temperature):
+        phases = ("a0a0c-", "a0a0a0") if kind == "heating" else ("a0a0a0", "a0a0c-")
+        return dict(fa_fraction=x, kind=kind, replica=replica, repeat=6, rate_K_per_ps=5.0, from_phase=phases[0],
+                    to_phase=phases[1], temperature_K=temperature, resolution_K=5.0)
+
+    transitions = pd.DataFrame([ramp(0.0, "heating", 0, 380.0), ramp(0.0, "heating", 1, 400.0),
+                                ramp(0.0, "cooling", 0, 250.0), ramp(1.0, "heating", 0, 300.0)])
+    boundaries = end_member_boundaries(transitions, [0.0, 0.25, 1.0])
+    assert boundaries == pytest.approx({0.0: 390.0, 0.25: 367.5, 1.0: 300.0})
+    with pytest.raises(ValueError, match=r"no heating ramp of x = \[1.0\]"):
+        end_member_boundaries(transitions[transitions.fa_fraction == 0.0], [0.0])
+
+
+def test_damping_ratio_errors_propagate_from_the_fit_and_only_the_chosen_window_counts():
+    import pandas as pd
+
+    from softlattice.perovskite.workflows.damping import damping_ratio_table
+    fits = pd.DataFrame(dict(fa_fraction=0.0, temperature_K=[400.0, 400.0, 400.0], family="M", factor=[1.0, 1.5, 1.0],
+                             w0=[2.0, 2.0, np.nan], gamma=[8.0, 6.0, np.nan], w0_error=[0.2, 0.2, np.nan],
+                             gamma_error=[0.4, 0.4, np.nan], converged=[True, True, False]))
+    table = damping_ratio_table(fits)
+    assert len(table) == 1 and table.damping_ratio.iloc[0] == pytest.approx(2.0)
+    assert table.damping_ratio_error.iloc[0] == pytest.approx(2.0 * np.hypot(0.05, 0.1))
+
+
+def test_quick_damping_map_runs_in_shares_and_is_summarised_only_when_every_run_is_done(tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    import softlattice.perovskite.workflows.damping as workflow
+    from softlattice.infra.paths import DATA_DIR
+    from softlattice.infra.profiles import resolve
+    model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+    settings = resolve("04_damping_map", "quick")
+    boundaries = workflow.map_boundaries(settings, model)
+    tasks = workflow.damping_map_tasks(settings, boundaries)
+    assert [(t.fa_fraction, t.temperature) for t in tasks] == [(0.0, 370.0), (0.0, 450.0), (1.0, 370.0), (1.0, 450.0)]
+    with pytest.raises(ValueError, match="has not run yet"):
+        workflow.save_damping_map(tmp_path / "early", tasks, model, tmp_path / "store", 0.1, [1.0])
+    for part in ((0, 2), (1, 2)):
+        workflow.run_damping_map(tasks, model, tmp_path / "store", part)
+    summary = workflow.save_damping_map(tmp_path / "map", tasks, model, tmp_path / "store", settings["max_lag_ps"],
+                                        settings["factors"])
+    fits = pd.read_csv(tmp_path / "map" / "fits.csv")
+    assert set(zip(fits.fa_fraction, fits.temperature_K)) == {(t.fa_fraction, t.temperature) for t in tasks}
+    assert summary["runs"] == 4 and json.loads((tmp_path / "map" / "summary.json").read_text())["boundaries_K"] == \
+        {"0": 350.0, "1": 350.0}
+    monkeypatch.setattr(workflow, "run_damping_map", lambda *a, **k: pytest.fail("a page started the full map"))
+    full = resolve("04_damping_map", "full")
+    assert workflow.obtain_damping_map(full, model, {x: 300.0 for x in full["fa_fractions"]}, compute=False) is None
+    with pytest.raises(ValueError, match=r"no cubic boundary for x = \[0.25"):
+        workflow.damping_map_tasks(full, {0.0: 300.0, 1.0: 300.0})

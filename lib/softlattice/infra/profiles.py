@@ -103,6 +103,19 @@ PROFILES["04_damping"] = {
 }
 """Chapter 04: NVT runs of the cubic cell with real masses (0.5 fs) over a composition x
 temperature grid, run as 'reference' tasks of :mod:`softlattice.perovskite.workflows.phase_diagram`."""
+PROFILES["04_damping_map"] = {
+    "quick": dict(fa_fractions=[0.0, 1.0], boundary_source={"0": 350.0, "1": 350.0}, top_K=450.0, count=2,
+                  margin_K=20.0, repeat=2, npt_ps=0.2, nvt_ps=0.6, max_lag_ps=0.1, factors=[1.0, 1.5]),
+    "full": dict(fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0], boundary_source="end_members", top_K=600.0, count=4,
+                 margin_K=20.0, repeat=4, npt_ps=10.0, nvt_ps=50.0, max_lag_ps=10.0, factors=[1.0, 1.5, 2.0]),
+}
+"""Chapter 04's damping map (issue 17): per composition, NVT at the NPT-equilibrated cell (real
+masses, 0.5 fs; 768 atoms, 10 ps NPT then 50 ps NVT) at four temperatures from 20 K above the
+cubic boundary to 600 K; the boundaries come from chapter 02's end-member ramps (heating into the
+cubic phase, linear in x between MAPbI3 and FAPbI3; ``boundary_source`` 'end_members') or are
+given (x -> K); joint DHO fits over 1, 1.5 and 2 decay lags, ACFs to 10 ps (a fifth of the run). Run with
+``python -m softlattice.perovskite.workflows.damping --map`` (two processes with ``--part``), then
+committed; the page only loads the full map."""
 PROFILES["05_band_edges"] = {
     "quick": dict(fa_fractions=[0.0, 1.0], arrangements=1, snapshots=2, interval_ps=0.1, equilibration_ps=0.2,
                   temperature=330.0, timestep_fs=0.5),

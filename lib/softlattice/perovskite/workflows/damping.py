@@ -7,6 +7,7 @@ Units: time in ps, angular frequencies and damping in rad/ps.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,16 +19,26 @@ import pandas as pd
 from softlattice.analysis.dho import fit_dho, fit_windows, mode_acf, separable
 from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
-from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.log import progress_printer
+from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.profiles import resolve
-from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.infra.resultsets import ResultSet, find_result, obtain
+from softlattice.infra.shares import parse_share, take_share
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
-from softlattice.md.stored import stored_run
+from softlattice.md.stored import stored_failure, stored_run
+from softlattice.perovskite.damping_map import crossing_table, mode_crossover
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.structures import build_mixed_perovskite
-from softlattice.perovskite.workflows.phase_diagram import RampTask, run_sweep, task_failure
+from softlattice.perovskite.workflows.phase_diagram import (
+    RampTask,
+    cubic_boundary,
+    obtain_sweep,
+    reclassify_sweep,
+    run_sweep,
+    task_failure,
+)
 
 
 def family_acf(observations, family: str, max_lag_ps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -211,12 +222,17 @@ def mean_cell(observations: pd.DataFrame, repeat: int) -> np.ndarray:
     return cellpar_to_cell(parameters)
 
 
+def damping_run_folder(task: DampingTask, model_hash: str, store: str | Path) -> Path:
+    """Where the run of ``task`` with the model of hash ``model_hash`` is stored."""
+    return Path(store) / json_key(dict(task=asdict(task), model=model_hash))
+
+
 def run_damping_task(task: DampingTask, model: str | Path, store: str | Path) -> pd.DataFrame | None:
     """Run, resume or load one task: NPT for ``npt_ps``, the final structure scaled to the mean cell
     of the NPT run's second half, NVT for ``nvt_ps``; the NVT observations (None if it blew up,
     recorded in ``failed.json``)."""
     model_hash = file_hash(model)
-    folder = Path(store) / json_key(dict(task=asdict(task), model=model_hash))
+    folder = damping_run_folder(task, model_hash, store)
 
     def run() -> tuple[pd.DataFrame, dict]:
         atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, seed=task.seed)
@@ -261,6 +277,127 @@ def joint_damping_table(tasks: Sequence[DampingTask], observations: Sequence[pd.
     return pd.concat(frames, ignore_index=True)
 
 
+def end_member_boundaries(transitions: pd.DataFrame, fa_fractions: Sequence[float]) -> dict[float, float]:
+    """Cubic boundary (K) at each of ``fa_fractions``: the mean over replicas of where the heating
+    ramps of the two end members enter the cubic phase (the upper edge of their hysteresis, so a
+    damping run above it is in the cubic phase on either branch), linear in x between them.
+
+    ``transitions`` are the (reclassified) transitions of the end-member ramps."""
+    heating = cubic_boundary(transitions)
+    heating = heating[heating.kind == "heating"].groupby("fa_fraction").temperature_K.mean()
+    missing = [x for x in (0.0, 1.0) if x not in heating.index]
+    if missing:
+        raise ValueError(f"no heating ramp of x = {missing} reaches the cubic phase: the damping grid has no lower end")
+    return {float(x): float(np.interp(x, [0.0, 1.0], [heating[0.0], heating[1.0]])) for x in fa_fractions}
+
+
+def damping_ratio_table(fits: pd.DataFrame, factor: float = 1.0) -> pd.DataFrame:
+    """The damping ratio gamma / (2 w0) and its error (propagated from the fit errors) of every
+    converged joint fit over the window ``factor`` times the decay lag: one row per run and
+    family, for :func:`softlattice.perovskite.damping_map.crossing_table`."""
+    kept = fits[(fits.factor == factor) & fits.converged.astype(bool)
+                & separable(fits.w0, fits.gamma, fits.w0_error, fits.gamma_error)]
+    ratio = kept.gamma / (2 * kept.w0)
+    error = ratio * np.sqrt((kept.gamma_error / kept.gamma) ** 2 + (kept.w0_error / kept.w0) ** 2)
+    return kept[["fa_fraction", "temperature_K", "family"]].assign(damping_ratio=ratio, damping_ratio_error=error)
+
+
+def run_damping_map(tasks: Sequence[DampingTask], model: str | Path, store: str | Path,
+                    part: tuple[int, int] = (0, 1), progress: bool = False) -> None:
+    """Run (or resume) the tasks of share ``part`` = (K, N): every N-th from the K-th."""
+    say = progress_printer(progress)
+    for task in take_share(list(tasks), part):
+        say(f"damping x = {task.fa_fraction:g}, {task.temperature:.0f} K")
+        run_damping_task(task, model, store)
+
+
+def save_damping_map(folder: str | Path, tasks: Sequence[DampingTask], model: str | Path, store: str | Path,
+                     max_lag_ps: float, factors: Sequence[float]) -> dict:
+    """Analyse the finished runs into ``folder``: ``fits.csv`` (:func:`joint_damping_table`),
+    ``acfs.csv.gz`` (position and velocity ACFs per run and family), ``crossings.csv``
+    (:func:`softlattice.perovskite.damping_map.crossing_table` of the window ``factors[0]``) and
+    ``summary.json`` (the boundaries and the mode crossover); returns the summary."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model_hash = file_hash(model)
+    observations, failures, acfs = [], [], []
+    for task in tasks:
+        run_folder = damping_run_folder(task, model_hash, store)
+        failure = stored_failure(run_folder)
+        if failure is None and not (run_folder / "observations.csv.gz").exists():
+            raise ValueError(f"damping run x = {task.fa_fraction:g}, {task.temperature:g} K has not run yet: "
+                             "run the grid first")
+        obs = None if failure is not None else pd.read_csv(run_folder / "observations.csv.gz")
+        observations.append(obs)
+        failures.append(failure)
+        for family in ("M", "R") if obs is not None else ():
+            lags, position, velocity = family_acfs(obs, family, max_lag_ps)
+            acfs.append(pd.DataFrame(dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature, family=family,
+                                          lag_ps=lags, position_acf=position, velocity_acf=velocity)))
+    fits = joint_damping_table(tasks, observations, max_lag_ps, tuple(factors), failures)
+    crossings = crossing_table(damping_ratio_table(fits, factors[0]))
+    fits.to_csv(folder / "fits.csv", index=False)
+    if acfs:
+        pd.concat(acfs, ignore_index=True).to_csv(folder / "acfs.csv.gz", index=False, float_format="%.6g")
+    crossings.to_csv(folder / "crossings.csv", index=False)
+    summary = dict(boundaries_K={f"{t.fa_fraction:g}": t.cubic_boundary_K for t in tasks},
+                   crossover=mode_crossover(crossings) if len(crossings) else None,
+                   runs=len(tasks), failed=int(sum(f is not None for f in failures)))
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    return summary
+
+
+def obtain_damping_map(settings: dict, model: str | Path, boundaries: dict[float, float],
+                       curated: str | Path | None = None, compute: bool = True,
+                       store: str | Path = RUNS_DIR / "damping_map") -> ResultSet | None:
+    """The damping map of a profile (``04_damping_map``) for ``model`` with the cubic
+    ``boundaries`` (x -> K; :func:`end_member_boundaries`): committed, cached, or (``compute``)
+    run now; None when it is neither and ``compute`` is False."""
+    physics = dict({k: v for k, v in settings.items() if k != "profile"},
+                   boundaries={f"{x:g}": float(b) for x, b in sorted(boundaries.items())})
+    inputs = {"model_sha256_16": file_hash(model)}
+    tasks = damping_map_tasks(settings, boundaries)
+
+    def run(folder: Path) -> None:
+        run_damping_map(tasks, model, store)
+        save_damping_map(folder, tasks, model, store, settings["max_lag_ps"], settings["factors"])
+
+    if not compute:
+        return find_result("damping_map", physics, inputs, curated)
+    return obtain("damping_map", physics, inputs, run, committed=curated,
+                  command="python -m softlattice.perovskite.workflows.damping --map")
+
+
+def map_boundaries(settings: dict, model: str | Path) -> dict[float, float] | None:
+    """The cubic boundaries (x -> K) of a ``04_damping_map`` profile: those it gives, or
+    (``boundary_source`` 'end_members') :func:`end_member_boundaries` of chapter 02's end-member
+    ramps of the same profile for ``model`` (reclassified with one M/R threshold in 1 ps windows),
+    None while those ramps are neither committed nor cached."""
+    source = settings["boundary_source"]
+    if isinstance(source, dict):
+        return {float(x): float(t) for x, t in source.items()}
+    if source != "end_members":
+        raise ValueError(f"boundary source {source!r} must be 'end_members' or a mapping x -> K")
+    ramps = resolve("02_end_members", settings.get("profile", "full"))
+    sweep = obtain_sweep(ramps, model, curated=DATA_DIR / "end_member_ramps" / Path(model).parent.name, compute=False)
+    if sweep is None:
+        return None
+    window_ps = ramps["window"] * ramps["ramp"]["sample_interval"] * 1e-3
+    _, transitions = reclassify_sweep(sweep.folder, window_ps, float(ramps["n_sigma"]), rule="equal")
+    return end_member_boundaries(transitions, settings["fa_fractions"])
+
+
+def damping_map_tasks(settings: dict, boundaries: dict[float, float]) -> list[DampingTask]:
+    """The runs of a ``04_damping_map`` profile (:func:`damping_grid`) at the compositions of the
+    profile, from the ``boundaries`` given."""
+    missing = [x for x in settings["fa_fractions"] if float(x) not in boundaries]
+    if missing:
+        raise ValueError(f"no cubic boundary for x = {missing}; boundaries are known at {sorted(boundaries)}")
+    return damping_grid({float(x): boundaries[float(x)] for x in settings["fa_fractions"]}, settings["top_K"],
+                        settings["count"], settings["margin_K"], repeat=settings["repeat"], npt_ps=settings["npt_ps"],
+                        nvt_ps=settings["nvt_ps"])
+
+
 def main(argv=None) -> int:
     """``python -m softlattice.perovskite.workflows.damping --model M --save DIR [--profile full]``: run the chapter-04
     NVT grid (resumable) and store fits and ACFs with provenance in DIR."""
@@ -268,9 +405,29 @@ def main(argv=None) -> int:
                                      description="Chapter 04: NVT runs of the tilt modes over composition and "
                                                  "temperature, their ACFs and damped-oscillator fits (resumable).")
     parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
-    parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the result set in")
+    parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
     parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
+    parser.add_argument("--map", action="store_true",
+                        help="the damping map (profile 04_damping_map: boundaries from the end-member ramps)")
+    parser.add_argument("--part", type=parse_share, default=None, metavar="K/N",
+                        help="with --map: run only this share of the runs (no --save needed)")
     args = parser.parse_args(argv)
+    if args.save is None and not (args.map and args.part is not None):
+        parser.error("--save DIR is needed (or --map --part K/N)")
+    if args.map:
+        settings = resolve("04_damping_map", args.profile)
+        boundaries = map_boundaries(settings, args.model)
+        if boundaries is None:
+            raise SystemExit("the end-member ramps of this model are neither committed nor cached: run "
+                             "'python -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members' first")
+        if args.part is not None:
+            run_damping_map(damping_map_tasks(settings, boundaries), args.model, RUNS_DIR / "damping_map", args.part,
+                            progress=True)
+            return 0
+        result = obtain_damping_map(settings, args.model, boundaries)
+        result.copy_to(args.save)
+        print(f"{result.source}; stored in {args.save} ({' '.join(sys.argv[1:])})")
+        return 0
     result = obtain_damping(resolve("04_damping", args.profile), args.model)
     result.copy_to(args.save)
     print(f"{result.source}; stored in {args.save} ({' '.join(sys.argv[1:])})")
