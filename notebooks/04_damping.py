@@ -34,6 +34,7 @@ repeat = None  # cell: repeat^3 cubic cells
 max_lag_ps = None  # longest ACF lag fitted, ps
 supercell = None  # phonopy supercell of the 12-atom cell
 model = None  # NEP file; default: the production model of chapter 01
+damping_map = None  # overrides of the damping-map profile 04_damping_map (a dict)
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %% tags=["remove-input"]
@@ -42,6 +43,8 @@ from softlattice.infra.profiles import refuse_unknown_parameters
 refuse_unknown_parameters(globals(), _declared)
 
 # %%
+import json
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
@@ -226,6 +229,70 @@ for pair, group in pairs.groupby("pair"):
 figure.update_layout(height=460, xaxis_title="FA fraction x", yaxis_title="temperature (K)",
                      title="Damping regimes of the NVT runs")
 figure.show()
+
+# %% [markdown]
+# ## The over/underdamped map
+#
+# The runs above are short (their ACFs are cut before they decay) and start at fixed temperatures
+# that ignore where each composition's cubic phase begins. The map below follows the protocol of
+# issue 17: for each composition, runs from 20 K above its cubic boundary (where heating enters the
+# cubic phase in chapter 02's slow end-member ramps, linear in x between MAPbI3 and FAPbI3) up to
+# 600 K; each run equilibrates the cell in NPT, then runs NVT at the mean NPT cell for 50 ps (real
+# masses, 0.5 fs, 768 atoms); ACFs of the mode coordinates and of their velocities to 10 ps are
+# fitted jointly by a DHO over windows of 1, 1.5 and 2 times the lag where each ACF has decayed
+# below 0.05 ({func}`softlattice.analysis.dho.fit_windows`; a fit that depends on the window says
+# so in the table). The crossing temperature of a family is where its damping ratio passes 1
+# (interpolated in log ratio; its interval from resampling each ratio within its error), and the
+# mode crossover is the composition where the M and R crossings meet
+# ({mod}`softlattice.perovskite.damping_map`), compared with chapter 02's MPB where both exist.
+
+# %% tags=["hide-input"]
+from softlattice.book.damping_plots import damping_ratio_figure
+from softlattice.perovskite.workflows.coexistence import obtain_coexistence
+from softlattice.perovskite.workflows.damping import (damping_ratio_table, map_boundaries, obtain_damping_map)
+
+map_settings = profiles.resolve("04_damping_map", profile, **(damping_map or {}))
+map_boundary = map_boundaries(map_settings, model_path)
+damping_result = None if map_boundary is None else obtain_damping_map(
+    map_settings, model_path, map_boundary, curated=DATA_DIR / "damping_map" / model_path.parent.name,
+    compute=profile != "full")
+if map_boundary is None:
+    display(Markdown("**Not computed yet for this model**: the map's lower ends come from chapter 02's end-member "
+                     "ramps, which have not been run for it."))
+elif damping_result is None:
+    display(Markdown(f"**Not computed yet for this model**: {len(map_settings['fa_fractions'])} compositions × "
+                     f"{map_settings['count']} temperatures of {map_settings['npt_ps']:g} + {map_settings['nvt_ps']:g} ps "
+                     "are run outside the page (`python -m softlattice.perovskite.workflows.damping --map --part K/N`, "
+                     "two processes, resumable), then committed."))
+else:
+    map_fits = pd.read_csv(damping_result.folder / "fits.csv")
+    crossings = pd.read_csv(damping_result.folder / "crossings.csv")
+    map_summary = json.loads((damping_result.folder / "summary.json").read_text())
+    display(Markdown(f"Runs: {damping_result.source}; cubic boundaries used (K): "
+                     + ", ".join(f"x = {x}: {t:.0f}" for x, t in map_summary["boundaries_K"].items()) + "."))
+    map_ratios = damping_ratio_table(map_fits, map_settings["factors"][0])
+    if len(map_ratios):
+        damping_ratio_figure(map_ratios).show()
+    window_names = map_fits.factor.map(lambda f: f"{f:g} × decay lag" if np.isfinite(f) else "no window")
+    by_window = map_fits.assign(window=window_names).pivot_table(
+        index=["fa_fraction", "temperature_K", "family"], columns="window", values="regime", aggfunc="first")
+    display(Markdown("Regime of every fit per window ('no window': the ACF never decayed, or the run failed):"))
+    display(plotting.markdown_table(by_window, index=True))
+    display(plotting.markdown_table(crossings) if len(crossings) else
+            Markdown("No run has a converged fit with a resolved damping ratio, so no crossing can be read."))
+    crossover = map_summary["crossover"]
+    coexistence_result = obtain_coexistence(profiles.resolve("02_coexistence", profile)["profile"], model_path,
+                                            curated=DATA_DIR / "coexistence" / model_path.parent.name, compute=False)
+    mpb_found = (json.loads((coexistence_result.folder / "summary.json").read_text())["mpb"]
+                 if coexistence_result is not None else None)
+    if crossover and np.isfinite(crossover["crossover"]):
+        text = (f"Mode crossover at x = {crossover['crossover']:.2f} (interval {crossover['low']:.2f}-"
+                f"{crossover['high']:.2f}); the seed puts it next to its MPB at x = 0.27.")
+        if mpb_found:
+            text += f" This model's MPB at {mpb_found['temperature_K']:g} K: x = {mpb_found['center']:.2f}."
+    else:
+        text = "No mode crossover: " + (crossover["reason"] if crossover else "no crossing table") + "."
+    display(Markdown(text))
 
 # %% [markdown]
 # ## Reading these results

@@ -46,3 +46,10 @@ def test_no_crossing_and_no_crossover_are_said_plainly():
     # R now crosses 100 K above M at every x: the families never meet
     parallel_result = mode_crossover(crossing_table(parallel))
     assert np.isnan(parallel_result["crossover"]) and "keeps its sign" in parallel_result["reason"]
+
+
+def test_no_ratios_give_an_empty_crossing_table_with_its_columns():
+    empty = pd.DataFrame(columns=["fa_fraction", "family", "temperature_K", "damping_ratio", "damping_ratio_error"])
+    table = crossing_table(empty)
+    assert table.empty and {"crossing_K", "regime"} <= set(table.columns)
+    assert np.isnan(mode_crossover(table)["crossover"])

@@ -64,7 +64,8 @@ def crossing_table(ratios: pd.DataFrame, samples: int = 2000, confidence: float 
                   if np.nanmax(r) < 1 else "no monotonic crossing")
         rows.append(dict(fa_fraction=float(x), family=family, crossing_K=central, low_K=float(low), high_K=float(high),
                          share_crossing=float(crossed.size / samples), regime=regime))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["fa_fraction", "family", "crossing_K", "low_K", "high_K", "share_crossing",
+                                       "regime"])
 
 
 def mode_crossover(crossings: pd.DataFrame) -> dict[str, float | str]:
