@@ -249,10 +249,11 @@ figure.show()
 # %% tags=["hide-input"]
 from softlattice.book.damping_plots import damping_ratio_figure
 from softlattice.perovskite.workflows.coexistence import obtain_coexistence
-from softlattice.perovskite.workflows.damping import (damping_ratio_table, map_boundaries, obtain_damping_map)
+from softlattice.perovskite.workflows.boundaries import cubic_boundaries
+from softlattice.perovskite.workflows.damping import damping_ratio_table, obtain_damping_map
 
 map_settings = profiles.resolve("04_damping_map", profile, **(damping_map or {}))
-map_boundary = map_boundaries(map_settings, model_path)
+map_boundary = cubic_boundaries(map_settings, model_path)
 damping_result = None if map_boundary is None else obtain_damping_map(
     map_settings, model_path, map_boundary, curated=DATA_DIR / "damping_map" / model_path.parent.name,
     compute=profile != "full")

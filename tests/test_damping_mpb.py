@@ -177,7 +177,7 @@ def test_equilibrated_nvt_runs_at_the_mean_npt_cell_and_runs_below_the_transitio
 def test_end_member_boundaries_interpolate_the_heating_boundaries_and_need_both_end_members():
     import pandas as pd
 
-    from softlattice.perovskite.workflows.damping import end_member_boundaries
+    from softlattice.perovskite.workflows.boundaries import end_member_boundaries
 
     def ramp(x, kind, replica, temperature):
         phases = ("a0a0c-", "a0a0a0") if kind == "heating" else ("a0a0a0", "a0a0c-")
@@ -214,7 +214,7 @@ def test_quick_damping_map_runs_in_shares_and_is_summarised_only_when_every_run_
     from softlattice.infra.profiles import resolve
     model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
     settings = resolve("04_damping_map", "quick")
-    boundaries = workflow.map_boundaries(settings, model)
+    boundaries = workflow.cubic_boundaries(settings, model)
     tasks = workflow.damping_map_tasks(settings, boundaries)
     assert [(t.fa_fraction, t.temperature) for t in tasks] == [(0.0, 370.0), (0.0, 450.0), (1.0, 370.0), (1.0, 450.0)]
     with pytest.raises(ValueError, match="has not run yet"):

@@ -20,7 +20,7 @@ from softlattice.analysis.dho import fit_dho, fit_windows, mode_acf, separable
 from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
-from softlattice.infra.paths import DATA_DIR, RUNS_DIR
+from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
 from softlattice.infra.resultsets import ResultSet, find_result, obtain
 from softlattice.infra.shares import parse_share, take_share
@@ -31,14 +31,8 @@ from softlattice.md.stored import stored_failure, stored_run
 from softlattice.perovskite.damping_map import crossing_table, mode_crossover
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.structures import build_mixed_perovskite
-from softlattice.perovskite.workflows.phase_diagram import (
-    RampTask,
-    cubic_boundary,
-    obtain_sweep,
-    reclassify_sweep,
-    run_sweep,
-    task_failure,
-)
+from softlattice.perovskite.workflows.boundaries import cubic_boundaries
+from softlattice.perovskite.workflows.phase_diagram import RampTask, run_sweep, task_failure
 
 
 def family_acf(observations, family: str, max_lag_ps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -277,20 +271,6 @@ def joint_damping_table(tasks: Sequence[DampingTask], observations: Sequence[pd.
     return pd.concat(frames, ignore_index=True)
 
 
-def end_member_boundaries(transitions: pd.DataFrame, fa_fractions: Sequence[float]) -> dict[float, float]:
-    """Cubic boundary (K) at each of ``fa_fractions``: the mean over replicas of where the heating
-    ramps of the two end members enter the cubic phase (the upper edge of their hysteresis, so a
-    damping run above it is in the cubic phase on either branch), linear in x between them.
-
-    ``transitions`` are the (reclassified) transitions of the end-member ramps."""
-    heating = cubic_boundary(transitions)
-    heating = heating[heating.kind == "heating"].groupby("fa_fraction").temperature_K.mean()
-    missing = [x for x in (0.0, 1.0) if x not in heating.index]
-    if missing:
-        raise ValueError(f"no heating ramp of x = {missing} reaches the cubic phase: the damping grid has no lower end")
-    return {float(x): float(np.interp(x, [0.0, 1.0], [heating[0.0], heating[1.0]])) for x in fa_fractions}
-
-
 def damping_ratio_table(fits: pd.DataFrame, factor: float = 1.0) -> pd.DataFrame:
     """The damping ratio gamma / (2 w0) and its error (propagated from the fit errors) of every
     converged joint fit over the window ``factor`` times the decay lag: one row per run and
@@ -368,25 +348,6 @@ def obtain_damping_map(settings: dict, model: str | Path, boundaries: dict[float
                   command="python -m softlattice.perovskite.workflows.damping --map")
 
 
-def map_boundaries(settings: dict, model: str | Path) -> dict[float, float] | None:
-    """The cubic boundaries (x -> K) of a ``04_damping_map`` profile: those it gives, or
-    (``boundary_source`` 'end_members') :func:`end_member_boundaries` of chapter 02's end-member
-    ramps of the same profile for ``model`` (reclassified with one M/R threshold in 1 ps windows),
-    None while those ramps are neither committed nor cached."""
-    source = settings["boundary_source"]
-    if isinstance(source, dict):
-        return {float(x): float(t) for x, t in source.items()}
-    if source != "end_members":
-        raise ValueError(f"boundary source {source!r} must be 'end_members' or a mapping x -> K")
-    ramps = resolve("02_end_members", settings.get("profile", "full"))
-    sweep = obtain_sweep(ramps, model, curated=DATA_DIR / "end_member_ramps" / Path(model).parent.name, compute=False)
-    if sweep is None:
-        return None
-    window_ps = ramps["window"] * ramps["ramp"]["sample_interval"] * 1e-3
-    _, transitions = reclassify_sweep(sweep.folder, window_ps, float(ramps["n_sigma"]), rule="equal")
-    return end_member_boundaries(transitions, settings["fa_fractions"])
-
-
 def damping_map_tasks(settings: dict, boundaries: dict[float, float]) -> list[DampingTask]:
     """The runs of a ``04_damping_map`` profile (:func:`damping_grid`) at the compositions of the
     profile, from the ``boundaries`` given."""
@@ -416,7 +377,7 @@ def main(argv=None) -> int:
         parser.error("--save DIR is needed (or --map --part K/N)")
     if args.map:
         settings = resolve("04_damping_map", args.profile)
-        boundaries = map_boundaries(settings, args.model)
+        boundaries = cubic_boundaries(settings, args.model)
         if boundaries is None:
             raise SystemExit("the end-member ramps of this model are neither committed nor cached: run "
                              "'python -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members' first")

@@ -1,0 +1,50 @@
+"""Where each composition's cubic phase begins, for the runs that must start above it (chapter
+04's damping map, chapter 05's band-edge snapshots): from chapter 02's slow end-member ramps.
+
+Units: K.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from softlattice.infra.paths import DATA_DIR
+from softlattice.infra.profiles import resolve
+from softlattice.perovskite.workflows.phase_diagram import cubic_boundary, obtain_sweep, reclassify_sweep
+
+
+def end_member_boundaries(transitions: pd.DataFrame, fa_fractions: Sequence[float]) -> dict[float, float]:
+    """Cubic boundary (K) at each of ``fa_fractions``: the mean over replicas of where the heating
+    ramps of the two end members enter the cubic phase (the upper edge of their hysteresis, so a
+    run above it is in the cubic phase on either branch), linear in x between them.
+
+    ``transitions`` are the (reclassified) transitions of the end-member ramps."""
+    heating = cubic_boundary(transitions)
+    heating = heating[heating.kind == "heating"].groupby("fa_fraction").temperature_K.mean()
+    missing = [x for x in (0.0, 1.0) if x not in heating.index]
+    if missing:
+        raise ValueError(f"no heating ramp of x = {missing} reaches the cubic phase: no cubic boundary to start above")
+    return {float(x): float(np.interp(x, [0.0, 1.0], [heating[0.0], heating[1.0]])) for x in fa_fractions}
+
+
+def cubic_boundaries(settings: dict, model: str | Path) -> dict[float, float] | None:
+    """The cubic boundaries (x -> K) at the ``fa_fractions`` of a profile: those its
+    ``boundary_source`` gives (a mapping), or for 'end_members' :func:`end_member_boundaries` of
+    chapter 02's end-member ramps of the same profile for ``model`` (reclassified with one M/R
+    threshold in 1 ps windows); None while those ramps are neither committed nor cached."""
+    source = settings["boundary_source"]
+    if isinstance(source, dict):
+        return {float(x): float(t) for x, t in source.items()}
+    if source != "end_members":
+        raise ValueError(f"boundary source {source!r} must be 'end_members' or a mapping x -> K")
+    ramps = resolve("02_end_members", settings.get("profile", "full"))
+    sweep = obtain_sweep(ramps, model, curated=DATA_DIR / "end_member_ramps" / Path(model).parent.name, compute=False)
+    if sweep is None:
+        return None
+    window_ps = ramps["window"] * ramps["ramp"]["sample_interval"] * 1e-3
+    _, transitions = reclassify_sweep(sweep.folder, window_ps, float(ramps["n_sigma"]), rule="equal")
+    return end_member_boundaries(transitions, settings["fa_fractions"])
