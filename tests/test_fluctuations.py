@@ -110,3 +110,21 @@ def test_a_short_spacing_is_refused_before_the_snapshot_run():
     with pytest.raises(ValueError, match="shorter than 2 tilt correlation times"):
         md_snapshots(MODEL, 0.0, 0, snapshots=2, interval_ps=0.001, equilibration_ps=0.4,
                      min_spacing_correlations=2.0)
+
+
+def test_the_protocol_temperature_puts_every_composition_in_its_cubic_phase():
+    from softlattice.perovskite.workflows.band_edges import protocol_temperature
+    assert protocol_temperature({0.0: 380.0, 0.5: 340.0, 1.0: 300.0}, margin_K=20.0) == 400.0
+    with pytest.raises(ValueError, match="no cubic boundaries"):
+        protocol_temperature({})
+
+
+def test_the_cubic_protocol_waits_for_the_end_member_ramps_and_a_page_never_starts_it(tmp_path, monkeypatch):
+    import softlattice.perovskite.workflows.band_edges as workflow
+    from softlattice.infra.profiles import resolve
+    quick = workflow.cubic_protocol_settings(resolve("05_band_edges_cubic", "quick"), MODEL)
+    assert quick["temperature"] == 320.0
+    full = resolve("05_band_edges_cubic", "full")
+    assert full["arrangements"] * full["snapshots"] >= 60 and full["min_spacing_correlations"] >= 2
+    monkeypatch.setattr(workflow, "snapshot_set", lambda *a, **k: pytest.fail("a page started the snapshots"))
+    assert workflow.obtain_band_edges(dict(full, temperature=400.0), MODEL, curated=tmp_path, compute=False) is None

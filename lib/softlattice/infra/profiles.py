@@ -125,6 +125,20 @@ PROFILES["05_band_edges"] = {
 """Chapter 05: 96-atom cells at 330 K (fixed cell), 4 arrangements x 5 snapshots per composition."""
 
 
+PROFILES["05_band_edges_cubic"] = {
+    "quick": dict(fa_fractions=[0.0, 0.5, 1.0], arrangements=1, snapshots=2, interval_ps=0.1, equilibration_ps=0.2,
+                  timestep_fs=0.5, boundary_source={"0": 300.0, "0.5": 300.0, "1": 300.0}, margin_K=20.0,
+                  min_spacing_correlations=None),
+    "full": dict(fa_fractions=[k / 8 for k in range(9)], arrangements=4, snapshots=15, interval_ps=3.0,
+                 equilibration_ps=5.0, timestep_fs=0.5, boundary_source="end_members", margin_K=20.0,
+                 min_spacing_correlations=2.0),
+}
+"""Chapter 05's band edges at the seed's protocol point in this model's own cubic phase (issue 17):
+one temperature for every composition, 20 K above the highest cubic boundary of chapter 02's
+end-member ramps; 96-atom cells at the NPT volume, 4 arrangements x 15 snapshots per composition
+(60), spaced by 3 ps and refused if that is under two measured tilt correlation times; run with
+``python -m softlattice.perovskite.workflows.band_edges --protocol cubic`` (two processes with
+``--part``), then committed; the page only loads it."""
 PROFILES["06_cap_models"] = {
     "quick": dict(dataset=dict(br_fractions=[0.0, 1.0], orderings_per_x=1, temperatures=[300.0], per_temperature=4,
                                rattled=1, phonon_mesh=8),

@@ -27,13 +27,14 @@ from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
-from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.infra.resultsets import ResultSet, find_result, obtain
 from softlattice.infra.shares import parse_share
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.structures import build_mixed_perovskite
+from softlattice.perovskite.workflows.boundaries import cubic_boundaries
 
 
 def representable(fa_fraction: float, repeat: int = 2, tolerance: float = 1e-6) -> bool:
@@ -258,14 +259,34 @@ def snapshot_set(model: str | Path, settings: dict, work: str | Path = RUNS_DIR 
         key = json_key([x, arrangement, physics, file_hash(model)], 12)
         taken, observations = md_snapshots(model, x, arrangement, settings["snapshots"], settings["interval_ps"],
                                            settings["equilibration_ps"], settings["temperature"],
-                                           timestep_fs=settings["timestep_fs"], checkpoint_dir=Path(work) / key)
+                                           timestep_fs=settings["timestep_fs"], checkpoint_dir=Path(work) / key,
+                                           min_spacing_correlations=settings.get("min_spacing_correlations"))
         snapshots += taken
         rows.append(dict(fa_fraction=x, arrangement=arrangement, decorrelation_ps=decorrelation_time(observations),
                          interval_ps=settings["interval_ps"]))
     return snapshots, pd.DataFrame(rows)
 
 
-def obtain_band_edges(settings: dict, model: str | Path, curated: str | Path | None = None) -> ResultSet:
+def protocol_temperature(boundaries: dict[float, float], margin_K: float = 20.0) -> float:
+    """One temperature (K) at which every composition is cubic: ``margin_K`` above the highest of
+    the cubic ``boundaries`` (x -> K)."""
+    if not boundaries:
+        raise ValueError("no cubic boundaries: the protocol temperature cannot be chosen")
+    return float(max(boundaries.values()) + margin_K)
+
+
+def cubic_protocol_settings(settings: dict, model: str | Path) -> dict | None:
+    """A ``05_band_edges_cubic`` profile with its ``temperature`` resolved from the model's cubic
+    boundaries (:func:`softlattice.perovskite.workflows.boundaries.cubic_boundaries`); None while
+    those are unknown."""
+    boundaries = cubic_boundaries(settings, model)
+    if boundaries is None:
+        return None
+    return dict(settings, temperature=protocol_temperature(boundaries, settings["margin_K"]))
+
+
+def obtain_band_edges(settings: dict, model: str | Path, curated: str | Path | None = None,
+                      compute: bool = True) -> ResultSet | None:
     """Band edges of every snapshot of a chapter-05 profile (:func:`softlattice.infra.resultsets.obtain`,
     keyed by the settings and the model hash; MD, then GPAW per snapshot, cached, so an interrupted
     run loses at most the snapshot in progress).
@@ -273,15 +294,19 @@ def obtain_band_edges(settings: dict, model: str | Path, curated: str | Path | N
     Returns
     -------
     A result set with tables ``edges`` (one row per converged snapshot) and ``decorrelation`` (per
-    run), and ``excluded.json`` (the messages of excluded snapshots).
+    run), and ``excluded.json`` (the messages of excluded snapshots); None when ``compute`` is
+    False and it is neither committed nor cached.
     """
-    def compute(folder: Path) -> None:
+    def run(folder: Path) -> None:
         snapshots, decorrelation = snapshot_set(model, settings)
         edges, excluded = compute_band_edges(snapshots)
         save_band_edges(folder, edges, decorrelation, excluded)
 
     physics = {k: v for k, v in settings.items() if k != "profile"}
-    return obtain("band_edges", physics, {"model_sha256_16": file_hash(model)}, compute, committed=curated,
+    inputs = {"model_sha256_16": file_hash(model)}
+    if not compute:
+        return find_result("band_edges", physics, inputs, curated)
+    return obtain("band_edges", physics, inputs, run, committed=curated,
                   command="python -m softlattice.perovskite.workflows.band_edges")
 
 
@@ -304,11 +329,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
     parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
     parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
+    parser.add_argument("--protocol", default="fixed", choices=["fixed", "cubic"],
+                        help="'fixed': the profile's temperature (05_band_edges); 'cubic': 20 K above this model's "
+                             "cubic boundary, 60 snapshots per composition (05_band_edges_cubic)")
     parser.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                         help="run every N-th MD run (and its snapshots) from the K-th, for N processes side by "
                              "side; only a whole run (0/1) stores the result set")
     args = parser.parse_args(argv)
     settings = resolve("05_band_edges", args.profile)
+    if args.protocol == "cubic":
+        settings = cubic_protocol_settings(resolve("05_band_edges_cubic", args.profile), args.model)
+        if settings is None:
+            raise SystemExit("the end-member ramps of this model are neither committed nor cached: run "
+                             "'python -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members' first")
     if args.part != (0, 1):
         snapshots, _ = snapshot_set(args.model, settings, part=args.part)
         edges, excluded = compute_band_edges(snapshots, progress=True)
