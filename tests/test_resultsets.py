@@ -68,7 +68,11 @@ def test_a_provenance_written_by_the_computation_is_kept(tmp_path):
     assert result.json("provenance.json")["n_train"] == 7
 
 
-def test_source_names_no_machine_path_and_missing_tables_name_the_set(tmp_path):
+def test_source_names_no_machine_path_and_missing_tables_name_the_set(tmp_path, monkeypatch):
+    import softlattice.infra.resultsets as resultsets
+    checkout = tmp_path / "elsewhere" / "repo"  # wherever the checkout is, tmp_path is not beside it here
+    monkeypatch.setattr(resultsets, "REPO_ROOT", checkout)
+    monkeypatch.setattr(resultsets, "RUNS_DIR", checkout / "runs")
     result = ResultSet(tmp_path / "a" / "b", "cached")
     assert str(tmp_path) not in result.source and "a/b" in result.source
     with pytest.raises(FileNotFoundError, match="no table 'fits'"):
