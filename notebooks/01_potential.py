@@ -785,4 +785,7 @@ lines.append(f"- **Choice.** {reason[:1].upper() + reason[1:]}.")
 display(Markdown("\n".join(lines)))
 
 # %% tags=["remove-input"]
-display(Markdown(teacher_outlook(teacher["choice"]["teacher"], settings["reference"])))
+from softlattice.perovskite.workflows import teacher as teacher_workflow
+
+chosen_students = [] if not teacher["choice"]["teacher"] else teacher_workflow.students_of(teacher["choice"]["teacher"])
+display(Markdown(teacher_outlook(teacher["choice"]["teacher"], settings["reference"], chosen_students)))

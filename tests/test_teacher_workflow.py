@@ -73,3 +73,13 @@ def test_chapter_01_says_whose_student_its_nep_is():
     assert "the teacher of this page's NEP" in teacher.teacher_outlook("sevennet-pw-ft-ef-last+d3",
                                                                        "sevennet-pw-ft-ef-last+d3")
     assert "still the student of chgnet-r2scan" in teacher.teacher_outlook("sevennet-pw-ft-ef-last+d3")
+
+
+def test_the_committed_students_of_a_teacher_are_found_by_their_provenance(tmp_path):
+    from softlattice.infra.provenance import write_provenance
+    for name, reference in (("a", "teacher-x"), ("b", "other"), ("c", "TEACHER-X")):
+        write_provenance(tmp_path / name, dict(reference=reference), {}, command="test")
+    (tmp_path / "no-record").mkdir()
+    assert [p.name for p in teacher.students_of("teacher-x", tmp_path)] == ["a", "c"]
+    outlook = teacher.teacher_outlook("teacher-x", "chgnet-r2scan", teacher.students_of("teacher-x", tmp_path))
+    assert "NEP v2, is trained" in outlook and "still show the student of chgnet-r2scan" in outlook

@@ -44,6 +44,7 @@ from softlattice.infra.cli import positive_int
 from softlattice.infra.keys import file_hash, structure_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import read_provenance, write_provenance
+from softlattice.infra.resultsets import display_path
 from softlattice.infra.shares import parse_share
 from softlattice.md.calculators import nep_calculator
 from softlattice.models.cp2k import CP2KSettings, SCFNotConverged, SCFTimeLimit, cp2k_calculator
@@ -624,15 +625,34 @@ def page_reference_note(page_reference: str, chosen: str | None) -> str:
             + "\n:::")
 
 
-def teacher_outlook(chosen: str | None, default_reference: str = "chgnet-r2scan") -> str:
-    """The closing paragraph of chapter 01's teacher section, for the rule's choice (None: none)
-    and the reference the page's NEP was trained on (``default_reference``)."""
+def students_of(reference: str, models_dir: str | Path = DATA_DIR / "models") -> list[Path]:
+    """The committed model folders whose provenance names ``reference`` as their labels."""
+    found = []
+    for folder in sorted(Path(models_dir).glob("*")):
+        record = read_provenance(folder)
+        if record is not None and str(record.get("parameters", {}).get("reference", "")).lower() == reference.lower():
+            found.append(folder)
+    return found
+
+
+def teacher_outlook(chosen: str | None, default_reference: str = "chgnet-r2scan",
+                    students: Sequence[Path] = ()) -> str:
+    """The closing paragraph of chapter 01's teacher section, for the rule's choice (None: none),
+    the reference the page's NEP was trained on (``default_reference``) and the committed
+    students of the chosen teacher (:func:`students_of`)."""
     if chosen and chosen.lower() == default_reference.lower():
         return (f"What this does *not* establish: that **{chosen}**, the rule's choice and the teacher of this page's "
                 "NEP, reproduces SCAN+rVV10 at temperature. The choice rests on the relaxations listed above and on "
                 "plane-wave labels at 400 eV and the Γ point, whose basis-set and k-point errors are shown above; the "
                 "checks and the targets table earlier on this page say how far its student keeps the teacher's "
                 "physics, and the tilt test there is the first finite-temperature test of the teacher itself.")
+    if chosen and students:
+        return (f"What this does *not* establish yet: a potential for the MD chapters. The rule chooses **{chosen}**, and "
+                f"its student, NEP v2, is trained (`{display_path(students[0])}`); its checks against the teacher "
+                "and the runs of chapters 02-05 with it are not committed yet, so this page and those chapters still "
+                f"show the student of {default_reference}, and inherit that reference's softness. The choice rests on "
+                "the relaxations listed above and on plane-wave labels at 400 eV and the Γ point, whose basis-set and "
+                "k-point errors are shown above.")
     if chosen:
         return (f"What this does *not* establish yet: a potential for the MD chapters. The rule chooses **{chosen}**; "
                 f"the NEP on this page is still the student of {default_reference}, and NEP v2, trained from the "
