@@ -331,8 +331,8 @@ def obtain_damping_map(settings: dict, model: str | Path, boundaries: dict[float
                        curated: str | Path | None = None, compute: bool = True,
                        store: str | Path = RUNS_DIR / "damping_map") -> ResultSet | None:
     """The damping map of a profile (``04_damping_map``) for ``model`` with the cubic
-    ``boundaries`` (x -> K; :func:`softlattice.perovskite.workflows.boundaries.cubic_boundaries`): committed, cached, or (``compute``)
-    run now; None when it is neither and ``compute`` is False."""
+    ``boundaries`` (x -> K; :func:`softlattice.perovskite.workflows.boundaries.cubic_boundaries`):
+    committed, cached, or (``compute``) run now; None when it is neither and ``compute`` is False."""
     physics = dict({k: v for k, v in settings.items() if k != "profile"},
                    boundaries={f"{x:g}": float(b) for x, b in sorted(boundaries.items())})
     inputs = {"model_sha256_16": file_hash(model)}

@@ -112,14 +112,16 @@ def recipe_summary(parameters: dict[str, Any]) -> str:
         + ", ".join(f"`{g}`" for g in parameters["glazers"]) + " at x = "
         + ", ".join(f"{x:g}" for x in parameters["fa_fractions"]) + f", {len(parameters['strains'])} strains "
         f"({', '.join(f'{100 * e:+g} %' if e else '0 %' for e in parameters['strains'])}), rattle amplitudes "
-        + ", ".join(f"{r:g}" for r in parameters["rattles"]) + f" Å (molecular atoms {parameters['molecule_rattle_fraction']:g} "
+        + ", ".join(f"{r:g}" for r in parameters["rattles"])
+        + f" Å (molecular atoms {parameters['molecule_rattle_fraction']:g} "
         f"times as much as Pb and I, since their bonds are about 30 times stiffer), {parameters['per_combination']} "
         "random arrangements each;",
         f"2. at most {parameters['generations']} active-learning generations: an ensemble of "
         f"{parameters['members']} trained on random splits ({parameters['steps']} steps each); NPT MD (0.5 fs, real "
         f"masses, {spec['duration_ps']:g} ps) with the first member at {temperatures[0]:g}-{temperatures[-1]:g} K and "
         + " and ".join(f"{p:g}" for p in pressures) + " GPa, x = " + ", ".join(f"{x:g}" for x in spec["fa_fractions"])
-        + " in cells of " + " and ".join(str(n) for n in sizes) + " atoms" + (" (labelled whole)" if len(sizes) > 1 else "")
+        + " in cells of " + " and ".join(str(n) for n in sizes) + " atoms"
+        + (" (labelled whole)" if len(sizes) > 1 else "")
         + "; the snapshots where the "
         f"members disagree most (largest per-atom force spread, at most {parameters['max_per_condition']} per run and "
         f"{parameters['select_per_generation']} per generation) are labelled and added. The loop stops when "

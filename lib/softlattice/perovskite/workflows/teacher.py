@@ -647,7 +647,8 @@ def teacher_outlook(chosen: str | None, default_reference: str = "chgnet-r2scan"
                 "checks and the targets table earlier on this page say how far its student keeps the teacher's "
                 "physics, and the tilt test there is the first finite-temperature test of the teacher itself.")
     if chosen and students:
-        return (f"What this does *not* establish yet: a potential for the MD chapters. The rule chooses **{chosen}**, and "
+        return ("What this does *not* establish yet: a potential for the MD chapters. "
+                f"The rule chooses **{chosen}**, and "
                 f"its student, NEP v2, is trained (`{display_path(students[0])}`); its checks against the teacher "
                 "and the runs of chapters 02-05 with it are not committed yet, so this page and those chapters still "
                 f"show the student of {default_reference}, and inherit that reference's softness. The choice rests on "
