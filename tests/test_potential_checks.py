@@ -174,3 +174,24 @@ def test_a_stored_model_is_measured_against_the_targets_with_its_own_checks(tmp_
     assert table.loc["iodine transverse slope against GPAW", "met"] is False
     with pytest.raises(ValueError, match="no provenance"):
         model_criteria(folder, 2.0, checks_folder=tmp_path)
+
+
+def test_a_model_measured_at_its_own_geometries_agrees_with_itself_exactly():
+    from pathlib import Path
+
+    from softlattice.md.calculators import nep_calculator
+    from softlattice.perovskite.workflows.checks import energies_at_reference_geometries
+    model = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+    cells = []
+    for glazer in ("a0a0a0", "a0a0c-", "a0a0c+"):
+        atoms = build_mixed_perovskite(0.5, 2, glazer=glazer, tilt_angle=8.0, seed=0)
+        atoms.calc = nep_calculator(model)
+        atoms.info.update(fa_fraction=0.5, glazer=glazer, arrangement=0, converged=glazer != "a0a0c+",
+                          energy_eV=float(atoms.get_potential_energy()))
+        cells.append(atoms)
+    table = energies_at_reference_geometries(model, cells)
+    assert list(table.glazer) == ["a0a0c-", "a0a0c+"]
+    assert np.allclose(table.difference_meV_per_fu, 0.0, atol=1e-6)
+    assert list(table.converged) == [True, False]
+    with pytest.raises(ValueError, match="more than one a0a0a0"):
+        energies_at_reference_geometries(model, cells + cells[:1])

@@ -533,6 +533,46 @@ def load_checks(folder: str) -> dict[str, pd.DataFrame]:
     return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in names}
 
 
+def energies_at_reference_geometries(model: str | Path, relaxed: Sequence[Atoms]) -> pd.DataFrame:
+    """The NEP's single-point energies at a reference's relaxed cells, against the reference's own.
+
+    ``relaxed`` are the reference's relaxed structures (info: ``fa_fraction``, ``glazer``,
+    ``arrangement``, ``energy_eV``, ``converged``; the teacher screen's ``relaxed/`` folder), one
+    ``a0a0a0`` among them per composition and arrangement. Comparing energies at the same
+    geometries tests whether the NEP keeps the reference's phase order without the noise of two
+    relaxations that stop at different places.
+
+    Returns
+    -------
+    One row per tilted structure: ``fa_fraction``, ``arrangement``, ``glazer``, ``reference_meV_per_fu``
+    and ``nep_meV_per_fu`` (relative to the same arrangement's a0a0a0), ``difference_meV_per_fu``,
+    ``converged`` (both relaxations of the pair converged).
+    """
+    calculator = nep_calculator(model)
+    rows = []
+    for atoms in relaxed:
+        work = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+        work.calc = calculator
+        units = len(atoms) // 12
+        rows.append(dict(fa_fraction=float(atoms.info["fa_fraction"]), arrangement=int(atoms.info["arrangement"]),
+                         glazer=str(atoms.info["glazer"]), converged=bool(atoms.info.get("converged", False)),
+                         reference=1000 * float(atoms.info["energy_eV"]) / units,
+                         nep=1000 * float(work.get_potential_energy()) / units))
+    table = pd.DataFrame(rows)
+    keys = ["fa_fraction", "arrangement"]
+    untilted = table[table.glazer == "a0a0a0"].set_index(keys)
+    if untilted.index.duplicated().any():
+        raise ValueError("more than one a0a0a0 cell for one composition and arrangement")
+    tilted = table[table.glazer != "a0a0a0"].join(untilted[["reference", "nep", "converged"]], on=keys,
+                                                  rsuffix="_untilted").dropna(subset=["reference_untilted"])
+    return pd.DataFrame(dict(
+        fa_fraction=tilted.fa_fraction, arrangement=tilted.arrangement, glazer=tilted.glazer,
+        reference_meV_per_fu=tilted.reference - tilted.reference_untilted,
+        nep_meV_per_fu=tilted.nep - tilted.nep_untilted,
+        difference_meV_per_fu=(tilted.nep - tilted.nep_untilted) - (tilted.reference - tilted.reference_untilted),
+        converged=tilted.converged & tilted.converged_untilted.astype(bool))).reset_index(drop=True)
+
+
 def model_criteria(model_folder: str | Path, transverse_slope: float, checks_folder: str | Path | None = None
                    ) -> pd.DataFrame:
     """:func:`softlattice.perovskite.student_criteria.student_criteria` of a stored model: its
