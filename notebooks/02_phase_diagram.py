@@ -55,8 +55,8 @@ from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.workflows.phase_diagram import (
-    cubic_boundary, cubic_boundary_statistics, load_sweep, obtain_sweep, phase_at, reclassify_sweep,
-    transition_statistics)
+    cubic_boundary, cubic_boundary_statistics, load_sweep, obtain_sweep, phase_at, profile_window_ps,
+    reclassify_sweep, transition_statistics)
 
 plotting.use_book_renderer()
 settings = profiles.resolve(
@@ -296,7 +296,7 @@ if slow is None:
                      "--save DIR`, resumable), then committed."))
 else:
     slow_ramp = end_member_settings["ramp"]
-    slow_window_ps = end_member_settings["window"] * slow_ramp["sample_interval"] * 1e-3  # 1 fs steps
+    slow_window_ps = profile_window_ps(end_member_settings)
     slow_windows, slow_transitions = reclassify_sweep(slow.folder, slow_window_ps, float(end_member_settings["n_sigma"]),
                                                       rule="equal")
     slow_boundary = cubic_boundary(slow_transitions)

@@ -113,3 +113,12 @@ def test_display_path_is_relative_to_the_repository_also_through_a_linked_runs(t
     assert str(tmp_path) not in ResultSet(cache / "results" / "demo" / "0123", "cached").source
     monkeypatch.setattr(resultsets, "REPO_ROOT", Path("/checkout"))  # beside "/" is everything
     assert display_path(tmp_path / "shared" / "nep.txt") == "shared/nep.txt"
+
+
+def test_a_set_that_may_not_be_computed_is_none_until_it_exists(tmp_path):
+    calls = []
+    assert obtain("x", PARAMETERS, INPUTS, counting_compute(calls), results_dir=tmp_path, may_compute=False) is None
+    assert not calls and not any(tmp_path.iterdir())
+    made = obtain("x", PARAMETERS, INPUTS, counting_compute(calls), results_dir=tmp_path)
+    assert obtain("x", PARAMETERS, INPUTS, counting_compute(calls), results_dir=tmp_path,
+                  may_compute=False).folder == made.folder and len(calls) == 1

@@ -268,3 +268,10 @@ def test_a_page_never_starts_the_slow_end_member_ramps(tmp_path, monkeypatch):
                                                          for k in ("heating", "cooling", "reference")}
     assert all(t.n_atoms >= 1536 and t.rate_K_per_ps <= 5 for t in tasks)
     assert settings["window"] * settings["ramp"]["sample_interval"] * tasks[0].timestep_fs >= 1000  # >= 1 ps
+
+
+def test_a_profile_window_in_picoseconds_counts_samples_of_the_ramp_time_step():
+    from softlattice.infra.profiles import resolve
+    from softlattice.perovskite.workflows.phase_diagram import profile_window_ps
+    assert profile_window_ps(resolve("02_end_members", "full")) == pytest.approx(1.0)  # 40 x 25 steps x 1 fs
+    assert profile_window_ps(dict(window=10, ramp=dict(sample_interval=20, timestep_fs=0.5))) == pytest.approx(0.1)

@@ -121,11 +121,9 @@ def result_key(parameters: dict[str, Any], inputs: dict[str, Any]) -> str:
     return json_key(json.loads(json.dumps([parameters, inputs], default=str)), digits=12)
 
 
-def find_result(name: str, parameters: dict[str, Any], inputs: dict[str, Any],
-                committed: str | Path | Sequence[str | Path] | None = None,
-                results_dir: str | Path = RESULTS_DIR) -> ResultSet | None:
-    """The committed or cached result set of ``parameters`` and ``inputs`` (as :func:`obtain`
-    looks for it), or None: for pages that show a computation of hours only once it was run."""
+def _find_result(name: str, parameters: dict[str, Any], inputs: dict[str, Any],
+                 committed: str | Path | Sequence[str | Path] | None, results_dir: str | Path) -> ResultSet | None:
+    """The committed or cached result set of ``parameters`` and ``inputs``, or None."""
     if not name or "/" in name:
         raise ValueError(f"result-set name {name!r} must be non-empty and contain no '/'")
     candidates = [] if committed is None else [committed] if isinstance(committed, (str, Path)) else list(committed)
@@ -140,7 +138,7 @@ def find_result(name: str, parameters: dict[str, Any], inputs: dict[str, Any],
 
 def obtain(name: str, parameters: dict[str, Any], inputs: dict[str, Any], compute: Callable[[Path], None],
            committed: str | Path | Sequence[str | Path] | None = None, results_dir: str | Path = RESULTS_DIR,
-           command: str = "") -> ResultSet:
+           command: str = "", may_compute: bool = True) -> ResultSet | None:
     """The result set of ``parameters`` and ``inputs``: committed, cached or computed now.
 
     Parameters
@@ -159,9 +157,12 @@ def obtain(name: str, parameters: dict[str, Any], inputs: dict[str, Any], comput
         Root of the cache.
     command
         Command recorded in the provenance of a computed set.
+    may_compute
+        False: return None instead of computing (a page that shows a computation of hours only
+        once it has been run and committed).
     """
-    found = find_result(name, parameters, inputs, committed, results_dir)
-    if found is not None:
+    found = _find_result(name, parameters, inputs, committed, results_dir)
+    if found is not None or not may_compute:
         return found
     folder = Path(results_dir) / name / result_key(parameters, inputs)
     work = folder.with_name(folder.name + ".partial")

@@ -27,7 +27,7 @@ from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
-from softlattice.infra.resultsets import ResultSet, find_result, obtain
+from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.infra.shares import parse_share
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, run_md
@@ -304,10 +304,8 @@ def obtain_band_edges(settings: dict, model: str | Path, curated: str | Path | N
 
     physics = {k: v for k, v in settings.items() if k != "profile"}
     inputs = {"model_sha256_16": file_hash(model)}
-    if not compute:
-        return find_result("band_edges", physics, inputs, curated)
     return obtain("band_edges", physics, inputs, run, committed=curated,
-                  command="python -m softlattice.perovskite.workflows.band_edges")
+                  command="python -m softlattice.perovskite.workflows.band_edges", may_compute=compute)
 
 
 def save_band_edges(folder: str | Path, edges: pd.DataFrame, decorrelation: pd.DataFrame, excluded: list[str]) -> None:

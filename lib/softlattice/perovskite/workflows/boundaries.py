@@ -14,7 +14,12 @@ import pandas as pd
 
 from softlattice.infra.paths import DATA_DIR
 from softlattice.infra.profiles import resolve
-from softlattice.perovskite.workflows.phase_diagram import cubic_boundary, obtain_sweep, reclassify_sweep
+from softlattice.perovskite.workflows.phase_diagram import (
+    cubic_boundary,
+    obtain_sweep,
+    profile_window_ps,
+    reclassify_sweep,
+)
 
 
 def end_member_boundaries(transitions: pd.DataFrame, fa_fractions: Sequence[float]) -> dict[float, float]:
@@ -45,6 +50,5 @@ def cubic_boundaries(settings: dict, model: str | Path) -> dict[float, float] | 
     sweep = obtain_sweep(ramps, model, curated=DATA_DIR / "end_member_ramps" / Path(model).parent.name, compute=False)
     if sweep is None:
         return None
-    window_ps = ramps["window"] * ramps["ramp"]["sample_interval"] * 1e-3
-    _, transitions = reclassify_sweep(sweep.folder, window_ps, float(ramps["n_sigma"]), rule="equal")
+    _, transitions = reclassify_sweep(sweep.folder, profile_window_ps(ramps), float(ramps["n_sigma"]), rule="equal")
     return end_member_boundaries(transitions, settings["fa_fractions"])

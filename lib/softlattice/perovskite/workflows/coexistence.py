@@ -35,7 +35,7 @@ from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.provenance import write_provenance
-from softlattice.infra.resultsets import RESULTS_DIR, ResultSet, find_result, obtain
+from softlattice.infra.resultsets import RESULTS_DIR, ResultSet, obtain
 from softlattice.md.calculators import model_species, nep_calculator
 from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
@@ -339,10 +339,8 @@ def obtain_coexistence(profile: str, model: str | Path, curated: str | Path | No
         run_grid(tasks, model, store)
         save_results(folder, tasks, model, store, settings, command=f"{COMMAND} --model {model} --profile {profile}")
 
-    if not compute:
-        return find_result("coexistence", settings, inputs, curated, results_dir)
     return obtain("coexistence", settings, inputs, run, committed=curated, results_dir=results_dir,
-                  command=f"{COMMAND} --profile {profile}")
+                  command=f"{COMMAND} --profile {profile}", may_compute=compute)
 
 
 def load_coexistence(folder: str | Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
-from softlattice.infra.resultsets import ResultSet, find_result, obtain
+from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.infra.shares import parse_share, take_share
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, run_md
@@ -342,10 +342,8 @@ def obtain_damping_map(settings: dict, model: str | Path, boundaries: dict[float
         run_damping_map(tasks, model, store)
         save_damping_map(folder, tasks, model, store, settings["max_lag_ps"], settings["factors"])
 
-    if not compute:
-        return find_result("damping_map", physics, inputs, curated)
     return obtain("damping_map", physics, inputs, run, committed=curated,
-                  command="python -m softlattice.perovskite.workflows.damping --map")
+                  command="python -m softlattice.perovskite.workflows.damping --map", may_compute=compute)
 
 
 def damping_map_tasks(settings: dict, boundaries: dict[float, float]) -> list[DampingTask]:

@@ -36,7 +36,7 @@ from softlattice.infra.cli import positive_int, writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
-from softlattice.infra.resultsets import ResultSet, find_result, obtain
+from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold, ramp
@@ -474,6 +474,13 @@ def reclassify_sweep(folder: str | Path, window_ps: float, n_sigma: float = 5.0,
     return analyse_sweep(tasks, observations, max(1, windows_per_task.pop()), n_sigma, persistence, rule)
 
 
+def profile_window_ps(settings: dict[str, Any]) -> float:
+    """Length (ps) of a sweep profile's classification window: ``window`` samples of
+    ``ramp.sample_interval`` steps of the ramp's time step."""
+    ramp = settings["ramp"]
+    return settings["window"] * ramp["sample_interval"] * ramp.get("timestep_fs", RampTask.timestep_fs) / 1000
+
+
 def load_sweep_frames(folder: str | Path) -> list:
     """The structures a saved sweep kept (:func:`collect_frames`), or [] when it kept none."""
     path = Path(folder) / "frames.extxyz.gz"
@@ -504,10 +511,8 @@ def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Pat
         save_sweep(folder, tasks, observations, settings["window"], settings["n_sigma"], frames, failures)
 
     inputs = {"model_sha256_16": file_hash(model)}
-    if not compute:
-        return find_result("sweep", physics, inputs, curated)
     return obtain("sweep", physics, inputs, run, committed=curated,
-                  command="python -m softlattice.perovskite.workflows.phase_diagram")
+                  command="python -m softlattice.perovskite.workflows.phase_diagram", may_compute=compute)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
