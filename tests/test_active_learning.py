@@ -142,3 +142,21 @@ def test_spread_diagnostics_give_the_training_like_floor_and_md_spreads_per_cell
     assert list(diagnostics.generation) == list(table.generation)
     assert diagnostics[f"md_median_{n_atoms}_atoms"].to_numpy() == pytest.approx(table.median_force_spread.to_numpy())
     assert (diagnostics.training_like_median > 0).all()
+
+
+def test_refinement_joins_the_final_models_without_rerunning_the_loop(tmp_path):
+    initial = rattled_cspbi3(10, 0.03, 0.0, seed=4)
+    first = run_active_learning(initial, conditions(), tmp_path, reference=lj(), reference_name="lj",
+                                settings=settings(1e6), hyper=TINY, species=CSPBI3, final_steps=100, final_members=1)
+    member = tmp_path / "generation_0" / "ensemble" / "member_0" / "nep.txt"
+    trained_at = member.stat().st_mtime_ns
+    final_key = (first.final[0].model_path.parent / "training_key.json").read_text()
+    extra = rattled_cspbi3(4, 0.01, -0.02, seed=9)
+    refined = run_active_learning(initial, conditions(), tmp_path, reference=lj(), reference_name="lj",
+                                  settings=settings(1e6), hyper=TINY, species=CSPBI3, final_steps=100,
+                                  final_members=1, refinement=extra)
+    assert refined.summary.equals(first.summary) and member.stat().st_mtime_ns == trained_at
+    assert len(refined.labelled) == len(first.labelled) + 4
+    assert (refined.final[0].model_path.parent / "training_key.json").read_text() != final_key  # retrained on more
+    assert all(np.allclose(a.get_forces(), b.get_forces()) for a, b in zip(refined.labelled[-4:], label_structures(
+        extra, lj(), name="lj", cache_dir=tmp_path / "labels")))

@@ -248,3 +248,54 @@ def test_the_recipe_summary_states_what_each_recipe_does():
     assert "x = 0, 0.125, 0.25" in v2 and "one final model" in v2
     first = recipe_summary(recipe_parameters("full"))
     assert "600 cells" in first and "150-450 K" in first and "less than" not in first and "at most 3 " in first
+
+
+def test_relaxed_phases_go_downhill_keep_the_path_and_strain_the_minimum():
+    from softlattice.infra.paths import DATA_DIR
+    from softlattice.md.calculators import nep_calculator
+    from softlattice.perovskite.training_sets import relaxed_tilt_phases
+    calculator = nep_calculator(DATA_DIR / "models" / "mafa-v2" / "nep.txt")
+    cells = relaxed_tilt_phases(calculator, [0.5], ["a0a0c+"], [7], strains=(-0.02, 0.02), path_frames=2, steps=40)
+    assert len(cells) == 2 + 1 + 2
+    assert {a.info["origin"] for a in cells} == {"relaxed"} and {a.info["glazer"] for a in cells} == {"a0a0c+"}
+    steps = [a.info["relax_step"] for a in cells]
+    assert steps[0] < steps[1] < steps[2] == steps[3] == steps[4] == 40
+    energies = []
+    for atoms in cells[:3]:
+        atoms.calc = calculator
+        energies.append(atoms.get_potential_energy())
+    start = build_perovskite_like(cells[0])
+    start.calc = calculator
+    assert energies[2] < energies[0] < start.get_potential_energy()  # downhill along the way
+    relaxed = cells[2]
+    for strained, strain in zip(cells[3:], (-0.02, 0.02)):
+        assert strained.info["strain"] == strain
+        assert np.isclose(strained.get_volume(), relaxed.get_volume() * (1 + strain) ** 3)
+        assert np.allclose(strained.get_scaled_positions(), relaxed.get_scaled_positions())
+    with pytest.raises(ValueError, match="path_frames"):
+        relaxed_tilt_phases(calculator, [0.5], ["a0a0c+"], [7], path_frames=-1)
+    with pytest.raises(ValueError, match="strains"):
+        relaxed_tilt_phases(calculator, [0.5], ["a0a0c+"], [7], strains=(0.3,))
+
+
+def build_perovskite_like(cell):
+    """The ideal tilted start of :func:`relaxed_tilt_phases` for ``cell`` (seed 7, 8 degrees)."""
+    from softlattice.perovskite.structures import build_mixed_perovskite
+    return build_mixed_perovskite(0.5, (2, 2, 2), glazer=cell.info["glazer"], tilt_angle=8.0,
+                                  molecule_orientation="random", seed=7)
+
+
+def test_refinement_cells_are_written_once_and_read_back(tmp_path, monkeypatch):
+    from softlattice.perovskite.workflows import potential
+    recipe = potential.recipe_parameters(
+        "v3", reference="teacher",
+        relaxed=dict(relaxer="mafa-v2", fa_fractions=[0.0], glazers=["a0a0c-"], seeds=[3], strains=[0.01],
+                     path_frames=1, fmax=0.05, steps=20))
+    first = potential.refinement_structures(recipe, tmp_path)
+    assert len(first) == potential.relaxed_count(recipe) == 1 * 1 * 1 * (1 + 1 + 1)
+    monkeypatch.setattr(potential, "relaxed_tilt_phases", lambda *a, **k: pytest.fail("relaxed again"))
+    again = potential.refinement_structures(recipe, tmp_path)
+    assert all(np.array_equal(a.positions, b.positions) and np.array_equal(a.cell, b.cell) for a, b in zip(first, again))
+    assert potential.refinement_structures(potential.recipe_parameters("v2", reference="t"), tmp_path) == []
+    v3 = potential.recipe_summary(potential.recipe_parameters("v3", reference="teacher"))
+    assert "3. relaxed phases" in v3 and "relaxed by `mafa-v2`" in v3 and "(360 cells)" in v3 and "4. one final model" in v3

@@ -280,7 +280,8 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
                         hyper: NEPHyperparameters = NEPHyperparameters(), *,
                         species: Sequence[str],
                         label_cache: str | Path | None = None, final_steps: int | None = None,
-                        final_members: int | None = None, progress: bool = False) -> ActiveLearningResult:
+                        final_members: int | None = None, refinement: Sequence[Atoms] = (),
+                        progress: bool = False) -> ActiveLearningResult:
     """Run the loop (resumable: finished generations, trainings and labels are reused).
 
     Parameters
@@ -302,6 +303,10 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
         ``output_dir/final``).
     final_members
         Number of final models (default ``settings.members``; 1 trains a single model).
+    refinement
+        Structures labelled after the loop has stopped and added to what the final models learn:
+        targeted cells that the explorations do not reach (relaxed phases). The generations do not
+        see them, so adding them reuses a finished loop.
     progress
         Print one line per stage.
     """
@@ -371,6 +376,9 @@ def run_active_learning(initial: Sequence[Atoms], conditions: Sequence[Explorati
         say(f"generation {generation} done: {summary}")
         if stopped:
             break
+    if len(refinement):
+        say(f"labelling {len(refinement)} refinement structures")
+        labelled += label_structures(list(refinement), reference, name=reference_name, cache_dir=cache)
     final = None
     if final_steps is not None:
         training_set = trainable(labelled, settings.max_reference_force)

@@ -1,6 +1,7 @@
-"""Generated MA(1-x)FA(x)PbI3 training structures: tilt phases, strains and rattles.
+"""Generated MA(1-x)FA(x)PbI3 training structures: tilt phases, strains and rattles, and tilt
+phases relaxed by a model.
 
-Units: Å.
+Units: Å, eV.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from typing import Sequence
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.filters import FrechetCellFilter
 from ase.neighborlist import neighbor_list
+from ase.optimize import LBFGS
 
 from softlattice.perovskite.structures import build_mixed_perovskite
 
@@ -77,3 +81,53 @@ def _rattle_without_overlap(atoms: Atoms, amplitude: float | np.ndarray, rng: np
         noise[close] = rng.normal(0.0, 1.0, (close.size, 3)) * amplitude[close]
     raise ValueError(f"rattle amplitude {amplitude.max()} Å keeps pushing atoms closer than "
                      f"{MIN_GENERATED_DISTANCE} Å; use a smaller amplitude")
+
+
+def relaxed_tilt_phases(calculator: Calculator, fa_fractions: Sequence[float], glazers: Sequence[str],
+                        seeds: Sequence[int], strains: Sequence[float] = (-0.015, 0.015), path_frames: int = 2,
+                        fmax: float = 0.02, steps: int = 300, tilt_angle: float = 8.0,
+                        repeat: tuple[int, int, int] = (2, 2, 2)) -> list[Atoms]:
+    """Tilt phases relaxed (positions and cell) by ``calculator``, with points on the way and
+    strained copies: the low-temperature minima and the paths into them, which rattled ideal cells
+    and MD at finite temperature hardly visit, but on which the phase order rests.
+
+    For every composition, Glazer pattern and seed (random molecular orientations and A-site order,
+    :func:`build_mixed_perovskite`), L-BFGS on ASE's ``FrechetCellFilter`` runs from the ideal
+    tilted cell (``tilt_angle`` degrees) to ``fmax`` eV/Å or ``steps`` steps. Kept: the relaxed cell,
+    ``path_frames`` cells evenly spaced along the way (start excluded), and the relaxed cell under
+    each isotropic ``strains`` (atoms scaled with it). Labelled by the reference, they teach the
+    student the reference's energies where the student itself puts the minima.
+
+    Returns
+    -------
+    Structures with ``info`` keys ``origin`` ('relaxed'), ``glazer``, ``fa_fraction``, ``strain``,
+    ``relax_step`` and ``relax_converged``.
+    """
+    if path_frames < 0:
+        raise ValueError(f"path_frames {path_frames!r} must be >= 0")
+    if any(abs(strain) > 0.15 for strain in strains):
+        raise ValueError(f"strains {list(strains)} must lie in [-0.15, 0.15]")
+    structures = []
+    for x in fa_fractions:
+        for glazer in glazers:
+            for seed in seeds:
+                atoms = build_mixed_perovskite(x, repeat, glazer=glazer, tilt_angle=tilt_angle,
+                                               molecule_orientation="random", seed=int(seed))
+                atoms.calc = calculator
+                path: list[Atoms] = []
+                optimiser = LBFGS(FrechetCellFilter(atoms), logfile=None)
+                optimiser.attach(lambda: path.append(atoms.copy()), interval=1)
+                converged = bool(optimiser.run(fmax=fmax, steps=steps))
+                relaxed = path[-1]
+                picks = np.linspace(0, len(path) - 1, path_frames + 2)[1:-1].round().astype(int)
+                kept = [(path[k], k, 0.0) for k in picks] + [(relaxed, len(path) - 1, 0.0)]
+                for strain in strains:
+                    strained = relaxed.copy()
+                    strained.set_cell(relaxed.cell.array * (1 + strain), scale_atoms=True)
+                    kept.append((strained, len(path) - 1, float(strain)))
+                for cell, step, strain in kept:
+                    cell = Atoms(cell.numbers, positions=cell.positions, cell=cell.cell, pbc=True)
+                    cell.info.update(origin="relaxed", glazer=glazer, fa_fraction=float(atoms.info["fa_fraction"]),
+                                     strain=strain, relax_step=int(step), relax_converged=converged)
+                    structures.append(cell)
+    return structures

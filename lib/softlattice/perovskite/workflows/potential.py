@@ -24,10 +24,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 from ase import Atoms
+from ase.io import read, write
 
+from softlattice.infra.keys import file_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import write_provenance
 from softlattice.infra.resultsets import ResultSet, obtain, result_key
+from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings
 from softlattice.models.active_learning import (
     ActiveLearningSettings,
@@ -40,7 +43,7 @@ from softlattice.models.nep import HYPERPARAMETER_PRESETS, ensemble_spread, writ
 from softlattice.models.reference import label_structures
 from softlattice.models.splits import split_structures
 from softlattice.perovskite.structures import build_mixed_perovskite
-from softlattice.perovskite.training_sets import MA_FA_SPECIES, generate_structures
+from softlattice.perovskite.training_sets import MA_FA_SPECIES, generate_structures, relaxed_tilt_phases
 
 RECIPES: dict[str, dict[str, Any]] = {
     "full": dict(
@@ -79,6 +82,11 @@ RECIPES: dict[str, dict[str, Any]] = {
         snapshot_interval_ps=0.1,
         max_reference_force=25.0, test_fraction=0.1, seed=0),
 }
+RECIPES["v3"] = dict(
+    RECIPES["v2"],
+    relaxed=dict(relaxer="mafa-v2", fa_fractions=[k / 8 for k in range(9)],
+                 glazers=["a0a0a0", "a0a0c-", "a0a0c+", "a-a-c+"], seeds=[101, 102], strains=[-0.015, 0.015],
+                 path_frames=2, fmax=0.02, steps=1000))
 """'full': the committed model (>= 800 structures after 3 generations with an ensemble of five; one
 final model trained on everything, the last generation's five kept as the uncertainty ensemble);
 'quick': the same code path in a few minutes (tiny model, CI); 'v2': NEP v2 from the teacher the
@@ -88,7 +96,12 @@ median ensemble force spread is at or below 0.15 eV/Å, or until a generation wh
 ran to the end cut the median spread of every cell size by less than a quarter); its reference must
 be given or chosen. The second rule was added after generation 1, once the members' spread on
 structures like their own training data (0.20-0.23 eV/Å, ``spread_diagnostics``) showed that the
-first cannot fire; it was fixed before generation 2's explorations ran."""
+first cannot fire; it was fixed before generation 2's explorations ran. 'v3': v2's loop (the same
+generations) and, before the final model, the tilt phases relaxed by NEP v2 at every x with two
+random arrangements, with points on the way and strained copies, labelled by the teacher
+(:func:`softlattice.perovskite.training_sets.relaxed_tilt_phases`): NEP v2 put the FAPbI3 phases in
+the wrong order at the teacher's own relaxed geometries, and its training set held no relaxed
+cell."""
 
 
 def recipe_summary(parameters: dict[str, Any]) -> str:
@@ -107,6 +120,14 @@ def recipe_summary(parameters: dict[str, Any]) -> str:
     if parameters.get("stop_spread_gain"):
         rules.append(f"a generation whose explorations all ran to the end lowers the median spread of every "
                      f"cell size by less than {100 * parameters['stop_spread_gain']:.0f} %")
+    relaxed = parameters.get("relaxed")
+    relaxed_item = [] if not relaxed else [
+        f"3. relaxed phases (added after the loop, before the final model): the tilt phases relaxed by "
+        f"`{relaxed['relaxer']}` (positions and cell, to {relaxed['fmax']:g} eV/Å or {relaxed['steps']} steps) at "
+        f"x = {', '.join(f'{x:g}' for x in relaxed['fa_fractions'])} with {len(relaxed['seeds'])} random "
+        f"arrangements each; kept: the relaxed cell, {relaxed['path_frames']} cells on the way, and the relaxed "
+        f"cell strained by {', '.join(f'{100 * e:+g} %' for e in relaxed['strains'])} "
+        f"({relaxed_count(parameters)} cells), labelled by the teacher;"]
     return "\n".join([
         f"1. systematic structures ({n_cells} cells of 96 atoms): the tilt phases "
         + ", ".join(f"`{g}`" for g in parameters["glazers"]) + " at x = "
@@ -126,11 +147,43 @@ def recipe_summary(parameters: dict[str, Any]) -> str:
         f"members disagree most (largest per-atom force spread, at most {parameters['max_per_condition']} per run and "
         f"{parameters['select_per_generation']} per generation) are labelled and added. The loop stops when "
         + ", or when ".join(rules) + ";",
-        ("3. one final model" if parameters["final_members"] == 1 else f"3. {parameters['final_members']} final models")
+        *relaxed_item,
+        f"{3 + len(relaxed_item)}. "
+        + ("one final model" if parameters["final_members"] == 1 else f"{parameters['final_members']} final models")
         + f" trained for {parameters['final_steps']} steps on everything "
         f"labelled; the last generation's {parameters['members']} members are kept beside it (`ensemble/`) for "
         "uncertainty estimates in later chapters.",
     ])
+
+
+def relaxed_count(recipe: dict[str, Any]) -> int:
+    """Number of cells the recipe's ``relaxed`` entry adds (0 without one)."""
+    spec = recipe.get("relaxed")
+    if not spec:
+        return 0
+    per_relaxation = spec["path_frames"] + 1 + len(spec["strains"])
+    return len(spec["fa_fractions"]) * len(spec["glazers"]) * len(spec["seeds"]) * per_relaxation
+
+
+def refinement_structures(recipe: dict[str, Any], work_dir: str | Path) -> list[Atoms]:
+    """The recipe's relaxed phases (:func:`relaxed_tilt_phases` with the model ``data/models/<relaxer>``),
+    written once to ``work_dir/refinement.extxyz`` and read back from there (a resumed run labels
+    the same cells, to the digit); none without a ``relaxed`` entry."""
+    spec = recipe.get("relaxed")
+    if not spec:
+        return []
+    path = Path(work_dir) / "refinement.extxyz"
+    if not path.exists():
+        relaxer = DATA_DIR / "models" / spec["relaxer"] / "nep.txt"
+        if not relaxer.exists():
+            raise FileNotFoundError(f"relaxer model {relaxer} not found: the recipe's relaxed phases need it")
+        structures = relaxed_tilt_phases(nep_calculator(relaxer), spec["fa_fractions"], spec["glazers"],
+                                         spec["seeds"], strains=spec["strains"], path_frames=spec["path_frames"],
+                                         fmax=spec["fmax"], steps=spec["steps"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path.with_suffix(".tmp.extxyz"), structures)
+        path.with_suffix(".tmp.extxyz").rename(path)
+    return read(path, index=":")
 
 
 def initial_structures(recipe: dict[str, Any]) -> list[Atoms]:
@@ -219,10 +272,11 @@ def build_production_model(output_dir: str | Path, parameters: dict[str, Any], w
         max_reference_force=recipe["max_reference_force"], test_fraction=recipe["test_fraction"],
         stop_median_spread=recipe.get("stop_median_spread"), stop_spread_gain=recipe.get("stop_spread_gain"))
     initial = initial_structures(recipe)
+    refinement = refinement_structures(recipe, work_dir)
     result = run_active_learning(initial, exploration_conditions(recipe), work_dir,
                                  reference=recipe["reference"], settings=settings, hyper=hyper,
                                  species=MA_FA_SPECIES, label_cache=RUNS_DIR / "labels", final_steps=recipe["final_steps"],
-                                 final_members=recipe["final_members"], progress=progress)
+                                 final_members=recipe["final_members"], refinement=refinement, progress=progress)
     final = result.final
     output_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(final[0].model_path, output_dir / "nep.txt")
@@ -248,7 +302,9 @@ def build_production_model(output_dir: str | Path, parameters: dict[str, Any], w
             shutil.copyfileobj(source, target)
     origins = pd.Series([a.info.get("origin", "?") for a in training_set]).value_counts().to_dict()
     last = final[0].history.iloc[-1]
-    write_provenance(output_dir, parameters=parameters, inputs={}, command=command,
+    inputs = ({"relaxer": file_hash(DATA_DIR / "models" / recipe["relaxed"]["relaxer"] / "nep.txt")}
+              if recipe.get("relaxed") else {})
+    write_provenance(output_dir, parameters=parameters, inputs=inputs, command=command,
                      n_labelled=len(result.labelled), n_trainable=len(training_set), n_train=len(train),
                      n_test=len(test), n_left_out_by_force=len(result.labelled) - len(training_set),
                      origins=origins,
@@ -279,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--recipe", default="full", choices=sorted(RECIPES))
     parser.add_argument("--reference", default=None,
-                        help="reference method (default: the recipe's; for 'v2' the teacher chosen in chapter 01)")
+                        help="reference method (default: the recipe's; for 'v2' and 'v3' the teacher chosen in chapter 01)")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default runs/production/<name>)")
     parser.add_argument("--label-only", action="store_true",
                         help="only label the recipe's initial structures with its reference (cached; the active "
@@ -287,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = "python -m softlattice.perovskite.workflows.potential " + " ".join(argv if argv is not None else sys.argv[1:])
     reference = args.reference
-    if reference is None and args.recipe == "v2":
+    if reference is None and RECIPES[args.recipe]["reference"] is None:
         choice = json.loads((DATA_DIR / "reference" / "teacher" / "choice.json").read_text())
         reference = choice["teacher"]
     try:
