@@ -1,6 +1,7 @@
 """FA rotation paths, NEB end states, phase energies' input checks, stability-check bookkeeping."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from ase.calculators.lj import LennardJones
 
@@ -195,3 +196,23 @@ def test_a_model_measured_at_its_own_geometries_agrees_with_itself_exactly():
     assert list(table.converged) == [True, False]
     with pytest.raises(ValueError, match="more than one a0a0a0"):
         energies_at_reference_geometries(model, cells + cells[:1])
+
+
+def test_phase_order_only_measures_the_nep_at_its_teachers_committed_cells(tmp_path):
+    import json
+    from pathlib import Path
+
+    from softlattice.perovskite.workflows.checks import TEACHER_RELAXED, main, reference_relaxed
+    model = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-v2" / "nep.txt"
+    teacher = json.loads((model.parent / "provenance.json").read_text())["parameters"]["reference"]
+    assert main(["--model", str(model), "--profile", "v2", "--save", str(tmp_path), "--phase-order-only"]) == 0
+    table = pd.read_csv(tmp_path / "phase_order.csv")
+    relaxed = reference_relaxed(teacher)
+    assert len(table) == sum(a.info["glazer"] != "a0a0a0" for a in relaxed) and "a0a0a0" not in set(table.glazer)
+    assert json.loads((tmp_path / "provenance.json").read_text())["inputs"]["teacher_relaxed_sha256_16"]
+    assert not (tmp_path / "stability.csv").exists()  # nothing else ran
+    assert reference_relaxed("no-such-teacher") == [] and reference_relaxed(teacher, tmp_path / "none.gz") == []
+    with pytest.raises(SystemExit):
+        main(["--model", str(model), "--reference", "chgnet-r2scan+d3x", "--save", str(tmp_path / "b"),
+              "--phase-order-only"])
+    assert TEACHER_RELAXED.is_file()

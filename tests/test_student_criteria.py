@@ -71,3 +71,19 @@ def test_a_loop_stopped_by_saturation_says_so_and_misses_the_spread_target():
     row = student_criteria(generations, 0.09, phase_energy_agreement(phases(3.0), "teacher"), stability, 50.0,
                            1.1, None).set_index("criterion").loc["active learning stops by its rule"]
     assert "spread saturated" in row.measured and not row.met
+
+
+def test_phase_order_at_the_teachers_cells_counts_kept_and_reversed_orders():
+    from softlattice.perovskite.student_criteria import phase_order_summary, tetragonal_order
+    rows = []
+    # arrangement 0 keeps a0a0c- below a0a0c+ (both), arrangement 1 reverses it
+    for arrangement, (ref_minus, ref_plus, nep_minus, nep_plus) in enumerate([(-30, -10, -28, -12), (-20, -10, -5, -15)]):
+        for glazer, ref, nep in (("a0a0c-", ref_minus, nep_minus), ("a0a0c+", ref_plus, nep_plus)):
+            rows.append(dict(fa_fraction=1.0, arrangement=arrangement, glazer=glazer, reference_meV_per_fu=ref,
+                             nep_meV_per_fu=nep, difference_meV_per_fu=nep - ref, converged=True))
+    table = pd.DataFrame(rows)
+    order = tetragonal_order(table)
+    assert list(order.reference_meV_per_fu) == [-20, -10] and list(order.nep_meV_per_fu) == [-16, 10]
+    assert list(order.same_order) == [True, False]
+    summary = phase_order_summary(table)
+    assert "largest 15.0 meV/f.u. (a0a0c- at x = 1)" in summary and "kept in 1 of 2" in summary

@@ -23,6 +23,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.constraints import FixAtoms
 from ase.filters import FrechetCellFilter
+from ase.io import read
 from ase.mep import NEB
 from ase.neighborlist import neighbor_list
 from ase.optimize import FIRE
@@ -31,6 +32,7 @@ from scipy.spatial.transform import Rotation
 from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
+from softlattice.infra.paths import DATA_DIR
 from softlattice.infra.profiles import settings_from_mapping
 from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.resultsets import ResultSet, obtain
@@ -423,6 +425,17 @@ def check_settings(values: dict) -> CheckSettings:
 
 CHECK_FILES = ("neb.csv", "phases.csv", "stability.csv", "stability_observations.csv.gz", "masses.csv")
 TILT_FILES = ("tilts.csv", "tilts_observations.csv.gz")
+OPTIONAL_FILES = TILT_FILES + ("phase_order.csv",)
+TEACHER_RELAXED = DATA_DIR / "reference" / "teacher" / "relaxed_structures.extxyz.gz"
+"""The teacher screen's relaxed tilt phases (every candidate's), the geometries of ``phase_order.csv``."""
+
+
+def reference_relaxed(reference: str, path: str | Path = TEACHER_RELAXED) -> list[Atoms]:
+    """The relaxed tilt phases of ``reference`` in the teacher screen's result set (empty when it
+    relaxed none there)."""
+    if not Path(path).is_file():
+        return []
+    return [a for a in read(path, ":") if a.info.get("candidate") == reference]
 
 
 def run_checks(model: str | None, reference: str, settings: CheckSettings, output_dir: str,
@@ -517,6 +530,10 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
         pd.concat([pd.read_csv(parts / f"{n}_observations.csv.gz") for n in names]) \
             .to_csv(output_dir / "tilts_observations.csv.gz", index=False)
         pd.concat([pd.read_csv(parts / f"{n}.csv") for n in names]).to_csv(output_dir / "tilts.csv", index=False)
+    relaxed = reference_relaxed(reference)
+    if relaxed and not (output_dir / "phase_order.csv").exists():
+        say(f"phase order at {len(relaxed)} relaxed cells of {reference}")
+        energies_at_reference_geometries(model, relaxed).to_csv(output_dir / "phase_order.csv", index=False)
     if not (output_dir / "masses.csv").exists():
         from softlattice.perovskite.workflows.masscheck import compare_masses
         say("heavy-hydrogen check")
@@ -528,8 +545,9 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
 
 def load_checks(folder: str) -> dict[str, pd.DataFrame]:
     """The tables of a finished check folder, keyed by file stem ('neb', 'phases', ...; 'tilts'
-    and 'tilts_observations' where the finite-temperature tilt test was run)."""
-    names = CHECK_FILES + tuple(name for name in TILT_FILES if (Path(folder) / name).exists())
+    and 'tilts_observations' where the finite-temperature tilt test was run, 'phase_order' where
+    the reference's relaxed cells were there to test it)."""
+    names = CHECK_FILES + tuple(name for name in OPTIONAL_FILES if (Path(folder) / name).exists())
     return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in names}
 
 
@@ -563,8 +581,8 @@ def energies_at_reference_geometries(model: str | Path, relaxed: Sequence[Atoms]
     untilted = table[table.glazer == "a0a0a0"].set_index(keys)
     if untilted.index.duplicated().any():
         raise ValueError("more than one a0a0a0 cell for one composition and arrangement")
-    tilted = table[table.glazer != "a0a0a0"].join(untilted[["reference", "nep", "converged"]], on=keys,
-                                                  rsuffix="_untilted").dropna(subset=["reference_untilted"])
+    tilted = table[table.glazer != "a0a0a0"].join(untilted[["reference", "nep", "converged"]].add_suffix("_untilted"),
+                                                  on=keys).dropna(subset=["reference_untilted"])
     return pd.DataFrame(dict(
         fa_fraction=tilted.fa_fraction, arrangement=tilted.arrangement, glazer=tilted.glazer,
         reference_meV_per_fu=tilted.reference - tilted.reference_untilted,
@@ -590,7 +608,8 @@ def model_criteria(model_folder: str | Path, transverse_slope: float, checks_fol
     history = pd.read_csv(model_folder / "history.csv")
     return student_criteria(pd.read_csv(model_folder / "generations.csv"), float(history.iloc[-1].rmse_forces_test),
                             phase_energy_agreement(tables["phases"], parameters["reference"]), tables["stability"],
-                            float(parameters["stability_ps"]), transverse_slope, tables.get("tilts"))
+                            float(parameters["stability_ps"]), transverse_slope, tables.get("tilts"),
+                            tables.get("phase_order"))
 
 
 def obtain_checks(model: str, reference: str, settings: CheckSettings, curated: str | None = None) -> ResultSet:
@@ -631,15 +650,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the tables in")
     parser.add_argument("--profile", default="v1", choices=sorted(CHECK_PROFILES),
                         help="check settings: 'v1' those of the first production model, 'v2' those of NEP v2")
+    parser.add_argument("--phase-order-only", action="store_true",
+                        help="only the NEP's energies at the reference's relaxed tilt phases (seconds; "
+                             "phase_order.csv); a later full run keeps them")
     args = parser.parse_args(argv)
     if args.reference is None:
         args.reference = model_reference(args.model)
     settings = check_settings(CHECK_PROFILES[args.profile])
-    run_checks(args.model, args.reference, settings, args.save, progress=True)
+    if args.phase_order_only:
+        relaxed = reference_relaxed(args.reference)
+        if args.model is None or not relaxed:
+            parser.error(f"--phase-order-only needs --model and relaxed cells of {args.reference!r} in {TEACHER_RELAXED}")
+        energies_at_reference_geometries(args.model, relaxed).to_csv(Path(args.save) / "phase_order.csv", index=False)
+    else:
+        run_checks(args.model, args.reference, settings, args.save, progress=True)
     if args.model is None:
         return 0
-    write_provenance(args.save, dict(asdict(settings), reference=args.reference),
-                     {"model_sha256_16": file_hash(args.model)},
+    inputs = {"model_sha256_16": file_hash(args.model)}
+    if (Path(args.save) / "phase_order.csv").exists():
+        inputs["teacher_relaxed_sha256_16"] = file_hash(TEACHER_RELAXED)
+    write_provenance(args.save, dict(asdict(settings), reference=args.reference), inputs,
                      command="python -m softlattice.perovskite.workflows.checks " + " ".join(argv or sys.argv[1:]))
     return 0
 
