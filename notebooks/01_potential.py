@@ -784,8 +784,34 @@ for tuned_name in [c for c in criteria.candidate if c.startswith("sevennet-pw-ft
 lines.append(f"- **Choice.** {reason[:1].upper() + reason[1:]}.")
 display(Markdown("\n".join(lines)))
 
+# %% [markdown]
+# ### Does a student keep its teacher's phase order?
+#
+# The phase energies of the checks above come from relaxations that each method runs on its own,
+# and most stop before they converge; two relaxations that stop in different places differ by more
+# than the few meV/f.u. at stake. The cleaner test evaluates each student of the chosen teacher at
+# the cells the **teacher** relaxed (the tilt-phase relaxations in this page's teacher result set) and
+# compares energies there, relative to the same arrangement's a0a0a0 cell
+# ({func}`softlattice.perovskite.workflows.checks.energies_at_reference_geometries`; seconds per model:
+# `python -m softlattice.perovskite.workflows.checks --model data/models/NAME/nep.txt --phase-order-only
+# --save data/models/NAME/checks`). The table gives E(a0a0c-) - E(a0a0c+) in meV/f.u. per composition
+# and arrangement (negative: a0a0c- lower), for the teacher and for each student at the teacher's cells.
+
 # %% tags=["remove-input"]
 from softlattice.perovskite.workflows import teacher as teacher_workflow
 
 chosen_students = [] if not teacher["choice"]["teacher"] else teacher_workflow.students_of(teacher["choice"]["teacher"])
+student_orders = teacher_workflow.students_phase_order(chosen_students)
+if student_orders.empty:
+    display(Markdown("No committed student of the chosen teacher has been measured at the teacher's cells yet."))
+else:
+    order_table = student_orders.pivot_table(index=["fa_fraction", "arrangement"], columns="model",
+                                             values="nep_meV_per_fu").round(1)
+    order_table.insert(0, "teacher", student_orders.groupby(["fa_fraction", "arrangement"]).reference_meV_per_fu.first()
+                       .round(1))
+    display(plotting.markdown_table(order_table.reset_index().rename(columns={"fa_fraction": "x"})))
+    display(Markdown("\n".join(f"- **{model}**: {group.summary.iloc[0]}."
+                                for model, group in student_orders.groupby("model", sort=False))))
+
+# %% tags=["remove-input"]
 display(Markdown(teacher_outlook(teacher["choice"]["teacher"], settings["reference"], chosen_students)))

@@ -209,7 +209,9 @@ def test_phase_order_only_measures_the_nep_at_its_teachers_committed_cells(tmp_p
     table = pd.read_csv(tmp_path / "phase_order.csv")
     relaxed = reference_relaxed(teacher)
     assert len(table) == sum(a.info["glazer"] != "a0a0a0" for a in relaxed) and "a0a0a0" not in set(table.glazer)
-    assert json.loads((tmp_path / "provenance.json").read_text())["inputs"]["teacher_relaxed_sha256_16"]
+    record = json.loads((tmp_path / "provenance.json").read_text())
+    assert record["teacher_relaxed_sha256_16"] and list(record["inputs"]) == ["model_sha256_16"]
+    assert record["parameters"] == {"reference": teacher, "phase_order_only": True}
     assert not (tmp_path / "stability.csv").exists()  # nothing else ran
     assert reference_relaxed("no-such-teacher") == [] and reference_relaxed(teacher, tmp_path / "none.gz") == []
     with pytest.raises(SystemExit):

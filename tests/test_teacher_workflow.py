@@ -82,4 +82,18 @@ def test_the_committed_students_of_a_teacher_are_found_by_their_provenance(tmp_p
     (tmp_path / "no-record").mkdir()
     assert [p.name for p in teacher.students_of("teacher-x", tmp_path)] == ["a", "c"]
     outlook = teacher.teacher_outlook("teacher-x", "chgnet-r2scan", teacher.students_of("teacher-x", tmp_path))
-    assert "NEP v2, is trained" in outlook and "still show the student of chgnet-r2scan" in outlook
+    assert "students are trained (`" in outlook and "still show the student of chgnet-r2scan" in outlook
+    assert outlook.count("`") == 4  # both students named
+
+
+def test_students_phase_order_reads_each_students_table_and_skips_those_without(tmp_path):
+    import pandas as pd
+    rows = [dict(fa_fraction=1.0, arrangement=0, glazer=g, reference_meV_per_fu=r, nep_meV_per_fu=n,
+                 difference_meV_per_fu=n - r, converged=True) for g, r, n in (("a0a0c-", -30, 10), ("a0a0c+", -20, -5))]
+    (tmp_path / "v2" / "checks").mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(tmp_path / "v2" / "checks" / "phase_order.csv", index=False)
+    (tmp_path / "v3").mkdir()
+    table = teacher.students_phase_order([tmp_path / "v2", tmp_path / "v3"])
+    assert list(table.model) == ["v2"] and list(table.reference_meV_per_fu) == [-10] and list(table.nep_meV_per_fu) == [15]
+    assert not table.same_order.iloc[0] and "kept in 0 of 1" in table.summary.iloc[0]
+    assert teacher.students_phase_order([tmp_path / "v3"]).empty

@@ -62,6 +62,7 @@ from softlattice.models.reference import (
 from softlattice.perovskite import teacher_criteria
 from softlattice.perovskite.force_scale import force_scale, force_slope
 from softlattice.perovskite.structures import build_mixed_perovskite, build_perovskite
+from softlattice.perovskite.student_criteria import phase_order_summary, tetragonal_order
 from softlattice.perovskite.teacher_criteria import choose_teacher, criteria_table
 from softlattice.perovskite.tilts import measure_tilt_angles
 from softlattice.perovskite.workflows.screening import VALIDATION_DIR, load_dft_validation
@@ -635,6 +636,22 @@ def students_of(reference: str, models_dir: str | Path = DATA_DIR / "models") ->
     return found
 
 
+def students_phase_order(students: Sequence[Path]) -> pd.DataFrame:
+    """The a0a0c-/a0a0c+ order of each student at its teacher's relaxed cells
+    (:func:`softlattice.perovskite.student_criteria.tetragonal_order` of ``<student>/checks/phase_order.csv``),
+    one row per student, composition and arrangement, with column ``model`` (the folder's name) and
+    ``summary`` (:func:`softlattice.perovskite.student_criteria.phase_order_summary`); students
+    without that table are left out."""
+    frames = []
+    for folder in students:
+        path = Path(folder) / "checks" / "phase_order.csv"
+        if path.is_file():
+            table = pd.read_csv(path)
+            frames.append(tetragonal_order(table).assign(model=Path(folder).name, summary=phase_order_summary(table)))
+    columns = ["fa_fraction", "arrangement", "reference_meV_per_fu", "nep_meV_per_fu", "same_order", "model", "summary"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
 def teacher_outlook(chosen: str | None, default_reference: str = "chgnet-r2scan",
                     students: Sequence[Path] = ()) -> str:
     """The closing paragraph of chapter 01's teacher section, for the rule's choice (None: none),
@@ -647,10 +664,11 @@ def teacher_outlook(chosen: str | None, default_reference: str = "chgnet-r2scan"
                 "checks and the targets table earlier on this page say how far its student keeps the teacher's "
                 "physics, and the tilt test there is the first finite-temperature test of the teacher itself.")
     if chosen and students:
+        trained = ", ".join(f"`{display_path(path)}`" for path in students)
         return ("What this does *not* establish yet: a potential for the MD chapters. "
                 f"The rule chooses **{chosen}**, and "
-                f"its student, NEP v2, is trained (`{display_path(students[0])}`); its checks against the teacher "
-                "and the runs of chapters 02-05 with it are not committed yet, so this page and those chapters still "
+                f"its students are trained ({trained}); their full checks against the teacher "
+                "and the runs of chapters 02-05 with them are not committed yet, so this page and those chapters still "
                 f"show the student of {default_reference}, and inherit that reference's softness. The choice rests on "
                 "the relaxations listed above and on plane-wave labels at 400 eV and the Γ point, whose basis-set and "
                 "k-point errors are shown above.")
