@@ -165,6 +165,13 @@ def relaxed_count(recipe: dict[str, Any]) -> int:
     return len(spec["fa_fractions"]) * len(spec["glazers"]) * len(spec["seeds"]) * per_relaxation
 
 
+def recipe_inputs(recipe: dict[str, Any]) -> dict[str, str]:
+    """The files a recipe's model depends on beyond its parameters, by content hash: the relaxer
+    model of its relaxed phases (none without them)."""
+    spec = recipe.get("relaxed")
+    return {"relaxer": file_hash(DATA_DIR / "models" / spec["relaxer"] / "nep.txt")} if spec else {}
+
+
 def refinement_structures(recipe: dict[str, Any], work_dir: str | Path) -> list[Atoms]:
     """The recipe's relaxed phases (:func:`relaxed_tilt_phases` with the model ``data/models/<relaxer>``),
     written once to ``work_dir/refinement.extxyz`` and read back from there (a resumed run labels
@@ -302,9 +309,7 @@ def build_production_model(output_dir: str | Path, parameters: dict[str, Any], w
             shutil.copyfileobj(source, target)
     origins = pd.Series([a.info.get("origin", "?") for a in training_set]).value_counts().to_dict()
     last = final[0].history.iloc[-1]
-    inputs = ({"relaxer": file_hash(DATA_DIR / "models" / recipe["relaxed"]["relaxer"] / "nep.txt")}
-              if recipe.get("relaxed") else {})
-    write_provenance(output_dir, parameters=parameters, inputs=inputs, command=command,
+    write_provenance(output_dir, parameters=parameters, inputs=recipe_inputs(parameters), command=command,
                      n_labelled=len(result.labelled), n_trainable=len(training_set), n_train=len(train),
                      n_test=len(test), n_left_out_by_force=len(result.labelled) - len(training_set),
                      origins=origins,
@@ -322,7 +327,7 @@ def obtain_production_model(parameters: dict[str, Any], stored: Sequence[str | P
     A result set holding ``nep.txt``, the training and test sets and the learning history.
     """
     work_dir = RUNS_DIR / "production" / f"{parameters['recipe']}-{result_key(parameters, {})}"
-    return obtain("models", parameters, {},
+    return obtain("models", parameters, recipe_inputs(parameters),
                   lambda folder: build_production_model(folder, parameters, work_dir=work_dir, progress=False,
                                                         command="python -m softlattice.perovskite.workflows.potential"),
                   committed=stored, command="python -m softlattice.perovskite.workflows.potential")
