@@ -218,3 +218,20 @@ def test_phase_order_only_measures_the_nep_at_its_teachers_committed_cells(tmp_p
         main(["--model", str(model), "--reference", "chgnet-r2scan+d3x", "--save", str(tmp_path / "b"),
               "--phase-order-only"])
     assert TEACHER_RELAXED.is_file()
+
+
+def test_stability_runs_in_two_processes_write_what_one_process_writes(tmp_path):
+    from pathlib import Path
+
+    from softlattice.perovskite.workflows.checks import _run_each, _stability_part, check_settings
+    model = str(Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-v2" / "nep.txt")
+    settings = check_settings(dict(stability_fa_fractions=[0.0, 1.0], stability_ps=0.1, stability_nve_ps=0.05,
+                                   stability_repeat=2))
+    for workers in (1, 2):
+        parts = tmp_path / f"workers_{workers}"
+        parts.mkdir()
+        _run_each(_stability_part, [(model, x, settings, parts) for x in (0.0, 1.0)], workers)
+    for name in ("stability_0.csv", "stability_1.csv", "stability_0_observations.csv.gz", "stability_1_observations.csv.gz"):
+        one, two = (pd.read_csv(tmp_path / f"workers_{w}" / name) for w in (1, 2))
+        pd.testing.assert_frame_equal(one, two)
+    assert pd.read_csv(tmp_path / "workers_2" / "stability_1.csv").fa_fraction.iloc[0] == 1.0

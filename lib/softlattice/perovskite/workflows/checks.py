@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -29,7 +30,7 @@ from ase.neighborlist import neighbor_list
 from ase.optimize import FIRE
 from scipy.spatial.transform import Rotation
 
-from softlattice.infra.cli import writable_folder
+from softlattice.infra.cli import positive_int, writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
 from softlattice.infra.paths import DATA_DIR
@@ -438,14 +439,52 @@ def reference_relaxed(reference: str, path: str | Path = TEACHER_RELAXED) -> lis
     return [a for a in read(path, ":") if a.info.get("candidate") == reference]
 
 
+def _stability_part(model: str, x: float, settings: CheckSettings, parts: Path) -> None:
+    """One composition's stability run, written to ``parts`` (a unit of :func:`run_checks`)."""
+    result = stability_check(model, x, settings.stability_temperature, settings.stability_ps,
+                             settings.stability_nve_ps, settings.stability_repeat, settings.seed,
+                             checkpoint_dir=parts / f"stability_{x:g}_md")
+    result.observations.assign(fa_fraction=x).to_csv(parts / f"stability_{x:g}_observations.csv.gz", index=False)
+    pd.DataFrame([dict(fa_fraction=x, survived=result.survived, reached_ps=result.reached_ps,
+                       longest_bond_ratio=result.longest_bond_ratio,
+                       largest_cation_shift_A=result.largest_cation_shift,
+                       nve_drift_meV_per_atom_per_ps=result.nve_drift_meV_per_atom_per_ps,
+                       message=result.message, method="NEP")]).to_csv(parts / f"stability_{x:g}.csv", index=False)
+
+
+def _tilt_part(model: str, x: float, start: str, temperature: float, noise: pd.DataFrame, settings: CheckSettings,
+               parts: Path) -> None:
+    """One tilt-persistence run, written to ``parts`` (a unit of :func:`run_checks`)."""
+    name = f"tilt_{x:g}_{start}_{temperature:g}K"
+    row, observations = tilt_persistence(model, x, start, temperature, noise, settings.tilt_ps, settings.tilt_repeat,
+                                         settings.tilt_window_ps, settings.tilt_n_sigma, settings.seed,
+                                         checkpoint_dir=parts / f"{name}_md")
+    observations.assign(fa_fraction=x, start=start, temperature=temperature) \
+        .to_csv(parts / f"{name}_observations.csv.gz", index=False)
+    pd.DataFrame([dict(row, method="NEP")]).to_csv(parts / f"{name}.csv", index=False)
+
+
+def _run_each(function: Callable, tasks: Sequence[tuple], workers: int) -> None:
+    """``function(*task)`` for every task: in this process, or ``workers`` processes at a time
+    (each task writes its own part file, so a kill loses only the unfinished ones)."""
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            function(*task)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(function, *task) for task in tasks]:
+            future.result()
+
+
 def run_checks(model: str | None, reference: str, settings: CheckSettings, output_dir: str,
-               progress: bool = False) -> dict[str, pd.DataFrame] | None:
+               progress: bool = False, workers: int = 1) -> dict[str, pd.DataFrame] | None:
     """Compute the checks for ``model`` (NEP file) and ``reference`` (named reference) and write
     :data:`CHECK_FILES` into ``output_dir``; every table has a ``method`` column ('NEP' or the
     reference name).
 
     Resumable: each method's part of the NEB and phase tables is kept in ``output_dir/parts`` and
-    each table is skipped when written. With ``model=None`` only the reference's parts are computed
+    each table is skipped when written. The MD runs (stability per composition, tilt tests) run
+    ``workers`` at a time (one core each). With ``model=None`` only the reference's parts are computed
     (they do not depend on the model, so they can run while the model trains) and None is returned.
     """
 
@@ -489,21 +528,9 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
     if model is None:
         return None
     if not (output_dir / "stability.csv").exists():
-        for x in settings.stability_fa_fractions:
-            part = parts / f"stability_{x:g}.csv"
-            if part.exists():
-                continue
-            say(f"stability x = {x}")
-            result = stability_check(model, x, settings.stability_temperature, settings.stability_ps,
-                                     settings.stability_nve_ps, settings.stability_repeat, settings.seed,
-                                     checkpoint_dir=parts / f"stability_{x:g}_md")
-            result.observations.assign(fa_fraction=x).to_csv(parts / f"stability_{x:g}_observations.csv.gz",
-                                                             index=False)
-            pd.DataFrame([dict(fa_fraction=x, survived=result.survived, reached_ps=result.reached_ps,
-                               longest_bond_ratio=result.longest_bond_ratio,
-                               largest_cation_shift_A=result.largest_cation_shift,
-                               nve_drift_meV_per_atom_per_ps=result.nve_drift_meV_per_atom_per_ps,
-                               message=result.message, method="NEP")]).to_csv(part, index=False)
+        todo = [x for x in settings.stability_fa_fractions if not (parts / f"stability_{x:g}.csv").exists()]
+        say(f"stability x = {', '.join(f'{x:g}' for x in todo)} ({workers} at a time)")
+        _run_each(_stability_part, [(model, x, settings, parts) for x in todo], workers)
         xs = settings.stability_fa_fractions
         pd.concat([pd.read_csv(parts / f"stability_{x:g}_observations.csv.gz") for x in xs]) \
             .to_csv(output_dir / "stability_observations.csv.gz", index=False)
@@ -511,21 +538,14 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
             .to_csv(output_dir / "stability.csv", index=False)
     if settings.tilt_cases and not (output_dir / "tilts.csv").exists():
         stability = pd.read_csv(output_dir / "stability_observations.csv.gz")
+        tasks = []
         for x, start in settings.tilt_cases:
             noise = stability[(stability.fa_fraction == x) & (stability.stage == "npt")]
             noise = noise[noise.time_ps > noise.time_ps.max() / 4]  # past the start from the ideal cell
-            for temperature in settings.tilt_temperatures:
-                name = f"tilt_{x:g}_{start}_{temperature:g}K"
-                if (parts / f"{name}.csv").exists():
-                    continue
-                say(f"tilt test x = {x} from {start} at {temperature:g} K")
-                row, observations = tilt_persistence(model, x, start, temperature, noise, settings.tilt_ps,
-                                                     settings.tilt_repeat, settings.tilt_window_ps,
-                                                     settings.tilt_n_sigma, settings.seed,
-                                                     checkpoint_dir=parts / f"{name}_md")
-                observations.assign(fa_fraction=x, start=start, temperature=temperature) \
-                    .to_csv(parts / f"{name}_observations.csv.gz", index=False)
-                pd.DataFrame([dict(row, method="NEP")]).to_csv(parts / f"{name}.csv", index=False)
+            tasks += [(model, x, start, temperature, noise, settings, parts) for temperature in settings.tilt_temperatures
+                      if not (parts / f"tilt_{x:g}_{start}_{temperature:g}K.csv").exists()]
+        say(f"tilt tests: {len(tasks)} to run ({workers} at a time)")
+        _run_each(_tilt_part, tasks, workers)
         names = [f"tilt_{x:g}_{start}_{t:g}K" for x, start in settings.tilt_cases for t in settings.tilt_temperatures]
         pd.concat([pd.read_csv(parts / f"{n}_observations.csv.gz") for n in names]) \
             .to_csv(output_dir / "tilts_observations.csv.gz", index=False)
@@ -650,6 +670,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the tables in")
     parser.add_argument("--profile", default="v1", choices=sorted(CHECK_PROFILES),
                         help="check settings: 'v1' those of the first production model, 'v2' those of NEP v2")
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="MD runs (stability per composition, tilt tests) at a time, one core each")
     parser.add_argument("--phase-order-only", action="store_true",
                         help="only the NEP's energies at the reference's relaxed tilt phases (seconds; "
                              "phase_order.csv); a later full run keeps them")
@@ -663,7 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--phase-order-only needs --model and relaxed cells of {args.reference!r} in {TEACHER_RELAXED}")
         energies_at_reference_geometries(args.model, relaxed).to_csv(Path(args.save) / "phase_order.csv", index=False)
     else:
-        run_checks(args.model, args.reference, settings, args.save, progress=True)
+        run_checks(args.model, args.reference, settings, args.save, progress=True, workers=args.workers)
     if args.model is None:
         return 0
     # the teacher cells' hash is a record, not an input: obtain_checks keys a check set by its model alone
