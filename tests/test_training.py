@@ -303,3 +303,20 @@ def test_refinement_cells_are_written_once_and_read_back(tmp_path, monkeypatch):
     assert potential.recipe_inputs(potential.recipe_parameters("v2", reference="t")) == {}
     v3 = potential.recipe_summary(potential.recipe_parameters("v3", reference="teacher"))
     assert "3. relaxed phases" in v3 and "relaxed by `mafa-v2`" in v3 and "(360 cells)" in v3 and "4. one final model" in v3
+
+
+def test_the_v3_rule_needs_better_order_smaller_differences_and_no_worse_forces():
+    import pandas as pd
+
+    from softlattice.perovskite.workflows.potential import v3_replaces_v2
+
+    def order(nep_minus, nep_plus):
+        return pd.DataFrame([dict(fa_fraction=1.0, arrangement=0, glazer=g, reference_meV_per_fu=r, nep_meV_per_fu=n,
+                                  difference_meV_per_fu=n - r) for g, r, n in (("a0a0c-", -30, nep_minus),
+                                                                               ("a0a0c+", -20, nep_plus))])
+    reversed_, kept = order(-5, -25), order(-29, -21)
+    verdict, reason = v3_replaces_v2(reversed_, kept, 0.130, 0.135)
+    assert verdict and "order kept in 1 of 1 pairs (v2: 0)" in reason and "+4 %" in reason
+    assert not v3_replaces_v2(reversed_, kept, 0.130, 0.150)[0]  # forces 15 % worse
+    assert not v3_replaces_v2(kept, reversed_, 0.130, 0.120)[0]  # order lost
+    assert not v3_replaces_v2(kept, kept, 0.130, 0.120)[0]  # nothing gained

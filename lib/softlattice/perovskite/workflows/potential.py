@@ -43,6 +43,7 @@ from softlattice.models.nep import HYPERPARAMETER_PRESETS, ensemble_spread, writ
 from softlattice.models.reference import label_structures
 from softlattice.models.splits import split_structures
 from softlattice.perovskite.structures import build_mixed_perovskite
+from softlattice.perovskite.student_criteria import tetragonal_order
 from softlattice.perovskite.training_sets import MA_FA_SPECIES, generate_structures, relaxed_tilt_phases
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -101,7 +102,30 @@ generations) and, before the final model, the tilt phases relaxed by NEP v2 at e
 random arrangements, with points on the way and strained copies, labelled by the teacher
 (:func:`softlattice.perovskite.training_sets.relaxed_tilt_phases`): NEP v2 put the FAPbI3 phases in
 the wrong order at the teacher's own relaxed geometries, and its training set held no relaxed
-cell."""
+cell. The rule that picks between them, fixed before v3 was measured: v3 replaces v2 if, at the
+teacher's relaxed cells (``phase_order.csv``), it keeps the teacher's a0a0c-/a0a0c+ order in more
+(composition, arrangement) pairs than v2 and has the smaller median |difference|, and its test force
+RMSE against the teacher is at most 10 % above v2's (:data:`V3_RULE`)."""
+
+V3_RULE = dict(more_orders_kept=True, smaller_median_difference=True, max_force_rmse_ratio=1.10)
+"""The rule, fixed before NEP v3 was measured, by which v3 replaces v2 (see :data:`RECIPES`)."""
+
+
+def v3_replaces_v2(order_v2: pd.DataFrame, order_v3: pd.DataFrame, rmse_v2: float, rmse_v3: float
+                   ) -> tuple[bool, str]:
+    """:data:`V3_RULE` applied to the two models' ``phase_order.csv`` tables (at the same teacher
+    cells) and test force RMSEs (eV/Å); returns the verdict and a sentence that says why."""
+    kept = {name: int(tetragonal_order(table).same_order.sum()) for name, table in (("v2", order_v2), ("v3", order_v3))}
+    pairs = len(tetragonal_order(order_v3))
+    median = {name: float(table.difference_meV_per_fu.abs().median())
+              for name, table in (("v2", order_v2), ("v3", order_v3))}
+    ratio = rmse_v3 / rmse_v2
+    verdict = (kept["v3"] > kept["v2"] and median["v3"] < median["v2"]
+               and ratio <= V3_RULE["max_force_rmse_ratio"])
+    reason = (f"order kept in {kept['v3']} of {pairs} pairs (v2: {kept['v2']}), median |difference| "
+              f"{median['v3']:.1f} meV/f.u. (v2: {median['v2']:.1f}), test force RMSE {1000 * rmse_v3:.0f} meV/Å "
+              f"({100 * (ratio - 1):+.0f} % against v2)")
+    return verdict, reason
 
 
 def recipe_summary(parameters: dict[str, Any]) -> str:
