@@ -104,6 +104,10 @@ def test_label_cache_hits_and_misses(tmp_path):
     moved = structures[0].copy()
     moved.positions[0, 0] += 0.01
     assert structure_hash(moved) != structure_hash(structures[0])
+    tagged = structures[2].copy()
+    tagged.info["origin"] = "systematic"
+    assert label_structures([tagged], lj(), name="lj", cache_dir=tmp_path)[0].info["origin"] == "systematic"
+    assert CountingLJ.calls == 4  # a hit written by an untagged caller still carries this caller's tags
 
 
 @pytest.mark.parametrize("call, message", [

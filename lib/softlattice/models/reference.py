@@ -278,6 +278,9 @@ def label_structures(structures: Sequence[Atoms], reference: str | Calculator = 
             # read back what was stored, so a fresh label and a cached one are the same numbers
             # (extxyz rounds): a resumed run then trains on exactly what an uninterrupted one did
             cached = cache.get(atoms)
+        # the caller's tags (origin, phase, ...) describe this use of the structure; a cache entry
+        # written by another caller may carry none
+        cached.info.update(atoms.info)
         cached.info["reference"] = name
         labelled.append(cached)
     return labelled
