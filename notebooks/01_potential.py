@@ -803,12 +803,13 @@ from softlattice.perovskite.workflows import teacher as teacher_workflow
 chosen_students = [] if not teacher["choice"]["teacher"] else teacher_workflow.students_of(teacher["choice"]["teacher"])
 student_orders = teacher_workflow.students_phase_order(chosen_students)
 if student_orders.empty:
-    display(Markdown("No committed student of the chosen teacher has been measured at the teacher's cells yet."))
+    display(Markdown("No committed student of the chosen teacher has been measured at the teacher's cells "
+                     "yet."))
 else:
     order_table = student_orders.pivot_table(index=["fa_fraction", "arrangement"], columns="model",
                                              values="nep_meV_per_fu").round(1)
-    order_table.insert(0, "teacher", student_orders.groupby(["fa_fraction", "arrangement"]).reference_meV_per_fu.first()
-                       .round(1))
+    teacher_order = student_orders.groupby(["fa_fraction", "arrangement"]).reference_meV_per_fu.first()
+    order_table.insert(0, "teacher", teacher_order.round(1))
     display(plotting.markdown_table(order_table.reset_index().rename(columns={"fa_fraction": "x"})))
     display(Markdown("\n".join(f"- **{model}**: {group.summary.iloc[0]}."
                                 for model, group in student_orders.groupby("model", sort=False))))

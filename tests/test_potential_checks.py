@@ -231,7 +231,8 @@ def test_stability_runs_in_two_processes_write_what_one_process_writes(tmp_path)
         parts = tmp_path / f"workers_{workers}"
         parts.mkdir()
         _run_each(_stability_part, [(model, x, settings, parts) for x in (0.0, 1.0)], workers)
-    for name in ("stability_0.csv", "stability_1.csv", "stability_0_observations.csv.gz", "stability_1_observations.csv.gz"):
+    for name in ("stability_0.csv", "stability_1.csv", "stability_0_observations.csv.gz",
+                 "stability_1_observations.csv.gz"):
         one, two = (pd.read_csv(tmp_path / f"workers_{w}" / name) for w in (1, 2))
         pd.testing.assert_frame_equal(one, two)
     assert pd.read_csv(tmp_path / "workers_2" / "stability_1.csv").fa_fraction.iloc[0] == 1.0

@@ -77,7 +77,8 @@ def test_phase_order_at_the_teachers_cells_counts_kept_and_reversed_orders():
     from softlattice.perovskite.student_criteria import phase_order_summary, tetragonal_order
     rows = []
     # arrangement 0 keeps a0a0c- below a0a0c+ (both), arrangement 1 reverses it
-    for arrangement, (ref_minus, ref_plus, nep_minus, nep_plus) in enumerate([(-30, -10, -28, -12), (-20, -10, -5, -15)]):
+    cases = [(-30, -10, -28, -12), (-20, -10, -5, -15)]
+    for arrangement, (ref_minus, ref_plus, nep_minus, nep_plus) in enumerate(cases):
         for glazer, ref, nep in (("a0a0c-", ref_minus, nep_minus), ("a0a0c+", ref_plus, nep_plus)):
             rows.append(dict(fa_fraction=1.0, arrangement=arrangement, glazer=glazer, reference_meV_per_fu=ref,
                              nep_meV_per_fu=nep, difference_meV_per_fu=nep - ref, converged=True))

@@ -94,6 +94,7 @@ def test_students_phase_order_reads_each_students_table_and_skips_those_without(
     pd.DataFrame(rows).to_csv(tmp_path / "v2" / "checks" / "phase_order.csv", index=False)
     (tmp_path / "v3").mkdir()
     table = teacher.students_phase_order([tmp_path / "v2", tmp_path / "v3"])
-    assert list(table.model) == ["v2"] and list(table.reference_meV_per_fu) == [-10] and list(table.nep_meV_per_fu) == [15]
+    assert list(table.model) == ["v2"] and list(table.reference_meV_per_fu) == [-10]
+    assert list(table.nep_meV_per_fu) == [15]
     assert not table.same_order.iloc[0] and "kept in 0 of 1" in table.summary.iloc[0]
     assert teacher.students_phase_order([tmp_path / "v3"]).empty

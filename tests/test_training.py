@@ -299,14 +299,16 @@ def test_refinement_cells_are_written_once_and_read_back(tmp_path, monkeypatch):
     assert len(first) == potential.relaxed_count(recipe) == 1 * 1 * 1 * (1 + 1 + 1)
     monkeypatch.setattr(potential, "relaxed_tilt_phases", lambda *a, **k: pytest.fail("relaxed again"))
     again = potential.refinement_structures(recipe, tmp_path)
-    assert all(np.array_equal(a.positions, b.positions) and np.array_equal(a.cell, b.cell) for a, b in zip(first, again))
+    assert all(np.array_equal(a.positions, b.positions) and np.array_equal(a.cell, b.cell)
+               for a, b in zip(first, again))
     assert potential.refinement_structures(potential.recipe_parameters("v2", reference="t"), tmp_path) == []
     from softlattice.infra.keys import file_hash
     relaxer = potential.DATA_DIR / "models" / "mafa-v2" / "nep.txt"
     assert potential.recipe_inputs(recipe) == {"relaxer": file_hash(relaxer)}
     assert potential.recipe_inputs(potential.recipe_parameters("v2", reference="t")) == {}
     v3 = potential.recipe_summary(potential.recipe_parameters("v3", reference="teacher"))
-    assert "3. relaxed phases" in v3 and "relaxed by `mafa-v2`" in v3 and "(360 cells)" in v3 and "4. one final model" in v3
+    assert "3. relaxed phases" in v3 and "relaxed by `mafa-v2`" in v3 and "(360 cells)" in v3
+    assert "4. one final model" in v3
 
 
 def test_the_v3_rule_needs_better_order_smaller_differences_and_no_worse_forces():

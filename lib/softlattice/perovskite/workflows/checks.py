@@ -542,7 +542,8 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
         for x, start in settings.tilt_cases:
             noise = stability[(stability.fa_fraction == x) & (stability.stage == "npt")]
             noise = noise[noise.time_ps > noise.time_ps.max() / 4]  # past the start from the ideal cell
-            tasks += [(model, x, start, temperature, noise, settings, parts) for temperature in settings.tilt_temperatures
+            tasks += [(model, x, start, temperature, noise, settings, parts)
+                      for temperature in settings.tilt_temperatures
                       if not (parts / f"tilt_{x:g}_{start}_{temperature:g}K.csv").exists()]
         say(f"tilt tests: {len(tasks)} to run ({workers} at a time)")
         _run_each(_tilt_part, tasks, workers)
@@ -682,7 +683,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.phase_order_only:
         relaxed = reference_relaxed(args.reference)
         if args.model is None or not relaxed:
-            parser.error(f"--phase-order-only needs --model and relaxed cells of {args.reference!r} in {TEACHER_RELAXED}")
+            parser.error(f"--phase-order-only needs --model and relaxed cells of {args.reference!r} "
+                         f"in {TEACHER_RELAXED}")
         energies_at_reference_geometries(args.model, relaxed).to_csv(Path(args.save) / "phase_order.csv", index=False)
     else:
         run_checks(args.model, args.reference, settings, args.save, progress=True, workers=args.workers)

@@ -364,7 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--recipe", default="full", choices=sorted(RECIPES))
     parser.add_argument("--reference", default=None,
-                        help="reference method (default: the recipe's; for 'v2' and 'v3' the teacher chosen in chapter 01)")
+                        help="reference method (default: the recipe's; for 'v2' and 'v3' the teacher chosen in "
+                             "chapter 01)")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default runs/production/<name>)")
     parser.add_argument("--label-only", action="store_true",
                         help="only label the recipe's initial structures with its reference (cached; the active "
