@@ -236,3 +236,10 @@ def test_stability_runs_in_two_processes_write_what_one_process_writes(tmp_path)
         one, two = (pd.read_csv(tmp_path / f"workers_{w}" / name) for w in (1, 2))
         pd.testing.assert_frame_equal(one, two)
     assert pd.read_csv(tmp_path / "workers_2" / "stability_1.csv").fa_fraction.iloc[0] == 1.0
+
+
+def test_check_settings_by_profile_name():
+    from softlattice.perovskite.workflows.checks import NEP_V2_CHECKS, check_settings
+    assert check_settings("v2") == check_settings(NEP_V2_CHECKS) and check_settings("v1") == CheckSettings()
+    with pytest.raises(ValueError, match="unknown check profile 'v9'; allowed: v1, v2"):
+        check_settings("v9")

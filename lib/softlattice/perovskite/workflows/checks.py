@@ -419,8 +419,13 @@ CHECK_PROFILES: dict[str, dict] = {"v1": {}, "v2": NEP_V2_CHECKS}
 checked with, 'v2' :data:`NEP_V2_CHECKS`."""
 
 
-def check_settings(values: dict) -> CheckSettings:
-    """:class:`CheckSettings` from a plain mapping (lists become tuples; unknown names are refused)."""
+def check_settings(values: dict | str) -> CheckSettings:
+    """:class:`CheckSettings` from a plain mapping (lists become tuples; unknown names are refused)
+    or from the name of one of :data:`CHECK_PROFILES`."""
+    if isinstance(values, str):
+        if values not in CHECK_PROFILES:
+            raise ValueError(f"unknown check profile {values!r}; allowed: {', '.join(CHECK_PROFILES)}")
+        values = CHECK_PROFILES[values]
     return settings_from_mapping(CheckSettings, values, "check setting")
 
 
