@@ -326,3 +326,37 @@ def test_the_v3_rule_needs_better_order_smaller_differences_and_no_worse_forces(
     assert not v3_replaces_v2(reversed_, kept, 0.130, 0.150)[0]  # forces 15 % worse
     assert not v3_replaces_v2(kept, reversed_, 0.130, 0.120)[0]  # order lost
     assert not v3_replaces_v2(kept, kept, 0.130, 0.120)[0]  # nothing gained
+
+
+def test_perturbed_copies_keep_the_cell_strain_it_and_rattle_it_without_overlaps():
+    from softlattice.perovskite.structures import build_mixed_perovskite
+    from softlattice.perovskite.training_sets import perturbed_copies
+    cell = build_mixed_perovskite(1.0, 2, glazer="a0a0c-", tilt_angle=8.0, seed=1)
+    cell.info["glazer"] = "a0a0c-"
+    copies = perturbed_copies([cell], strains=[-0.015, 0.015], rattles=[0.02, 0.05], copies=3, seed=0)
+    assert len(copies) == 1 + 2 + 3 * 2
+    assert np.array_equal(copies[0].positions, cell.positions) and copies[0].info["origin"] == "teacher-relaxed"
+    assert np.isclose(copies[1].get_volume(), cell.get_volume() * 0.985 ** 3)
+    heavy = ~np.isin(cell.numbers, (1, 6, 7))
+    for rattled, amplitude in zip(copies[3:], [0.02] * 3 + [0.05] * 3):
+        shift = rattled.positions - cell.positions
+        assert rattled.info["rattle"] == amplitude and rattled.info["glazer"] == "a0a0c-"
+        assert 0.5 * amplitude < shift[heavy].std() < 1.5 * amplitude  # Pb and I by the amplitude
+        assert shift[~heavy].std() < 0.5 * amplitude  # molecules by 0.3 of it
+    assert not np.array_equal(copies[3].positions, copies[4].positions)
+    with pytest.raises(ValueError, match="rattles"):
+        perturbed_copies([cell], [], [0.0], 1)
+
+
+def test_v4_learns_the_teachers_end_member_cells_and_keeps_the_mixed_ones_out():
+    from softlattice.perovskite.workflows import potential
+    from softlattice.perovskite.workflows.checks import reference_relaxed
+    teacher = "sevennet-pw-ft-ef-last+d3"
+    recipe = potential.recipe_parameters("v4", reference=teacher)
+    cells = potential.teacher_relaxed_cells(recipe)
+    assert cells and {float(a.info["fa_fraction"]) for a in cells} <= {0.0, 1.0}
+    assert len(cells) == sum(float(a.info["fa_fraction"]) in (0.0, 1.0) for a in reference_relaxed(teacher))
+    assert "teacher_cells" in potential.recipe_inputs(recipe) and "4. the teacher's own relaxed" in \
+        potential.recipe_summary(recipe) and "5. one final model" in potential.recipe_summary(recipe)
+    with pytest.raises(ValueError, match="no relaxed cells of 'nobody'"):
+        potential.teacher_relaxed_cells(potential.recipe_parameters("v4", reference="nobody"))

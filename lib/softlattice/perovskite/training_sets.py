@@ -131,3 +131,41 @@ def relaxed_tilt_phases(calculator: Calculator, fa_fractions: Sequence[float], g
                                      strain=strain, relax_step=int(step), relax_converged=converged)
                     structures.append(cell)
     return structures
+
+
+def perturbed_copies(cells: Sequence[Atoms], strains: Sequence[float], rattles: Sequence[float], copies: int,
+                     seed: int = 0, molecule_rattle_fraction: float = 0.3, origin: str = "teacher-relaxed"
+                     ) -> list[Atoms]:
+    """Each of ``cells`` as it is, under each isotropic strain (atoms scaled with the cell), and
+    ``copies`` times rattled by each amplitude (Å; H, C and N by ``molecule_rattle_fraction`` of it,
+    see :func:`generate_structures`): the neighbourhood of given minima, e.g. a reference's own
+    relaxed phases.
+
+    Returns
+    -------
+    ``len(cells) * (1 + len(strains) + copies * len(rattles))`` structures with the cells' ``info``
+    plus ``origin``, ``strain`` and ``rattle``.
+    """
+    if copies < 0 or any(r <= 0 for r in rattles):
+        raise ValueError(f"copies {copies!r} must be >= 0 and rattles {list(rattles)} Å > 0")
+    if any(abs(strain) > 0.15 for strain in strains):
+        raise ValueError(f"strains {list(strains)} must lie in [-0.15, 0.15]")
+    rng = np.random.default_rng(seed)
+    structures = []
+    for cell in cells:
+        plain = Atoms(cell.numbers, positions=cell.positions, cell=cell.cell, pbc=True)
+        plain.info.update(cell.info, origin=origin, strain=0.0, rattle=0.0)
+        structures.append(plain)
+        for strain in strains:
+            strained = plain.copy()
+            strained.set_cell(plain.cell.array * (1 + strain), scale_atoms=True)
+            strained.info.update(strain=float(strain))
+            structures.append(strained)
+        scale = np.where(np.isin(plain.numbers, (1, 6, 7)), molecule_rattle_fraction, 1.0)[:, None]
+        for rattle in rattles:
+            for _ in range(copies):
+                rattled = plain.copy()
+                _rattle_without_overlap(rattled, rattle * scale, rng)
+                rattled.info.update(rattle=float(rattle))
+                structures.append(rattled)
+    return structures
