@@ -314,18 +314,25 @@ def test_refinement_cells_are_written_once_and_read_back(tmp_path, monkeypatch):
 def test_the_v3_rule_needs_better_order_smaller_differences_and_no_worse_forces():
     import pandas as pd
 
-    from softlattice.perovskite.workflows.potential import v3_replaces_v2
+    from softlattice.perovskite.workflows.potential import student_replaces
 
     def order(nep_minus, nep_plus):
         return pd.DataFrame([dict(fa_fraction=1.0, arrangement=0, glazer=g, reference_meV_per_fu=r, nep_meV_per_fu=n,
                                   difference_meV_per_fu=n - r) for g, r, n in (("a0a0c-", -30, nep_minus),
                                                                                ("a0a0c+", -20, nep_plus))])
     reversed_, kept = order(-5, -25), order(-29, -21)
-    verdict, reason = v3_replaces_v2(reversed_, kept, 0.130, 0.135)
-    assert verdict and "order kept in 1 of 1 pairs (v2: 0)" in reason and "+4 %" in reason
-    assert not v3_replaces_v2(reversed_, kept, 0.130, 0.150)[0]  # forces 15 % worse
-    assert not v3_replaces_v2(kept, reversed_, 0.130, 0.120)[0]  # order lost
-    assert not v3_replaces_v2(kept, kept, 0.130, 0.120)[0]  # nothing gained
+    verdict, reason = student_replaces(reversed_, kept, 0.130, 0.135)
+    assert verdict and "order kept in 1 of 1 pairs (before: 0)" in reason and "+4 %" in reason
+    assert not student_replaces(reversed_, kept, 0.130, 0.150)[0]  # forces 15 % worse
+    assert not student_replaces(kept, reversed_, 0.130, 0.120)[0]  # order lost
+    assert not student_replaces(kept, kept, 0.130, 0.120)[0]  # nothing gained
+    # cells of a composition the new student learned do not count
+    mixed = pd.concat([reversed_.assign(fa_fraction=0.5), kept])
+    learned = pd.concat([reversed_.assign(fa_fraction=0.5), kept])
+    verdict, reason = student_replaces(mixed, learned, 0.130, 0.130, trained_fa_fractions=[1.0])
+    assert not verdict and "order kept in 0 of 1 pairs at x outside 1 (before: 0)" in reason
+    with pytest.raises(ValueError, match="no teacher cells outside"):
+        student_replaces(kept, kept, 0.1, 0.1, trained_fa_fractions=[1.0])
 
 
 def test_perturbed_copies_keep_the_cell_strain_it_and_rattle_it_without_overlaps():

@@ -118,26 +118,39 @@ average, so the teacher's basins lie where no training cell was. The mixed compo
 cells stay out of training, as the test. The rule that picks between them, fixed before v3 was measured: v3 replaces v2 if, at the
 teacher's relaxed cells (``phase_order.csv``), it keeps the teacher's a0a0c-/a0a0c+ order in more
 (composition, arrangement) pairs than v2 and has the smaller median |difference|, and its test force
-RMSE against the teacher is at most 10 % above v2's (:data:`V3_RULE`)."""
+RMSE against the teacher is at most 10 % above v2's (:data:`STUDENT_RULE`); v4 is judged against
+v2 by the same rule on the teacher cells of the compositions it did not learn."""
 
-V3_RULE = dict(more_orders_kept=True, smaller_median_difference=True, max_force_rmse_ratio=1.10)
-"""The rule, fixed before NEP v3 was measured, by which v3 replaces v2 (see :data:`RECIPES`)."""
+STUDENT_RULE = dict(more_orders_kept=True, smaller_median_difference=True, max_force_rmse_ratio=1.10)
+"""The rule, fixed before NEP v3 was measured, by which a later recipe's student replaces the one
+before it (see :data:`RECIPES` and :func:`student_replaces`)."""
 
 
-def v3_replaces_v2(order_v2: pd.DataFrame, order_v3: pd.DataFrame, rmse_v2: float, rmse_v3: float
-                   ) -> tuple[bool, str]:
-    """:data:`V3_RULE` applied to the two models' ``phase_order.csv`` tables (at the same teacher
-    cells) and test force RMSEs (eV/Å); returns the verdict and a sentence that says why."""
-    kept = {name: int(tetragonal_order(table).same_order.sum()) for name, table in (("v2", order_v2), ("v3", order_v3))}
-    pairs = len(tetragonal_order(order_v3))
-    median = {name: float(table.difference_meV_per_fu.abs().median())
-              for name, table in (("v2", order_v2), ("v3", order_v3))}
-    ratio = rmse_v3 / rmse_v2
-    verdict = (kept["v3"] > kept["v2"] and median["v3"] < median["v2"]
-               and ratio <= V3_RULE["max_force_rmse_ratio"])
-    reason = (f"order kept in {kept['v3']} of {pairs} pairs (v2: {kept['v2']}), median |difference| "
-              f"{median['v3']:.1f} meV/f.u. (v2: {median['v2']:.1f}), test force RMSE {1000 * rmse_v3:.0f} meV/Å "
-              f"({100 * (ratio - 1):+.0f} % against v2)")
+def student_replaces(order_old: pd.DataFrame, order_new: pd.DataFrame, rmse_old: float, rmse_new: float,
+                     trained_fa_fractions: Sequence[float] = ()) -> tuple[bool, str]:
+    """:data:`STUDENT_RULE` applied to two students' ``phase_order.csv`` tables (at the same teacher
+    cells) and test force RMSEs (eV/Å); returns the verdict and a sentence that says why.
+
+    Compositions in ``trained_fa_fractions`` (those whose teacher cells the new student learned)
+    are left out of both tables: the rule judges on cells neither model was trained on."""
+    def held_out(table: pd.DataFrame) -> pd.DataFrame:
+        trained = np.isclose(table.fa_fraction.to_numpy()[:, None], np.asarray(trained_fa_fractions, float)).any(1) \
+            if len(trained_fa_fractions) else np.zeros(len(table), bool)
+        return table[~trained]
+    tables = {"old": held_out(order_old), "new": held_out(order_new)}
+    if tables["new"].empty:
+        raise ValueError(f"no teacher cells outside the trained compositions {list(trained_fa_fractions)}")
+    kept = {name: int(tetragonal_order(table).same_order.sum()) for name, table in tables.items()}
+    pairs = len(tetragonal_order(tables["new"]))
+    median = {name: float(table.difference_meV_per_fu.abs().median()) for name, table in tables.items()}
+    ratio = rmse_new / rmse_old
+    verdict = (kept["new"] > kept["old"] and median["new"] < median["old"]
+               and ratio <= STUDENT_RULE["max_force_rmse_ratio"])
+    where = (f" at x outside {', '.join(f'{x:g}' for x in trained_fa_fractions)}" if len(trained_fa_fractions)
+             else "")
+    reason = (f"order kept in {kept['new']} of {pairs} pairs{where} (before: {kept['old']}), median |difference| "
+              f"{median['new']:.1f} meV/f.u. (before: {median['old']:.1f}), test force RMSE {1000 * rmse_new:.0f} "
+              f"meV/Å ({100 * (ratio - 1):+.0f} % against before)")
     return verdict, reason
 
 
