@@ -616,9 +616,10 @@ chosen, reason = teacher["choice"]["teacher"], teacher["choice"]["reason"]
 if chosen and len(relaxed):
     display(Markdown(f"Where the relaxations of {chosen} ended (tilt angles in degrees, energies relative to the "
                      "relaxation started untilted, meV/f.u.):"))
-    display(relaxed[relaxed.candidate == chosen][["compound", "glazer", "arrangement", "converged", "lattice_constant",
-                                                  "energy_meV_per_fu", "tilt_x_deg", "tilt_y_deg", "tilt_z_deg"]]
-            .round(2).reset_index(drop=True))
+    display(relaxed[relaxed.candidate == chosen][["fa_fraction", "glazer", "arrangement", "converged",
+                                                  "lattice_constant", "energy_meV_per_fu", "tilt_x_deg", "tilt_y_deg",
+                                                  "tilt_z_deg"]]
+            .sort_values(["fa_fraction", "arrangement", "glazer"]).round(2).reset_index(drop=True))
     spread = teacher_criteria.tilt_energy_spread(relaxed, chosen)
     display(Markdown(f"Energies of {chosen}'s phases relative to the untilted start, over the molecular arrangements "
                      "relaxed (mean, max - min, meV/f.u.; converged relaxations only):"))
