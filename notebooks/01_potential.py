@@ -800,6 +800,7 @@ display(Markdown("\n".join(lines)))
 
 # %% tags=["remove-input"]
 from softlattice.perovskite.workflows import teacher as teacher_workflow
+from softlattice.perovskite.workflows.potential import choose_student
 
 chosen_students = [] if not teacher["choice"]["teacher"] else teacher_workflow.students_of(teacher["choice"]["teacher"])
 student_orders = teacher_workflow.students_phase_order(chosen_students)
@@ -814,6 +815,25 @@ else:
     display(plotting.markdown_table(order_table.reset_index().rename(columns={"fa_fraction": "x"})))
     display(Markdown("\n".join(f"- **{model}**: {group.summary.iloc[0]}."
                                 for model, group in student_orders.groupby("model", sort=False))))
+    by_x = teacher_order.groupby(level="fa_fraction").agg(["min", "max", "size"])
+    both_signs = by_x[(by_x["min"] < 0) & (by_x["max"] > 0)]
+    display(Markdown(
+        "Over the arrangements relaxed, the teacher's own difference runs "
+        + "; ".join(f"from {row['min']:.1f} to {row['max']:.1f} meV/f.u. at x = {x:g} ({row['size']:.0f} arrangements)"
+                    for x, row in by_x.iterrows())
+        + (f". It changes sign with the arrangement at x = {', '.join(f'{x:g}' for x in both_signs.index)}: at 0 K, "
+           "which tilt such a cell prefers depends on how its molecules sit as much as on how many FA it holds, so a "
+           "phase order read from one arrangement says little." if len(both_signs)
+           else ". Its sign does not change with the arrangement at any x.")))
+    kept_student, verdicts = choose_student(chosen_students)
+    display(Markdown(
+        "Which student the MD chapters should use is decided by a rule fixed before NEP v3 was measured "
+        "(`softlattice.perovskite.workflows.potential.student_replaces`): a later student replaces the one "
+        "kept so far if it keeps the teacher's order in more pairs, with a smaller median difference, and a test "
+        "force RMSE at most 10 % higher; judged on the teacher cells of compositions it did not learn (a clause "
+        "added before NEP v4, the first student to learn teacher cells, was measured). Walking the "
+        "students in order:\n\n" + "\n".join(f"- {line}." for line in verdicts)
+        + f"\n\nKept: **{kept_student.name}**."))
 
 # %% tags=["remove-input"]
 display(Markdown(teacher_outlook(teacher["choice"]["teacher"], settings["reference"], chosen_students)))

@@ -367,3 +367,29 @@ def test_v4_learns_the_teachers_end_member_cells_and_keeps_the_mixed_ones_out():
         potential.recipe_summary(recipe) and "5. one final model" in potential.recipe_summary(recipe)
     with pytest.raises(ValueError, match="no relaxed cells of 'nobody'"):
         potential.teacher_relaxed_cells(potential.recipe_parameters("v4", reference="nobody"))
+
+
+def test_choose_student_walks_the_students_and_keeps_the_one_the_rule_prefers(tmp_path):
+    import pandas as pd
+
+    from softlattice.infra.provenance import write_provenance
+    from softlattice.perovskite.workflows.potential import choose_student
+
+    def student(name, minus, plus, rmse, learned=None):
+        rows = [dict(fa_fraction=x, arrangement=0, glazer=g, reference_meV_per_fu=r, nep_meV_per_fu=n,
+                     difference_meV_per_fu=n - r, converged=True)
+                for x in (0.5, 1.0) for g, r, n in (("a0a0c-", -30, minus), ("a0a0c+", -20, plus))]
+        (tmp_path / name / "checks").mkdir(parents=True)
+        pd.DataFrame(rows).to_csv(tmp_path / name / "checks" / "phase_order.csv", index=False)
+        parameters = dict(reference="t") | ({"teacher_relaxed": {"fa_fractions": learned}} if learned else {})
+        write_provenance(tmp_path / name, parameters, {}, command="test", final_rmse={"rmse_forces_test": rmse})
+        return tmp_path / name
+    first = student("a", -5, -25, 0.13)  # reversed order everywhere
+    no_better = student("b", -6, -24, 0.13)
+    better = student("c", -29, -21, 0.14, learned=[1.0])
+    kept, lines = choose_student([first, no_better, better])
+    assert kept == better and len(lines) == 2
+    assert lines[0].endswith("a stays") and "at x outside 1" in lines[1] and lines[1].endswith("c replaces a")
+    assert choose_student([first])[0] == first
+    with pytest.raises(ValueError, match="no student"):
+        choose_student([])

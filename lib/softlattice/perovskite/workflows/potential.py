@@ -28,7 +28,7 @@ from ase.io import read, write
 
 from softlattice.infra.keys import file_hash, json_key, structure_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.resultsets import ResultSet, obtain, result_key
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings
@@ -224,6 +224,29 @@ def relaxed_count(recipe: dict[str, Any]) -> int:
         return 0
     per_relaxation = spec["path_frames"] + 1 + len(spec["strains"])
     return len(spec["fa_fractions"]) * len(spec["glazers"]) * len(spec["seeds"]) * per_relaxation
+
+
+def choose_student(folders: Sequence[str | Path]) -> tuple[Path, list[str]]:
+    """The student kept after walking ``folders`` (committed model folders of one teacher, each
+    with ``checks/phase_order.csv`` and a provenance record) in order: each one replaces the one
+    kept so far when :func:`student_replaces` says so, judged outside the compositions whose teacher
+    cells it learned (its recipe's ``teacher_relaxed`` entry). Returns the kept folder and one
+    sentence per comparison."""
+    folders = [Path(f) for f in folders]
+    if not folders:
+        raise ValueError("no student to choose from")
+    kept, lines = folders[0], []
+    for candidate in folders[1:]:
+        parameters = read_provenance(candidate)["parameters"]
+        learned = (parameters.get("teacher_relaxed") or {}).get("fa_fractions", [])
+        verdict, reason = student_replaces(
+            pd.read_csv(kept / "checks" / "phase_order.csv"), pd.read_csv(candidate / "checks" / "phase_order.csv"),
+            read_provenance(kept)["final_rmse"]["rmse_forces_test"],
+            read_provenance(candidate)["final_rmse"]["rmse_forces_test"], trained_fa_fractions=learned)
+        lines.append(f"{candidate.name} against {kept.name}: {reason}; "
+                     + (f"{candidate.name} replaces {kept.name}" if verdict else f"{kept.name} stays"))
+        kept = candidate if verdict else kept
+    return kept, lines
 
 
 def teacher_relaxed_cells(recipe: dict[str, Any]) -> list[Atoms]:
