@@ -76,7 +76,7 @@ print(f"model: {model.source}; {len(train)} training and {len(test)} test struct
 chosen_teacher = json.loads((DATA_DIR / "reference" / "teacher" / "choice.json").read_text())["teacher"]
 display(Markdown(f"**Recipe `{settings['recipe']}`** (labels: `{settings['reference']}`; command "
                  f"`python -m softlattice.perovskite.workflows.potential --recipe {settings['recipe']} --output DIR`):\n\n"
-                 + recipe_summary(parameters) + "\n\n" + page_reference_note(settings["reference"], chosen_teacher)))
+                 + recipe_summary(parameters) + "\n\n" + page_reference_note(settings["reference"], chosen_teacher, folder.name)))
 
 # %% [markdown]
 # ## The dataset

@@ -65,9 +65,9 @@ def test_unknown_tilt_check_reference_is_refused():
 
 
 def test_chapter_01_says_whose_student_its_nep_is():
-    own = teacher.page_reference_note("sevennet-pw-ft-ef-last+d3", "sevennet-pw-ft-ef-last+d3")
+    own = teacher.page_reference_note("sevennet-pw-ft-ef-last+d3", "sevennet-pw-ft-ef-last+d3", "mafa-v4")
     other = teacher.page_reference_note("chgnet-r2scan", "sevennet-pw-ft-ef-last+d3")
-    assert "NEP v2" in own and "What a soft teacher does" in own
+    assert "(`mafa-v4`) is the student of" in own and "What a soft teacher does" in own
     assert "not of the teacher" in other and "chgnet-r2scan" in other
     assert "no candidate passes" in teacher.page_reference_note("chgnet-r2scan", None)
     assert "the teacher of this page's NEP" in teacher.teacher_outlook("sevennet-pw-ft-ef-last+d3",

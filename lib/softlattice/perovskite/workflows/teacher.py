@@ -612,13 +612,16 @@ def single_point_summary(single_points: pd.DataFrame) -> str:
     return " ".join(sentences)
 
 
-def page_reference_note(page_reference: str, chosen: str | None) -> str:
-    """Chapter 01's note on whose student the page's NEP is: the chosen teacher's (NEP v2) or
-    another reference's (then the force-scale section says how that reference compares)."""
+def page_reference_note(page_reference: str, chosen: str | None, model_name: str = "") -> str:
+    """Chapter 01's note on whose student the page's NEP (the model folder ``model_name``) is: the
+    chosen teacher's or another reference's (then the force-scale section says how that reference
+    compares)."""
     if chosen and page_reference.lower() == chosen.lower():
-        return (f":::{{note}}\nThe NEP on this page is the student of **{chosen}**, the teacher the rule at the end "
-                "of this page chooses (NEP v2). The first production model, the student of `chgnet-r2scan`, is kept "
-                "for comparison in the section *What a soft teacher does*.\n:::")
+        return (f":::{{note}}\nThe NEP on this page{f' (`{model_name}`)' if model_name else ''} is the student of "
+                f"**{chosen}**, the teacher the rule at the end of this page chooses; the section *Does a student keep "
+                "its teacher's phase order?* there says why this student was kept among the teacher's students. The "
+                "first production model, the student of `chgnet-r2scan`, is kept for comparison in the section *What "
+                "a soft teacher does*.\n:::")
     return (f":::{{note}}\nThe NEP on this page is the student of `{page_reference}`, "
             + (f"not of the teacher the rule at the end of this page chooses (**{chosen}**). The force-scale table "
                f"there shows how `{page_reference}`'s iodine forces compare with DFT's, and whether its NEP inherits "
