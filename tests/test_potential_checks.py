@@ -246,3 +246,24 @@ def test_check_settings_by_profile_name():
     assert check_settings("v2") == check_settings(NEP_V2_CHECKS) and check_settings("v1") == CheckSettings()
     with pytest.raises(ValueError, match="unknown check profile 'v9'; allowed: v1, v2"):
         check_settings("v9")
+
+
+def test_a_blown_up_stability_run_leaves_its_tilt_tests_not_run_and_said_so(tmp_path):
+    from softlattice.perovskite.student_criteria import student_criteria
+    from softlattice.perovskite.workflows.checks import check_settings, run_checks
+    for name in ("neb.csv", "phases.csv", "masses.csv"):
+        pd.DataFrame({"method": ["NEP"]}).to_csv(tmp_path / name, index=False)
+    pd.DataFrame([dict(fa_fraction=0.0, survived=False, reached_ps=6.8, longest_bond_ratio=3.9,
+                       largest_cation_shift_A=6.0, nve_drift_meV_per_atom_per_ps=np.nan,
+                       message="atoms closer than 0.6 Å", method="NEP")]).to_csv(tmp_path / "stability.csv", index=False)
+    pd.DataFrame({"fa_fraction": []}).to_csv(tmp_path / "stability_observations.csv.gz", index=False)
+    settings = check_settings(dict(stability_fa_fractions=[0.0], tilt_cases=[[0.0, "a0a0c+"]],
+                                   tilt_temperatures=[250.0, 300.0]))
+    tables = run_checks("no-model-needed.txt", "no-such-reference", settings, str(tmp_path))
+    tilts = tables["tilts"]
+    assert list(tilts.end_phase) == ["not run", "not run"] and tilts.message.str.contains("400 K run at x = 0").all()
+    generations = pd.DataFrame([dict(median_force_spread=0.2, stopped=True, stop_reason="spread saturated")])
+    criteria = student_criteria(generations, 0.14, pd.DataFrame(columns=["fa_fraction", "glazer", "converged",
+                                                                         "difference_meV_per_fu"]),
+                                tables["stability"], 50.0, 1.0, tilts)
+    assert criteria.measured.str.startswith("not run: no noise reference").sum() == 2

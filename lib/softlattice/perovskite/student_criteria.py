@@ -146,7 +146,8 @@ def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreem
     if tilts is not None and len(tilts):
         for row in tilts.itertuples():
             expected = EXPERIMENTAL_TILT.get(float(row.fa_fraction))
-            rows.append(_row(f"x = {row.fa_fraction:g} started {row.start}, {row.temperature_K:g} K",
-                             f"ends {row.end_phase} ({100 * row.end_share:.0f} % of the windows of the second half)",
+            measured = (f"ends {row.end_phase} ({100 * row.end_share:.0f} % of the windows of the second half)"
+                        if np.isfinite(row.end_share) else f"{row.end_phase}: {row.message}")
+            rows.append(_row(f"x = {row.fa_fraction:g} started {row.start}, {row.temperature_K:g} K", measured,
                              f"experiment: {expected}" if expected else "reported", None))
     return pd.DataFrame(rows)

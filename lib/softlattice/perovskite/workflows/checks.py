@@ -469,6 +469,14 @@ def _tilt_part(model: str, x: float, start: str, temperature: float, noise: pd.D
     pd.DataFrame([dict(row, method="NEP")]).to_csv(parts / f"{name}.csv", index=False)
 
 
+def _read_or_empty(path: Path) -> pd.DataFrame:
+    """A part's table, or an empty one where the part had nothing to write (a run not made)."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
 def _run_each(function: Callable, tasks: Sequence[tuple], workers: int) -> None:
     """``function(*task)`` for every task: in this process, or ``workers`` processes at a time
     (each task writes its own part file, so a kill loses only the unfinished ones)."""
@@ -545,15 +553,25 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
         stability = pd.read_csv(output_dir / "stability_observations.csv.gz")
         tasks = []
         for x, start in settings.tilt_cases:
-            noise = stability[(stability.fa_fraction == x) & (stability.stage == "npt")]
-            noise = noise[noise.time_ps > noise.time_ps.max() / 4]  # past the start from the ideal cell
-            tasks += [(model, x, start, temperature, noise, settings, parts)
-                      for temperature in settings.tilt_temperatures
-                      if not (parts / f"tilt_{x:g}_{start}_{temperature:g}K.csv").exists()]
+            noise = (stability[(stability.fa_fraction == x) & (stability.stage == "npt")]
+                     if "stage" in stability else stability.iloc[:0])
+            noise = noise[noise.time_ps > noise.time_ps.max() / 4] if len(noise) else noise  # past the ideal start
+            for temperature in settings.tilt_temperatures:
+                name = f"tilt_{x:g}_{start}_{temperature:g}K"
+                if (parts / f"{name}.csv").exists():
+                    continue
+                if noise.empty:  # the untilted run blew up: no noise to classify against
+                    pd.DataFrame().to_csv(parts / f"{name}_observations.csv.gz", index=False)
+                    pd.DataFrame([dict(fa_fraction=float(x), start=start, temperature_K=float(temperature),
+                                       survived=False, end_phase="not run", end_share=np.nan, method="NEP",
+                                       message=f"no noise reference: the {settings.stability_temperature:g} K run "
+                                               f"at x = {x:g} blew up")]).to_csv(parts / f"{name}.csv", index=False)
+                    continue
+                tasks.append((model, x, start, temperature, noise, settings, parts))
         say(f"tilt tests: {len(tasks)} to run ({workers} at a time)")
         _run_each(_tilt_part, tasks, workers)
         names = [f"tilt_{x:g}_{start}_{t:g}K" for x, start in settings.tilt_cases for t in settings.tilt_temperatures]
-        pd.concat([pd.read_csv(parts / f"{n}_observations.csv.gz") for n in names]) \
+        pd.concat([_read_or_empty(parts / f"{n}_observations.csv.gz") for n in names]) \
             .to_csv(output_dir / "tilts_observations.csv.gz", index=False)
         pd.concat([pd.read_csv(parts / f"{n}.csv") for n in names]).to_csv(output_dir / "tilts.csv", index=False)
     relaxed = reference_relaxed(reference)
@@ -574,7 +592,7 @@ def load_checks(folder: str) -> dict[str, pd.DataFrame]:
     and 'tilts_observations' where the finite-temperature tilt test was run, 'phase_order' where
     the reference's relaxed cells were there to test it)."""
     names = CHECK_FILES + tuple(name for name in OPTIONAL_FILES if (Path(folder) / name).exists())
-    return {name.split(".")[0]: pd.read_csv(Path(folder) / name) for name in names}
+    return {name.split(".")[0]: _read_or_empty(Path(folder) / name) for name in names}
 
 
 def energies_at_reference_geometries(model: str | Path, relaxed: Sequence[Atoms]) -> pd.DataFrame:
