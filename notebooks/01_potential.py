@@ -831,8 +831,9 @@ else:
         "(`softlattice.perovskite.workflows.potential.student_replaces`): a later student replaces the one "
         "kept so far if it keeps the teacher's order in more pairs, with a smaller median difference, and a test "
         "force RMSE at most 10 % higher; judged on the teacher cells of compositions it did not learn (a clause "
-        "added before NEP v4, the first student to learn teacher cells, was measured). Walking the "
-        "students in order:\n\n" + "\n".join(f"- {line}." for line in verdicts)
+        "added before NEP v4, the first student to learn teacher cells, was measured); and only if it passed its "
+        "stability check (the issue's no-blow-up requirement, which the rule presumed; written into it after NEP v4 "
+        "became the first student to fail it). Walking the students in order:\n\n" + "\n".join(f"- {line}." for line in verdicts)
         + f"\n\nKept: **{kept_student.name}**."))
 
 # %% tags=["remove-input"]

@@ -375,7 +375,7 @@ def test_choose_student_walks_the_students_and_keeps_the_one_the_rule_prefers(tm
     from softlattice.infra.provenance import write_provenance
     from softlattice.perovskite.workflows.potential import choose_student
 
-    def student(name, minus, plus, rmse, learned=None):
+    def student(name, minus, plus, rmse, learned=None, stable=None):
         rows = [dict(fa_fraction=x, arrangement=0, glazer=g, reference_meV_per_fu=r, nep_meV_per_fu=n,
                      difference_meV_per_fu=n - r, converged=True)
                 for x in (0.5, 1.0) for g, r, n in (("a0a0c-", -30, minus), ("a0a0c+", -20, plus))]
@@ -383,13 +383,24 @@ def test_choose_student_walks_the_students_and_keeps_the_one_the_rule_prefers(tm
         pd.DataFrame(rows).to_csv(tmp_path / name / "checks" / "phase_order.csv", index=False)
         parameters = dict(reference="t") | ({"teacher_relaxed": {"fa_fractions": learned}} if learned else {})
         write_provenance(tmp_path / name, parameters, {}, command="test", final_rmse={"rmse_forces_test": rmse})
+        if stable is not None:
+            write_provenance(tmp_path / name / "checks", dict(stability_ps=50.0, reference="t"), {}, command="test")
+            pd.DataFrame([dict(fa_fraction=0.0, survived=stable, reached_ps=50.0 if stable else 6.8)]).to_csv(
+                tmp_path / name / "checks" / "stability.csv", index=False)
         return tmp_path / name
-    first = student("a", -5, -25, 0.13)  # reversed order everywhere
-    no_better = student("b", -6, -24, 0.13)
-    better = student("c", -29, -21, 0.14, learned=[1.0])
+    first = student("a", -5, -25, 0.13, stable=True)  # reversed order everywhere
+    no_better = student("b", -6, -24, 0.13, stable=True)
+    better = student("c", -29, -21, 0.14, learned=[1.0], stable=True)
     kept, lines = choose_student([first, no_better, better])
     assert kept == better and len(lines) == 2
     assert lines[0].endswith("a stays") and "at x outside 1" in lines[1] and lines[1].endswith("c replaces a")
     assert choose_student([first])[0] == first
+    unstable = student("d", -29, -21, 0.14, learned=[1.0], stable=False)
+    unchecked = student("e", -29, -21, 0.14, learned=[1.0])
+    kept, lines = choose_student([first, unstable, unchecked])
+    assert kept == first and "but d blew up in its stability check; a stays" in lines[0]
+    assert "but e's stability check is not committed yet; a stays" in lines[1]
+    kept, lines = choose_student([unstable])
+    assert kept == unstable and "no student of this teacher is fit" in lines[-1]
     with pytest.raises(ValueError, match="no student"):
         choose_student([])

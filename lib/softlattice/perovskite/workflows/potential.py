@@ -226,12 +226,27 @@ def relaxed_count(recipe: dict[str, Any]) -> int:
     return len(spec["fa_fractions"]) * len(spec["glazers"]) * len(spec["seeds"]) * per_relaxation
 
 
+def stability_passed(folder: str | Path) -> bool | None:
+    """Whether a committed student survived its stability check (every run of
+    ``checks/stability.csv`` reached the length its checks asked for without blowing up); None
+    where that check is not committed."""
+    checks = Path(folder) / "checks"
+    record = read_provenance(checks)
+    if not (checks / "stability.csv").is_file() or record is None or "stability_ps" not in record["parameters"]:
+        return None
+    stability = pd.read_csv(checks / "stability.csv")
+    reached = stability.reached_ps.astype(float) >= float(record["parameters"]["stability_ps"]) - 1e-9
+    return bool((stability.survived.astype(bool) & reached).all())
+
+
 def choose_student(folders: Sequence[str | Path]) -> tuple[Path, list[str]]:
     """The student kept after walking ``folders`` (committed model folders of one teacher, each
     with ``checks/phase_order.csv`` and a provenance record) in order: each one replaces the one
     kept so far when :func:`student_replaces` says so, judged outside the compositions whose teacher
-    cells it learned (its recipe's ``teacher_relaxed`` entry). Returns the kept folder and one
-    sentence per comparison."""
+    cells it learned (its recipe's ``teacher_relaxed`` entry), and when it passed its stability
+    check (:func:`stability_passed`; the issue's no-blow-up requirement, which the phase-order rule
+    presumes). Returns the kept folder and one sentence per comparison (and one more if the kept
+    student itself failed its stability check)."""
     folders = [Path(f) for f in folders]
     if not folders:
         raise ValueError("no student to choose from")
@@ -243,9 +258,18 @@ def choose_student(folders: Sequence[str | Path]) -> tuple[Path, list[str]]:
             pd.read_csv(kept / "checks" / "phase_order.csv"), pd.read_csv(candidate / "checks" / "phase_order.csv"),
             read_provenance(kept)["final_rmse"]["rmse_forces_test"],
             read_provenance(candidate)["final_rmse"]["rmse_forces_test"], trained_fa_fractions=learned)
+        stable = stability_passed(candidate)
+        if verdict and stable is False:
+            reason += f"; but {candidate.name} blew up in its stability check"
+        elif verdict and stable is None:
+            reason += f"; but {candidate.name}'s stability check is not committed yet"
+        replaces = verdict and stable is True
         lines.append(f"{candidate.name} against {kept.name}: {reason}; "
-                     + (f"{candidate.name} replaces {kept.name}" if verdict else f"{kept.name} stays"))
-        kept = candidate if verdict else kept
+                     + (f"{candidate.name} replaces {kept.name}" if replaces else f"{kept.name} stays"))
+        kept = candidate if replaces else kept
+    if stability_passed(kept) is False:
+        lines.append(f"{kept.name}, the student kept, blew up in its own stability check: no student of this "
+                     "teacher is fit for the MD chapters yet")
     return kept, lines
 
 
