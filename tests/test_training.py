@@ -362,7 +362,8 @@ def test_v4_learns_the_teachers_end_member_cells_and_keeps_the_mixed_ones_out():
     recipe = potential.recipe_parameters("v4", reference=teacher)
     cells = potential.teacher_relaxed_cells(recipe)
     assert cells and {float(a.info["fa_fraction"]) for a in cells} <= {0.0, 1.0}
-    assert len(cells) == sum(float(a.info["fa_fraction"]) in (0.0, 1.0) for a in reference_relaxed(teacher))
+    assert len(cells) == sum(float(a.info["fa_fraction"]) in (0.0, 1.0) and int(a.info["arrangement"]) in (0, 1)
+                             for a in reference_relaxed(teacher))
     assert "teacher_cells" in potential.recipe_inputs(recipe) and "4. the teacher's own relaxed" in \
         potential.recipe_summary(recipe) and "5. one final model" in potential.recipe_summary(recipe)
     with pytest.raises(ValueError, match="no relaxed cells of 'nobody'"):
@@ -404,3 +405,20 @@ def test_choose_student_walks_the_students_and_keeps_the_one_the_rule_prefers(tm
     assert kept == unstable and "no student of this teacher is fit" in lines[-1]
     with pytest.raises(ValueError, match="no student"):
         choose_student([])
+
+
+def test_failure_snapshots_come_from_the_explorers_own_runs_and_resume(tmp_path, monkeypatch):
+    from softlattice.perovskite.workflows import potential
+    recipe = potential.recipe_parameters(
+        "v5", reference="sevennet-pw-ft-ef-last+d3",
+        failure_runs=dict(explorer="mafa-v2", temperature=600.0, fa_fractions=[0.0, 1.0], repeat=[2, 2, 2],
+                          duration_ps=0.1, snapshot_interval_ps=0.025))
+    snapshots = potential.failure_snapshots(recipe, tmp_path)
+    assert len(snapshots) == 2 * 5 and {a.info["origin"] for a in snapshots} == {"failure-md"}  # 0.1 ps / 0.025 ps, both ends
+    assert {len(a) for a in snapshots} == {96} and {a.info["temperature"] for a in snapshots} == {600.0}
+    from softlattice.models import active_learning
+    monkeypatch.setattr(active_learning, "run_md", lambda *a, **k: pytest.fail("ran again"))
+    again = potential.failure_snapshots(recipe, tmp_path)  # read back, nothing run again
+    assert all(np.array_equal(a.positions, b.positions) for a, b in zip(snapshots, again))
+    assert "5. snapshots of `mafa-v2`'s own NPT runs at 600 K" in potential.recipe_summary(recipe)
+    assert potential.failure_snapshots(potential.recipe_parameters("v4", reference="t"), tmp_path) == []

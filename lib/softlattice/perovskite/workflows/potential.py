@@ -36,6 +36,7 @@ from softlattice.models.active_learning import (
     ActiveLearningSettings,
     ExplorationCondition,
     candidate_spreads,
+    explore,
     run_active_learning,
     trainable,
 )
@@ -97,6 +98,10 @@ RECIPES["v3"] = dict(
 RECIPES["v4"] = dict(
     RECIPES["v3"],
     teacher_relaxed=dict(fa_fractions=[0.0, 1.0], strains=[-0.015, 0.015], rattles=[0.02, 0.05], copies=3))
+RECIPES["v5"] = dict(
+    RECIPES["v4"],
+    failure_runs=dict(explorer="mafa-v4", temperature=600.0, fa_fractions=[0.0, 0.5, 1.0], repeat=[4, 4, 4],
+                      duration_ps=12.0, snapshot_interval_ps=0.4))
 """'full': the committed model (>= 800 structures after 3 generations with an ensemble of five; one
 final model trained on everything, the last generation's five kept as the uncertainty ensemble);
 'quick': the same code path in a few minutes (tiny model, CI); 'v2': NEP v2 from the teacher the
@@ -115,7 +120,10 @@ cell. 'v4': v3 and, also before the final model, the teacher's own relaxed tilt 
 end members (its screen's result set) with strained and rattled copies: NEP v3 put the teacher's
 minima 12-22 meV/atom above the teacher, and relaxing from them moved its hydrogens by 0.7 Å on
 average, so the teacher's basins lie where no training cell was. The mixed compositions' teacher
-cells stay out of training, as the test. The rule that picks between them, fixed before v3 was measured: v3 replaces v2 if, at the
+cells stay out of training, as the test. 'v5': v4 and, also before the final model, snapshots of
+NEP v4's own NPT runs at 600 K in 768-atom cells (x = 0, 0.5, 1), every 0.4 ps up to where they blow
+up, labelled whole by the teacher: v4 keeps the teacher's phase order better than v2 but its 600 K
+runs blew up after 7-15 ps, so its failures are the cells to learn. The rule that picks between them, fixed before v3 was measured: v3 replaces v2 if, at the
 teacher's relaxed cells (``phase_order.csv``), it keeps the teacher's a0a0c-/a0a0c+ order in more
 (composition, arrangement) pairs than v2 and has the smaller median |difference|, and its test force
 RMSE against the teacher is at most 10 % above v2's (:data:`STUDENT_RULE`); v4 is judged against
@@ -189,6 +197,14 @@ def recipe_summary(parameters: dict[str, Any]) -> str:
             f"rattled by each of {', '.join(f'{r:g}' for r in teacher['rattles'])} Å ({cells * per_cell} cells), "
             "labelled by the teacher; its cells at the other compositions stay out of training, as the test of the "
             "phase order;")
+    failures = parameters.get("failure_runs")
+    if failures:
+        relaxed_item.append(
+            f"{3 + len(relaxed_item)}. snapshots of `{failures['explorer']}`'s own NPT runs at "
+            f"{failures['temperature']:g} K from the untilted cell (x = {', '.join(f'{x:g}' for x in failures['fa_fractions'])}; "
+            f"{int(np.prod(failures['repeat'])) * 12} atoms, {failures['duration_ps']:g} ps), every "
+            f"{failures['snapshot_interval_ps']:g} ps up to the end or to where a run blows up, labelled whole by the "
+            "teacher;")
     return "\n".join([
         f"1. systematic structures ({n_cells} cells of 96 atoms): the tilt phases "
         + ", ".join(f"`{g}`" for g in parameters["glazers"]) + " at x = "
@@ -273,14 +289,44 @@ def choose_student(folders: Sequence[str | Path]) -> tuple[Path, list[str]]:
     return kept, lines
 
 
+def failure_snapshots(recipe: dict[str, Any], run_folder: str | Path) -> list[Atoms]:
+    """Snapshots of the recipe's ``failure_runs``: NPT MD with the model ``data/models/<explorer>``
+    at one temperature from the untilted cell of each composition, every ``snapshot_interval_ps``
+    up to the end or to where the run blows up (:func:`softlattice.models.active_learning.explore`,
+    resumable per run in ``run_folder``); none without the entry."""
+    spec = recipe.get("failure_runs")
+    if not spec:
+        return []
+    explorer = DATA_DIR / "models" / spec["explorer"] / "nep.txt"
+    if not explorer.exists():
+        raise FileNotFoundError(f"explorer model {explorer} not found: the recipe's failure runs need it")
+    conditions = [ExplorationCondition(build_mixed_perovskite(x, tuple(spec["repeat"]), glazer="a0a0a0",
+                                                              seed=recipe["seed"] + k),
+                                       float(spec["temperature"]), float(spec["duration_ps"]))
+                  for k, x in enumerate(spec["fa_fractions"])]
+    snapshots = explore(explorer, conditions, MDSettings(ensemble="npt", timestep_fs=0.5, sample_interval=20),
+                        float(spec["snapshot_interval_ps"]), run_folder=run_folder)
+    for atoms in snapshots:
+        atoms.info["origin"] = "failure-md"
+    return snapshots
+
+
+TEACHER_RELAXED_ARRANGEMENTS = (0, 1)
+"""The molecular arrangements of the teacher's relaxed cells a recipe learns unless it names its own;
+the teacher screen's further arrangements stay held out."""
+
+
 def teacher_relaxed_cells(recipe: dict[str, Any]) -> list[Atoms]:
-    """The relaxed tilt phases of the recipe's reference at the compositions of its
-    ``teacher_relaxed`` entry, from the teacher screen's result set (none without the entry)."""
+    """The relaxed tilt phases of the recipe's reference at the compositions (and arrangements,
+    default :data:`TEACHER_RELAXED_ARRANGEMENTS`) of its ``teacher_relaxed`` entry, from the teacher
+    screen's result set (none without the entry)."""
     spec = recipe.get("teacher_relaxed")
     if not spec:
         return []
+    arrangements = spec.get("arrangements", TEACHER_RELAXED_ARRANGEMENTS)
     cells = [a for a in read(TEACHER_RELAXED, ":") if a.info.get("candidate") == recipe["reference"]
-             and any(abs(float(a.info["fa_fraction"]) - x) < 1e-9 for x in spec["fa_fractions"])]
+             and any(abs(float(a.info["fa_fraction"]) - x) < 1e-9 for x in spec["fa_fractions"])
+             and int(a.info["arrangement"]) in arrangements]
     if not cells:
         raise ValueError(f"no relaxed cells of {recipe['reference']!r} at x = {spec['fa_fractions']} in "
                          f"{TEACHER_RELAXED}: run the teacher screen and collect first")
@@ -296,6 +342,8 @@ def recipe_inputs(recipe: dict[str, Any]) -> dict[str, str]:
         inputs["relaxer"] = file_hash(DATA_DIR / "models" / recipe["relaxed"]["relaxer"] / "nep.txt")
     if recipe.get("teacher_relaxed"):
         inputs["teacher_cells"] = json_key(sorted(structure_hash(a) for a in teacher_relaxed_cells(recipe)))
+    if recipe.get("failure_runs"):
+        inputs["explorer"] = file_hash(DATA_DIR / "models" / recipe["failure_runs"]["explorer"] / "nep.txt")
     return inputs
 
 
@@ -319,6 +367,7 @@ def refinement_structures(recipe: dict[str, Any], work_dir: str | Path) -> list[
         if teacher:
             structures += perturbed_copies(teacher_relaxed_cells(recipe), teacher["strains"], teacher["rattles"],
                                            teacher["copies"], seed=recipe["seed"])
+        structures += failure_snapshots(recipe, Path(work_dir) / "failure_runs")
         path.parent.mkdir(parents=True, exist_ok=True)
         write(path.with_suffix(".tmp.extxyz"), structures)
         path.with_suffix(".tmp.extxyz").rename(path)
