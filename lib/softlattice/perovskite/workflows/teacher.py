@@ -670,8 +670,9 @@ def teacher_outlook(chosen: str | None, default_reference: str = "chgnet-r2scan"
         trained = ", ".join(f"`{display_path(path)}`" for path in students)
         return ("What this does *not* establish yet: a potential for the MD chapters. "
                 f"The rule chooses **{chosen}**, and "
-                f"its students are trained ({trained}); their full checks against the teacher "
-                "and the runs of chapters 02-05 with them are not committed yet, so this page and those chapters still "
+                f"its students are trained ({trained}); which of them the MD chapters should use is decided in the "
+                "section above, and the runs of chapters 02-05 with it are not committed yet, so this page and those "
+                "chapters still "
                 f"show the student of {default_reference}, and inherit that reference's softness. The choice rests on "
                 "the relaxations listed above and on plane-wave labels at 400 eV and the Γ point, whose basis-set and "
                 "k-point errors are shown above.")
