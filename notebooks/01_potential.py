@@ -800,7 +800,8 @@ display(Markdown("\n".join(lines)))
 
 # %% tags=["remove-input"]
 from softlattice.perovskite.workflows import teacher as teacher_workflow
-from softlattice.perovskite.workflows.potential import choose_student
+from softlattice.infra.provenance import read_provenance
+from softlattice.perovskite.workflows.potential import choose_student, refinement_items
 
 chosen_students = [] if not teacher["choice"]["teacher"] else teacher_workflow.students_of(teacher["choice"]["teacher"])
 student_orders = teacher_workflow.students_phase_order(chosen_students)
@@ -813,7 +814,13 @@ else:
     teacher_order = student_orders.groupby(["fa_fraction", "arrangement"]).reference_meV_per_fu.first()
     order_table.insert(0, "teacher", teacher_order.round(1))
     display(plotting.markdown_table(order_table.reset_index().rename(columns={"fa_fraction": "x"})))
-    display(Markdown("\n".join(f"- **{model}**: {group.summary.iloc[0]}."
+    def student_line(model, group):
+        parameters = read_provenance(DATA_DIR / "models" / model)["parameters"]
+        added = refinement_items(parameters, first=1)
+        return (f"- **{model}** (recipe `{parameters['recipe']}`): {group.summary.iloc[0]}."
+                + (" Its active learning is v2's; before its final model it adds:" if added else "")
+                + "".join(f"\n   {item}" for item in added))
+    display(Markdown("\n".join(student_line(model, group)
                                 for model, group in student_orders.groupby("model", sort=False))))
     by_x = teacher_order.groupby(level="fa_fraction").agg(["min", "max", "size"])
     both_signs = by_x[(by_x["min"] < 0) & (by_x["max"] > 0)]

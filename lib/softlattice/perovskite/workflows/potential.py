@@ -162,6 +162,41 @@ def student_replaces(order_old: pd.DataFrame, order_new: pd.DataFrame, rmse_old:
     return verdict, reason
 
 
+def refinement_items(parameters: dict[str, Any], first: int = 3) -> list[str]:
+    """The numbered Markdown items (from ``first``) of what a recipe adds after its active-learning
+    loop and before its final model: relaxed phases, the teacher's own cells, failure snapshots
+    (empty for a recipe that adds nothing)."""
+    relaxed = parameters.get("relaxed")
+    items = [] if not relaxed else [
+        f"{first}. relaxed phases (added after the loop, before the final model): the tilt phases relaxed by "
+        f"`{relaxed['relaxer']}` (positions and cell, to {relaxed['fmax']:g} eV/Å or {relaxed['steps']} steps) at "
+        f"x = {', '.join(f'{x:g}' for x in relaxed['fa_fractions'])} with {len(relaxed['seeds'])} random "
+        f"arrangements each; kept: the relaxed cell, {relaxed['path_frames']} cells on the way, and the relaxed "
+        f"cell strained by {', '.join(f'{100 * e:+g} %' for e in relaxed['strains'])} "
+        f"({relaxed_count(parameters)} cells), labelled by the teacher;"]
+    teacher = parameters.get("teacher_relaxed")
+    if teacher:
+        cells = len(teacher_relaxed_cells(parameters))
+        per_cell = 1 + len(teacher["strains"]) + teacher["copies"] * len(teacher["rattles"])
+        items.append(
+            f"{first + len(items)}. the teacher's own relaxed tilt phases at x = "
+            f"{', '.join(f'{x:g}' for x in teacher['fa_fractions'])} ({cells} cells of its screen), as they are, "
+            f"strained by {', '.join(f'{100 * e:+g} %' for e in teacher['strains'])}, and {teacher['copies']} copies "
+            f"rattled by each of {', '.join(f'{r:g}' for r in teacher['rattles'])} Å ({cells * per_cell} cells), "
+            "labelled by the teacher; its cells at the other compositions stay out of training, as the test of the "
+            "phase order;")
+    failures = parameters.get("failure_runs")
+    if failures:
+        items.append(
+            f"{first + len(items)}. snapshots of `{failures['explorer']}`'s own NPT runs at "
+            f"{failures['temperature']:g} K from the untilted cell (x = "
+            f"{', '.join(f'{x:g}' for x in failures['fa_fractions'])}; "
+            f"{int(np.prod(failures['repeat'])) * 12} atoms, {failures['duration_ps']:g} ps), every "
+            f"{failures['snapshot_interval_ps']:g} ps up to the end or to where a run blows up, labelled whole by the "
+            "teacher;")
+    return items
+
+
 def recipe_summary(parameters: dict[str, Any]) -> str:
     """The recipe ``parameters`` (from :func:`recipe_parameters`) as a Markdown list, in the
     words chapter 01 uses: systematic structures, active learning and its stopping rules, final
@@ -178,33 +213,7 @@ def recipe_summary(parameters: dict[str, Any]) -> str:
     if parameters.get("stop_spread_gain"):
         rules.append(f"a generation whose explorations all ran to the end lowers the median spread of every "
                      f"cell size by less than {100 * parameters['stop_spread_gain']:.0f} %")
-    relaxed = parameters.get("relaxed")
-    relaxed_item = [] if not relaxed else [
-        f"3. relaxed phases (added after the loop, before the final model): the tilt phases relaxed by "
-        f"`{relaxed['relaxer']}` (positions and cell, to {relaxed['fmax']:g} eV/Å or {relaxed['steps']} steps) at "
-        f"x = {', '.join(f'{x:g}' for x in relaxed['fa_fractions'])} with {len(relaxed['seeds'])} random "
-        f"arrangements each; kept: the relaxed cell, {relaxed['path_frames']} cells on the way, and the relaxed "
-        f"cell strained by {', '.join(f'{100 * e:+g} %' for e in relaxed['strains'])} "
-        f"({relaxed_count(parameters)} cells), labelled by the teacher;"]
-    teacher = parameters.get("teacher_relaxed")
-    if teacher:
-        cells = len(teacher_relaxed_cells(parameters))
-        per_cell = 1 + len(teacher["strains"]) + teacher["copies"] * len(teacher["rattles"])
-        relaxed_item.append(
-            f"{3 + len(relaxed_item)}. the teacher's own relaxed tilt phases at x = "
-            f"{', '.join(f'{x:g}' for x in teacher['fa_fractions'])} ({cells} cells of its screen), as they are, "
-            f"strained by {', '.join(f'{100 * e:+g} %' for e in teacher['strains'])}, and {teacher['copies']} copies "
-            f"rattled by each of {', '.join(f'{r:g}' for r in teacher['rattles'])} Å ({cells * per_cell} cells), "
-            "labelled by the teacher; its cells at the other compositions stay out of training, as the test of the "
-            "phase order;")
-    failures = parameters.get("failure_runs")
-    if failures:
-        relaxed_item.append(
-            f"{3 + len(relaxed_item)}. snapshots of `{failures['explorer']}`'s own NPT runs at "
-            f"{failures['temperature']:g} K from the untilted cell (x = {', '.join(f'{x:g}' for x in failures['fa_fractions'])}; "
-            f"{int(np.prod(failures['repeat'])) * 12} atoms, {failures['duration_ps']:g} ps), every "
-            f"{failures['snapshot_interval_ps']:g} ps up to the end or to where a run blows up, labelled whole by the "
-            "teacher;")
+    relaxed_item = refinement_items(parameters)
     return "\n".join([
         f"1. systematic structures ({n_cells} cells of 96 atoms): the tilt phases "
         + ", ".join(f"`{g}`" for g in parameters["glazers"]) + " at x = "
