@@ -267,3 +267,18 @@ def test_a_blown_up_stability_run_leaves_its_tilt_tests_not_run_and_said_so(tmp_
                                                                          "difference_meV_per_fu"]),
                                 tables["stability"], 50.0, 1.0, tilts)
     assert criteria.measured.str.startswith("not run: no noise reference").sum() == 2
+
+
+def test_phase_order_only_keeps_a_full_check_sets_record(tmp_path):
+    import json
+    from pathlib import Path
+
+    from softlattice.infra.provenance import write_provenance
+    from softlattice.perovskite.workflows.checks import main
+    model = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-v2" / "nep.txt"
+    write_provenance(tmp_path, dict(stability_ps=50.0, reference="r"), {"model_sha256_16": "m"}, command="full checks",
+                     teacher_relaxed_sha256_16="old")
+    assert main(["--model", str(model), "--save", str(tmp_path), "--phase-order-only"]) == 0
+    record = json.loads((tmp_path / "provenance.json").read_text())
+    assert record["command"] == "full checks" and record["parameters"] == dict(stability_ps=50.0, reference="r")
+    assert record["teacher_relaxed_sha256_16"] != "old" and (tmp_path / "phase_order.csv").exists()

@@ -709,6 +709,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--phase-order-only needs --model and relaxed cells of {args.reference!r} "
                          f"in {TEACHER_RELAXED}")
         energies_at_reference_geometries(args.model, relaxed).to_csv(Path(args.save) / "phase_order.csv", index=False)
+        existing = read_provenance(args.save)
+        if existing is not None and not existing["parameters"].get("phase_order_only"):
+            # a full check set: its record stays; only the teacher cells its phase order now rests on change
+            existing["teacher_relaxed_sha256_16"] = file_hash(TEACHER_RELAXED)
+            (Path(args.save) / "provenance.json").write_text(json.dumps(existing, indent=1, default=str) + "\n")
+            return 0
     else:
         run_checks(args.model, args.reference, settings, args.save, progress=True, workers=args.workers)
     if args.model is None:
