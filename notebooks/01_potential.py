@@ -801,6 +801,7 @@ display(Markdown("\n".join(lines)))
 # %% tags=["remove-input"]
 from softlattice.perovskite.workflows import teacher as teacher_workflow
 from softlattice.infra.provenance import read_provenance
+from softlattice.perovskite.student_criteria import arrangement_spread
 from softlattice.perovskite.workflows.potential import choose_student, refinement_items
 
 chosen_students = [] if not teacher["choice"]["teacher"] else teacher_workflow.students_of(teacher["choice"]["teacher"])
@@ -822,13 +823,13 @@ else:
                 + "".join(f"\n   {item}" for item in added))
     display(Markdown("\n".join(student_line(model, group)
                                 for model, group in student_orders.groupby("model", sort=False))))
-    by_x = teacher_order.groupby(level="fa_fraction").agg(["min", "max", "size"])
-    both_signs = by_x[(by_x["min"] < 0) & (by_x["max"] > 0)]
+    spread = arrangement_spread(student_orders.drop_duplicates(["fa_fraction", "arrangement"]))
+    both_signs = spread[spread.changes_sign].fa_fraction
     display(Markdown(
         "Over the arrangements relaxed, the teacher's own difference runs "
-        + "; ".join(f"from {row['min']:.1f} to {row['max']:.1f} meV/f.u. at x = {x:g} ({row['size']:.0f} arrangements)"
-                    for x, row in by_x.iterrows())
-        + (f". It changes sign with the arrangement at x = {', '.join(f'{x:g}' for x in both_signs.index)}: at 0 K, "
+        + "; ".join(f"from {row.min_meV_per_fu:.1f} to {row.max_meV_per_fu:.1f} meV/f.u. at x = {row.fa_fraction:g} "
+                    f"({row.arrangements} arrangements)" for row in spread.itertuples())
+        + (f". It changes sign with the arrangement at x = {', '.join(f'{x:g}' for x in both_signs)}: at 0 K, "
            "which tilt such a cell prefers depends on how its molecules sit as much as on how many FA it holds, so a "
            "phase order read from one arrangement says little." if len(both_signs)
            else ". Its sign does not change with the arrangement at any x.")))

@@ -88,3 +88,12 @@ def test_phase_order_at_the_teachers_cells_counts_kept_and_reversed_orders():
     assert list(order.same_order) == [True, False]
     summary = phase_order_summary(table)
     assert "largest 15.0 meV/f.u. (a0a0c- at x = 1)" in summary and "kept in 1 of 2" in summary
+
+
+def test_arrangement_spread_finds_where_the_references_order_changes_sign():
+    from softlattice.perovskite.student_criteria import arrangement_spread
+    order = pd.DataFrame(dict(fa_fraction=[0.0, 0.0, 1.0, 1.0], arrangement=[0, 1, 0, 1],
+                              reference_meV_per_fu=[-20.0, 5.0, -3.0, -9.0], nep_meV_per_fu=0.0))
+    spread = arrangement_spread(order)
+    assert list(spread.changes_sign) == [True, False] and list(spread.arrangements) == [2, 2]
+    assert list(spread.min_meV_per_fu) == [-20.0, -9.0] and list(spread.max_meV_per_fu) == [5.0, -3.0]

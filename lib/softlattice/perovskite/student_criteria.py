@@ -64,6 +64,17 @@ def tetragonal_order(at_reference: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def arrangement_spread(order: pd.DataFrame) -> pd.DataFrame:
+    """Per composition of a :func:`tetragonal_order` table: the reference's smallest and largest
+    E(a0a0c-) - E(a0a0c+) over the arrangements (meV/f.u.), how many arrangements, and whether the
+    sign changes between them."""
+    grouped = order.groupby("fa_fraction").reference_meV_per_fu
+    table = pd.DataFrame({"min_meV_per_fu": grouped.min(), "max_meV_per_fu": grouped.max(),
+                          "arrangements": grouped.size()})
+    table["changes_sign"] = (table.min_meV_per_fu < 0) & (table.max_meV_per_fu > 0)
+    return table.reset_index()
+
+
 def phase_order_summary(at_reference: pd.DataFrame) -> str:
     """One line on ``phase_order.csv``: median and largest |NEP - reference| over the tilted cells
     (meV/f.u.), and in how many compositions and arrangements the NEP keeps the reference's order of
