@@ -87,6 +87,11 @@ def phase_order_summary(at_reference: pd.DataFrame) -> str:
             f"kept in {int(order.same_order.sum())} of {len(order)} (x, arrangement)")
 
 
+def runs_survived(stability: pd.DataFrame, stability_ps: float) -> pd.Series:
+    """Per run of the checks' ``stability.csv``: it did not blow up and reached ``stability_ps``."""
+    return stability.survived.astype(bool) & (stability.reached_ps.astype(float) >= stability_ps - 1e-9)
+
+
 def _row(criterion: str, measured: str, target: str, met: bool | None) -> dict:
     return dict(criterion=criterion, measured=measured, target=target, met=met)
 
@@ -143,8 +148,7 @@ def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreem
         rows.append(_row("phase energies at the teacher's relaxed cells", phase_order_summary(at_reference),
                          f"within {PHASE_ENERGY_TOLERANCE_MEV:.0f} meV/f.u. at every x",
                          bool(at_reference.difference_meV_per_fu.abs().max() <= PHASE_ENERGY_TOLERANCE_MEV)))
-    reached = stability.reached_ps.astype(float) >= stability_ps - 1e-9
-    survived = stability.survived.astype(bool) & reached
+    survived = runs_survived(stability, stability_ps)
     rows.append(_row("NPT stability", f"{int(survived.sum())} of {len(stability)} runs reached {stability_ps:g} ps "
                      f"(x = {', '.join(f'{x:g}' for x in stability.fa_fraction)})", "no blow-up",
                      bool(survived.all())))

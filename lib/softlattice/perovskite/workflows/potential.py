@@ -44,7 +44,7 @@ from softlattice.models.nep import HYPERPARAMETER_PRESETS, ensemble_spread, writ
 from softlattice.models.reference import label_structures
 from softlattice.models.splits import split_structures
 from softlattice.perovskite.structures import build_mixed_perovskite
-from softlattice.perovskite.student_criteria import tetragonal_order
+from softlattice.perovskite.student_criteria import runs_survived, tetragonal_order
 from softlattice.perovskite.training_sets import (
     MA_FA_SPECIES,
     generate_structures,
@@ -123,21 +123,21 @@ average, so the teacher's basins lie where no training cell was. The mixed compo
 cells stay out of training, as the test. 'v5': v4 and, also before the final model, snapshots of
 NEP v4's own NPT runs at 600 K in 768-atom cells (x = 0, 0.5, 1), every 0.4 ps up to where they blow
 up, labelled whole by the teacher: v4 keeps the teacher's phase order better than v2 but its 600 K
-runs blew up after 7-15 ps, so its failures are the cells to learn. The rule that picks between them, fixed before v3 was measured: v3 replaces v2 if, at the
-teacher's relaxed cells (``phase_order.csv``), it keeps the teacher's a0a0c-/a0a0c+ order in more
-(composition, arrangement) pairs than v2 and has the smaller median |difference|, and its test force
-RMSE against the teacher is at most 10 % above v2's (:data:`STUDENT_RULE`); v4 is judged against
-v2 by the same rule on the teacher cells of the compositions it did not learn."""
+runs blew up after 7-15 ps, so its failures are the cells to learn. Which student the chapters use
+is decided by :func:`student_replaces` and :func:`choose_student`."""
 
-STUDENT_RULE = dict(more_orders_kept=True, smaller_median_difference=True, max_force_rmse_ratio=1.10)
-"""The rule, fixed before NEP v3 was measured, by which a later recipe's student replaces the one
-before it (see :data:`RECIPES` and :func:`student_replaces`)."""
+MAX_FORCE_RMSE_RATIO = 1.10
+"""How much higher a later student's test force RMSE may be than the kept one's, in the rule of
+:func:`student_replaces` (fixed before NEP v3 was measured)."""
 
 
 def student_replaces(order_old: pd.DataFrame, order_new: pd.DataFrame, rmse_old: float, rmse_new: float,
                      trained_fa_fractions: Sequence[float] = ()) -> tuple[bool, str]:
-    """:data:`STUDENT_RULE` applied to two students' ``phase_order.csv`` tables (at the same teacher
-    cells) and test force RMSEs (eV/Å); returns the verdict and a sentence that says why.
+    """Whether a later student replaces the one kept, by the rule fixed before NEP v3 was measured:
+    at the same teacher cells (two ``phase_order.csv`` tables) it keeps the a0a0c-/a0a0c+ order in
+    more pairs, has the smaller median |difference|, and its test force RMSE (eV/Å) is at most
+    :data:`MAX_FORCE_RMSE_RATIO` times the kept one's. Returns the verdict and a sentence that says
+    why.
 
     Compositions in ``trained_fa_fractions`` (those whose teacher cells the new student learned)
     are left out of both tables: the rule judges on cells neither model was trained on."""
@@ -153,7 +153,7 @@ def student_replaces(order_old: pd.DataFrame, order_new: pd.DataFrame, rmse_old:
     median = {name: float(table.difference_meV_per_fu.abs().median()) for name, table in tables.items()}
     ratio = rmse_new / rmse_old
     verdict = (kept["new"] > kept["old"] and median["new"] < median["old"]
-               and ratio <= STUDENT_RULE["max_force_rmse_ratio"])
+               and ratio <= MAX_FORCE_RMSE_RATIO)
     where = (f" at x outside {', '.join(f'{x:g}' for x in trained_fa_fractions)}" if len(trained_fa_fractions)
              else "")
     reason = (f"order kept in {kept['new']} of {pairs} pairs{where} (before: {kept['old']}), median |difference| "
@@ -260,8 +260,7 @@ def stability_passed(folder: str | Path) -> bool | None:
     if not (checks / "stability.csv").is_file() or record is None or "stability_ps" not in record["parameters"]:
         return None
     stability = pd.read_csv(checks / "stability.csv")
-    reached = stability.reached_ps.astype(float) >= float(record["parameters"]["stability_ps"]) - 1e-9
-    return bool((stability.survived.astype(bool) & reached).all())
+    return bool(runs_survived(stability, float(record["parameters"]["stability_ps"])).all())
 
 
 def choose_student(folders: Sequence[str | Path]) -> tuple[Path, list[str]]:
@@ -359,8 +358,8 @@ def recipe_inputs(recipe: dict[str, Any]) -> dict[str, str]:
 def refinement_structures(recipe: dict[str, Any], work_dir: str | Path) -> list[Atoms]:
     """The recipe's relaxed phases (:func:`relaxed_tilt_phases` with the model ``data/models/<relaxer>``)
     and, with a ``teacher_relaxed`` entry, the teacher's relaxed cells and their copies
-    (:func:`perturbed_copies`), written once to ``work_dir/refinement.extxyz`` and read back from there (a resumed run labels
-    the same cells, to the digit); none without a ``relaxed`` entry."""
+    (:func:`perturbed_copies`), written once to ``work_dir/refinement.extxyz`` and read back from
+    there (a resumed run labels the same cells, to the digit); none without a ``relaxed`` entry."""
     spec = recipe.get("relaxed")
     if not spec:
         return []
