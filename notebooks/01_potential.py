@@ -598,7 +598,7 @@ else:
 # %% [markdown]
 # Relaxed tilt phases (0 K, positions and cell, L-BFGS to 0.01 eV/Å): pseudo-cubic lattice
 # constant $(V/N_{f.u.})^{1/3}$ and the energy of $a^0a^0c^-$ relative to $a^0a^0c^+$ per candidate
-# and end member (arrangement 0: molecules aligned to the cage; 1: random orientations).
+# and end member (arrangement 0: molecules aligned to the cage; k > 0: random orientations drawn with seed k).
 # Unconverged relaxations are not used. A phase is named by the tilt pattern its relaxation starts
 # from: nothing holds the symmetry, so a relaxation may end in another pattern; the mean tilt angles
 # about x, y and z where each ended are listed for the chosen teacher below.
