@@ -123,6 +123,24 @@ def test_parts_share_no_composition_and_together_cover_every_run(monkeypatch, tm
     assert not seen[0] & seen[1] and seen[0] | seen[1] == {t.fa_fraction for t in tasks}
 
 
+def test_each_part_runs_coarse_compositions_and_first_replicas_first(monkeypatch, tmp_path):
+    import softlattice.perovskite.workflows.coexistence as workflow
+    calls = []
+    monkeypatch.setattr(workflow, "run_task", lambda task, *a, **k: calls.append(task) or pd.DataFrame([{}]))
+    tasks = grid_tasks(PROFILES["full"])
+    first_two = set()
+    for part in range(2):
+        calls.clear()
+        run_grid(tasks, MODEL, tmp_path, part=(part, 2))
+        runs = [t for t in calls if t.kind == "coexistence" and t.temperature == 250.0]
+        assert runs[0].fa_fraction in (0.0, 0.5, 1.0), f"part {part} starts at x = {runs[0].fa_fraction}"
+        first_two |= {t.fa_fraction for t in runs[:2]}
+        replicas = [t.replica for t in runs]
+        assert replicas == sorted(replicas), f"part {part} runs a second replica before every first one"
+        assert [t.kind for t in calls if t.kind != "reference"][-1] == "quench"
+    assert {0.0, 0.5, 1.0} <= first_two, f"the first two runs of the parts cover x = {sorted(first_two)}"
+
+
 def test_a_page_gets_the_quick_set_computed_and_never_starts_the_full_grid(tmp_path, monkeypatch, quick_store):
     import softlattice.perovskite.workflows.coexistence as workflow
     _, store = quick_store

@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -137,18 +138,25 @@ def reference_task(task: CoexistenceTask, temperature: float, duration_ps: float
                    replica=0)
 
 
+def coarse_to_fine(fa_fraction: float) -> tuple[int, float]:
+    """Sort key of a composition: x = 0 and 1, then 1/2, then the quarters, the eighths, ..."""
+    return Fraction(fa_fraction).limit_denominator(1024).denominator, fa_fraction
+
+
 def grid_tasks(settings: dict[str, Any]) -> list[CoexistenceTask]:
     """The runs of a profile: coexistence runs at every (x, T) of ``grid`` (a list of
     ``[temperature, [x, ...]]``) and replica, quench runs at ``quench`` (same form), and one
-    reference per composition; ordered as listed (the first grid first)."""
+    reference per composition; in the order they are run: the grids as listed (the first grid
+    first), within a grid the first replica at every composition before the second, and the
+    compositions coarse to fine (:func:`coarse_to_fine`), so that an unfinished grid already spans x."""
     common = {key: settings[key] for key in ("repeat", "duration_ps", "timestep_fs", "hydrogen_mass",
                                              "sample_interval", "window_ps", "n_sigma", "stop_share",
                                              "stop_hold_ps") if key in settings}
     tasks: list[CoexistenceTask] = []
     for kind, spec in (("coexistence", settings["grid"]), ("quench", settings.get("quench", []))):
         for temperature, fractions in spec:
-            for x in fractions:
-                for replica in range(settings["replicas"]):
+            for replica in range(settings["replicas"]):
+                for x in sorted(fractions, key=coarse_to_fine):
                     tasks.append(CoexistenceTask(float(x), float(temperature), kind, replica, **common))
     references = []
     for task in tasks:
@@ -214,13 +222,14 @@ def run_task(task: CoexistenceTask, model: str | Path, store: str | Path,
 def run_grid(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path = RUNS_DIR / "coexistence",
              part: tuple[int, int] = (0, 1), progress: bool = False) -> None:
     """Run the tasks of ``part`` = (i, n): every run at the i-th, (i+n)-th, ... composition (in
-    sorted order) with its reference first, so that no two parts ever run the same reference."""
+    :func:`coarse_to_fine` order, so each part spans x) with its reference first, so that no two
+    parts ever run the same reference; runs in the order of ``tasks``."""
     index, count = part
     if not 0 <= index < count:
         raise ValueError(f"part {index}/{count} does not exist: parts run from 0/{count} to {count - 1}/{count}")
     say = progress_printer(progress)
     references = {(t.fa_fraction, t.repeat): t for t in tasks if t.kind == "reference"}
-    mine = sorted({t.fa_fraction for t in tasks})[index::count]
+    mine = sorted({t.fa_fraction for t in tasks}, key=coarse_to_fine)[index::count]
     runs = [t for t in tasks if t.kind != "reference" and t.fa_fraction in mine]
     for task in runs:
         reference = references.get((task.fa_fraction, task.repeat))
