@@ -19,11 +19,19 @@
 # This chapter reproduces the x-T phase diagram of the seed {cite}`hainer2025mpb` (its Fig. 2): which
 # octahedral tilt pattern MA(1-x)FA(x)PbI3 takes on heating and on cooling, where the cubic phase
 # begins, and whether the two tetragonal phases meet at a morphotropic phase boundary (MPB). The
-# summary below the setup cell is computed from the result set this page shows.
+# summary below the setup cell is computed from the result sets this page shows.
+#
+# Two models appear, each with its own protocols. The **production model** of chapter 01 (the
+# student of the teacher chosen there) runs the protocols that can resolve phases on two cores:
+# slow ramps of the end members and fixed-temperature coexistence runs. The **first model** (a NEP
+# trained on CHGNet-r2SCAN, the soft teacher of chapter 01) ran the first protocol, fast ramps over
+# the whole composition grid; its results are kept below as a labelled comparison, and they show
+# what a soft potential and fast ramps together do.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
-model = None  # NEP file; default: the production model of chapter 01
+model = None  # NEP file of the slow ramps and coexistence runs; default: the production model of chapter 01
+first_model = None  # NEP file of the fast-ramp grid; default: the first model (a comparison)
 fa_fractions = None  # compositions of the grid
 replicas = None  # independent runs per composition and direction
 ramp = None  # RampTask settings: temperature_low/high (K), rate_K_per_ps, repeat, sample_interval, reference_ps
@@ -54,9 +62,11 @@ from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
+from softlattice.perovskite.workflows.coexistence import load_coexistence, obtain_coexistence
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, cubic_boundary_statistics, load_sweep, obtain_sweep, phase_at, profile_window_ps,
     reclassify_sweep, transition_statistics)
+from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
 
 plotting.use_book_renderer()
 settings = profiles.resolve(
@@ -64,18 +74,37 @@ settings = profiles.resolve(
     size_test=size_test, rate_test=rate_test, extra_tasks=extra_tasks,
     frame_temperatures=frame_temperatures, window=window, n_sigma=n_sigma,
     scheduler=scheduler, workers=workers)
-default_model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
-model_path = input_path(model) if model else default_model
-sweep = obtain_sweep(settings, model_path,
-                     curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+model_path = input_path(model) if model else production_model()
+first_model_path = input_path(first_model) if first_model else FIRST_MODEL
+
+# the production model: slow end-member ramps and fixed-temperature runs (computed outside the page
+# in the full profile; None until committed)
+end_member_settings = profiles.resolve("02_end_members", profile, **(end_members or {}))
+slow = obtain_sweep(end_member_settings, model_path,
+                    curated=DATA_DIR / "end_member_ramps" / model_path.parent.name, compute=profile != "full")
+slow_boundary = None
+if slow is not None:
+    slow_window_ps = profile_window_ps(end_member_settings)
+    slow_windows, slow_transitions = reclassify_sweep(slow.folder, slow_window_ps,
+                                                      float(end_member_settings["n_sigma"]), rule="equal")
+    slow_boundary = cubic_boundary(slow_transitions)
+coexistence_settings = profiles.resolve("02_coexistence", profile, **(coexistence or {}))
+fixed_t = obtain_coexistence(coexistence_settings["profile"], model_path,
+                             curated=DATA_DIR / "coexistence" / model_path.parent.name,
+                             compute=coexistence_settings["compute"])
+fixed = None if fixed_t is None else load_coexistence(fixed_t.folder)
+
+# the first model: the fast-ramp grid
+sweep = obtain_sweep(settings, first_model_path,
+                     curated=DATA_DIR / "phase_diagram" / first_model_path.parent.name)
 tables, source = load_sweep(sweep.folder), sweep.source
 tasks, windows, transitions = tables["tasks"], tables["windows"], tables["transitions"]
-display(Markdown(f"Results: {source}. Model: `{display_path(model_path)}`. "
-                 f"{len(tasks)} MD tasks, {int(tasks.eval('repeat**3 * 12').max())} atoms "
-                 "in the largest cell."))
+display(Markdown(f"Production model: `{display_path(model_path)}`. First model: `{display_path(first_model_path)}`; "
+                 f"its fast-ramp grid: {source}, {len(tasks)} MD tasks, {int(tasks.eval('repeat**3 * 12').max())} "
+                 "atoms in the largest cell."))
 failed = tasks[~tasks.completed.astype(bool)] if "completed" in tasks else tasks.iloc[:0]
 if len(failed):
-    display(Markdown(f"**{len(failed)} task(s) blew up** (the MD engine stopped them; "
+    display(Markdown(f"**{len(failed)} task(s) of the first model's grid blew up** (the MD engine stopped them; "
                      "they are left out of everything below):"))
     display(failed[["fa_fraction", "kind", "repeat", "replica", "rate_K_per_ps", "failure"]])
 
@@ -106,10 +135,28 @@ def boundary_at(table, x):
     return f"{table.temperature_K[x]:.0f} ± {table.error_K[x]:.0f} K" if x in table.index else "not reached"
 
 
+production = [f"**In brief: the production model** (`{model_path.parent.name}`)."]
+if slow_boundary is None:
+    production.append("Its slow end-member ramps are not computed yet.")
+else:
+    ends_crossed = slow_boundary.pivot_table(index="fa_fraction", columns="kind", values="temperature_K")
+    production.append("Slow end-member ramps: " + ("; ".join(
+        f"x = {x:g}: " + ", ".join(f"{kind} {t:.0f} K" for kind, t in row.dropna().items())
+        for x, row in ends_crossed.iterrows()) or "no ramp crosses the cubic boundary") + ".")
+if fixed is None:
+    production.append("Its fixed-temperature coexistence runs are not computed yet.")
+else:
+    finished, mpb = fixed["outcomes"], fixed["summary"]["mpb"]
+    production.append(
+        f"Fixed-temperature coexistence: {len(finished)} runs finished"
+        + (f"; MPB at {mpb['temperature_K']:g} K at x = {mpb['center']:.2f} "
+           f"(95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})." if mpb else
+           f"; no MPB resolved ({fixed['summary']['mpb_unresolved_because']})."))
+display(Markdown(" ".join(production)))
 summary = [
-    f"**In brief.** {len(set(grid_ramps.fa_fraction))} compositions, each heated and cooled in "
-    f"{settings['replicas']} replica(s) of a {12 * base['repeat'] ** 3}-atom cell at {base['rate_K_per_ps']:g} K/ps "
-    f"with the NEP of chapter 01."]
+    f"**The first model, fast ramps** (a comparison). {len(set(grid_ramps.fa_fraction))} compositions, each heated "
+    f"and cooled in {settings['replicas']} replica(s) of a {12 * base['repeat'] ** 3}-atom cell at "
+    f"{base['rate_K_per_ps']:g} K/ps."]
 if len(heating_boundary):
     summary.append(
         f"On heating, {int((crossings.kind == 'heating').sum())} of {ramps_per_kind.get('heating', 0)} ramps reach the "
@@ -168,17 +215,105 @@ display(Markdown(" ".join(summary)))
 # transition, kinetically trapped). FAPbI3 goes cubic, $a^0a^0c^+$, $a^-a^-c^+$. Between them lies
 # the MPB between the two tetragonal phases, at 27 % FA in the seed.
 #
-# Here: the NEP of chapter 01 (trained on CHGNet-r2SCAN labels, not on the seed's SCAN+rVV10 DFT).
+# Here: the NEPs of chapter 01 (trained on its teachers' labels, not on the seed's SCAN+rVV10 DFT).
 # MD: ASE with nep-adapters on the CPU, NPT (Langevin-BAOAB, fully flexible cell), hydrogen at 4 amu
 # with 1 fs steps (configurational averages do not depend on masses; chapter 01 checks the lattice
 # parameters for this model). Each composition is heated from $a^-a^-c^+$ (as in the seed) and
 # cooled from the cubic cell, in replicas with different A-site arrangements, molecular orientations
-# and thermostat noise. Phases come from the same projection and noise thresholds as the CsPbI3
+# and thermostat noise (the first model's grid; the production model's slow ramps are described in
+# their section). Phases come from the same projection and noise thresholds as the CsPbI3
 # validation chapter: a mode is active when its window-mean amplitude exceeds the thermal noise of an
 # untilted cubic reference run of the same cell by five standard deviations. The tasks run on Dask
 # {cite}`dask2016` (`softlattice.perovskite.workflows.phase_diagram`): a LocalCluster on this
 # machine, any scheduler on a cluster.
 
+# %% [markdown]
+# ## End-member ramps slow enough to resolve something
+#
+# With the production model: MAPbI3 and FAPbI3 heated from $a^-a^-c^+$ and cooled from the cubic
+# cell at 5 K/ps, eight times slower than the first model's grid below, in 2,592-atom cells (6x6x6), classified with one threshold for M and
+# R in 1 ps windows against a 20 ps untilted reference (the seed's Fig. 2a-c, e-g ramp at
+# about 0.001-0.002 K/ps in cells of 10^5 atoms and more). The temperatures where heating enters
+# and cooling leaves the cubic phase bracket the transition; their difference is the hysteresis of
+# this rate, not a property of the material.
+
+# %% tags=["hide-input"]
+if slow is None:
+    display(Markdown(f"**Not computed yet for this model** (`{display_path(model_path)}`): four ramps and two "
+                     "references in 2,592-atom cells, several hours of MD, are run outside the page "
+                     "(`python -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members --model M "
+                     "--save DIR`, resumable), then committed."))
+else:
+    slow_ramp = end_member_settings["ramp"]
+    display(Markdown(f"Results: {slow.source}; windows of {slow_window_ps:g} ps."))
+    plotting.phase_diagram_figure(slow_windows, height=420).show()
+    if len(slow_boundary):
+        display(plotting.markdown_table(slow_boundary[["fa_fraction", "kind", "from_phase", "to_phase",
+                                                       "temperature_K", "resolution_K"]]))
+    wide_boundary = slow_boundary.pivot_table(index="fa_fraction", columns="kind", values="temperature_K")
+    if wide_boundary.empty:
+        display(Markdown("No ramp crosses the cubic boundary in the range of the ramps."))
+    for x, row in wide_boundary.iterrows():
+        compound = "MAPbI3" if x == 0 else "FAPbI3" if x == 1 else f"x = {x:g}"
+        if {"heating", "cooling"} <= set(row.dropna().index):
+            display(Markdown(f"{compound}: cubic from {row.heating:.0f} K on heating and down to {row.cooling:.0f} K "
+                             f"on cooling, a hysteresis of {row.heating - row.cooling:.0f} K at "
+                             f"{slow_ramp['rate_K_per_ps']:g} K/ps."))
+        else:
+            display(Markdown(f"{compound}: only the " + " and ".join(row.dropna().index)
+                             + " ramp crosses the cubic boundary in the range of the ramps."))
+
+# %% [markdown]
+# ## Which tilt grows at fixed temperature
+#
+# With the production model. Fast ramps keep whatever tilt they start with (the first model's grid
+# below); the seed's central
+# question, which tetragonal tilt wins as a function of x at 250 K (its Fig. 4a), is an equilibrium
+# question, and it is asked here at fixed temperature
+# ({mod}`softlattice.perovskite.workflows.coexistence`): a cell of 4x4x8 pseudo-cubic units
+# (1,536 atoms) is built half $a^0a^0c^-$ and half $a^0a^0c^+$ along the tilt axis, with two
+# interfaces, and held in NPT (hydrogen at 4 amu, 1 fs). Every 2x2x2 block of the cell is
+# classified in 1 ps windows against the noise of an untilted reference run of the same
+# composition at 450 K, with one threshold for the M and R families; the R share is
+# R / (R + M) over the ordered blocks. The tilt that grows from its half wins; a run stops early once
+# one tilt holds more than 90 % of the blocks for 5 ps. The MPB is where the final R share crosses
+# 1/2: a logistic fit against x with a bootstrap over the runs, refused when the data do not
+# cross. The seed's own protocol (a cubic cell quenched to the temperature and held) runs beside
+# it at three compositions.
+
+# %% tags=["hide-input"]
+from softlattice.book.coexistence_plots import r_share_figure, winner_figure
+from softlattice.perovskite.workflows.coexistence import PROFILES as COEXISTENCE_PROFILES
+
+if fixed_t is None:
+    grid = COEXISTENCE_PROFILES[coexistence_settings["profile"]]["grid"]
+    display(Markdown(
+        f"**Not computed yet for this model** (`{display_path(model_path)}`): the grid of "
+        + "; ".join(f"{t:g} K at x = " + ", ".join(f"{x:g}" for x in xs) for t, xs in grid)
+        + f", {COEXISTENCE_PROFILES[coexistence_settings['profile']]['replicas']} replicas, is many hours of MD and "
+        "is run outside the page (`make coexistence MAFA_MODEL=...`, two processes, resumable), then committed."))
+else:
+    outcomes, coexistence_summary = fixed["outcomes"], fixed["summary"]
+    display(Markdown(f"Results: {fixed_t.source}."))
+    if len(fixed["states"]):
+        r_share_figure(fixed["states"]).show()
+        winner_figure(outcomes, coexistence_summary).show()
+    mpb = coexistence_summary["mpb"]
+    display(Markdown(
+        f"MPB at {mpb['temperature_K']:g} K: x = {mpb['center']:.2f} (95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})."
+        if mpb else f"No MPB resolved: {coexistence_summary['mpb_unresolved_because']}."))
+    display(plotting.markdown_table(outcomes[[c for c in ["fa_fraction", "temperature_K", "kind", "replica",
+                                                          "winner", "r_share", "duration_ps", "stopped_early"]
+                                              if c in outcomes]]))
+
+# %% [markdown]
+# ## The first model with fast ramps
+#
+# The sections from here to the end show the first protocol with the first model (a NEP trained on
+# CHGNet-r2SCAN, whose forces chapter 01 finds about half of DFT's): every composition in steps of
+# 1/4, heated and cooled at 40 K/ps in 768-atom cells. They are kept as a comparison. The
+# classification and its thresholds are those of the Method section; the section "One rule for M
+# and R" shows how much of this diagram the classifier itself decides.
 # %% tags=["remove-input"]
 SEED_ATOMS, SEED_RATES_K_PER_PS = (12_000, 96_000), (0.007, 0.015)  # the seed's cells and ramps (7-15 K/ns)
 ramp_settings = settings["ramp"]
@@ -193,7 +328,7 @@ display(Markdown(
     "measures what a larger cell and a slower ramp change at one composition."))
 
 # %% [markdown]
-# ## Mode activation and lattice parameters of MAPbI3 and FAPbI3
+# ### Mode activation and lattice parameters of MAPbI3 and FAPbI3
 #
 # Window means of $|Q|$ for the six tilt modes (replica 0), heating as solid lines and cooling
 # dashed, beside the pseudo-cubic lattice parameters (cell lengths per cubic cell). The seed's
@@ -216,7 +351,7 @@ figure.update_layout(height=330 * len(ends))
 figure.show()
 
 # %% [markdown]
-# ## The x-T phase diagram
+# ### The x-T phase diagram
 #
 # Every classification window of every ramp, as coloured regions: at each composition the strips
 # left of the tick are the heating ramps and those right of it the cooling ramps, replicas side by
@@ -257,7 +392,7 @@ else:
     print("no transitions in these ramps")
 
 # %% [markdown]
-# ## One rule for M and R, and longer windows
+# ### One rule for M and R, and longer windows
 #
 # The classification above gives the M and R families each the threshold of their own noise in the
 # untilted reference, and reads windows of a quarter of a picosecond, shorter than the tilt
@@ -276,100 +411,10 @@ display(Markdown(f"Windows of {long_window_ps:g} ps; one threshold for M and R. 
 plotting.markdown_table(rule_table)
 
 # %% [markdown]
-# ## End-member ramps slow enough to resolve something
+# ### Against experiment
 #
-# MAPbI3 and FAPbI3 heated from $a^-a^-c^+$ and cooled from the cubic cell at 5 K/ps, eight times
-# slower than the grid above, in 2,592-atom cells (6x6x6), classified with one threshold for M and
-# R in 1 ps windows against a 20 ps untilted reference (the seed's Fig. 2a-c, e-g ramp at
-# about 0.001-0.002 K/ps in cells of 10^5 atoms and more). The temperatures where heating enters
-# and cooling leaves the cubic phase bracket the transition; their difference is the hysteresis of
-# this rate, not a property of the material.
-
-# %% tags=["hide-input"]
-end_member_settings = profiles.resolve("02_end_members", profile, **(end_members or {}))
-slow = obtain_sweep(end_member_settings, model_path,
-                    curated=DATA_DIR / "end_member_ramps" / model_path.parent.name, compute=profile != "full")
-if slow is None:
-    display(Markdown(f"**Not computed yet for this model** (`{display_path(model_path)}`): four ramps and two "
-                     "references in 2,592-atom cells, several hours of MD, are run outside the page "
-                     "(`python -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members --model M "
-                     "--save DIR`, resumable), then committed."))
-else:
-    slow_ramp = end_member_settings["ramp"]
-    slow_window_ps = profile_window_ps(end_member_settings)
-    slow_windows, slow_transitions = reclassify_sweep(slow.folder, slow_window_ps, float(end_member_settings["n_sigma"]),
-                                                      rule="equal")
-    slow_boundary = cubic_boundary(slow_transitions)
-    display(Markdown(f"Results: {slow.source}; windows of {slow_window_ps:g} ps."))
-    plotting.phase_diagram_figure(slow_windows, height=420).show()
-    if len(slow_boundary):
-        display(plotting.markdown_table(slow_boundary[["fa_fraction", "kind", "from_phase", "to_phase",
-                                                       "temperature_K", "resolution_K"]]))
-    wide_boundary = slow_boundary.pivot_table(index="fa_fraction", columns="kind", values="temperature_K")
-    if wide_boundary.empty:
-        display(Markdown("No ramp crosses the cubic boundary in the range of the ramps."))
-    for x, row in wide_boundary.iterrows():
-        compound = "MAPbI3" if x == 0 else "FAPbI3" if x == 1 else f"x = {x:g}"
-        if {"heating", "cooling"} <= set(row.dropna().index):
-            display(Markdown(f"{compound}: cubic from {row.heating:.0f} K on heating and down to {row.cooling:.0f} K "
-                             f"on cooling, a hysteresis of {row.heating - row.cooling:.0f} K at "
-                             f"{slow_ramp['rate_K_per_ps']:g} K/ps."))
-        else:
-            display(Markdown(f"{compound}: only the " + " and ".join(row.dropna().index)
-                             + " ramp crosses the cubic boundary in the range of the ramps."))
-
-# %% [markdown]
-# ## Which tilt grows at fixed temperature
-#
-# Ramps this fast keep whatever tilt they start with (the sections above); the seed's central
-# question, which tetragonal tilt wins as a function of x at 250 K (its Fig. 4a), is an equilibrium
-# question, and it is asked here at fixed temperature
-# ({mod}`softlattice.perovskite.workflows.coexistence`): a cell of 4x4x8 pseudo-cubic units
-# (1,536 atoms) is built half $a^0a^0c^-$ and half $a^0a^0c^+$ along the tilt axis, with two
-# interfaces, and held in NPT (hydrogen at 4 amu, 1 fs). Every 2x2x2 block of the cell is
-# classified in 1 ps windows against the noise of an untilted reference run of the same
-# composition at 450 K, with one threshold for the M and R families; the R share is
-# R / (R + M) over the ordered blocks. The tilt that grows from its half wins; a run stops early once
-# one tilt holds more than 90 % of the blocks for 5 ps. The MPB is where the final R share crosses
-# 1/2: a logistic fit against x with a bootstrap over the runs, refused when the data do not
-# cross. The seed's own protocol (a cubic cell quenched to the temperature and held) runs beside
-# it at three compositions.
-
-# %% tags=["hide-input"]
-from softlattice.book.coexistence_plots import r_share_figure, winner_figure
-from softlattice.perovskite.workflows.coexistence import PROFILES as COEXISTENCE_PROFILES
-from softlattice.perovskite.workflows.coexistence import load_coexistence, obtain_coexistence
-
-coexistence_settings = profiles.resolve("02_coexistence", profile, **(coexistence or {}))
-fixed_t = obtain_coexistence(coexistence_settings["profile"], model_path,
-                             curated=DATA_DIR / "coexistence" / model_path.parent.name,
-                             compute=coexistence_settings["compute"])
-if fixed_t is None:
-    grid = COEXISTENCE_PROFILES[coexistence_settings["profile"]]["grid"]
-    display(Markdown(
-        f"**Not computed yet for this model** (`{display_path(model_path)}`): the grid of "
-        + "; ".join(f"{t:g} K at x = " + ", ".join(f"{x:g}" for x in xs) for t, xs in grid)
-        + f", {COEXISTENCE_PROFILES[coexistence_settings['profile']]['replicas']} replicas, is many hours of MD and "
-        "is run outside the page (`make coexistence MAFA_MODEL=...`, two processes, resumable), then committed."))
-else:
-    fixed = load_coexistence(fixed_t.folder)
-    outcomes, coexistence_summary = fixed["outcomes"], fixed["summary"]
-    display(Markdown(f"Results: {fixed_t.source}."))
-    if len(fixed["states"]):
-        r_share_figure(fixed["states"]).show()
-        winner_figure(outcomes, coexistence_summary).show()
-    mpb = coexistence_summary["mpb"]
-    display(Markdown(
-        f"MPB at {mpb['temperature_K']:g} K: x = {mpb['center']:.2f} (95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})."
-        if mpb else f"No MPB resolved: {coexistence_summary['mpb_unresolved_because']}."))
-    display(plotting.markdown_table(outcomes[[c for c in ["fa_fraction", "temperature_K", "kind", "replica",
-                                                          "winner", "r_share", "duration_ps", "stopped_early"]
-                                              if c in outcomes]]))
-
-# %% [markdown]
-# ## Against experiment
-#
-# The cubic boundary of every ramp (heating: into $a^0a^0a^0$; cooling: out of it) against the
+# The cubic boundary of every ramp of the first model's grid and of the production model's slow
+# end-member ramps (heating: into $a^0a^0a^0$; cooling: out of it) against the
 # experimental points in `data/reference/experiments.csv`: the end members' transitions
 # (MAPbI3 {cite}`poglitsch1987`; FAPbI3 {cite}`weber2018`), and ranges from Francisco-López et al.
 # {cite}`franciscolopez2020` as the seed's text quotes them. The compositional series of Weber et
@@ -380,11 +425,14 @@ else:
 # %% tags=["hide-input"]
 experiments = pd.read_csv(DATA_DIR / "reference" / "experiments.csv")
 figure = make_subplots()
-for kind, symbol in (("heating", "triangle-up"), ("cooling", "triangle-down")):
-    chosen = crossings[crossings.kind == kind] if len(crossings) else crossings
-    if len(chosen):
-        figure.add_scatter(x=chosen.fa_fraction, y=chosen.temperature_K, error_y=dict(array=chosen.resolution_K),
-                           mode="markers", marker=dict(symbol=symbol, size=10), name=f"this NEP, cubic boundary ({kind})")
+for name, ramps, filled in (("first model, 40 K/ps", crossings, False),
+                            ("production model, 5 K/ps", slow_boundary, True)):
+    for kind, symbol in (("heating", "triangle-up"), ("cooling", "triangle-down")):
+        chosen = ramps[ramps.kind == kind] if ramps is not None and len(ramps) else None
+        if chosen is not None and len(chosen):
+            figure.add_scatter(x=chosen.fa_fraction, y=chosen.temperature_K, error_y=dict(array=chosen.resolution_K),
+                               mode="markers", name=f"{name}, cubic boundary ({kind})",
+                               marker=dict(symbol=symbol if filled else f"{symbol}-open", size=10))
 points = experiments.dropna(subset=["temperature_low_K"])
 for (label, method), group in points.groupby(["source", "method"], sort=False):
     x = 0.5 * (group.fa_fraction_low + group.fa_fraction_high)
@@ -398,12 +446,13 @@ figure.update_layout(height=480, xaxis_title="FA fraction x", yaxis_title="tempe
 figure.show()
 
 # %% [markdown]
-# ## The seed's numbers and ours
+# ### The seed's numbers and ours
 #
 # Transition temperatures of the end members and the tetragonal phase just below the cubic
-# boundary at each composition (the phase on either side of the MPB), as the seed reports them and
-# as this potential gives them with the ramps above. Reference method here: CHGNet-r2SCAN through
-# the NEP of chapter 01; seed: SCAN+rVV10 through its NEP.
+# boundary at each composition (the phase on either side of the MPB), as the seed reports them, as
+# the production model gives them (slow end-member ramps and the coexistence runs) and as the first
+# model gives them with the fast ramps above. Seed: SCAN+rVV10 through its NEP; here: the teachers
+# of chapter 01 through their students.
 
 # %% tags=["hide-input"]
 def mean_temperature(x, kind, to_phase=None, from_phase=None):
@@ -421,19 +470,40 @@ def mean_temperature(x, kind, to_phase=None, from_phase=None):
 grid_windows = windows[main_grid]
 below_cubic = phase_at(grid_windows[grid_windows.kind == "cooling"], 250.0)
 tetragonal = below_cubic.groupby("fa_fraction").phase.agg(lambda p: ", ".join(sorted(set(p))))
+def slow_crossing(x, kind, to_phase=None):
+    if slow_boundary is None:
+        return "not computed yet"
+    table = slow_boundary if to_phase is None else slow_transitions[slow_transitions.to_phase == to_phase]
+    chosen = table[(table.fa_fraction == x) & (table.kind == kind)]
+    return (", ".join(f"{row.temperature_K:.0f} ± {row.resolution_K:.0f} K" for row in chosen.itertuples())
+            or "not seen")
+
+
+if fixed is None:
+    production_mpb = "not computed yet"
+elif fixed["summary"]["mpb"]:
+    found_mpb = fixed["summary"]["mpb"]
+    production_mpb = f"x = {found_mpb['center']:.2f} ({found_mpb['low']:.2f}-{found_mpb['high']:.2f}) at {found_mpb['temperature_K']:g} K"
+else:
+    production_mpb = f"not resolved ({len(fixed['outcomes'])} runs finished)"
 comparison = pd.DataFrame([
-    dict(quantity="MAPbI3 cubic boundary, heating", seed="≈ 385 K", this_work=boundary_at(heating_boundary, 0.0)),
-    dict(quantity="MAPbI3 cubic boundary, cooling", seed="≈ 385 K", this_work=boundary_at(cooling_boundary, 0.0)),
+    dict(quantity="MAPbI3 cubic boundary, heating", seed="≈ 385 K", production=slow_crossing(0.0, "heating"),
+         first=boundary_at(heating_boundary, 0.0)),
+    dict(quantity="MAPbI3 cubic boundary, cooling", seed="≈ 385 K", production=slow_crossing(0.0, "cooling"),
+         first=boundary_at(cooling_boundary, 0.0)),
     dict(quantity="MAPbI3 a-a-c+ → a0a0c- (heating)", seed="≈ 225 K (heating); absent on cooling",
-         this_work=mean_temperature(0.0, "heating", to_phase="a0a0c-")),
-    dict(quantity="FAPbI3 cubic boundary, heating", seed="see its Fig. 2e-g", this_work=boundary_at(heating_boundary, 1.0)),
-    dict(quantity="MPB (c- ↔ c+ below the cubic boundary)", seed="x = 0.27 at 250 K",
-         this_work="phases at 250 K on cooling: " + "; ".join(f"x = {x:g}: {p}" for x, p in tetragonal.items())),
+         production=slow_crossing(0.0, "heating", to_phase="a0a0c-"),
+         first=mean_temperature(0.0, "heating", to_phase="a0a0c-")),
+    dict(quantity="FAPbI3 cubic boundary, heating", seed="see its Fig. 2e-g", production=slow_crossing(1.0, "heating"),
+         first=boundary_at(heating_boundary, 1.0)),
+    dict(quantity="MPB (c- ↔ c+ below the cubic boundary)", seed="x = 0.27 at 250 K", production=production_mpb,
+         first="phases at 250 K on cooling: " + "; ".join(f"x = {x:g}: {p}" for x, p in tetragonal.items())),
 ])
-plotting.markdown_table(comparison.rename(columns={"this_work": "this page"}))
+plotting.markdown_table(comparison.rename(columns={"production": "production model",
+                                                   "first": "first model, 40 K/ps"}))
 
 # %% [markdown]
-# ## Finite size and ramp rate
+# ### Finite size and ramp rate
 #
 # One composition cooled three ways: the grid's cell and rate, a larger cell at the same rate
 # (cooled only to 200 K: its cost grows with the cube of the repeat), and the grid's cell at half
@@ -453,7 +523,7 @@ if settings.get("size_test"):
                 .round({"temperature_K": 0, "error_K": 0}).reset_index(drop=True))
 
 # %% [markdown]
-# ## Reading these numbers
+# ### Reading these numbers
 #
 # - Which tetragonal phase a composition picks and where the cubic boundary lies are properties
 #   of the potential, hence of its reference (CHGNet-r2SCAN, see the screening in chapter 01), and

@@ -422,3 +422,15 @@ def test_failure_snapshots_come_from_the_explorers_own_runs_and_resume(tmp_path,
     assert all(np.array_equal(a.positions, b.positions) for a, b in zip(snapshots, again))
     assert "5. snapshots of `mafa-v2`'s own NPT runs at 600 K" in potential.recipe_summary(recipe)
     assert potential.failure_snapshots(potential.recipe_parameters("v4", reference="t"), tmp_path) == []
+
+
+def test_the_production_model_is_chapter_01s_committed_model_and_a_missing_one_is_named(tmp_path):
+    from softlattice.infra import profiles
+    from softlattice.infra.provenance import read_provenance
+    from softlattice.perovskite.workflows.potential import production_model
+
+    chosen = production_model()
+    recipe = profiles.resolve("01_potential", "full")["recipe"]
+    assert chosen.name == "nep.txt" and read_provenance(chosen.parent)["parameters"]["recipe"] == recipe
+    with pytest.raises(FileNotFoundError, match=f"recipe '{recipe}'.*--recipe {recipe}"):
+        production_model(tmp_path)

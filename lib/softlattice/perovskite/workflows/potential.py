@@ -26,6 +26,7 @@ import pandas as pd
 from ase import Atoms
 from ase.io import read, write
 
+from softlattice.infra import profiles
 from softlattice.infra.keys import file_hash, json_key, structure_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import read_provenance, write_provenance
@@ -506,10 +507,11 @@ def build_production_model(output_dir: str | Path, parameters: dict[str, Any], w
     return output_dir / "nep.txt"
 
 
-def obtain_production_model(parameters: dict[str, Any], stored: Sequence[str | Path] = ()) -> ResultSet:
+def obtain_production_model(parameters: dict[str, Any], stored: Sequence[str | Path] = (),
+                            compute: bool = True) -> ResultSet | None:
     """A model folder for ``parameters`` (from :func:`recipe_parameters`): the first of ``stored``
     whose provenance matches, else built now (:func:`softlattice.infra.resultsets.obtain`; the active
-    learning resumes from ``runs/production/<recipe>-<key>``).
+    learning resumes from ``runs/production/<recipe>-<key>``), or None when ``compute`` is False.
 
     Returns
     -------
@@ -519,7 +521,33 @@ def obtain_production_model(parameters: dict[str, Any], stored: Sequence[str | P
     return obtain("models", parameters, recipe_inputs(parameters),
                   lambda folder: build_production_model(folder, parameters, work_dir=work_dir, progress=False,
                                                         command="python -m softlattice.perovskite.workflows.potential"),
-                  committed=stored, command="python -m softlattice.perovskite.workflows.potential")
+                  committed=stored, command="python -m softlattice.perovskite.workflows.potential",
+                  may_compute=compute)
+
+
+FIRST_MODEL = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+"""The first production model (recipe 'full', labelled by the soft teacher CHGNet-r2SCAN): chapters
+02-05 keep its results from the first protocols as a labelled comparison."""
+
+
+def production_model(models_dir: str | Path = DATA_DIR / "models") -> Path:
+    """``nep.txt`` of the production model, the default of chapters 02-05: the committed model (in
+    ``models_dir``) of the recipe and reference of chapter 01's full profile.
+
+    Raises
+    ------
+    FileNotFoundError
+        When no committed model matches that recipe, naming the command that builds it.
+    """
+    settings = profiles.resolve("01_potential", "full")
+    parameters = recipe_parameters(settings["recipe"], reference=settings["reference"])
+    found = obtain_production_model(parameters, stored=sorted(Path(models_dir).glob("*")), compute=False)
+    if found is None:
+        raise FileNotFoundError(
+            f"no model in {str(models_dir)!r} was built by chapter 01's recipe {settings['recipe']!r} from "
+            f"{settings['reference']!r}; build it with `python -m softlattice.perovskite.workflows.potential "
+            f"--recipe {settings['recipe']} --output {models_dir}/NAME` or pass a model")
+    return found.folder / "nep.txt"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
