@@ -23,6 +23,11 @@
 # MPB, at 27 % FA. Near it the cell splits into layers stacked along the tilt axis, each almost
 # purely $M$ or $R$; a 1.3-million-atom cooling run shows two twin domains, each layered. The
 # summary below the setup cell is computed from the runs this page shows.
+#
+# As in chapter 02, two models appear: the **production model** of chapter 01 with chapter 02's
+# fixed-temperature coexistence runs (the MPB and the layers of the coexistence cells), and the
+# **first model** (trained on the soft teacher CHGNet-r2SCAN) with chapter 02's fast cooling ramps,
+# kept as a labelled comparison.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -30,7 +35,8 @@ sweep = None  # chapter-02 sweep settings (softlattice.infra.profiles "02_phase_
 temperatures = None  # temperatures (K) of the R-share curves
 map_temperature = None  # temperature (K) of the layer maps
 bootstrap = None  # bootstrap resamples of the MPB centre
-model = None  # NEP file; default: the production model of chapter 01
+model = None  # NEP file of the coexistence runs; default: the production model of chapter 01
+first_model = None  # NEP file of the fast ramps; default: the first model (a comparison)
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %% tags=["remove-input"]
@@ -47,23 +53,49 @@ from plotly.subplots import make_subplots
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
+from softlattice.infra.resultsets import display_path
+from softlattice.perovskite.coexistence import compositions_near_mpb, layering_summary
 from softlattice.perovskite.mpb import (
     block_modes, fit_mpb, layer_table, logistic, r_share_table)
+from softlattice.perovskite.workflows.coexistence import PROFILES as COEXISTENCE_PROFILES
+from softlattice.perovskite.workflows.coexistence import load_coexistence, obtain_coexistence
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, load_sweep, load_sweep_frames, obtain_sweep)
+from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
 
 plotting.use_book_renderer()
 settings = profiles.resolve("03_mpb", profile, sweep=sweep, temperatures=temperatures,
                             map_temperature=map_temperature, bootstrap=bootstrap)
-default_model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
-model_path = input_path(model) if model else default_model
-sweep = obtain_sweep(settings["sweep"], model_path,
-                     curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+model_path = input_path(model) if model else production_model()
+first_model_path = input_path(first_model) if first_model else FIRST_MODEL
+
+# the production model: chapter 02's coexistence runs (None until committed, in the full profile)
+coexistence_settings = profiles.resolve("02_coexistence", profile)
+fixed_t = obtain_coexistence(coexistence_settings["profile"], model_path,
+                             curated=DATA_DIR / "coexistence" / model_path.parent.name,
+                             compute=coexistence_settings["compute"])
+layering = None
+if fixed_t is not None:
+    fixed = load_coexistence(fixed_t.folder)
+    mpb_fit = fixed["summary"]["mpb"]
+    layer_temperature = mpb_fit["temperature_K"] if mpb_fit else \
+        COEXISTENCE_PROFILES[coexistence_settings["profile"]]["mpb_temperature"]
+    near = compositions_near_mpb(fixed["outcomes"], mpb_fit, layer_temperature)
+    layer_runs = fixed["states"][(fixed["states"].kind == "coexistence")
+                                 & (fixed["states"].temperature_K == layer_temperature)]
+    layer_runs = layer_runs[layer_runs.fa_fraction.isin(near)]
+    layering = layering_summary(layer_runs)
+
+# the first model: chapter 02's fast ramps
+sweep = obtain_sweep(settings["sweep"], first_model_path,
+                     curated=DATA_DIR / "phase_diagram" / first_model_path.parent.name)
 tables, source, folder = load_sweep(sweep.folder), sweep.source, sweep.folder
 tasks, windows = tables["tasks"], tables["windows"]
 frames = load_sweep_frames(folder)
 base = settings["sweep"]["ramp"]
-display(Markdown(f"Runs: {source}; {len(frames)} stored structures."))
+display(Markdown(f"Production model: `{display_path(model_path)}`; coexistence runs: "
+                 f"{fixed_t.source if fixed_t is not None else 'not computed yet'}. First model: "
+                 f"`{display_path(first_model_path)}`; its fast ramps: {source}; {len(frames)} stored structures."))
 
 # the R share about the primary axis per cooling run; a logistic fit in x per temperature
 grid = windows[(windows.repeat == base["repeat"])
@@ -84,7 +116,20 @@ fits = pd.DataFrame(fits, columns=["temperature_K", "center", "interval_low",
 
 # %% tags=["remove-input"]
 resolved = fits[(fits.center > 0) & (fits.center < 1)] if len(fits) else fits
-brief = (f"**In brief.** {shares.groupby(['fa_fraction', 'replica']).ngroups} cooling runs at "
+if fixed_t is None:
+    production = "its coexistence runs are not computed yet."
+else:
+    mpb_fit = fixed["summary"]["mpb"]
+    production = (f"{len(fixed['outcomes'])} coexistence runs finished; "
+                  + (f"MPB at {mpb_fit['temperature_K']:g} K at x = {mpb_fit['center']:.2f} (95 % interval "
+                     f"{mpb_fit['low']:.2f}-{mpb_fit['high']:.2f})" if mpb_fit else
+                     f"no MPB resolved ({fixed['summary']['mpb_unresolved_because']})")
+                  + (f"; the layered state (an R and an M layer at once) holds for "
+                     + ", ".join(f"{share:.0%}" for share in layering.layered_share)
+                     + " of the last 10 ps of the runs next to it." if len(layering) and "layered_share" in layering
+                     else "."))
+display(Markdown(f"**In brief: the production model** (`{model_path.parent.name}`): {production}"))
+brief = (f"**The first model, fast ramps** (a comparison). {shares.groupby(['fa_fraction', 'replica']).ngroups} cooling runs at "
          f"{shares.fa_fraction.nunique()} compositions, read at {len(settings['temperatures'])} temperatures "
          f"({', '.join(f'{t:g}' for t in settings['temperatures'])} K). ")
 if len(resolved):
@@ -99,9 +144,9 @@ display(Markdown(brief))
 # %% [markdown]
 # ## Method
 #
-# The runs are chapter 02's (same settings, same result set): NPT cooling
-# ramps of 768-atom cells with the NEP of chapter 01 (CHGNet-r2SCAN labels), replicas with other
-# A-site arrangements, and one 6,144-atom cell at x = 0.25. The R share
+# The runs are chapter 02's (same settings, same result sets): the production model's coexistence
+# runs, and the first model's NPT cooling ramps of 768-atom cells (CHGNet-r2SCAN labels), replicas
+# with other A-site arrangements, and one 6,144-atom cell at x = 0.25. The R share
 # $|Q_R|/(|Q_R|+|Q_M|)$ about the primary axis is read in the window nearest each temperature;
 # a logistic fit in x gives the centre, a bootstrap over runs its interval
 # ({mod}`softlattice.perovskite.mpb`). Layers come from the structure at the end of the ramp segment at the
@@ -109,7 +154,35 @@ display(Markdown(brief))
 
 
 # %% [markdown]
-# ## R share about the primary axis vs composition
+# ## Layers in the coexistence cells
+#
+# With the production model. Chapter 02's fixed-temperature runs start from a cell that is layered by construction (half
+# $a^0a^0c^-$, half $a^0a^0c^+$ along the tilt axis). At the compositions next to the MPB (or,
+# where no MPB is resolved, where the final R share is nearest 1/2) the maps below show the R share of
+# each layer of 2x2x2 blocks along the tilt axis against time. A layer counts as R (or M) when at
+# least three quarters of its ordered blocks are ({func}`softlattice.perovskite.coexistence.layered_windows`);
+# the table gives, per run, the share of the last 10 ps in which the cell holds both an R and an M
+# layer: a layered state that lasts is the seed's picture of the MPB, one that fades is a stage on
+# the way to a single tilt.
+
+# %% tags=["hide-input"]
+from softlattice.book.coexistence_plots import layer_map
+
+if fixed_t is None:
+    display(Markdown("The coexistence runs have not been computed for this model yet (chapter 02 says how)."))
+else:
+    display(Markdown(f"At {layer_temperature:g} K, x = " + " and ".join(f"{x:g}" for x in near) + ":"))
+    display(plotting.markdown_table(layering))
+    for (x, replica), _ in layer_runs.groupby(["fa_fraction", "replica"]):
+        layer_map(layer_runs, x, layer_temperature, replica).show()
+
+# %% [markdown]
+# ## The first model with fast ramps
+#
+# From here to the end: chapter 02's fast cooling ramps (40 K/ps, 768-atom cells) with the first
+# model, a comparison. The R share is read at fixed temperatures along each cooling ramp.
+# %% [markdown]
+# ### R share about the primary axis vs composition
 #
 # One point per cooling run (replicas separately), in the 768-atom cells at the grid's rate, at
 # each temperature; dotted lines are the logistic fits the table lists (none where no fit was found).
@@ -139,7 +212,7 @@ if len(fits):
 # boundary region with nearly degenerate tilts looks like in small cells.
 
 # %% [markdown]
-# ## Layers
+# ### Layers
 #
 # Each 2×2×2 block of cells coloured by the mode that dominates about the primary tilt axis
 # (blue R, orange M; paler when weak), in the structure at the map temperature on cooling, one
@@ -194,7 +267,7 @@ if layers:
                                           values="label", aggfunc="first"))
 
 # %% [markdown]
-# ## The largest cell
+# ### The largest cell
 #
 # The largest cell of chapter 02's runs (6,144 atoms, 8×8×8, x = 0.25), cooled to 200 K at
 # 40 K/ps: the blocks at each stored temperature, and the layer profile along each axis (a twin
@@ -221,45 +294,7 @@ for frame in large_frames:
         print(f"  layers along {'xyz'[stacking]}: {' '.join(table.label)}")
 
 # %% [markdown]
-# ## Layers in the coexistence cells
-#
-# Chapter 02's fixed-temperature runs start from a cell that is layered by construction (half
-# $a^0a^0c^-$, half $a^0a^0c^+$ along the tilt axis). At the compositions next to the MPB (or,
-# where no MPB is resolved, where the final R share is nearest 1/2) the maps below show the R share of
-# each layer of 2x2x2 blocks along the tilt axis against time. A layer counts as R (or M) when at
-# least three quarters of its ordered blocks are ({func}`softlattice.perovskite.coexistence.layered_windows`);
-# the table gives, per run, the share of the last 10 ps in which the cell holds both an R and an M
-# layer: a layered state that lasts is the seed's picture of the MPB, one that fades is a stage on
-# the way to a single tilt.
-
-# %% tags=["hide-input"]
-from softlattice.book.coexistence_plots import layer_map
-from softlattice.perovskite.coexistence import compositions_near_mpb, layering_summary
-from softlattice.perovskite.workflows.coexistence import PROFILES as COEXISTENCE_PROFILES
-from softlattice.perovskite.workflows.coexistence import load_coexistence, obtain_coexistence
-
-coexistence_settings = profiles.resolve("02_coexistence", profile)
-fixed_t = obtain_coexistence(coexistence_settings["profile"], model_path,
-                             curated=DATA_DIR / "coexistence" / model_path.parent.name,
-                             compute=coexistence_settings["compute"])
-if fixed_t is None:
-    display(Markdown("The coexistence runs have not been computed for this model yet (chapter 02 says how)."))
-else:
-    fixed = load_coexistence(fixed_t.folder)
-    mpb_fit = fixed["summary"]["mpb"]
-    layer_temperature = mpb_fit["temperature_K"] if mpb_fit else \
-        COEXISTENCE_PROFILES[coexistence_settings["profile"]]["mpb_temperature"]
-    near = compositions_near_mpb(fixed["outcomes"], mpb_fit, layer_temperature)
-    runs = fixed["states"][(fixed["states"].kind == "coexistence")
-                           & (fixed["states"].temperature_K == layer_temperature)]
-    layering = layering_summary(runs[runs.fa_fraction.isin(near)])
-    display(Markdown(f"At {layer_temperature:g} K, x = " + " and ".join(f"{x:g}" for x in near) + ":"))
-    display(plotting.markdown_table(layering))
-    for (x, replica), _ in runs[runs.fa_fraction.isin(near)].groupby(["fa_fraction", "replica"]):
-        layer_map(runs, x, layer_temperature, replica).show()
-
-# %% [markdown]
-# ## Reading these results
+# ### Reading the first model's results
 #
 # - **No clear MPB in these runs.** With this potential (CHGNet-r2SCAN labels through the NEP)
 #   and chapter 02's fast ramps in small cells, the cubic phase survives cooling far below the
