@@ -124,10 +124,10 @@ else:
                   + (f"MPB at {mpb_fit['temperature_K']:g} K at x = {mpb_fit['center']:.2f} (95 % interval "
                      f"{mpb_fit['low']:.2f}-{mpb_fit['high']:.2f})" if mpb_fit else
                      f"no MPB resolved ({fixed['summary']['mpb_unresolved_because']})")
-                  + (f"; the layered state (an R and an M layer at once) holds for "
-                     + ", ".join(f"{share:.0%}" for share in layering.layered_share)
-                     + " of the last 10 ps of the runs next to it." if len(layering) and "layered_share" in layering
-                     else "."))
+                  + ("; the layered state (an R and an M layer at once) holds, in the last windows of the runs "
+                     "next to it, for " + ", ".join(f"{r.layered_share:.0%} of {r.window_ps:g} ps (x = {r.fa_fraction:g})"
+                                                    for r in layering.itertuples()) + "."
+                     if len(layering) else "."))
 display(Markdown(f"**In brief: the production model** (`{model_path.parent.name}`): {production}"))
 brief = (f"**The first model, fast ramps** (a comparison). {shares.groupby(['fa_fraction', 'replica']).ngroups} cooling runs at "
          f"{shares.fa_fraction.nunique()} compositions, read at {len(settings['temperatures'])} temperatures "
