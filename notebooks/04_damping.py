@@ -23,7 +23,12 @@
 # functions (ACFs) with a damped harmonic oscillator (DHO) and finds the modes heavily overdamped
 # near the transition, underdamped far above it, with a region where M is overdamped and R is not;
 # the composition where both change character at the same temperature coincides with the MPB. The
-# summary below the setup cell is computed from the phonons and the result set this page shows.
+# summary below the setup cell is computed from the phonons and the result sets this page shows.
+#
+# As in chapters 02 and 03, two models appear: the **production model** of chapter 01 gives the
+# harmonic phonons and the over/underdamped map (long runs from each composition's own cubic
+# boundary), and the **first model** (trained on the soft teacher CHGNet-r2SCAN) the first, short
+# NVT grid, kept as a labelled comparison.
 
 # %% tags=["parameters"]
 profile = "full"  # "quick" or "full"
@@ -33,7 +38,8 @@ run_ps = None  # length of each NVT run, ps
 repeat = None  # cell: repeat^3 cubic cells
 max_lag_ps = None  # longest ACF lag fitted, ps
 supercell = None  # phonopy supercell of the 12-atom cell
-model = None  # NEP file; default: the production model of chapter 01
+model = None  # NEP file of the phonons and the damping map; default: the production model of chapter 01
+first_model = None  # NEP file of the short NVT grid; default: the first model (a comparison)
 damping_map = None  # overrides of the damping-map profile 04_damping_map (a dict)
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
@@ -55,15 +61,18 @@ from softlattice.analysis.phonons import (
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
+from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.phonons import relaxed_cubic_cell
-from softlattice.perovskite.workflows.damping import damping_ratios, obtain_damping
+from softlattice.perovskite.workflows.boundaries import cubic_boundaries
+from softlattice.perovskite.workflows.damping import damping_ratios, obtain_damping, obtain_damping_map
+from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
 
 plotting.use_book_renderer()
 settings = profiles.resolve("04_damping", profile, fa_fractions=fa_fractions,
                             temperatures=temperatures, run_ps=run_ps, repeat=repeat,
                             max_lag_ps=max_lag_ps, supercell=supercell)
-default_model = DATA_DIR / "models" / "mafa-chgnet-r2scan" / "nep.txt"
-model_path = input_path(model) if model else default_model
+model_path = input_path(model) if model else production_model()
+first_model_path = input_path(first_model) if first_model else FIRST_MODEL
 
 # harmonic phonons of the relaxed cubic MAPbI3 cell; the tilt (mostly iodine) mode
 cell = relaxed_cubic_cell(model_path)
@@ -81,21 +90,42 @@ for name, q in (("Γ", (0, 0, 0)), ("X", (0.5, 0, 0)), ("M", (0.5, 0.5, 0)),
                      tilt_THz=tilt_frequency, tilt_iodine_share=tilt_share))
 soft = pd.DataFrame(soft).set_index("point")
 
-# the NVT runs and their DHO fits
-damping = obtain_damping(settings, model_path,
-                         curated=DATA_DIR / "damping" / "mafa-chgnet-r2scan")
+# the production model's damping map (computed outside the page in the full profile; None until
+# committed, or while chapter 02's end-member ramps that set its lower ends are missing)
+map_settings = profiles.resolve("04_damping_map", profile, **(damping_map or {}))
+map_boundary = cubic_boundaries(map_settings, model_path)
+damping_result = None if map_boundary is None else obtain_damping_map(
+    map_settings, model_path, map_boundary, curated=DATA_DIR / "damping_map" / model_path.parent.name,
+    compute=profile != "full")
+map_summary = None if damping_result is None else json.loads((damping_result.folder / "summary.json").read_text())
+
+# the first model's short NVT grid and its DHO fits
+damping = obtain_damping(settings, first_model_path,
+                         curated=DATA_DIR / "damping" / first_model_path.parent.name)
 fits, acfs, source = damping.table("fits"), damping.table("acfs"), damping.source
-display(Markdown(f"Runs: {source}."))
+display(Markdown(f"Production model: `{display_path(model_path)}`; damping map: "
+                 f"{damping_result.source if damping_result is not None else 'not computed yet'}. First model: "
+                 f"`{display_path(first_model_path)}`; its short NVT grid: {source}."))
 
 # %% tags=["remove-input"]
 runs = fits.drop_duplicates(["fa_fraction", "temperature_K"])
 failed_runs = runs[runs.regime == "run failed"]
 fitted = fits[fits.regime != "run failed"]
 regime_counts = fitted.regime.value_counts()
+if map_summary is None:
+    map_brief = "its over/underdamped map is not computed yet."
+else:
+    crossover = map_summary["crossover"]
+    map_brief = (f"over/underdamped map from {len(map_summary['boundaries_K'])} compositions' cubic boundaries; "
+                 + (f"mode crossover at x = {crossover['crossover']:.2f} (interval {crossover['low']:.2f}-"
+                    f"{crossover['high']:.2f})." if crossover and np.isfinite(crossover["crossover"]) else
+                    "no mode crossover: " + (crossover["reason"] if crossover else "no crossing table") + "."))
 display(Markdown(
-    f"**In brief.** In this potential's cubic MAPbI3 the tilt modes at M and R are at "
-    f"{soft.tilt_THz['M']:.2f} and {soft.tilt_THz['R']:.2f} THz (negative: imaginary), the seed's harmonic "
-    f"instability. Of {len(runs)} NVT runs of the cubic cell ({len(set(runs.fa_fraction))} compositions × "
+    f"**In brief: the production model** (`{model_path.parent.name}`). In its cubic MAPbI3 the tilt modes at M "
+    f"and R are at {soft.tilt_THz['M']:.2f} and {soft.tilt_THz['R']:.2f} THz (negative: imaginary), the seed's "
+    f"harmonic instability; {map_brief}"))
+display(Markdown(
+    f"**The first model, short NVT grid** (a comparison). Of {len(runs)} NVT runs of the cubic cell ({len(set(runs.fa_fraction))} compositions × "
     f"{len(set(runs.temperature_K))} temperatures), {len(failed_runs)} blew up before the end; the "
     f"{len(fitted)} fitted mode families are "
     + ", ".join(f"{n} {regime.replace('overdamped (limit)', 'overdamped with γ unresolved')}"
@@ -107,7 +137,8 @@ display(Markdown(
 # %% [markdown]
 # ## Method
 #
-# Potential: the NEP of chapter 01 (CHGNet-r2SCAN labels). Phonons:
+# Potentials: the NEPs of chapter 01 (production model: phonons and the map; first model, trained
+# on CHGNet-r2SCAN labels: the short grid). Phonons:
 # phonopy {cite}`togo2023phonopy` through calorine's `get_force_constants` on the 12-atom MAPbI3
 # cell (positions relaxed in the fixed cubic cell), 2×2×2 supercell. Dynamics: NVT of the cubic
 # cell with **real masses** (0.5 fs steps, a sample every 5 fs; dynamics depend on masses),
@@ -122,9 +153,9 @@ display(Markdown(
 # live; the molecules' modes lie far above (zoom out, or double-click the plot, to see them). The
 # table lists, at each high-symmetry point, the softest mode and the softest mostly-iodine mode (the
 # tilt), with the iodine share of each eigenvector: a tilt moves iodine, a libration moves the
-# molecule. In this cell an MA libration is imaginary too (the molecule, relaxed in a fixed cubic
-# cell, does not sit at a minimum of its orientation in this model); the seed's figure shows the
-# framework branches.
+# molecule; where the softest mode is imaginary and not a tilt, it is a molecular libration (the
+# molecule, relaxed in a fixed cubic cell, need not sit at a minimum of its orientation); the seed's
+# figure shows the framework branches. Production model.
 
 # %% tags=["hide-input"]
 FRAMEWORK_BAND_THz = 4.0  # the Pb-I framework (and its tilts) lies below this; the molecules' modes above
@@ -134,7 +165,70 @@ plotting.dispersion_figure(bands, y_range=plotting.low_frequency_range(bands.fre
 soft.round(3)
 
 # %% [markdown]
-# ## Mode autocorrelation functions
+# ## The over/underdamped map
+#
+# With the production model. The first model's runs (below) are short (their ACFs are cut before
+# they decay) and start at fixed temperatures that ignore where each composition's cubic phase
+# begins. The map follows the protocol of issue 17: for each composition, runs from 20 K above its cubic boundary (where heating enters the
+# cubic phase in chapter 02's slow end-member ramps, linear in x between MAPbI3 and FAPbI3) up to
+# 600 K; each run equilibrates the cell in NPT, then runs NVT at the mean NPT cell for 50 ps (real
+# masses, 0.5 fs, 768 atoms); ACFs of the mode coordinates and of their velocities to 10 ps are
+# fitted jointly by a DHO over windows of 1, 1.5 and 2 times the lag where each ACF has decayed
+# below 0.05 ({func}`softlattice.analysis.dho.fit_windows`; a fit that depends on the window says
+# so in the table). The crossing temperature of a family is where its damping ratio passes 1
+# (interpolated in log ratio; its interval from resampling each ratio within its error), and the
+# mode crossover is the composition where the M and R crossings meet
+# ({mod}`softlattice.perovskite.damping_map`), compared with chapter 02's MPB where both exist.
+
+# %% tags=["hide-input"]
+from softlattice.book.damping_plots import damping_ratio_figure
+from softlattice.perovskite.workflows.coexistence import obtain_coexistence
+from softlattice.perovskite.workflows.damping import damping_ratio_table
+
+if map_boundary is None:
+    display(Markdown("**Not computed yet for this model**: the map's lower ends come from chapter 02's end-member "
+                     "ramps, which have not been run for it."))
+elif damping_result is None:
+    display(Markdown(f"**Not computed yet for this model**: {len(map_settings['fa_fractions'])} compositions × "
+                     f"{map_settings['count']} temperatures of {map_settings['npt_ps']:g} + {map_settings['nvt_ps']:g} ps "
+                     "are run outside the page (`python -m softlattice.perovskite.workflows.damping --map --part K/N`, "
+                     "two processes, resumable), then committed."))
+else:
+    map_fits = pd.read_csv(damping_result.folder / "fits.csv")
+    crossings = pd.read_csv(damping_result.folder / "crossings.csv")
+    display(Markdown(f"Runs: {damping_result.source}; cubic boundaries used (K): "
+                     + ", ".join(f"x = {x}: {t:.0f}" for x, t in map_summary["boundaries_K"].items()) + "."))
+    map_ratios = damping_ratio_table(map_fits, map_settings["factors"][0])
+    if len(map_ratios):
+        damping_ratio_figure(map_ratios).show()
+    window_names = map_fits.factor.map(lambda f: f"{f:g} × decay lag" if np.isfinite(f) else "no window")
+    by_window = map_fits.assign(window=window_names).pivot_table(
+        index=["fa_fraction", "temperature_K", "family"], columns="window", values="regime", aggfunc="first")
+    display(Markdown("Regime of every fit per window ('no window': the ACF never decayed, or the run failed):"))
+    display(plotting.markdown_table(by_window, index=True))
+    display(plotting.markdown_table(crossings) if len(crossings) else
+            Markdown("No run has a converged fit with a resolved damping ratio, so no crossing can be read."))
+    crossover = map_summary["crossover"]
+    coexistence_result = obtain_coexistence(profiles.resolve("02_coexistence", profile)["profile"], model_path,
+                                            curated=DATA_DIR / "coexistence" / model_path.parent.name, compute=False)
+    mpb_found = (json.loads((coexistence_result.folder / "summary.json").read_text())["mpb"]
+                 if coexistence_result is not None else None)
+    if crossover and np.isfinite(crossover["crossover"]):
+        text = (f"Mode crossover at x = {crossover['crossover']:.2f} (interval {crossover['low']:.2f}-"
+                f"{crossover['high']:.2f}); the seed puts it next to its MPB at x = 0.27.")
+        if mpb_found:
+            text += f" This model's MPB at {mpb_found['temperature_K']:g} K: x = {mpb_found['center']:.2f}."
+    else:
+        text = "No mode crossover: " + (crossover["reason"] if crossover else "no crossing table") + "."
+    display(Markdown(text))
+
+# %% [markdown]
+# ## The first model: a short NVT grid
+#
+# From here to the end: the first protocol with the first model, a comparison. NVT runs of the cubic
+# cell at fixed temperatures (the same at every composition), with real masses.
+# %% [markdown]
+# ### Mode autocorrelation functions
 #
 # ACFs of the M and R families in the cubic cell at each composition and temperature (darker:
 # hotter), with the DHO fits (dotted). An underdamped ACF oscillates through zero; an overdamped one
@@ -163,7 +257,7 @@ figure.update_layout(height=420)
 figure.show()
 
 # %% [markdown]
-# ## Fitted frequencies, damping and regime
+# ### Fitted frequencies, damping and regime
 #
 # $\omega_0$ and $\gamma$ in rad/ps with one-standard-deviation errors from the fit; the regime is
 # 'critical' when $2\omega_0$ and $\gamma$ agree within two standard deviations. Deep in the
@@ -188,10 +282,10 @@ fits.pivot_table(index=["fa_fraction", "temperature_K"], columns="family", value
                  aggfunc="first")
 
 # %% [markdown]
-# ## The regimes over (x, T), on chapter 02's phase diagram
+# ### The regimes over (x, T), on chapter 02's phase diagram
 #
 # Each NVT run as a point, coloured by the pair of regimes of its M and R families, with the cubic
-# boundary of chapter 02's heating ramps (the same profile and model). The seed's three regions
+# boundary of chapter 02's heating ramps (the same profile, the first model). The seed's three regions
 # are both underdamped, only M overdamped, and both overdamped; its mode crossover (M and R
 # changing character at the same temperature) lies at the MPB.
 
@@ -200,8 +294,8 @@ from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, load_sweep, obtain_sweep)
 
 sweep_settings = profiles.resolve("02_phase_diagram", profile)
-sweep = obtain_sweep(sweep_settings, model_path,
-                     curated=DATA_DIR / "phase_diagram" / "mafa-chgnet-r2scan")
+sweep = obtain_sweep(sweep_settings, first_model_path,
+                     curated=DATA_DIR / "phase_diagram" / first_model_path.parent.name)
 sweep_tables, sweep_source = load_sweep(sweep.folder), sweep.source
 ramp = sweep_settings["ramp"]
 sweep_transitions = sweep_tables["transitions"]
@@ -231,72 +325,7 @@ figure.update_layout(height=460, xaxis_title="FA fraction x", yaxis_title="tempe
 figure.show()
 
 # %% [markdown]
-# ## The over/underdamped map
-#
-# The runs above are short (their ACFs are cut before they decay) and start at fixed temperatures
-# that ignore where each composition's cubic phase begins. The map below follows the protocol of
-# issue 17: for each composition, runs from 20 K above its cubic boundary (where heating enters the
-# cubic phase in chapter 02's slow end-member ramps, linear in x between MAPbI3 and FAPbI3) up to
-# 600 K; each run equilibrates the cell in NPT, then runs NVT at the mean NPT cell for 50 ps (real
-# masses, 0.5 fs, 768 atoms); ACFs of the mode coordinates and of their velocities to 10 ps are
-# fitted jointly by a DHO over windows of 1, 1.5 and 2 times the lag where each ACF has decayed
-# below 0.05 ({func}`softlattice.analysis.dho.fit_windows`; a fit that depends on the window says
-# so in the table). The crossing temperature of a family is where its damping ratio passes 1
-# (interpolated in log ratio; its interval from resampling each ratio within its error), and the
-# mode crossover is the composition where the M and R crossings meet
-# ({mod}`softlattice.perovskite.damping_map`), compared with chapter 02's MPB where both exist.
-
-# %% tags=["hide-input"]
-from softlattice.book.damping_plots import damping_ratio_figure
-from softlattice.perovskite.workflows.coexistence import obtain_coexistence
-from softlattice.perovskite.workflows.boundaries import cubic_boundaries
-from softlattice.perovskite.workflows.damping import damping_ratio_table, obtain_damping_map
-
-map_settings = profiles.resolve("04_damping_map", profile, **(damping_map or {}))
-map_boundary = cubic_boundaries(map_settings, model_path)
-damping_result = None if map_boundary is None else obtain_damping_map(
-    map_settings, model_path, map_boundary, curated=DATA_DIR / "damping_map" / model_path.parent.name,
-    compute=profile != "full")
-if map_boundary is None:
-    display(Markdown("**Not computed yet for this model**: the map's lower ends come from chapter 02's end-member "
-                     "ramps, which have not been run for it."))
-elif damping_result is None:
-    display(Markdown(f"**Not computed yet for this model**: {len(map_settings['fa_fractions'])} compositions × "
-                     f"{map_settings['count']} temperatures of {map_settings['npt_ps']:g} + {map_settings['nvt_ps']:g} ps "
-                     "are run outside the page (`python -m softlattice.perovskite.workflows.damping --map --part K/N`, "
-                     "two processes, resumable), then committed."))
-else:
-    map_fits = pd.read_csv(damping_result.folder / "fits.csv")
-    crossings = pd.read_csv(damping_result.folder / "crossings.csv")
-    map_summary = json.loads((damping_result.folder / "summary.json").read_text())
-    display(Markdown(f"Runs: {damping_result.source}; cubic boundaries used (K): "
-                     + ", ".join(f"x = {x}: {t:.0f}" for x, t in map_summary["boundaries_K"].items()) + "."))
-    map_ratios = damping_ratio_table(map_fits, map_settings["factors"][0])
-    if len(map_ratios):
-        damping_ratio_figure(map_ratios).show()
-    window_names = map_fits.factor.map(lambda f: f"{f:g} × decay lag" if np.isfinite(f) else "no window")
-    by_window = map_fits.assign(window=window_names).pivot_table(
-        index=["fa_fraction", "temperature_K", "family"], columns="window", values="regime", aggfunc="first")
-    display(Markdown("Regime of every fit per window ('no window': the ACF never decayed, or the run failed):"))
-    display(plotting.markdown_table(by_window, index=True))
-    display(plotting.markdown_table(crossings) if len(crossings) else
-            Markdown("No run has a converged fit with a resolved damping ratio, so no crossing can be read."))
-    crossover = map_summary["crossover"]
-    coexistence_result = obtain_coexistence(profiles.resolve("02_coexistence", profile)["profile"], model_path,
-                                            curated=DATA_DIR / "coexistence" / model_path.parent.name, compute=False)
-    mpb_found = (json.loads((coexistence_result.folder / "summary.json").read_text())["mpb"]
-                 if coexistence_result is not None else None)
-    if crossover and np.isfinite(crossover["crossover"]):
-        text = (f"Mode crossover at x = {crossover['crossover']:.2f} (interval {crossover['low']:.2f}-"
-                f"{crossover['high']:.2f}); the seed puts it next to its MPB at x = 0.27.")
-        if mpb_found:
-            text += f" This model's MPB at {mpb_found['temperature_K']:g} K: x = {mpb_found['center']:.2f}."
-    else:
-        text = "No mode crossover: " + (crossover["reason"] if crossover else "no crossing table") + "."
-    display(Markdown(text))
-
-# %% [markdown]
-# ## Reading these results
+# ### Reading the first model's results
 
 # %% tags=["remove-input"]
 display(Markdown(
