@@ -24,10 +24,12 @@
 #
 # The table is generated, not typed: {mod}`softlattice.book.claims` declares the claims and reads
 # every one of our values from the committed result sets under `data/`, with the loaders the
-# chapters use; this page simulates nothing, so both profiles show the same numbers. Our methods
-# differ from the seeds' (a NEP trained on CHGNet-r2SCAN labels instead of SCAN+rVV10 DFT, small
-# cells and fast ramps on CPUs, GPAW instead of VASP, CHGNet instead of MACE: see
-# {doc}`../book/methods`),
+# chapters use; this page simulates nothing, so both profiles show the same numbers. The MA/FA rows
+# read the production NEP's own error and, for the phases, dynamics and band edges, the runs of the
+# first model (a NEP trained on CHGNet-r2SCAN labels, with fast ramps in small cells); chapters
+# 02-05 show the production model's runs beside them. Our methods differ from the seeds' (NEPs
+# trained on other teachers than SCAN+rVV10 DFT, small cells and fast ramps on CPUs, GPAW instead
+# of VASP, CHGNet instead of MACE: see {doc}`../book/methods`),
 # so a verdict says whether *this compendium's method* reproduces the claim, not whether the claim
 # is true.
 
