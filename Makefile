@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher phase-diagram coexistence damping band-edges cap-models gap-models cap-thermal clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher end-members coexistence damping-map band-edges first-protocols cap-models gap-models cap-thermal clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -25,10 +25,11 @@ help:
 	@echo "make checks     NEB, phase energies, MD stability, heavy H of the model (resumable)"
 	@echo "make screening  GPAW DFT validation set and the reference screening (resumable)"
 	@echo "make teacher    screen the candidate teachers and label the plane-wave anchors (hours, resumable)"
-	@echo "make phase-diagram  chapter 02 sweeps on Dask (resumable)"
+	@echo "make end-members    chapter 02 slow end-member ramps of the production model (hours, resumable)"
 	@echo "make coexistence    fixed-temperature coexistence runs and the MPB, two processes (hours, resumable)"
-	@echo "make damping    chapter 04 NVT runs and mode fits (resumable)"
-	@echo "make band-edges chapter 05 snapshots and their GPAW band edges (resumable)"
+	@echo "make damping-map    chapter 04 over/underdamped map, two processes (after end-members; hours, resumable)"
+	@echo "make band-edges     chapter 05 band edges in the cubic phase and the cell-size check (after end-members)"
+	@echo "make first-protocols  chapters 02, 04, 05: the first model's fast ramps, short NVT grid, 330 K snapshots"
 	@echo "make cap-models chapter 06 labels, CHGNet fine-tuning, GPAW gaps, GNN (resumable)"
 	@echo "make gap-models chapter 06 band-gap GNN against baselines, from the committed gaps (minutes, one core)"
 	@echo "make cap-thermal chapter 07 rankings, NEP student, MD gaps and phonons (after cap-models)"
@@ -83,14 +84,16 @@ validate: setup
 	@test -f $(CSPBI3_MODEL) || { echo "no CsPbI3 model at $(CSPBI3_MODEL): set CSPBI3_MODEL=path/to/nep.txt"; exit 1; }
 	$(PY) -m softlattice.perovskite.workflows.cspbi3 cspbi3 --model $(CSPBI3_MODEL) $(VALIDATE_ARGS)
 
-MAFA_MODEL ?= data/models/mafa-chgnet-r2scan
-# the first production model, benchmarked beside MAFA_MODEL
-MAFA_MODEL_V1 ?= data/models/mafa-chgnet-r2scan
+# the production model (chapter 01's full recipe; chapters 02-05 run it) and its recipe
+MAFA_MODEL ?= data/models/mafa-v2
+MAFA_RECIPE ?= v2
+# the first production model (student of CHGNet-r2SCAN): the comparison of chapters 01-05 and the benchmark
+FIRST_MAFA_MODEL ?= data/models/mafa-chgnet-r2scan
 # check settings of MAFA_MODEL: v1 (the first model) or v2 (NEP v2, softlattice.perovskite.workflows.checks.NEP_V2_CHECKS)
-CHECKS_PROFILE ?= v1
+CHECKS_PROFILE ?= v2
 RUNS ?= runs
 benchmark: setup
-	$(PY) benchmarks/md_throughput.py --mafa-model $(MAFA_MODEL)/nep.txt $(filter-out $(MAFA_MODEL)/nep.txt,$(MAFA_MODEL_V1)/nep.txt)
+	$(PY) benchmarks/md_throughput.py --mafa-model $(MAFA_MODEL)/nep.txt $(filter-out $(MAFA_MODEL)/nep.txt,$(FIRST_MAFA_MODEL)/nep.txt)
 	$(PY) benchmarks/training_throughput.py --model-dir $(MAFA_MODEL)
 	$(PY) benchmarks/sweep_throughput.py --model $(MAFA_MODEL)/nep.txt
 	$(PY) benchmarks/gnn_throughput.py
@@ -98,7 +101,7 @@ benchmark: setup
 	$(PY) benchmarks/teacher_throughput.py
 
 model: setup
-	$(PY) -m softlattice.perovskite.workflows.potential --output $(MAFA_MODEL)
+	$(PY) -m softlattice.perovskite.workflows.potential --recipe $(MAFA_RECIPE) --output $(MAFA_MODEL)
 
 checks: setup
 	$(PY) -m softlattice.perovskite.workflows.checks --model $(MAFA_MODEL)/nep.txt --save $(MAFA_MODEL)/checks --profile $(CHECKS_PROFILE)
@@ -119,8 +122,10 @@ teacher: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.teacher anchors; wait
 	$(PY) -m softlattice.perovskite.workflows.teacher collect --yardstick $(CSPBI3_MODEL)
 
-damping: setup
-	$(PY) -m softlattice.perovskite.workflows.damping --model $(MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(MAFA_MODEL))
+damping-map: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.damping --map --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.damping --map --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
+	$(PY) -m softlattice.perovskite.workflows.damping --map --model $(MAFA_MODEL)/nep.txt --save data/damping_map/$(notdir $(MAFA_MODEL))
 
 # two single-threaded halves side by side (GPAW without MPI uses one core well), then one run that
 # finds everything cached and stores the result set
@@ -140,12 +145,21 @@ cap-thermal: setup
 	$(PY) -m softlattice.antiperovskite.workflows.thermal --profile full --save data/cap_thermal/chgnet-r2scan
 
 band-edges: setup
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
-	$(PY) -m softlattice.perovskite.workflows.band_edges --model $(MAFA_MODEL)/nep.txt --save data/band_edges/$(notdir $(MAFA_MODEL))
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --protocol cubic --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --protocol cubic --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
+	$(PY) -m softlattice.perovskite.workflows.band_edges --protocol cubic --model $(MAFA_MODEL)/nep.txt --save data/band_edges_cubic/$(notdir $(MAFA_MODEL))
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --protocol size --model $(MAFA_MODEL)/nep.txt --save data/band_edges_size/$(notdir $(MAFA_MODEL))
 
-phase-diagram: setup
-	$(PY) -m softlattice.perovskite.workflows.phase_diagram --model $(MAFA_MODEL)/nep.txt --profile full --save data/phase_diagram/$(notdir $(MAFA_MODEL))
+end-members: setup
+	$(PY) -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members --model $(MAFA_MODEL)/nep.txt --save data/end_member_ramps/$(notdir $(MAFA_MODEL))
+
+# the first model's protocols (chapters 02, 04, 05 keep them as a comparison)
+first-protocols: setup
+	$(PY) -m softlattice.perovskite.workflows.phase_diagram --model $(FIRST_MAFA_MODEL)/nep.txt --profile full --save data/phase_diagram/$(notdir $(FIRST_MAFA_MODEL))
+	$(PY) -m softlattice.perovskite.workflows.damping --model $(FIRST_MAFA_MODEL)/nep.txt --save data/damping/$(notdir $(FIRST_MAFA_MODEL))
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --model $(FIRST_MAFA_MODEL)/nep.txt --part 0/2 & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --model $(FIRST_MAFA_MODEL)/nep.txt --part 1/2; wait
+	$(PY) -m softlattice.perovskite.workflows.band_edges --model $(FIRST_MAFA_MODEL)/nep.txt --save data/band_edges/$(notdir $(FIRST_MAFA_MODEL))
 
 coexistence: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --part 0/2 & \

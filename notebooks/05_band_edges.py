@@ -40,6 +40,7 @@ timestep_fs = None  # MD time step (real masses)
 model = None  # NEP file of the cubic-phase protocol; default: the production model of chapter 01
 first_model = None  # NEP file of the 330 K snapshots; default: the first model (a comparison)
 cubic_protocol = None  # overrides of the cubic-phase protocol profile 05_band_edges_cubic (a dict)
+size_check = None  # overrides of the cell-size check profile 05_band_edges_size (a dict)
 _declared = set(globals())  # papermill injects its parameters after this cell: see the next cell
 
 # %% tags=["remove-input"]
@@ -191,6 +192,34 @@ else:
     figure.show()
     display(plotting.markdown_table(spreads))
     display(plotting.markdown_table(peak_table))
+
+# %% [markdown]
+# ### Cell size
+#
+# The seed's cells have 768 atoms, these 96. A band edge of a larger cell averages over more
+# octahedra, so its spread shrinks; if its fluctuations were independent from cell to cell, by
+# $\sqrt{N_{96}/N}$. The check: the cubic protocol's temperature and snapshot spacing at x = 0.5 in a
+# 192-atom cell (2x2x4), two arrangements of ten snapshots
+# ({func}`softlattice.perovskite.workflows.band_edges.spreads_by_cell`; the cost of one GPAW single
+# point per cell size is printed by `benchmarks/band_edge_cost.py`).
+
+# %% tags=["hide-input"]
+from softlattice.perovskite.workflows.band_edges import spreads_by_cell
+
+size_settings = cubic_protocol_settings(profiles.resolve("05_band_edges_size", profile, **(size_check or {})),
+                                        model_path)
+size_result = None if size_settings is None else obtain_band_edges(
+    size_settings, model_path, curated=DATA_DIR / "band_edges_size" / model_path.parent.name,
+    compute=profile != "full")
+if size_result is None or cubic_result is None:
+    display(Markdown("**Not computed yet for this model**: the check runs at the cubic protocol's temperature, "
+                     "after it (`python -m softlattice.perovskite.workflows.band_edges --protocol size`), then "
+                     "is committed."))
+else:
+    size_x = size_settings["fa_fractions"][0]
+    by_cell = spreads_by_cell([cubic_edges, size_result.table("edges")], size_x)
+    display(Markdown(f"Results: {size_result.source}; x = {size_x:g} at {size_settings['temperature']:.0f} K."))
+    display(plotting.markdown_table(by_cell))
 
 # %% [markdown]
 # ## The first model at 330 K

@@ -128,3 +128,39 @@ def test_the_cubic_protocol_waits_for_the_end_member_ramps_and_a_page_never_star
     assert full["arrangements"] * full["snapshots"] >= 60 and full["min_spacing_correlations"] >= 2
     monkeypatch.setattr(workflow, "snapshot_set", lambda *a, **k: pytest.fail("a page started the snapshots"))
     assert workflow.obtain_band_edges(dict(full, temperature=400.0), MODEL, curated=tmp_path, compute=False) is None
+
+
+def test_the_cell_size_check_takes_the_cubic_protocols_temperature_in_a_cell_of_192_atoms(tmp_path):
+    import softlattice.perovskite.workflows.band_edges as workflow
+    from softlattice.infra.profiles import resolve
+    assert representable(0.5, (2, 2, 4)) and representable(1 / 16, (2, 2, 4)) and not representable(1 / 16, 2)
+    with pytest.raises(ValueError, match="not representable in a 2x2x4 cell: use a multiple of 1/16"):
+        md_snapshots(MODEL, 0.3, 0, 2, 0.1, repeat=(2, 2, 4))
+    size = workflow.cubic_protocol_settings(resolve("05_band_edges_size", "quick"), MODEL)
+    cubic = workflow.cubic_protocol_settings(resolve("05_band_edges_cubic", "quick"), MODEL)
+    assert size["temperature"] == cubic["temperature"]
+    snapshots, decorrelation = workflow.snapshot_set(MODEL, dict(size, repeat=[2, 2, 4]), work=tmp_path)
+    assert [len(a) for a in snapshots] == [192] and snapshots[0].info["n_atoms"] == 192
+    assert snapshots[0].info["fa_fraction"] == 0.5 and len(decorrelation) == 1
+    full = resolve("05_band_edges_size", "full")
+    assert int(np.prod(full["repeat"])) * 12 >= 192 and full["fa_fractions"] == [0.5]
+
+
+def test_spreads_by_cell_compare_one_composition_and_refuse_mixed_or_missing_cells():
+    from softlattice.perovskite.workflows.band_edges import spreads_by_cell
+    rng = np.random.default_rng(0)
+
+    def edges(n_atoms, spread, count=2000):
+        vbm = rng.normal(0, spread, count)
+        return pd.DataFrame(dict(fa_fraction=0.5, n_atoms=n_atoms, vbm=vbm, cbm=1.6 + vbm, cbm_pb_p=1.7 + vbm,
+                                 gap=1.6))
+
+    table = spreads_by_cell([edges(96, 0.04), edges(192, 0.04 / np.sqrt(2))], 0.5)
+    assert list(table.n_atoms) == [96, 192]
+    assert table.ratio_to_first.iloc[1] == pytest.approx(1 / np.sqrt(2), rel=0.1)
+    assert table.independent_ratio.iloc[1] == pytest.approx(1 / np.sqrt(2))
+    assert table.cbm_pb_p_std.iloc[0] == pytest.approx(table.vbm_std.iloc[0])
+    with pytest.raises(ValueError, match="no band edges at x = 0.25"):
+        spreads_by_cell([edges(96, 0.04)], 0.25)
+    with pytest.raises(ValueError, match=r"mixes cells of \[96, 192\] atoms"):
+        spreads_by_cell([pd.concat([edges(96, 0.04), edges(192, 0.03)])], 0.5)

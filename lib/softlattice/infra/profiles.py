@@ -139,6 +139,20 @@ end-member ramps; 96-atom cells at the NPT volume, 4 arrangements x 15 snapshots
 (60), spaced by 3 ps and refused if that is under two measured tilt correlation times; run with
 ``python -m softlattice.perovskite.workflows.band_edges --protocol cubic`` (two processes with
 ``--part``), then committed; the page only loads it."""
+PROFILES["05_band_edges_size"] = {
+    "quick": dict(fa_fractions=[0.5], repeat=[1, 1, 2], arrangements=1, snapshots=1, interval_ps=0.1,
+                  equilibration_ps=0.2, timestep_fs=0.5, boundary_source={"0": 300.0, "0.5": 300.0, "1": 300.0},
+                  margin_K=20.0, min_spacing_correlations=None),
+    "full": dict(fa_fractions=[0.5], repeat=[2, 2, 4], arrangements=2, snapshots=10, interval_ps=3.0,
+                 equilibration_ps=5.0, timestep_fs=0.5, boundary_source="end_members", margin_K=20.0,
+                 min_spacing_correlations=2.0),
+}
+"""Chapter 05's cell-size check (issue 17): the cubic protocol's temperature and spacing at x = 0.5 in a
+192-atom cell (2x2x4) instead of 96 atoms, 2 arrangements x 10 snapshots; run with ``python -m
+softlattice.perovskite.workflows.band_edges --protocol size``, then committed; the page only loads it
+('quick': the same code path in a 24-atom cell)."""
+
+
 PROFILES["06_cap_models"] = {
     "quick": dict(dataset=dict(br_fractions=[0.0, 1.0], orderings_per_x=1, temperatures=[300.0], per_temperature=4,
                                rattled=1, phonon_mesh=8),

@@ -37,14 +37,15 @@ from softlattice.perovskite.structures import build_mixed_perovskite
 from softlattice.perovskite.workflows.boundaries import cubic_boundaries
 
 
-def representable(fa_fraction: float, repeat: int = 2, tolerance: float = 1e-6) -> bool:
-    """True when ``fa_fraction`` is a whole number of FA cations in a ``repeat``^3 cell."""
-    sites = repeat ** 3
+def representable(fa_fraction: float, repeat: int | Sequence[int] = 2, tolerance: float = 1e-6) -> bool:
+    """True when ``fa_fraction`` is a whole number of FA cations in a cell of ``repeat`` pseudo-cubic
+    cells (one number for a cube, or three)."""
+    sites = int(np.prod(np.broadcast_to(repeat, 3)))
     return abs(fa_fraction * sites - round(fa_fraction * sites)) < tolerance
 
 
 def md_snapshots(model: str | Path, fa_fraction: float, arrangement: int, snapshots: int, interval_ps: float,
-                 equilibration_ps: float = 5.0, temperature: float = 330.0, repeat: int = 2,
+                 equilibration_ps: float = 5.0, temperature: float = 330.0, repeat: int | Sequence[int] = 2,
                  timestep_fs: float = 0.5, checkpoint_dir: str | Path | None = None,
                  min_spacing_correlations: float | None = None) -> tuple[list[Atoms], pd.DataFrame]:
     """Snapshots of NVT MD with fixed cell shape and volume (the seed's protocol).
@@ -64,8 +65,9 @@ def md_snapshots(model: str | Path, fa_fraction: float, arrangement: int, snapsh
     if not 0 <= fa_fraction <= 1:
         raise ValueError(f"FA fraction {fa_fraction!r} is outside [0, 1]")
     if not representable(fa_fraction, repeat):
-        raise ValueError(f"FA fraction {fa_fraction!r} is not representable in a {repeat}x{repeat}x{repeat} cell: "
-                         f"use a multiple of 1/{repeat ** 3}")
+        sides = np.broadcast_to(repeat, 3)
+        raise ValueError(f"FA fraction {fa_fraction!r} is not representable in a {'x'.join(map(str, sides))} cell: "
+                         f"use a multiple of 1/{int(np.prod(sides))}")
     if snapshots < 1 or interval_ps <= 0:
         raise ValueError(f"need snapshots >= 1 and interval_ps > 0, got {snapshots!r}, {interval_ps!r}")
     atoms = build_mixed_perovskite(fa_fraction, repeat, seed=arrangement)
@@ -94,7 +96,7 @@ def md_snapshots(model: str | Path, fa_fraction: float, arrangement: int, snapsh
         from softlattice.md.engine import read_segment_ends
         collected = read_segment_ends(folder / "nvt" / "segment_ends.extxyz")
     for atoms_k in collected:
-        atoms_k.info.update(fa_fraction=float(fa_fraction), arrangement=int(arrangement))
+        atoms_k.info.update(fa_fraction=float(fa_fraction), arrangement=int(arrangement), n_atoms=len(atoms_k))
     return collected[-snapshots:], nvt.observations
 
 
@@ -148,6 +150,38 @@ def edge_statistics(edges: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -
             row[f"{edge}_std_error"] = float(np.std(resampled))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def spreads_by_cell(edge_sets: Sequence[pd.DataFrame], fa_fraction: float) -> pd.DataFrame:
+    """The VBM and Pb-p CBM spreads at ``fa_fraction`` in each set of band edges (one per cell size,
+    rows as :func:`compute_band_edges` writes them, with ``n_atoms`` and ``cbm_pb_p``).
+
+    Returns
+    -------
+    One row per set: ``n_atoms``, ``snapshots``, ``vbm_std``, ``vbm_std_error``, ``cbm_pb_p_std``,
+    ``cbm_pb_p_std_error`` (eV; bootstrap errors of :func:`edge_statistics`), and ``ratio_to_first``:
+    the VBM spread over the first set's (1/sqrt(N) averaging of independent local fluctuations would
+    make it sqrt(N_first / N)).
+    """
+    rows = []
+    for edges in edge_sets:
+        chosen = edges[np.isclose(edges.fa_fraction, fa_fraction)]
+        if chosen.empty:
+            raise ValueError(f"no band edges at x = {fa_fraction:g}; compositions: "
+                             f"{sorted(set(edges.fa_fraction))}")
+        sizes = set(chosen.n_atoms) if "n_atoms" in chosen else {96}
+        if len(sizes) != 1:
+            raise ValueError(f"a set of band edges mixes cells of {sorted(sizes)} atoms")
+        vbm = edge_statistics(chosen).iloc[0]
+        framework = chosen.dropna(subset=["cbm_pb_p"])
+        cbm = edge_statistics(framework.assign(cbm=framework.cbm_pb_p)).iloc[0] if len(framework) else None
+        rows.append(dict(n_atoms=int(sizes.pop()), snapshots=int(vbm.snapshots), vbm_std=vbm.vbm_std,
+                         vbm_std_error=vbm.vbm_std_error,
+                         cbm_pb_p_std=np.nan if cbm is None else cbm.cbm_std,
+                         cbm_pb_p_std_error=np.nan if cbm is None else cbm.cbm_std_error))
+    table = pd.DataFrame(rows)
+    return table.assign(ratio_to_first=table.vbm_std / table.vbm_std.iloc[0],
+                        independent_ratio=np.sqrt(table.n_atoms.iloc[0] / table.n_atoms))
 
 
 def spread_peak(edges: pd.DataFrame, edge: str, bootstrap: int = 2000, confidence: float = 0.95,
@@ -239,7 +273,8 @@ def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path = RUNS_
 def snapshot_set(model: str | Path, settings: dict, work: str | Path = RUNS_DIR / "fluctuations",
                  part: tuple[int, int] = (0, 1)) -> tuple[list[Atoms], pd.DataFrame]:
     """Every snapshot of a chapter-05 profile (``fa_fractions``, ``arrangements``, ``snapshots``,
-    ``interval_ps``, ``equilibration_ps``, ``temperature``, ``timestep_fs``), MD checkpointed under
+    ``interval_ps``, ``equilibration_ps``, ``temperature``, ``timestep_fs``, and ``repeat`` where the
+    cell is not the 96-atom 2x2x2 one), MD checkpointed under
     ``work``; and the decorrelation time of each run. ``part=(k, n)`` keeps every n-th MD run from
     the k-th, so n processes can share the work without touching each other's checkpoints.
 
@@ -259,6 +294,7 @@ def snapshot_set(model: str | Path, settings: dict, work: str | Path = RUNS_DIR 
         key = json_key([x, arrangement, physics, file_hash(model)], 12)
         taken, observations = md_snapshots(model, x, arrangement, settings["snapshots"], settings["interval_ps"],
                                            settings["equilibration_ps"], settings["temperature"],
+                                           repeat=settings.get("repeat", 2),
                                            timestep_fs=settings["timestep_fs"], checkpoint_dir=Path(work) / key,
                                            min_spacing_correlations=settings.get("min_spacing_correlations"))
         snapshots += taken
@@ -327,16 +363,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="NEP model file (nep.txt)")
     parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
     parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
-    parser.add_argument("--protocol", default="fixed", choices=["fixed", "cubic"],
+    parser.add_argument("--protocol", default="fixed", choices=["fixed", "cubic", "size"],
                         help="'fixed': the profile's temperature (05_band_edges); 'cubic': 20 K above this model's "
-                             "cubic boundary, 60 snapshots per composition (05_band_edges_cubic)")
+                             "cubic boundary, 60 snapshots per composition (05_band_edges_cubic); 'size': the cubic "
+                             "protocol's temperature in a larger cell at one composition (05_band_edges_size)")
     parser.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                         help="run every N-th MD run (and its snapshots) from the K-th, for N processes side by "
                              "side; only a whole run (0/1) stores the result set")
     args = parser.parse_args(argv)
     settings = resolve("05_band_edges", args.profile)
-    if args.protocol == "cubic":
-        settings = cubic_protocol_settings(resolve("05_band_edges_cubic", args.profile), args.model)
+    if args.protocol in ("cubic", "size"):
+        settings = cubic_protocol_settings(resolve(f"05_band_edges_{args.protocol}", args.profile), args.model)
         if settings is None:
             raise SystemExit("the end-member ramps of this model are neither committed nor cached: run "
                              "'python -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members' first")
