@@ -256,11 +256,13 @@ phases.pivot_table(index=["fa_fraction", "glazer"], columns="method",
 # NPT at the stated temperature from the cubic cell (real masses, 0.5 fs), then NVE. The engine
 # stops a run that becomes unphysical (atoms closer than 0.6 Å, temperature runaway, cell
 # collapse). Dissociation shows as an intramolecular bond far longer than at the start
-# (`longest_bond_ratio`). FA can only cluster by leaving its cage; `largest_cation_shift_A` is the
-# largest displacement of a cation's centroid from its start **including the drift of the whole
-# crystal** (the Langevin thermostat does not conserve momentum), so it bounds the motion relative
-# to the cage from above: only values beyond about one lattice constant (6.3 Å) would mean a cation
-# changed cage. Subtracting the framework's drift is a planned refinement of this check.
+# (`longest_bond_ratio`). `largest_cation_shift_A` and `largest_iodine_shift_A` are the largest
+# displacements of a cation's centroid and of an iodine from their starting sites relative to the
+# lead framework (its mean displacement removed: the Langevin thermostat lets the whole crystal
+# drift); thermal motion keeps them near 1-2 Å, and half the Pb-Pb distance (about 3.2 Å) or more
+# means the ion left its site: a cation its cage (how FA would cluster), an iodine its corner.
+# Check sets measured before this definition have no iodine column, and their cation column
+# includes the drift.
 
 # %%
 stability = tables["stability"]

@@ -74,16 +74,21 @@ def test_bad_inputs(fapbi3):
         CheckSettings(neb_axes=("x",))
 
 
-def test_bond_and_cage_bookkeeping_of_the_stability_check():
-    from softlattice.perovskite.workflows.checks import _bonded_pairs, _cation_centroids
+def test_bond_and_site_bookkeeping_of_the_stability_check():
+    from softlattice.perovskite.workflows.checks import _bonded_pairs, site_shifts
     atoms = build_mixed_perovskite(0.5, 2, seed=1)
     assert len(_bonded_pairs(atoms)) == 7 * 8  # MA and FA both have seven bonds
     moved = atoms.copy()
+    moved.positions += [1.5, -0.7, 3.0]  # the whole crystal drifts: no ion leaves its site
     site = moved.arrays["a_site"] == 3
     moved.positions[site] += [0.0, 0.0, 2.0 + moved.cell[2, 2]]  # a whole cell further: 2 Å shift
+    iodine = np.flatnonzero(np.array(atoms.get_chemical_symbols()) == "I")[5]
+    moved.positions[iodine] += [3.5, 0.0, 0.0]
     moved.wrap()
-    shifts = np.linalg.norm(_cation_centroids(moved, atoms), axis=1)
-    assert shifts[3] == pytest.approx(2.0) and np.delete(shifts, 3).max() < 1e-9
+    cations, iodines = site_shifts(moved, atoms)
+    cation_shifts, iodine_shifts = np.linalg.norm(cations, axis=1), np.linalg.norm(iodines, axis=1)
+    assert cation_shifts[3] == pytest.approx(2.0) and np.delete(cation_shifts, 3).max() < 1e-9
+    assert iodine_shifts[5] == pytest.approx(3.5) and np.delete(iodine_shifts, 5).max() < 1e-9
 
 
 def test_tilt_test_settings_need_a_noise_run_and_temperatures():

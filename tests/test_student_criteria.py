@@ -97,3 +97,12 @@ def test_arrangement_spread_finds_where_the_references_order_changes_sign():
     spread = arrangement_spread(order)
     assert list(spread.changes_sign) == [True, False] and list(spread.arrangements) == [2, 2]
     assert list(spread.min_meV_per_fu) == [-20.0, -9.0] and list(spread.max_meV_per_fu) == [5.0, -3.0]
+
+
+def test_the_site_row_counts_runs_where_an_ion_left_its_site_and_is_absent_for_old_check_sets():
+    from softlattice.perovskite.student_criteria import SITE_SHIFT_LIMIT_A, sites_summary
+    stability = pd.DataFrame(dict(fa_fraction=[0.0, 0.5, 1.0], largest_cation_shift_A=[1.4, 5.0, 1.2],
+                                  largest_iodine_shift_A=[1.1, 4.0, SITE_SHIFT_LIMIT_A]))
+    text = sites_summary(stability)
+    assert "x = 0.5: 5.0, 4.0 Å" in text and "an ion left its site in 2 of 3 runs" in text
+    assert "ions on their sites in the stability runs" not in table(phase_energy_agreement(phases(), "teacher")).index

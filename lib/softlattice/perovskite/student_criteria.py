@@ -28,6 +28,9 @@ FORCE_RMSE_TARGET_MEV = 100.0
 PHASE_ENERGY_TOLERANCE_MEV = 5.0
 TRANSVERSE_SLOPE_RANGE = (0.8, 1.3)
 EXPERIMENTAL_TILT = {0.0: "a0a0c-", 1.0: "a0a0c+"}
+SITE_SHIFT_LIMIT_A = 3.2
+"""Å: half the Pb-Pb distance; an ion displaced this far from its site relative to the lead
+framework has left it (thermal motion keeps the largest shifts near 1-2 Å)."""
 
 
 def phase_energy_agreement(phases: pd.DataFrame, reference: str) -> pd.DataFrame:
@@ -92,6 +95,16 @@ def runs_survived(stability: pd.DataFrame, stability_ps: float) -> pd.Series:
     return stability.survived.astype(bool) & (stability.reached_ps.astype(float) >= stability_ps - 1e-9)
 
 
+def sites_summary(stability: pd.DataFrame) -> str:
+    """The largest cation and iodine shifts from their sites relative to the lead framework in each
+    run of the checks' ``stability.csv``, and how many runs have an ion beyond
+    :data:`SITE_SHIFT_LIMIT_A`."""
+    left = (stability[["largest_cation_shift_A", "largest_iodine_shift_A"]].astype(float) >= SITE_SHIFT_LIMIT_A).any(axis=1)
+    return ("largest shift (cation, iodine): " + "; ".join(
+        f"x = {r.fa_fraction:g}: {r.largest_cation_shift_A:.1f}, {r.largest_iodine_shift_A:.1f} Å"
+        for r in stability.itertuples()) + f"; an ion left its site in {int(left.sum())} of {len(stability)} runs")
+
+
 def _row(criterion: str, measured: str, target: str, met: bool | None) -> dict:
     return dict(criterion=criterion, measured=measured, target=target, met=met)
 
@@ -152,6 +165,9 @@ def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreem
     rows.append(_row("NPT stability", f"{int(survived.sum())} of {len(stability)} runs reached {stability_ps:g} ps "
                      f"(x = {', '.join(f'{x:g}' for x in stability.fa_fraction)})", "no blow-up",
                      bool(survived.all())))
+    if "largest_iodine_shift_A" in stability:
+        rows.append(_row("ions on their sites in the stability runs", sites_summary(stability),
+                         f"reported (>= {SITE_SHIFT_LIMIT_A:g} Å: an ion left its site)", None))
     drift = stability.nve_drift_meV_per_atom_per_ps.astype(float)
     rows.append(_row("NVE energy drift", ", ".join(f"{d:.3f}" for d in drift) + " meV/atom/ps", "reported", None))
     low, high = TRANSVERSE_SLOPE_RANGE

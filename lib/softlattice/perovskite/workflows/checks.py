@@ -204,12 +204,12 @@ class StabilityResult:
     longest_bond_ratio
         Largest intramolecular bond length seen over the snapshots, relative to its starting
         length (dissociation shows as values far above 1).
-    largest_cation_shift
-        Largest distance (Å) of a cation's centroid from its starting position. It includes the
-        drift of the whole crystal (the Langevin thermostat does not conserve momentum, and over
-        20 ps the crystal wanders by Å), so it is an upper bound of a cation's motion relative to
-        its cage; only values well beyond a lattice constant (about 6.3 Å) would show a cation
-        leaving its cage, which is how FA would cluster.
+    largest_cation_shift, largest_iodine_shift
+        Largest distance (Å) of a cation's centroid, and of an iodine, from its starting position
+        relative to the lead framework (the mean lead displacement removed: the Langevin thermostat
+        does not conserve momentum, so the whole crystal drifts). Thermal motion keeps them near
+        1-2 Å; half the Pb-Pb distance (about 3.2 Å) or more means the ion left its site: a cation
+        its cage (how FA would cluster), an iodine its octahedral corner.
     message
         Why the run stopped, if it did.
     nve_drift_meV_per_atom_per_ps
@@ -222,6 +222,7 @@ class StabilityResult:
     reached_ps: float
     longest_bond_ratio: float
     largest_cation_shift: float
+    largest_iodine_shift: float
     message: str
     nve_drift_meV_per_atom_per_ps: float
     observations: pd.DataFrame
@@ -235,13 +236,18 @@ def _bonded_pairs(atoms: Atoms) -> np.ndarray:
     return np.column_stack([i[keep], j[keep]])
 
 
-def _cation_centroids(atoms: Atoms, reference: Atoms) -> np.ndarray:
-    """Centroid of each cation, unwrapped relative to its position in ``reference``."""
+def site_shifts(atoms: Atoms, reference: Atoms) -> tuple[np.ndarray, np.ndarray]:
+    """Displacements (Å) from ``reference`` relative to the lead framework (the mean lead
+    displacement removed; each displacement taken as the shortest periodic image): of each cation's
+    centroid (one row per A site of ``reference.arrays['a_site']``) and of each iodine."""
     sites = reference.arrays["a_site"]
+    symbols = np.array(reference.get_chemical_symbols())
     shifts = atoms.positions - reference.positions
     fractional = np.linalg.solve(atoms.cell.T, shifts.T).T
     shifts = (fractional - np.round(fractional)) @ atoms.cell.array
-    return np.array([shifts[sites == s].mean(axis=0) for s in range(sites.max() + 1)])
+    shifts -= shifts[symbols == "Pb"].mean(axis=0)
+    cations = np.array([shifts[sites == s].mean(axis=0) for s in range(sites.max() + 1)])
+    return cations, shifts[symbols == "I"]
 
 
 def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, duration_ps: float = 20.0,
@@ -279,14 +285,16 @@ def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, 
     except MDBlowUp as error:
         survived, message = False, str(error)
     reached = float(duration_ps) if survived else float(snapshots[-1].info["time_ps"] if snapshots else 0.0)
-    longest, shift = 1.0, 0.0
+    longest, cation_shift, iodine_shift = 1.0, 0.0, 0.0
     for snapshot in snapshots:
-        snapshot.arrays["a_site"] = atoms.arrays["a_site"]
         if len(pairs):
             lengths = snapshot.get_distances(pairs[:, 0], pairs[:, 1], mic=True)
             longest = max(longest, float((lengths / start_lengths).max()))
-        shift = max(shift, float(np.linalg.norm(_cation_centroids(snapshot, atoms), axis=1).max()))
-    return StabilityResult(survived, reached, longest, shift, message, nve_drift, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+        cations, iodines = site_shifts(snapshot, atoms)
+        cation_shift = max(cation_shift, float(np.linalg.norm(cations, axis=1).max()))
+        iodine_shift = max(iodine_shift, float(np.linalg.norm(iodines, axis=1).max()))
+    return StabilityResult(survived, reached, longest, cation_shift, iodine_shift, message, nve_drift,
+                           pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
 
 def tilt_persistence(model: str, fa_fraction: float, start: str, temperature: float, noise_reference: pd.DataFrame,
@@ -453,6 +461,7 @@ def _stability_part(model: str, x: float, settings: CheckSettings, parts: Path) 
     pd.DataFrame([dict(fa_fraction=x, survived=result.survived, reached_ps=result.reached_ps,
                        longest_bond_ratio=result.longest_bond_ratio,
                        largest_cation_shift_A=result.largest_cation_shift,
+                       largest_iodine_shift_A=result.largest_iodine_shift,
                        nve_drift_meV_per_atom_per_ps=result.nve_drift_meV_per_atom_per_ps,
                        message=result.message, method="NEP")]).to_csv(parts / f"stability_{x:g}.csv", index=False)
 
