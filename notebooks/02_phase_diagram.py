@@ -231,8 +231,9 @@ display(Markdown(" ".join(summary)))
 # ## End-member ramps slow enough to resolve something
 #
 # With the production model: MAPbI3 and FAPbI3 heated from $a^-a^-c^+$ and cooled from the cubic
-# cell at 5 K/ps, eight times slower than the first model's grid below, in 2,592-atom cells (6x6x6), classified with one threshold for M and
-# R in 1 ps windows against a 20 ps untilted reference (the seed's Fig. 2a-c, e-g ramp at
+# cell at 5 K/ps, eight times slower than the first model's grid below, in 2,592-atom cells
+# (6x6x6), classified with one threshold for M and R in 1 ps windows against a 20 ps untilted
+# reference (the seed's Fig. 2a-c, e-g ramp at
 # about 0.001-0.002 K/ps in cells of 10^5 atoms and more). The temperatures where heating enters
 # and cooling leaves the cubic phase bracket the transition; their difference is the hysteresis of
 # this rate, not a property of the material.
@@ -310,10 +311,11 @@ else:
 # ## The first model with fast ramps
 #
 # The sections from here to the end show the first protocol with the first model (a NEP trained on
-# CHGNet-r2SCAN, whose forces chapter 01 finds about half of DFT's): every composition in steps of
+# CHGNet-r2SCAN, whose forces chapter 01 finds much softer than DFT's): every composition in steps of
 # 1/4, heated and cooled at 40 K/ps in 768-atom cells. They are kept as a comparison. The
 # classification and its thresholds are those of the Method section; the section "One rule for M
 # and R" shows how much of this diagram the classifier itself decides.
+
 # %% tags=["remove-input"]
 SEED_ATOMS, SEED_RATES_K_PER_PS = (12_000, 96_000), (0.007, 0.015)  # the seed's cells and ramps (7-15 K/ns)
 ramp_settings = settings["ramp"]

@@ -181,6 +181,7 @@ else:
 #
 # From here to the end: chapter 02's fast cooling ramps (40 K/ps, 768-atom cells) with the first
 # model, a comparison. The R share is read at fixed temperatures along each cooling ramp.
+
 # %% [markdown]
 # ### R share about the primary axis vs composition
 #

@@ -227,6 +227,7 @@ else:
 #
 # From here to the end: the first protocol with the first model, a comparison. NVT runs of the cubic
 # cell at fixed temperatures (the same at every composition), with real masses.
+
 # %% [markdown]
 # ### Mode autocorrelation functions
 #

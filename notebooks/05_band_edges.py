@@ -226,6 +226,7 @@ else:
 #
 # From here to the end: the first protocol with the first model, a comparison. Snapshots at the
 # seed's 330 K, 1 ps apart, whatever that model's phase is there.
+
 # %% [markdown]
 # ### Are the snapshots independent?
 #
