@@ -38,7 +38,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       screening=dict(references=["chgnet-r2scan"], compositions=[0.0], glazers=["a0a0a0", "a0a0c-"],
                                      arrangements=[0], relax_steps=5, md_runs=[[0.0, "a0a0c-", 300.0]], md_ps=0.05),
                       dft_set="small"),
-        "full": dict(recipe="full", reference="chgnet-r2scan", checks={}, screening={},
+        "full": dict(recipe="v2", reference="sevennet-pw-ft-ef-last+d3", checks="v2", screening={},
                      dft_set="data/reference/dft-validation/gpaw-pbe.extxyz.gz"),
     },
     "02_phase_diagram": {
