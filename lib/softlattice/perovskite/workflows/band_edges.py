@@ -154,7 +154,8 @@ def edge_statistics(edges: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -
 
 def spreads_by_cell(edge_sets: Sequence[pd.DataFrame], fa_fraction: float) -> pd.DataFrame:
     """The VBM and Pb-p CBM spreads at ``fa_fraction`` in each set of band edges (one per cell size,
-    rows as :func:`compute_band_edges` writes them, with ``n_atoms`` and ``cbm_pb_p``).
+    rows as :func:`compute_band_edges` writes them, with ``n_atoms`` and ``cbm_pb_p``; a set without
+    ``n_atoms``, computed before snapshots recorded it, is of the default 96-atom cell).
 
     Returns
     -------
