@@ -147,8 +147,10 @@ if fixed is None:
     production.append("Its fixed-temperature coexistence runs are not computed yet.")
 else:
     finished, mpb = fixed["outcomes"], fixed["summary"]["mpb"]
+    not_seen = len(fixed["summary"].get("not_seen", []))
     production.append(
         f"Fixed-temperature coexistence: {len(finished)} runs finished"
+        + (f" ({not_seen} of them with initial tilts the classifier does not see)" if not_seen else "")
         + (f"; MPB at {mpb['temperature_K']:g} K at x = {mpb['center']:.2f} "
            f"(95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})." if mpb else
            f"; no MPB resolved ({fixed['summary']['mpb_unresolved_because']})."))
@@ -277,7 +279,10 @@ else:
 # classified in 1 ps windows against the noise of an untilted reference run of the same
 # composition at 450 K, with one threshold for the M and R families; the R share is
 # R / (R + M) over the ordered blocks. The tilt that grows from its half wins; a run stops early once
-# one tilt holds more than 90 % of the blocks for 5 ps. The MPB is where the final R share crosses
+# one tilt holds more than 90 % of the blocks for 5 ps. Every block of the cell starts tilted, so a
+# run whose first window the classifier reads with fewer than three quarters of its blocks R or M
+# (`initial_ordered_share`) cannot follow its tilts: it is listed as "initial tilts not seen" and
+# left out of the winners and the fit. The MPB is where the final R share crosses
 # 1/2: a logistic fit against x with a bootstrap over the runs, refused when the data do not
 # cross. The seed's own protocol (a cubic cell quenched to the temperature and held) runs beside
 # it at three compositions.
@@ -304,7 +309,8 @@ else:
         f"MPB at {mpb['temperature_K']:g} K: x = {mpb['center']:.2f} (95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})."
         if mpb else f"No MPB resolved: {coexistence_summary['mpb_unresolved_because']}."))
     display(plotting.markdown_table(outcomes[[c for c in ["fa_fraction", "temperature_K", "kind", "replica",
-                                                          "winner", "r_share", "duration_ps", "stopped_early"]
+                                                          "winner", "r_share", "initial_ordered_share",
+                                                          "duration_ps", "stopped_early"]
                                               if c in outcomes]]))
 
 # %% [markdown]

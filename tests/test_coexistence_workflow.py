@@ -109,6 +109,24 @@ def test_summary_recovers_a_synthetic_mpb_and_says_why_when_unresolved():
     assert unresolved["mpb"] is None and "never crosses 1/2" in unresolved["mpb_unresolved_because"]
 
 
+def test_runs_whose_initial_tilts_the_classifier_misses_are_not_evidence():
+    from softlattice.perovskite.coexistence import INITIAL_ORDERED_SHARE, initial_state_seen
+    from softlattice.perovskite.workflows.coexistence import NOT_SEEN
+    states = pd.DataFrame(dict(time_ps=[2.0, 1.0], share_R=[0.9, 0.3], share_M=[0.0, 0.3]))
+    share, seen = initial_state_seen(states)
+    assert share == pytest.approx(0.6) and not seen and share < INITIAL_ORDERED_SHARE
+    x = np.repeat(np.linspace(0, 1, 9), 2)
+    share = 1 / (1 + np.exp((x - 0.4) / 0.05))
+    outcomes = pd.DataFrame(dict(fa_fraction=x, temperature_K=250.0, kind="coexistence", replica=np.tile([0, 1], 9),
+                                 r_share=share, winner=np.where(share > 0.5, "a0a0c-", "a0a0c+"),
+                                 initial_ordered_share=1.0))
+    blind = outcomes.assign(winner=NOT_SEEN, initial_ordered_share=0.1)
+    summary = mpb_summary(pd.concat([outcomes[outcomes.fa_fraction < 0.5], blind[blind.fa_fraction >= 0.5]]),
+                          250.0, "m")
+    assert summary["mpb"] is None and "never crosses 1/2" in summary["mpb_unresolved_because"]
+    assert len(summary["not_seen"]) == 10 and {w["fa_fraction"] for w in summary["tetragonal_winner"]} == {0, 0.125, 0.25, 0.375}
+
+
 def test_parts_share_no_composition_and_together_cover_every_run(monkeypatch, tmp_path):
     import softlattice.perovskite.workflows.coexistence as workflow
     calls = []

@@ -250,6 +250,20 @@ def coexistence_winner(states: pd.DataFrame, last_ps: float = 5.0) -> dict[str, 
     return dict(shares, r_share=r_share, winner=winner)
 
 
+INITIAL_ORDERED_SHARE = 0.75
+"""A coexistence cell is built with every block tilted (half R, half M); a classifier that reads
+fewer than this share of its blocks as R or M in the first window cannot see the tilts it is meant
+to follow, so that run's outcome is not evidence (:func:`initial_state_seen`)."""
+
+
+def initial_state_seen(states: pd.DataFrame) -> tuple[float, bool]:
+    """The share of blocks read as R or M in the first window of a coexistence run, and whether it
+    reaches :data:`INITIAL_ORDERED_SHARE`."""
+    first = states.sort_values("time_ps").iloc[0]
+    share = float(first.share_R + first.share_M)
+    return share, share >= INITIAL_ORDERED_SHARE
+
+
 def layered_windows(states: pd.DataFrame, ordered: float = 0.75) -> pd.Series:
     """Per window of one run: whether the cell is layered, i.e. holds at least one layer of blocks
     along the tilt axis that is mostly R (R share >= ``ordered``) and one that is mostly M

@@ -48,6 +48,7 @@ from softlattice.perovskite.coexistence import (
     block_states,
     build_coexistence_cell,
     coexistence_winner,
+    initial_state_seen,
     one_tilt_holds,
 )
 from softlattice.perovskite.modes import tilt_observers
@@ -55,6 +56,9 @@ from softlattice.perovskite.mpb import fit_mpb
 from softlattice.perovskite.structures import build_mixed_perovskite
 
 KINDS = ("coexistence", "quench", "reference")
+NOT_SEEN = "initial tilts not seen"
+"""Outcome of a coexistence run whose classifier misses the tilts the cell was built with: not
+evidence for either tilt, left out of the MPB fit and the winners."""
 MA_FA_SPECIES_NEEDED = {"H", "C", "N", "Pb", "I"}
 
 
@@ -247,7 +251,9 @@ def run_grid(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | P
 def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path) -> dict[str, pd.DataFrame]:
     """Block states per window and the outcome of every finished run (``outcomes``: task fields,
     the run's last time, whether it stopped early, :func:`coexistence_winner`; blown-up runs with
-    ``winner`` 'blew up'). Unfinished runs are left out."""
+    ``winner`` 'blew up'; coexistence runs whose first window the classifier does not read as
+    tilted (:func:`~softlattice.perovskite.coexistence.initial_state_seen`) with ``winner``
+    :data:`NOT_SEEN`). Unfinished runs are left out."""
     references = {(t.fa_fraction, t.repeat): t for t in tasks if t.kind == "reference"}
     model_hash = file_hash(model)
     outcomes, states = [], []
@@ -269,10 +275,14 @@ def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Pa
         observations = pd.read_csv(folder / "observations.csv.gz")
         run_states = block_states(observations, threshold, task.grid)
         record = json.loads((folder / "task.json").read_text())
-        outcomes.append(dict(fields, duration_ps=float(observations.time_ps.iloc[-1]),
-                             stopped_early=bool(record["stopped_early"]),
-                             threshold_A=threshold.at(task.temperature),
-                             **coexistence_winner(run_states, task.stop_hold_ps)))
+        outcome = dict(fields, duration_ps=float(observations.time_ps.iloc[-1]),
+                       stopped_early=bool(record["stopped_early"]), threshold_A=threshold.at(task.temperature),
+                       **coexistence_winner(run_states, task.stop_hold_ps))
+        if task.kind == "coexistence":
+            outcome["initial_ordered_share"], seen = initial_state_seen(run_states)
+            if not seen:
+                outcome["winner"] = NOT_SEEN
+        outcomes.append(outcome)
         states.append(run_states.assign(**fields))
     return dict(outcomes=pd.DataFrame(outcomes),
                 states=pd.concat(states, ignore_index=True) if states else pd.DataFrame())
@@ -280,9 +290,11 @@ def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Pa
 
 def mpb_summary(outcomes: pd.DataFrame, temperature: float, model: str) -> dict[str, Any]:
     """``summary.json`` content: the MPB at ``temperature`` from the coexistence runs (logistic fit
-    of the R share vs x with a bootstrap over runs; null with the reason when unresolved) and the
-    winner of every coexistence run."""
-    runs = outcomes[(outcomes.kind == "coexistence") & (outcomes.winner != "blew up")] if len(outcomes) else outcomes
+    of the R share vs x with a bootstrap over runs; null with the reason when unresolved), the
+    winner of every coexistence run, and the runs left out because the classifier did not see
+    their initial tilts (``not_seen``)."""
+    runs = (outcomes[(outcomes.kind == "coexistence") & ~outcomes.winner.isin(["blew up", NOT_SEEN])]
+            if len(outcomes) else outcomes)
     at_t = runs[(runs.temperature_K == temperature) & runs.r_share.notna()] if len(runs) else runs
     mpb, reason = None, ""
     try:
@@ -291,7 +303,12 @@ def mpb_summary(outcomes: pd.DataFrame, temperature: float, model: str) -> dict[
         mpb = dict(temperature_K=float(temperature), center=fit.center, low=fit.center_low, high=fit.center_high)
     except (ValueError, AttributeError) as error:
         reason = str(error) if isinstance(error, ValueError) else "no finished runs"
+    blind = (outcomes[(outcomes.kind == "coexistence") & (outcomes.winner == NOT_SEEN)]
+             if len(outcomes) else outcomes)
     return dict(model=model, mpb=mpb, mpb_unresolved_because=reason or None,
+                not_seen=[dict(fa_fraction=float(r.fa_fraction), temperature_K=float(r.temperature_K),
+                               replica=int(r.replica), initial_ordered_share=float(r.initial_ordered_share))
+                          for r in blind.itertuples()],
                 tetragonal_winner=[dict(fa_fraction=float(r.fa_fraction), temperature_K=float(r.temperature_K),
                                         phase=str(r.winner), r_share=float(r.r_share))
                                    for r in runs.itertuples()] if len(runs) else [])
