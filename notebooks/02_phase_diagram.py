@@ -62,7 +62,7 @@ from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
-from softlattice.perovskite.workflows.coexistence import load_coexistence, obtain_coexistence
+from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_text, obtain_coexistence
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, cubic_boundary_statistics, load_sweep, obtain_sweep, phase_at, profile_window_ps,
     reclassify_sweep, transition_statistics)
@@ -146,14 +146,11 @@ else:
 if fixed is None:
     production.append("Its fixed-temperature coexistence runs are not computed yet.")
 else:
-    finished, mpb = fixed["outcomes"], fixed["summary"]["mpb"]
     not_seen = len(fixed["summary"].get("not_seen", []))
     production.append(
-        f"Fixed-temperature coexistence: {len(finished)} runs finished"
+        f"Fixed-temperature coexistence: {len(fixed['outcomes'])} runs finished"
         + (f" ({not_seen} of them with initial tilts the classifier does not see)" if not_seen else "")
-        + (f"; MPB at {mpb['temperature_K']:g} K at x = {mpb['center']:.2f} "
-           f"(95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})." if mpb else
-           f"; no MPB resolved ({fixed['summary']['mpb_unresolved_because']})."))
+        + f"; {mpb_text(fixed['summary'])}.")
 display(Markdown(" ".join(production)))
 summary = [
     f"**The first model, fast ramps** (a comparison). {len(set(grid_ramps.fa_fraction))} compositions, each heated "
@@ -304,10 +301,7 @@ else:
     if len(fixed["states"]):
         r_share_figure(fixed["states"]).show()
         winner_figure(outcomes, coexistence_summary).show()
-    mpb = coexistence_summary["mpb"]
-    display(Markdown(
-        f"MPB at {mpb['temperature_K']:g} K: x = {mpb['center']:.2f} (95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})."
-        if mpb else f"No MPB resolved: {coexistence_summary['mpb_unresolved_because']}."))
+    display(Markdown(mpb_text(coexistence_summary).capitalize() + "."))
     display(plotting.markdown_table(outcomes[[c for c in ["fa_fraction", "temperature_K", "kind", "replica",
                                                           "winner", "r_share", "initial_ordered_share",
                                                           "duration_ps", "stopped_early"]
@@ -487,13 +481,8 @@ def slow_crossing(x, kind, to_phase=None):
             or "not seen")
 
 
-if fixed is None:
-    production_mpb = "not computed yet"
-elif fixed["summary"]["mpb"]:
-    found_mpb = fixed["summary"]["mpb"]
-    production_mpb = f"x = {found_mpb['center']:.2f} ({found_mpb['low']:.2f}-{found_mpb['high']:.2f}) at {found_mpb['temperature_K']:g} K"
-else:
-    production_mpb = f"not resolved ({len(fixed['outcomes'])} runs finished)"
+production_mpb = ("not computed yet" if fixed is None else
+                  f"{mpb_text(fixed['summary'])}; {len(fixed['outcomes'])} runs finished")
 comparison = pd.DataFrame([
     dict(quantity="MAPbI3 cubic boundary, heating", seed="≈ 385 K", production=slow_crossing(0.0, "heating"),
          first=boundary_at(heating_boundary, 0.0)),

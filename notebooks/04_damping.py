@@ -182,7 +182,7 @@ soft.round(3)
 
 # %% tags=["hide-input"]
 from softlattice.book.damping_plots import damping_ratio_figure
-from softlattice.perovskite.workflows.coexistence import obtain_coexistence
+from softlattice.perovskite.workflows.coexistence import mpb_text, obtain_coexistence
 from softlattice.perovskite.workflows.damping import damping_ratio_table
 
 if map_boundary is None:
@@ -211,13 +211,13 @@ else:
     crossover = map_summary["crossover"]
     coexistence_result = obtain_coexistence(profiles.resolve("02_coexistence", profile)["profile"], model_path,
                                             curated=DATA_DIR / "coexistence" / model_path.parent.name, compute=False)
-    mpb_found = (json.loads((coexistence_result.folder / "summary.json").read_text())["mpb"]
-                 if coexistence_result is not None else None)
+    coexistence_summary = (json.loads((coexistence_result.folder / "summary.json").read_text())
+                           if coexistence_result is not None else None)
     if crossover and np.isfinite(crossover["crossover"]):
         text = (f"Mode crossover at x = {crossover['crossover']:.2f} (interval {crossover['low']:.2f}-"
                 f"{crossover['high']:.2f}); the seed puts it next to its MPB at x = 0.27.")
-        if mpb_found:
-            text += f" This model's MPB at {mpb_found['temperature_K']:g} K: x = {mpb_found['center']:.2f}."
+        if coexistence_summary is not None:
+            text += f" This model's coexistence runs: {mpb_text(coexistence_summary)}."
     else:
         text = "No mode crossover: " + (crossover["reason"] if crossover else "no crossing table") + "."
     display(Markdown(text))

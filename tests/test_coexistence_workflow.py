@@ -21,6 +21,7 @@ from softlattice.perovskite.workflows.coexistence import (
     analyse,
     grid_tasks,
     mpb_summary,
+    mpb_text,
     run_grid,
     run_task,
     task_key,
@@ -104,9 +105,12 @@ def test_summary_recovers_a_synthetic_mpb_and_says_why_when_unresolved():
     assert summary["mpb"]["center"] == pytest.approx(0.4, abs=0.01)
     assert summary["mpb"]["low"] <= 0.4 <= summary["mpb"]["high"]
     assert len(summary["tetragonal_winner"]) == 18
+    assert mpb_text(summary) == (f"MPB at 250 K at x = {summary['mpb']['center']:.2f} (95 % interval "
+                                 f"{summary['mpb']['low']:.2f}-{summary['mpb']['high']:.2f})")
     flat = outcomes.assign(r_share=0.9, winner="a0a0c-")
     unresolved = mpb_summary(flat, 250.0, "m")
     assert unresolved["mpb"] is None and "never crosses 1/2" in unresolved["mpb_unresolved_because"]
+    assert mpb_text(unresolved).startswith("no MPB resolved (the R share ranges over")
 
 
 def test_runs_whose_initial_tilts_the_classifier_misses_are_not_evidence():

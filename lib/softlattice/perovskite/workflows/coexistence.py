@@ -314,6 +314,16 @@ def mpb_summary(outcomes: pd.DataFrame, temperature: float, model: str) -> dict[
                                    for r in runs.itertuples()] if len(runs) else [])
 
 
+def mpb_text(summary: dict[str, Any]) -> str:
+    """The MPB of a ``summary.json`` (:func:`mpb_summary`) in words: 'MPB at 250 K at x = 0.40 (95 %
+    interval 0.35-0.45)', or 'no MPB resolved (why)'."""
+    mpb = summary["mpb"]
+    if mpb:
+        return (f"MPB at {mpb['temperature_K']:g} K at x = {mpb['center']:.2f} "
+                f"(95 % interval {mpb['low']:.2f}-{mpb['high']:.2f})")
+    return f"no MPB resolved ({summary['mpb_unresolved_because']})"
+
+
 def save_results(folder: str | Path, tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path,
                  settings: dict[str, Any], command: str = "") -> dict[str, Any]:
     """Write ``outcomes.csv``, ``states.csv.gz``, ``summary.json`` and the provenance into ``folder``."""
