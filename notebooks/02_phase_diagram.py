@@ -199,7 +199,8 @@ rule_table = pd.DataFrame(rows)
 cooling_changed = int((rule_table.iloc[:, 1] != rule_table.iloc[:, 2]).sum())
 summary.append(f"With one threshold for the M and R families and {long_window_ps:g} ps windows instead of the "
                f"classification below, the phase entered on cooling changes at {cooling_changed} of {len(rule_table)} "
-               "compositions (section \"One rule for M and R\"): part of this diagram is decided by the classifier.")
+               "compositions (section \"One rule for M and R\")"
+               + (": part of this diagram is decided by the classifier." if cooling_changed else "."))
 summary.append("The seed's MPB between a0a0c- and a0a0c+ at 27 % FA is compared at the end of the page.")
 display(Markdown(" ".join(summary)))
 
