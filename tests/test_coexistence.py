@@ -13,6 +13,8 @@ from softlattice.perovskite.coexistence import (
     block_states,
     build_coexistence_cell,
     coexistence_winner,
+    initial_order_threshold,
+    initial_state_seen,
     one_tilt_holds,
 )
 from softlattice.perovskite.modes import MODES
@@ -86,6 +88,28 @@ def test_early_stop_needs_the_share_held_for_the_whole_span():
     assert one_tilt_holds(states.iloc[:8], 0.9, 5.0) is None
     flipped = states.rename(columns=dict(share_R="share_M", share_M="share_R"))
     assert one_tilt_holds(flipped, 0.9, 5.0) == "a0a0c+"
+
+
+def test_a_run_calibrated_on_its_own_first_window_sees_its_halves_and_follows_the_growing_tilt():
+    # grid (2, 2, 2), z fastest: blocks 0, 2, 4, 6 form the lower half (built c-), 1, 3, 5, 7 the upper (c+)
+    built = synthetic([0, 2, 4, 6], [1, 3, 5, 7], samples=40, noise=0.02, amplitude=0.3, seed=4)
+    threshold = initial_order_threshold(built, window=10, grid=(2, 2, 2))
+    assert threshold.threshold == pytest.approx(0.15, abs=0.01) and threshold.at(250.0) == threshold.threshold
+    assert initial_state_seen(block_states(built, threshold, (2, 2, 2))) == (1.0, True)
+    # the c+ half takes over the lower layer at reduced amplitude; an R remnant too weak to count
+    grown = pd.concat([built, synthetic([], range(8), samples=40, amplitude=0.2, seed=5)
+                       .assign(time_ps=lambda f: f.time_ps + 2.0)], ignore_index=True)
+    for k in (0, 2):
+        grown.loc[40:, f"q_R_z_b{k}"] += 0.1
+    states = block_states(grown, initial_order_threshold(grown, 10, (2, 2, 2)), (2, 2, 2))
+    assert np.allclose(states.r_share.iloc[-4:], 0.0) and coexistence_winner(states, 2.0)["winner"] == "a0a0c+"
+    # a cell built the other way round is calibrated on the other modes
+    swapped = initial_order_threshold(built, 10, (2, 2, 2), lower="a0a0c+")
+    assert swapped.threshold < 0.05
+    with pytest.raises(ValueError, match="grid"):
+        initial_order_threshold(built, 10, (2, 2, 4))
+    with pytest.raises(ValueError, match="share 1.5"):
+        initial_order_threshold(built, 10, (2, 2, 2), share=1.5)
 
 
 def test_threshold_scales_as_a_thermal_amplitude():

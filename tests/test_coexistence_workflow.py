@@ -59,7 +59,7 @@ def quick_store(tmp_path_factory):
 
 def test_quick_grid_gives_an_outcome_per_run_and_reloads_without_md(quick_store):
     tasks, store = quick_store
-    assert [t.kind for t in tasks] == ["reference", "reference", "coexistence", "coexistence"]
+    assert [t.kind for t in tasks] == ["coexistence", "coexistence"]
     tables = analyse(tasks, MODEL, store)
     outcomes = tables["outcomes"]
     assert len(outcomes) == 2 and set(outcomes.winner) <= {"a0a0c-", "a0a0c+", "untilted", "disordered", "undecided"}
@@ -73,16 +73,12 @@ def test_quick_grid_gives_an_outcome_per_run_and_reloads_without_md(quick_store)
 
 def test_a_killed_run_resumes_exactly(tmp_path, quick_store):
     tasks, store = quick_store
-    reference = run_task(tasks[0], MODEL, store)
-    task = tasks[2]
-    uninterrupted = run_task(task, MODEL, tmp_path / "whole", reference=reference)
-    reference_file = tmp_path / "reference.csv"
-    reference.to_csv(reference_file, index=False)
+    task = tasks[0]
+    uninterrupted = run_task(task, MODEL, tmp_path / "whole")
     script = textwrap.dedent(f"""
-        import pandas as pd
         from softlattice.perovskite.workflows.coexistence import CoexistenceTask, run_task
         task = CoexistenceTask(**{task.__dict__!r})
-        run_task(task, {str(MODEL)!r}, {str(tmp_path / 'killed')!r}, reference=pd.read_csv({str(reference_file)!r}))
+        run_task(task, {str(MODEL)!r}, {str(tmp_path / 'killed')!r})
     """)
     process = subprocess.Popen([sys.executable, "-c", script])
     state = tmp_path / "killed" / task_key(task, file_hash(MODEL)) / "checkpoint" / "state.npz"
@@ -92,7 +88,7 @@ def test_a_killed_run_resumes_exactly(tmp_path, quick_store):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert state.exists(), "the run wrote no checkpoint before it was killed"
-    resumed = run_task(task, MODEL, tmp_path / "killed", reference=reference)
+    resumed = run_task(task, MODEL, tmp_path / "killed")
     np.testing.assert_allclose(resumed.to_numpy(dtype=float), uninterrupted.to_numpy(dtype=float), rtol=1e-9)
 
 
@@ -141,7 +137,6 @@ def test_parts_share_no_composition_and_together_cover_every_run(monkeypatch, tm
         calls.clear()
         run_grid(tasks, MODEL, tmp_path, part=(part, 2))
         seen.append({t.fa_fraction for t in calls})
-        assert all(t.kind != "reference" or t.fa_fraction in seen[-1] for t in calls)
     assert not seen[0] & seen[1] and seen[0] | seen[1] == {t.fa_fraction for t in tasks}
 
 
@@ -154,13 +149,32 @@ def test_each_part_runs_coarse_compositions_and_first_replicas_first(monkeypatch
     for part in range(2):
         calls.clear()
         run_grid(tasks, MODEL, tmp_path, part=(part, 2))
-        runs = [t for t in calls if t.kind == "coexistence" and t.temperature == 250.0]
+        # a quench loads its calibrating coexistence run again: count each run where it first runs
+        runs = [t for t in dict.fromkeys(calls) if t.kind == "coexistence" and t.temperature == 250.0]
         assert runs[0].fa_fraction in (0.0, 0.5, 1.0), f"part {part} starts at x = {runs[0].fa_fraction}"
         first_two |= {t.fa_fraction for t in runs[:2]}
         replicas = [t.replica for t in runs]
         assert replicas == sorted(replicas), f"part {part} runs a second replica before every first one"
-        assert [t.kind for t in calls if t.kind != "reference"][-1] == "quench"
+        assert calls[-1].kind == "quench"
     assert {0.0, 0.5, 1.0} <= first_two, f"the first two runs of the parts cover x = {sorted(first_two)}"
+
+
+def test_a_quench_is_classified_with_the_threshold_of_its_coexistence_run(monkeypatch, tmp_path):
+    import softlattice.perovskite.workflows.coexistence as workflow
+    calls = []
+    monkeypatch.setattr(workflow, "run_task", lambda task, *a, **k: calls.append((task, k.get("calibration")))
+                        or pd.DataFrame([{}]))
+    tasks = grid_tasks(dict(PROFILES["quick"], quench=[[250.0, [1.0]]]))
+    run_grid(tasks, MODEL, tmp_path)
+    quench, calibration = next((t, c) for t, c in calls if t.kind == "quench")
+    assert calibration is not None and calls[-2][0] == workflow.calibration_task(quench)
+    assert workflow.calibration_task(quench).kind == "coexistence" and workflow.calibration_task(quench).fa_fraction == 1.0
+    with pytest.raises(ValueError, match="quench runs without a coexistence run"):
+        grid_tasks(dict(PROFILES["quick"], quench=[[300.0, [0.5]]]))
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="a quench run needs the observations"):
+        workflow.run_task(quench, MODEL, tmp_path / "store")
+    assert not (tmp_path / "store").exists()
 
 
 def test_a_page_gets_the_quick_set_computed_and_never_starts_the_full_grid(tmp_path, monkeypatch, quick_store):

@@ -13,10 +13,14 @@ which both M and R patterns exist, :func:`softlattice.perovskite.modes.project_m
   (:class:`LocalTiltObserver`);
 * a window's *block amplitude* is the absolute value of the window mean of that signed amplitude:
   an ordered tilt keeps its sign, thermal noise averages out;
-* one threshold serves both mode families (the same rule for M and R): the mean plus
-  ``n_sigma`` standard deviations of the block amplitudes of an untilted reference run, pooled
-  over M and R, axes and blocks, scaled with sqrt(T / T_ref) as thermal amplitudes; an active
-  mode must also keep its sign over the window (:data:`PERSISTENCE`);
+* one threshold serves both mode families (the same rule for M and R). A coexistence run sets it
+  from its own first window (:func:`initial_order_threshold`): half the median amplitude of the
+  tilt every block was built with, so a block counts as ordered while it keeps at least half the
+  order the cell started with. (A threshold from the noise of an untilted high-temperature
+  reference, :func:`block_noise_threshold`, which the ramps use, needs a temperature at which the
+  model's cell is untilted and intact; NEP v2's 1,536-atom cells are still tilted at 450 K, so
+  that threshold sat above the tilts the cells were built with.) An active mode must also keep its
+  sign over the window (:data:`PERSISTENCE`);
 * a block is 'R' or 'M' after its largest active mode about the run's tilt axis (z for a
   coexistence cell as built; the axis with the most tilt over the run in general), 'other' when
   its largest active mode is about another axis, 'disordered' when no mode is ordered but its
@@ -150,6 +154,38 @@ def block_noise_threshold(reference: pd.DataFrame, window: int, n_sigma: float =
     return BlockThreshold(float(amplitudes.mean() + n_sigma * amplitudes.std(ddof=1)),
                           float(reference["target_K"].mean()), window,
                           float(fluctuations.mean() + n_sigma * fluctuations.std(ddof=1)))
+
+
+ORDER_FLOOR = 0.5
+"""A block's tilt counts as ordered while its window-mean amplitude is at least this share of the
+tilt the coexistence cell was built with (:func:`initial_order_threshold`)."""
+
+
+def block_halves(grid: Sequence[int]) -> np.ndarray:
+    """Half (0 lower, 1 upper along z) of every block of a coexistence cell's block ``grid``, in
+    the block order of :class:`LocalTiltObserver` (C order, z fastest)."""
+    grid = tuple(int(g) for g in grid)
+    return (np.unravel_index(np.arange(int(np.prod(grid))), grid)[2] >= grid[2] // 2).astype(int)
+
+
+def initial_order_threshold(observations: pd.DataFrame, window: int, grid: Sequence[int],
+                            share: float = ORDER_FLOOR, lower: str = "a0a0c-") -> BlockThreshold:
+    """The threshold (one value for M and R) of a coexistence run from its own first window:
+    ``share`` times the median amplitude, over blocks, of the tilt each block was built with
+    (R_z in the lower half and M_z in the upper for ``lower`` = 'a0a0c-', the other way round for
+    'a0a0c+'). The disorder threshold is the same value on the instantaneous amplitude. It holds
+    at the run's temperature (``reference_K``)."""
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"order floor share {share!r} must lie in (0, 1)")
+    if lower not in HALVES:
+        raise ValueError(f"lower half {lower!r} is not one of {', '.join(HALVES)}")
+    first = block_amplitudes(observations.iloc[:window], window)[0]
+    if first.shape[1] != int(np.prod(grid)):
+        raise ValueError(f"the observations hold {first.shape[1]} blocks, the grid {tuple(grid)} has {int(np.prod(grid))}")
+    lower_mode, upper_mode = ("R_z", "M_z") if lower == "a0a0c-" else ("M_z", "R_z")
+    built = np.where(block_halves(grid) == 1, first[MODES.index(upper_mode)], first[MODES.index(lower_mode)])
+    floor = share * float(np.median(built))
+    return BlockThreshold(floor, float(observations["target_K"].iloc[:window].mean()), window, floor)
 
 
 LABELS = ("R", "M", "other", "disordered", "none")

@@ -6,14 +6,16 @@ result set (per-window block states, the outcome of every run, the MPB fit and `
 
 Units: K, ps, Å.
 
-Three kinds of run (:class:`CoexistenceTask`), each NPT except the reference:
+Two kinds of run (:class:`CoexistenceTask`), both NPT:
 
 * 'coexistence': the cell of :func:`softlattice.perovskite.coexistence.build_coexistence_cell`
   (half a0a0c-, half a0a0c+ along z) held at the temperature until one tilt holds more than
-  ``stop_share`` of the blocks for ``stop_hold_ps`` or ``duration_ps`` is reached;
-* 'quench': the seed's own protocol, the cubic cell dropped to the temperature and held;
-* 'reference': NVT of the cubic cell at a high temperature, whose block amplitudes set the
-  one activation threshold for M and R (:func:`softlattice.perovskite.coexistence.block_noise_threshold`).
+  ``stop_share`` of the blocks for ``stop_hold_ps`` or ``duration_ps`` is reached; its first
+  window sets the one activation threshold for M and R
+  (:func:`softlattice.perovskite.coexistence.initial_order_threshold`);
+* 'quench': the seed's own protocol, the cubic cell dropped to the temperature and held,
+  classified with the threshold of the coexistence run of the same composition, temperature and
+  replica (:func:`calibration_task`).
 
 Every run is checkpointed once per picosecond (a killed run resumes exactly) and stored under a
 key of its parameters and the model's hash; a blow-up is recorded and not retried.
@@ -44,10 +46,11 @@ from softlattice.md.stored import stored_failure, stored_run
 from softlattice.perovskite.coexistence import (
     BLOCK,
     LocalTiltObserver,
-    block_noise_threshold,
+    BlockThreshold,
     block_states,
     build_coexistence_cell,
     coexistence_winner,
+    initial_order_threshold,
     initial_state_seen,
     one_tilt_holds,
 )
@@ -55,7 +58,7 @@ from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.mpb import fit_mpb
 from softlattice.perovskite.structures import build_mixed_perovskite
 
-KINDS = ("coexistence", "quench", "reference")
+KINDS = ("coexistence", "quench")
 NOT_SEEN = "initial tilts not seen"
 """Outcome of a coexistence run whose classifier misses the tilts the cell was built with: not
 evidence for either tilt, left out of the MPB fit and the winners."""
@@ -71,7 +74,7 @@ class CoexistenceTask:
     fa_fraction
         FA fraction x in [0, 1].
     temperature
-        Temperature of the run, K (for a reference, the high temperature of the untilted cell).
+        Temperature of the run, K.
     kind
         One of :data:`KINDS`.
     replica
@@ -82,8 +85,8 @@ class CoexistenceTask:
         Longest run, ps.
     timestep_fs, hydrogen_mass, sample_interval
         Integrator (H of ``hydrogen_mass`` amu; None for real masses) and sampling (steps).
-    window_ps, n_sigma
-        Classification window and significance of the activation threshold.
+    window_ps
+        Classification window.
     stop_share, stop_hold_ps
         Early stop: one tilt above this share of the blocks for this long.
     tilt_angle
@@ -100,7 +103,6 @@ class CoexistenceTask:
     hydrogen_mass: float | None = 4.0
     sample_interval: int = 20
     window_ps: float = 1.0
-    n_sigma: float = 5.0
     stop_share: float = 0.9
     stop_hold_ps: float = 5.0
     tilt_angle: float = 8.0
@@ -136,10 +138,15 @@ class CoexistenceTask:
         return 12 * int(np.prod(self.repeat))
 
 
-def reference_task(task: CoexistenceTask, temperature: float, duration_ps: float) -> CoexistenceTask:
-    """The untilted reference of ``task``'s composition and cell (replica 0, same sampling)."""
-    return replace(task, kind="reference", temperature=float(temperature), duration_ps=float(duration_ps),
-                   replica=0)
+def calibration_task(task: CoexistenceTask) -> CoexistenceTask:
+    """The coexistence run whose first window sets ``task``'s threshold: itself, or for a quench
+    the coexistence run of the same composition, temperature, replica and cell."""
+    return replace(task, kind="coexistence")
+
+
+def run_threshold(task: CoexistenceTask, calibration: pd.DataFrame) -> BlockThreshold:
+    """``task``'s activation threshold from the observations of its :func:`calibration_task`."""
+    return initial_order_threshold(calibration, task.window, task.grid)
 
 
 def coarse_to_fine(fa_fraction: float) -> tuple[int, float]:
@@ -149,12 +156,12 @@ def coarse_to_fine(fa_fraction: float) -> tuple[int, float]:
 
 def grid_tasks(settings: dict[str, Any]) -> list[CoexistenceTask]:
     """The runs of a profile: coexistence runs at every (x, T) of ``grid`` (a list of
-    ``[temperature, [x, ...]]``) and replica, quench runs at ``quench`` (same form), and one
-    reference per composition; in the order they are run: the grids as listed (the first grid
-    first), within a grid the first replica at every composition before the second, and the
-    compositions coarse to fine (:func:`coarse_to_fine`), so that an unfinished grid already spans x."""
+    ``[temperature, [x, ...]]``) and replica, and quench runs at ``quench`` (same form); in the
+    order they are run: the grids as listed (the first grid first), within a grid the first replica
+    at every composition before the second, and the compositions coarse to fine
+    (:func:`coarse_to_fine`), so that an unfinished grid already spans x."""
     common = {key: settings[key] for key in ("repeat", "duration_ps", "timestep_fs", "hydrogen_mass",
-                                             "sample_interval", "window_ps", "n_sigma", "stop_share",
+                                             "sample_interval", "window_ps", "stop_share",
                                              "stop_hold_ps") if key in settings}
     tasks: list[CoexistenceTask] = []
     for kind, spec in (("coexistence", settings["grid"]), ("quench", settings.get("quench", []))):
@@ -162,12 +169,11 @@ def grid_tasks(settings: dict[str, Any]) -> list[CoexistenceTask]:
             for replica in range(settings["replicas"]):
                 for x in sorted(fractions, key=coarse_to_fine):
                     tasks.append(CoexistenceTask(float(x), float(temperature), kind, replica, **common))
-    references = []
-    for task in tasks:
-        reference = reference_task(task, settings["reference_temperature"], settings["reference_ps"])
-        if reference not in references:
-            references.append(reference)
-    return references + tasks
+    missing = [t for t in tasks if t.kind == "quench" and calibration_task(t) not in tasks]
+    if missing:
+        raise ValueError(f"quench runs without a coexistence run of the same (x, T, replica) to set their threshold: "
+                         + ", ".join(f"x = {t.fa_fraction:g}, {t.temperature:g} K" for t in missing))
+    return tasks
 
 
 def task_key(task: CoexistenceTask, model_hash: str) -> str:
@@ -183,14 +189,14 @@ def check_model(model: str | Path) -> None:
 
 
 def run_task(task: CoexistenceTask, model: str | Path, store: str | Path,
-             reference: pd.DataFrame | None = None) -> pd.DataFrame | None:
+             calibration: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """Run, resume or load one task; its observations, or None if it blew up (recorded in
-    ``failed.json``, not retried). A coexistence or quench run needs the observations of its
-    ``reference`` for the early stop."""
+    ``failed.json``, not retried). A quench run needs the observations of its
+    :func:`calibration_task` for the early stop (a coexistence run calibrates itself)."""
     check_model(model)
     model_hash = file_hash(model)
-    if task.kind != "reference" and reference is None:
-        raise ValueError("a coexistence or quench run needs its reference run's observations")
+    if task.kind == "quench" and calibration is None:
+        raise ValueError("a quench run needs the observations of the coexistence run that sets its threshold")
     folder = Path(store) / task_key(task, model_hash)
 
     def run() -> tuple[pd.DataFrame, dict]:
@@ -199,17 +205,14 @@ def run_task(task: CoexistenceTask, model: str | Path, store: str | Path,
                                            seed=task.replica)
         else:
             atoms = build_mixed_perovskite(task.fa_fraction, task.repeat, seed=task.replica)
-        stop_when = None
-        if task.kind != "reference":
-            threshold = block_noise_threshold(reference, task.window, task.n_sigma)
+        def stop_when(observations: pd.DataFrame) -> bool:
+            if len(observations) < task.window:
+                return False
+            threshold = run_threshold(task, observations if calibration is None else calibration)
+            return one_tilt_holds(block_states(observations, threshold, task.grid), task.stop_share,
+                                  task.stop_hold_ps) is not None
 
-            def stop_when(observations: pd.DataFrame) -> bool:
-                if len(observations) < task.window:
-                    return False
-                return one_tilt_holds(block_states(observations, threshold, task.grid), task.stop_share,
-                                      task.stop_hold_ps) is not None
-
-        settings = MDSettings(ensemble="nvt" if task.kind == "reference" else "npt", timestep_fs=task.timestep_fs,
+        settings = MDSettings(ensemble="npt", timestep_fs=task.timestep_fs,
                               sample_interval=task.sample_interval, hydrogen_mass=task.hydrogen_mass,
                               seed=task.replica)
         result = run_md(atoms, nep_calculator(model, atoms=atoms),
@@ -226,26 +229,23 @@ def run_task(task: CoexistenceTask, model: str | Path, store: str | Path,
 def run_grid(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path = RUNS_DIR / "coexistence",
              part: tuple[int, int] = (0, 1), progress: bool = False) -> None:
     """Run the tasks of ``part`` = (i, n): every run at the i-th, (i+n)-th, ... composition (in
-    :func:`coarse_to_fine` order, so each part spans x) with its reference first, so that no two
-    parts ever run the same reference; runs in the order of ``tasks``."""
+    :func:`coarse_to_fine` order, so each part spans x; a quench and its calibrating coexistence
+    run share a composition, so no two parts run the same run); runs in the order of ``tasks``."""
     index, count = part
     if not 0 <= index < count:
         raise ValueError(f"part {index}/{count} does not exist: parts run from 0/{count} to {count - 1}/{count}")
     say = progress_printer(progress)
-    references = {(t.fa_fraction, t.repeat): t for t in tasks if t.kind == "reference"}
     mine = sorted({t.fa_fraction for t in tasks}, key=coarse_to_fine)[index::count]
-    runs = [t for t in tasks if t.kind != "reference" and t.fa_fraction in mine]
-    for task in runs:
-        reference = references.get((task.fa_fraction, task.repeat))
-        if reference is None:
-            raise ValueError(f"no reference run for x = {task.fa_fraction}, repeat {task.repeat}")
-        say(f"reference x = {task.fa_fraction:g}")
-        observations = run_task(reference, model, store)
-        if observations is None:
-            say(f"  reference x = {task.fa_fraction:g} blew up: its runs cannot be classified, skipped")
-            continue
+    for task in [t for t in tasks if t.fa_fraction in mine]:
+        calibration = None
+        if task.kind == "quench":
+            calibration = run_task(calibration_task(task), model, store)
+            if calibration is None:
+                say(f"  the coexistence run of x = {task.fa_fraction:g}, {task.temperature:g} K blew up: "
+                    "its quench cannot be classified, skipped")
+                continue
         say(f"{task.kind} x = {task.fa_fraction:g}, {task.temperature:g} K, replica {task.replica}")
-        run_task(task, model, store, reference=observations)
+        run_task(task, model, store, calibration=calibration)
 
 
 def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path) -> dict[str, pd.DataFrame]:
@@ -253,13 +253,10 @@ def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Pa
     the run's last time, whether it stopped early, :func:`coexistence_winner`; blown-up runs with
     ``winner`` 'blew up'; coexistence runs whose first window the classifier does not read as
     tilted (:func:`~softlattice.perovskite.coexistence.initial_state_seen`) with ``winner``
-    :data:`NOT_SEEN`). Unfinished runs are left out."""
-    references = {(t.fa_fraction, t.repeat): t for t in tasks if t.kind == "reference"}
+    :data:`NOT_SEEN`). Unfinished runs (and quenches whose calibrating run is unfinished) are left out."""
     model_hash = file_hash(model)
     outcomes, states = [], []
     for task in tasks:
-        if task.kind == "reference":
-            continue
         folder = Path(store) / task_key(task, model_hash)
         fields = dict(fa_fraction=task.fa_fraction, temperature_K=task.temperature, kind=task.kind,
                       replica=task.replica)
@@ -267,11 +264,10 @@ def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Pa
         if failure is not None:
             outcomes.append(dict(fields, winner="blew up", message=failure))
             continue
-        reference_folder = Path(store) / task_key(references[(task.fa_fraction, task.repeat)], model_hash)
-        if not (folder / "observations.csv.gz").exists() or not (reference_folder / "observations.csv.gz").exists():
+        calibration_file = Path(store) / task_key(calibration_task(task), model_hash) / "observations.csv.gz"
+        if not (folder / "observations.csv.gz").exists() or not calibration_file.exists():
             continue
-        threshold = block_noise_threshold(pd.read_csv(reference_folder / "observations.csv.gz"), task.window,
-                                          task.n_sigma)
+        threshold = run_threshold(task, pd.read_csv(calibration_file))
         observations = pd.read_csv(folder / "observations.csv.gz")
         run_states = block_states(observations, threshold, task.grid)
         record = json.loads((folder / "task.json").read_text())
@@ -335,22 +331,20 @@ def save_results(folder: str | Path, tasks: Sequence[CoexistenceTask], model: st
     summary = mpb_summary(tables["outcomes"], float(settings["mpb_temperature"]), str(model))
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     write_provenance(folder, settings, {"model_sha256_16": file_hash(model)}, command=command,
-                     n_runs=int(sum(t.kind != "reference" for t in tasks)),
+                     n_runs=len(tasks),
                      n_finished=int(len(tables["outcomes"])))
     return summary
 
 
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": dict(grid=[[250.0, [0.0, 1.0]]], quench=[], replicas=1, repeat=[2, 2, 4], duration_ps=0.6,
-                  window_ps=0.1, stop_hold_ps=0.3, sample_interval=10, reference_temperature=450.0,
-                  reference_ps=0.4, mpb_temperature=250.0),
+                  window_ps=0.1, stop_hold_ps=0.3, sample_interval=10, mpb_temperature=250.0),
     "full": dict(grid=[[250.0, [k / 8 for k in range(9)]], [300.0, [0.0, 0.25, 0.5, 0.75, 1.0]]],
                  quench=[[250.0, [0.0, 0.5, 1.0]]], replicas=2, repeat=[4, 4, 8], duration_ps=60.0,
-                 window_ps=1.0, stop_hold_ps=5.0, sample_interval=20, reference_temperature=450.0,
-                 reference_ps=20.0, mpb_temperature=250.0),
+                 window_ps=1.0, stop_hold_ps=5.0, sample_interval=20, mpb_temperature=250.0),
 }
 """'full': issue 16's grid (250 K at every x in steps of 1/8, 300 K at five, two replicas, 1,536-atom
-cells, <= 60 ps, seed-protocol quenches at three compositions, 20 ps references at 450 K);
+cells, <= 60 ps, seed-protocol quenches at three compositions);
 'quick': the same code path in a tiny cell in seconds (tests)."""
 
 
