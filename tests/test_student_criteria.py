@@ -1,5 +1,6 @@
 """NEP v2's criteria table from synthetic result tables: each criterion can pass and fail."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,12 +18,13 @@ def phases(nep_shift=0.0, unconverged=()):
     return pd.DataFrame(rows)
 
 
-def table(agreement, median=0.1, rmse=0.09, survived=(True, True), slope=1.1, tilts=None):
+def table(agreement, median=0.1, rmse=0.09, survived=(True, True), slope=1.1, tilts=None, tilted_references=None):
     generations = pd.DataFrame(dict(median_force_spread=[0.3, median], stopped=[False, median <= 0.15]))
     stability = pd.DataFrame(dict(fa_fraction=[0.0, 1.0], survived=list(survived),
                                   reached_ps=[50.0 if s else 12.0 for s in survived],
                                   nve_drift_meV_per_atom_per_ps=[0.01, 0.02]))
-    return student_criteria(generations, rmse, agreement, stability, 50.0, slope, tilts).set_index("criterion")
+    return student_criteria(generations, rmse, agreement, stability, 50.0, slope, tilts,
+                            tilted_references=tilted_references).set_index("criterion")
 
 
 def test_a_model_meeting_every_target_passes_them_all():
@@ -61,6 +63,44 @@ def test_tilt_rows_name_the_experimental_phase_and_a_missing_reference_is_refuse
     assert "experiment: a0a0c-" in result.target["x = 0 started a0a0c+, 250 K"]
     with pytest.raises(ValueError, match="no phase energies of the reference 'other'"):
         phase_energy_agreement(phases(), "other")
+
+
+def test_a_tilt_test_classified_against_a_tilted_noise_reference_is_not_evidence():
+    tilts = pd.DataFrame(dict(fa_fraction=[0.0, 1.0], start=["a0a0c+", "a0a0c-"], temperature_K=[300.0, 300.0],
+                              end_phase=["a0a0c+", "a0a0a0"], end_share=[1.0, 0.7]))
+    result = table(phase_energy_agreement(phases(), "teacher"), tilts=tilts, tilted_references={1.0: "holds a persistent tilt (Q_M_y +0.27 Å)"})
+    assert "not evidence" in result.measured["x = 1 started a0a0c-, 300 K"]
+    assert "Q_M_y +0.27 Å" in result.measured["x = 1 started a0a0c-, 300 K"]
+    assert "not evidence" not in result.measured["x = 0 started a0a0c+, 300 K"]
+
+
+def test_a_run_that_keeps_the_sign_of_its_tilt_is_not_an_untilted_reference():
+    from softlattice.perovskite.phases import persistent_tilt_text, persistent_tilts
+    from softlattice.perovskite.workflows.checks import tilted_noise_references
+
+    def run(offset_m_y, seed, ps=40.0, dt=0.02, tau=2.0, sigma=0.1):
+        rng = np.random.default_rng(seed)
+        n = int(ps / dt)
+        frame = dict(time_ps=dt * np.arange(1, n + 1))
+        for column in [f"Q_{k}_{a}" for k in "MR" for a in "xyz"]:
+            values = np.zeros(n)  # slow (tau ps) zero-mean fluctuation, as of an untilted cell near its transition
+            for i in range(1, n):
+                values[i] = values[i - 1] * np.exp(-dt / tau) + sigma * np.sqrt(1 - np.exp(-2 * dt / tau)) * rng.normal()
+            frame[column] = values + (offset_m_y if column == "Q_M_y" else 0.0)
+        return pd.DataFrame(frame)
+
+    false_alarms = sum(persistent_tilts(run(0.0, seed)).persistent.any() for seed in range(10))
+    assert false_alarms <= 1
+    tilted = persistent_tilts(run(0.25, 11))
+    assert tilted.set_index("mode").persistent["M_y"] and persistent_tilt_text(tilted).startswith("Q_M_y +0.2")
+    with pytest.raises(ValueError, match="fewer than three 5 ps blocks"):
+        persistent_tilts(run(0.0, 0, ps=12.0))
+    observations = pd.concat([run(0.0, 12).assign(fa_fraction=0.0), run(0.25, 13).assign(fa_fraction=1.0)])
+    observations = observations.assign(stage="npt")
+    assert tilted_noise_references(observations) == {1.0: "holds a persistent tilt (" + persistent_tilt_text(
+        persistent_tilts(observations[(observations.fa_fraction == 1.0) & (observations.time_ps > 10.0)])) + ")"}
+    short = run(0.0, 14, ps=16.0).assign(fa_fraction=0.5, stage="npt")
+    assert "too short to tell" in tilted_noise_references(short)[0.5]
 
 
 def test_a_loop_stopped_by_saturation_says_so_and_misses_the_spread_target():

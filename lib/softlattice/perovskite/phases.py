@@ -51,6 +51,45 @@ def mode_columns(kind: str) -> list[str]:
     return [f"Q_{kind}_{axis}" for axis in AXES]
 
 
+PERSISTENCE_BLOCK_PS = 5.0
+"""Length of the blocks over which :func:`persistent_tilts` averages (several tilt correlation times)."""
+PERSISTENCE_N_SIGMA = 4.0
+"""Standard errors from zero beyond which a mean signed amplitude is a persistent tilt."""
+
+
+def persistent_tilts(reference: pd.DataFrame, block_ps: float = PERSISTENCE_BLOCK_PS,
+                     n_sigma: float = PERSISTENCE_N_SIGMA) -> pd.DataFrame:
+    """Whether a run meant as an untilted reference holds a tilt: per mode, the mean of the signed
+    global amplitude Q over the run (Å), its standard error from the means of consecutive
+    ``block_ps`` blocks (a last, shorter block is dropped), and ``persistent`` where the mean lies
+    more than ``n_sigma`` standard errors from zero. An untilted cell's Q wanders about zero; a
+    tilted one keeps its sign, and its noise threshold would sit above real tilts.
+
+    Raises
+    ------
+    ValueError
+        If the run holds fewer than three whole blocks.
+    """
+    time = reference["time_ps"].to_numpy(dtype=float)
+    block = np.floor((time - time[0]) / block_ps).astype(int)
+    whole = block < block.max() if block.max() >= 1 else block >= 0
+    if len(np.unique(block[whole])) < 3:
+        raise ValueError(f"the reference run spans {time[-1] - time[0]:.2f} ps: fewer than three {block_ps:g} ps "
+                         "blocks to tell a persistent tilt from a slow fluctuation")
+    means = reference.loc[whole, mode_columns("M") + mode_columns("R")].groupby(block[whole]).mean()
+    mean, error = means.mean(), means.std(ddof=1) / np.sqrt(len(means))
+    return pd.DataFrame(dict(mode=[c[2:] for c in means.columns], mean_A=mean.to_numpy(),
+                             standard_error_A=error.to_numpy(),
+                             persistent=(mean.abs() > n_sigma * error).to_numpy()))
+
+
+def persistent_tilt_text(tilts: pd.DataFrame) -> str:
+    """The persistent modes of :func:`persistent_tilts` in words ('Q_M_y +0.27 Å, Q_M_z -0.20 Å'),
+    or '' when there are none."""
+    held = tilts[tilts.persistent]
+    return ", ".join(f"Q_{r.mode} {r.mean_A:+.2f} Å" for r in held.itertuples())
+
+
 RULES = ("per-family", "equal")
 """Threshold rules: 'per-family' gives the M and R families each the threshold of their own noise;
 'equal' pools the window means of both families into one threshold for both (issue 16: with

@@ -111,8 +111,8 @@ def _row(criterion: str, measured: str, target: str, met: bool | None) -> dict:
 
 def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreement: pd.DataFrame,
                      stability: pd.DataFrame, stability_ps: float, transverse_slope: float,
-                     tilts: pd.DataFrame | None = None, at_reference: pd.DataFrame | None = None
-                     ) -> pd.DataFrame:
+                     tilts: pd.DataFrame | None = None, at_reference: pd.DataFrame | None = None,
+                     tilted_references: dict[float, str] | None = None) -> pd.DataFrame:
     """The table of criteria (``criterion``, ``measured``, ``target``, ``met``: True, False or None
     where the item is only reported or was not measured).
 
@@ -134,6 +134,10 @@ def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreem
     at_reference
         The checks' ``phase_order.csv`` (:func:`softlattice.perovskite.workflows.checks.
         energies_at_reference_geometries`; None: not measured).
+    tilted_references
+        Compositions whose tilt test was classified against a noise reference that cannot be
+        trusted as untilted, with why in words (:func:`softlattice.perovskite.workflows.checks.
+        tilted_noise_references`): their end phase is not evidence.
     """
     rows = []
     last = generations.iloc[-1]
@@ -179,6 +183,9 @@ def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreem
             expected = EXPERIMENTAL_TILT.get(float(row.fa_fraction))
             measured = (f"ends {row.end_phase} ({100 * row.end_share:.0f} % of the windows of the second half)"
                         if np.isfinite(row.end_share) else f"{row.end_phase}: {row.message}")
+            held = (tilted_references or {}).get(float(row.fa_fraction))
+            if held:
+                measured += f"; not evidence: its noise reference (the stability run) {held}"
             rows.append(_row(f"x = {row.fa_fraction:g} started {row.start}, {row.temperature_K:g} K", measured,
                              f"experiment: {expected}" if expected else "reported", None))
     return pd.DataFrame(rows)

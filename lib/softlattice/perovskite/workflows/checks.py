@@ -42,7 +42,7 @@ from softlattice.md.engine import MDBlowUp, MDSettings, read_segment_ends, run_m
 from softlattice.md.protocols import hold
 from softlattice.models.reference import reference_calculator
 from softlattice.perovskite.modes import tilt_observers
-from softlattice.perovskite.phases import classify_windows, noise_thresholds
+from softlattice.perovskite.phases import classify_windows, noise_thresholds, persistent_tilt_text, persistent_tilts
 from softlattice.perovskite.student_criteria import phase_energy_agreement, student_criteria
 from softlattice.perovskite.structures import a_site_species, build_mixed_perovskite
 from softlattice.perovskite.tilts import measure_tilt_angles
@@ -562,9 +562,7 @@ def run_checks(model: str | None, reference: str, settings: CheckSettings, outpu
         stability = pd.read_csv(output_dir / "stability_observations.csv.gz")
         tasks = []
         for x, start in settings.tilt_cases:
-            noise = (stability[(stability.fa_fraction == x) & (stability.stage == "npt")]
-                     if "stage" in stability else stability.iloc[:0])
-            noise = noise[noise.time_ps > noise.time_ps.max() / 4] if len(noise) else noise  # past the ideal start
+            noise = noise_reference(stability, x)
             for temperature in settings.tilt_temperatures:
                 name = f"tilt_{x:g}_{start}_{temperature:g}K"
                 if (parts / f"{name}.csv").exists():
@@ -644,6 +642,38 @@ def energies_at_reference_geometries(model: str | Path, relaxed: Sequence[Atoms]
         converged=tilted.converged & tilted.converged_untilted.astype(bool))).reset_index(drop=True)
 
 
+def noise_reference(stability_observations: pd.DataFrame, fa_fraction: float) -> pd.DataFrame:
+    """The part of the stability run at ``fa_fraction`` that serves the tilt test as its untilted
+    noise reference: the NPT stage past its first quarter (past the ideal start); empty when the
+    run blew up."""
+    if "stage" not in stability_observations:
+        return stability_observations.iloc[:0]
+    noise = stability_observations[(stability_observations.fa_fraction == fa_fraction)
+                                   & (stability_observations.stage == "npt")]
+    return noise[noise.time_ps > noise.time_ps.max() / 4] if len(noise) else noise
+
+
+def tilted_noise_references(stability_observations: pd.DataFrame) -> dict[float, str]:
+    """The compositions whose noise reference (:func:`noise_reference`) cannot be trusted as
+    untilted, with why in words ('holds a persistent tilt (Q_M_y +0.27 Å)', from
+    :func:`softlattice.perovskite.phases.persistent_tilts`, or 'is too short to tell ...'): a tilt
+    test classified against such a reference may have an inflated threshold."""
+    doubtful = {}
+    for x in sorted(stability_observations.fa_fraction.unique()):
+        noise = noise_reference(stability_observations, float(x))
+        if not len(noise):
+            continue
+        try:
+            text = persistent_tilt_text(persistent_tilts(noise))
+        except ValueError:
+            doubtful[float(x)] = (f"is too short to tell a persistent tilt from a slow fluctuation "
+                                  f"({noise.time_ps.iloc[-1] - noise.time_ps.iloc[0]:.0f} ps)")
+            continue
+        if text:
+            doubtful[float(x)] = f"holds a persistent tilt ({text})"
+    return doubtful
+
+
 def model_criteria(model_folder: str | Path, transverse_slope: float, checks_folder: str | Path | None = None
                    ) -> pd.DataFrame:
     """:func:`softlattice.perovskite.student_criteria.student_criteria` of a stored model: its
@@ -662,7 +692,7 @@ def model_criteria(model_folder: str | Path, transverse_slope: float, checks_fol
     return student_criteria(pd.read_csv(model_folder / "generations.csv"), float(history.iloc[-1].rmse_forces_test),
                             phase_energy_agreement(tables["phases"], parameters["reference"]), tables["stability"],
                             float(parameters["stability_ps"]), transverse_slope, tables.get("tilts"),
-                            tables.get("phase_order"))
+                            tables.get("phase_order"), tilted_noise_references(tables["stability_observations"]))
 
 
 def obtain_checks(model: str, reference: str, settings: CheckSettings, curated: str | None = None) -> ResultSet:
