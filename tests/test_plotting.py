@@ -144,3 +144,17 @@ def test_coexistence_figures_have_a_line_per_run_and_a_row_per_layer():
     assert len(coexistence_figure(states).data) == 2
     heatmap = layer_map_figure(states[states.fa_fraction == 0.0]).data[0]
     assert heatmap.z.shape == (2, 3) and list(heatmap.z[1]) == [0, 0.5, 1]
+
+
+def test_ramp_modes_figure_has_six_modes_and_three_lengths_per_ramp_and_a_row_per_composition():
+    rows = []
+    for x in (0.0, 1.0):
+        for kind in ("heating", "cooling"):
+            for t in (100.0, 200.0):
+                rows.append(dict(fa_fraction=x, kind=kind, replica=0, temperature_K=t, a_A=6.3, b_A=6.3, c_A=6.3,
+                                 **{f"abs_Q_{m}": 0.1 for m in ("M_x", "M_y", "M_z", "R_x", "R_y", "R_z")}))
+    figure = plotting.ramp_modes_figure(pd.DataFrame(rows), [0.0, 1.0])
+    assert len(figure.data) == 2 * 2 * (6 + 3)
+    assert {trace.line.dash for trace in figure.data} == {"solid", "dash"}
+    assert [a.text for a in figure.layout.annotations] == ["modes, x = 0", "lattice, x = 0", "modes, x = 1",
+                                                          "lattice, x = 1"]

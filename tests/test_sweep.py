@@ -125,7 +125,8 @@ def test_killed_sweep_resumes_to_the_same_result(tmp_path):
 
 def _synthetic_ramp(temperatures, m_z, r_z, noise, rng):
     n = len(temperatures)
-    frame = pd.DataFrame({"target_K": temperatures, "a_A": 6.3, "b_A": 6.3, "c_A": 6.3})
+    frame = pd.DataFrame({"time_ps": 0.05 * np.arange(1, n + 1), "target_K": temperatures, "a_A": 6.3, "b_A": 6.3,
+                          "c_A": 6.3})
     for mode in ("M_x", "M_y", "M_z", "R_x", "R_y", "R_z"):
         # thermal noise of a harmonic mode: amplitude ~ sqrt(T), as the thresholds assume
         frame[f"Q_{mode}"] = noise * np.sqrt(np.asarray(temperatures) / 400.0) * rng.normal(size=n)
@@ -170,6 +171,20 @@ def test_cubic_boundary_is_averaged_whatever_the_tilted_phase():
     assert cubic_boundary_statistics(pd.DataFrame(rows).iloc[:0]).empty
     none_cubic = cubic_boundary(pd.DataFrame(rows).iloc[3:])
     assert none_cubic.empty and "kind" in none_cubic.columns
+
+
+def test_ramps_classified_against_a_tilted_reference_give_no_cubic_boundary():
+    rng = np.random.default_rng(1)
+    temperatures = np.linspace(100, 400, 600)
+    heating = RampTask(1.0, "heating", temperature_low=100, temperature_high=400)
+    ramp = _synthetic_ramp(temperatures, np.where(temperatures < 250, 0.5, 0.0), 0.0, 0.02, rng)
+    untilted = _synthetic_ramp(np.full(400, 400.0), 0.0, 0.0, 0.02, rng)  # 20 ps
+    reference = RampTask(1.0, "reference", temperature_low=100, temperature_high=400)
+    _, transitions = analyse_sweep([heating, reference], [ramp, untilted], window=10)
+    assert set(transitions.reference_tilt) == {""} and len(cubic_boundary(transitions)) == 1
+    tilted = untilted.assign(Q_M_y=untilted.Q_M_y + 0.2)  # the model keeps a tilt at the top temperature
+    _, transitions = analyse_sweep([heating, reference], [ramp, tilted], window=10)
+    assert transitions.reference_tilt.str.startswith("Q_M_y +0.2").all() and cubic_boundary(transitions).empty
 
 
 def test_analysis_needs_a_reference_of_the_same_cell():

@@ -292,6 +292,28 @@ def add_lattice_traces(figure: go.Figure, windows, row: int, col: int, dash: str
     return add_window_traces(figure, windows, LATTICE_COLORS, "{}_A", row, col, dash, suffix, showlegend)
 
 
+def ramp_modes_figure(windows, fa_fractions, replica: int = 0, height_per_row: int = 330) -> go.Figure:
+    """Per composition (a row each): window means of the six |Q| (left) and the pseudo-cubic
+    lattice parameters (right) against temperature, heating solid and cooling dashed, of one
+    replica's ramps (``windows`` as from :func:`softlattice.perovskite.workflows.phase_diagram.analyse_sweep`)."""
+    from plotly.subplots import make_subplots
+
+    fa_fractions = [float(x) for x in fa_fractions]
+    figure = make_subplots(rows=len(fa_fractions), cols=2, shared_xaxes=True, horizontal_spacing=0.08,
+                           subplot_titles=[f"{name}, x = {x:g}" for x in fa_fractions for name in ("modes", "lattice")])
+    for row, x in enumerate(fa_fractions, start=1):
+        for kind, dash in (("heating", "solid"), ("cooling", "dash")):
+            ramp = windows[(windows.fa_fraction == x) & (windows.kind == kind) & (windows.replica == replica)]
+            legend = row == 1 and kind == "heating"
+            add_mode_traces(figure, ramp, row, 1, dash, showlegend=legend)
+            add_lattice_traces(figure, ramp, row, 2, dash, showlegend=legend)
+        figure.update_yaxes(title_text="|Q| (Å)", row=row, col=1)
+        figure.update_yaxes(title_text="a, b, c (Å)", row=row, col=2)
+    figure.update_xaxes(title_text="temperature (K)", row=len(fa_fractions))
+    figure.update_layout(height=height_per_row * len(fa_fractions))
+    return figure
+
+
 def resolved(values, errors):
     """Whether each fitted value is resolved: a finite error smaller than the value's magnitude.
     Unresolved fits are marked in figures instead of drawing an error bar that spans the axis."""

@@ -32,7 +32,8 @@ def end_member_boundaries(transitions: pd.DataFrame, fa_fractions: Sequence[floa
     heating = heating[heating.kind == "heating"].groupby("fa_fraction").temperature_K.mean()
     missing = [x for x in (0.0, 1.0) if x not in heating.index]
     if missing:
-        raise ValueError(f"no heating ramp of x = {missing} reaches the cubic phase: no cubic boundary to start above")
+        raise ValueError(f"no heating ramp of x = {missing} reaches the cubic phase against an untilted reference: "
+                         "no cubic boundary to start above")
     return {float(x): float(np.interp(x, [0.0, 1.0], [heating[0.0], heating[1.0]])) for x in fa_fractions}
 
 

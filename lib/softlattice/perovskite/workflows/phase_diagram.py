@@ -44,7 +44,13 @@ from softlattice.md.stored import stored_failure, stored_run
 from softlattice.md.tasks import run_tasks
 from softlattice.perovskite.coexistence import LABELS, LocalTiltObserver, block_noise_threshold, block_states
 from softlattice.perovskite.modes import tilt_observers
-from softlattice.perovskite.phases import classify_windows, noise_thresholds, transition_temperatures
+from softlattice.perovskite.phases import (
+    classify_windows,
+    noise_thresholds,
+    persistent_tilt_text,
+    persistent_tilts,
+    transition_temperatures,
+)
 from softlattice.perovskite.structures import build_mixed_perovskite
 
 KINDS = ("heating", "cooling", "reference")
@@ -236,12 +242,17 @@ def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame
     same composition and cell (:func:`softlattice.perovskite.phases.noise_thresholds` with ``rule``).
     Ramps whose observations are None (blown up), or whose reference is, are left out.
 
+    A reference that keeps the sign of a tilt (:func:`softlattice.perovskite.phases.persistent_tilts`)
+    is not untilted and its thresholds lie above real tilts: its ramps carry ``reference_tilt``
+    (the persistent modes in words; '' for an untilted reference or one too short to tell), and
+    :func:`cubic_boundary` leaves them out.
+
     Returns
     -------
     ``windows``: one row per window of every ramp (:func:`softlattice.perovskite.phases.classify_windows`
-    plus the task's ``fa_fraction``, ``kind``, ``replica``, ``repeat``, ``rate_K_per_ps``);
-    ``transitions``: one row per transition of every ramp (from/to phase, temperature,
-    resolution, and the same task columns).
+    plus the task's ``fa_fraction``, ``kind``, ``replica``, ``repeat``, ``rate_K_per_ps`` and
+    ``reference_tilt``); ``transitions``: one row per transition of every ramp (from/to phase,
+    temperature, resolution, and the same task columns).
     """
 
     def setup(task: RampTask) -> tuple:
@@ -260,17 +271,27 @@ def analyse_sweep(tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame
                              "'reference' task with the same cell, top temperature and sampling")
         thresholds = noise_thresholds(references[setup(task)], window, n_sigma, rule)
         labels = dict(fa_fraction=task.fa_fraction, kind=task.kind, replica=task.replica, repeat=task.repeat,
-                      rate_K_per_ps=task.rate_K_per_ps)
+                      rate_K_per_ps=task.rate_K_per_ps, reference_tilt=reference_tilt(references[setup(task)]))
         windows = classify_windows(obs, thresholds)
         if has_block_amplitudes(obs) and has_block_amplitudes(references[setup(task)]):
             windows = with_block_states(windows, obs, references[setup(task)], window, n_sigma, task.repeat)
         window_frames.append(windows.assign(**labels))
         transition_frames.append(transition_temperatures(windows, persistence).assign(**labels))
     if not window_frames:  # every ramp blew up or lost its reference
-        columns = ["fa_fraction", "kind", "replica", "repeat", "rate_K_per_ps"]
+        columns = ["fa_fraction", "kind", "replica", "repeat", "rate_K_per_ps", "reference_tilt"]
         return (pd.DataFrame(columns=["temperature_K", "phase"] + columns),
                 pd.DataFrame(columns=["from_phase", "to_phase", "temperature_K", "resolution_K"] + columns))
     return pd.concat(window_frames, ignore_index=True), pd.concat(transition_frames, ignore_index=True)
+
+
+def reference_tilt(reference: pd.DataFrame) -> str:
+    """The persistent tilt of an untilted reference run in words
+    (:func:`softlattice.perovskite.phases.persistent_tilt_text`), '' when it holds none or is too
+    short to tell."""
+    try:
+        return persistent_tilt_text(persistent_tilts(reference))
+    except ValueError:
+        return ""
 
 
 def has_block_amplitudes(observations: pd.DataFrame) -> bool:
@@ -323,10 +344,13 @@ def cubic_boundary(transitions: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     One row per ramp: the task columns, ``from_phase``, ``to_phase``, ``temperature_K``,
-    ``resolution_K``; ramps that never reach (or leave) the cubic phase are absent (with none, an
-    empty table with those columns).
+    ``resolution_K``; ramps that never reach (or leave) the cubic phase, and ramps classified
+    against a tilted reference (a non-empty ``reference_tilt``), are absent (with none, an empty
+    table with those columns).
     """
     rows = []
+    if "reference_tilt" in transitions:
+        transitions = transitions[transitions.reference_tilt.fillna("") == ""]
     for _, ramp_transitions in transitions.groupby(["fa_fraction", "kind", "replica", "repeat", "rate_K_per_ps"]):
         heating = ramp_transitions.kind.iloc[0] == "heating"
         chosen = ramp_transitions[ramp_transitions.to_phase == "a0a0a0"] if heating else \
