@@ -325,9 +325,18 @@ else:
         winner_figure(outcomes, coexistence_summary).show()
     display(Markdown(mpb_text(coexistence_summary).capitalize() + "."))
     display(plotting.markdown_table(outcomes[[c for c in ["fa_fraction", "temperature_K", "kind", "replica",
-                                                          "winner", "r_share", "initial_ordered_share",
+                                                          "winner", "r_share", "share_other", "initial_ordered_share",
                                                           "duration_ps", "stopped_early"]
                                               if c in outcomes]]))
+    # the R share counts tilts about the cell's axis only: say where most blocks tilt about another
+    off_axis = outcomes[outcomes.get("share_other", pd.Series(0.0, index=outcomes.index)) > 0.5]
+    if len(off_axis):
+        display(Markdown(
+            f"In {len(off_axis)} of {len(outcomes)} runs most blocks end tilted about another axis than the run's "
+            "tilt axis (`share_other` above one half): there the winner names the family that holds the tilt axis, "
+            "and the cell is not a single-axis tetragonal phase: " + "; ".join(
+                f"x = {r.fa_fraction:g}, {r.temperature_K:g} K, replica {r.replica}: {100 * r.share_other:.0f} %"
+                for r in off_axis.itertuples()) + "."))
 
 # %% [markdown]
 # ## The first model with fast ramps
