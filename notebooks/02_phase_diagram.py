@@ -63,9 +63,10 @@ from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_text, obtain_coexistence
+from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A, first_site_loss
 from softlattice.perovskite.workflows.phase_diagram import (
-    cubic_boundary, cubic_boundary_statistics, load_sweep, obtain_sweep, phase_at, profile_window_ps,
-    reclassify_sweep, transition_statistics)
+    cubic_boundary, cubic_boundary_statistics, load_sweep, load_sweep_sites, obtain_sweep, phase_at,
+    profile_window_ps, reclassify_sweep, transition_statistics)
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
 
 plotting.use_book_renderer()
@@ -259,6 +260,18 @@ else:
     slow_ramp_top = float(slow_ramp["temperature_high"])
     display(Markdown(f"Results: {slow.source}; windows of {slow_window_ps:g} ps."))
     plotting.ramp_modes_figure(slow_windows, sorted(set(slow_windows.fa_fraction))).show()
+    slow_sites = load_sweep_sites(slow.folder)
+    if slow_sites is None:
+        display(Markdown("These ramps were saved without site shifts: whether ions left their sites is not known."))
+    else:
+        losses = first_site_loss(slow_sites)
+        display(plotting.markdown_table(losses, digits=2))
+        display(Markdown(" ".join(
+            f"x = {r.fa_fraction:g}, {r.kind}: an ion had left its site (shift >= {SITE_SHIFT_LIMIT_A:g} Å from the "
+            f"cell the ramp started from, relative to the lead framework) by {r.first_loss_K:.0f} K; mode amplitudes "
+            "beyond that point no longer describe tilts of an intact lattice."
+            for r in losses.itertuples() if np.isfinite(r.first_loss_K))
+            or f"In every ramp the ions stay on their sites (every shift below {SITE_SHIFT_LIMIT_A:g} Å)."))
     for x, held in slow_tilted_tops.items():
         display(Markdown(f"**x = {x:g}: the {slow_ramp_top:g} K reference holds a persistent tilt** ({held}): the model "
                          f"has no untilted phase up to {slow_ramp_top:g} K there, so the phase labels of these ramps "

@@ -75,7 +75,8 @@ def test_bad_inputs(fapbi3):
 
 
 def test_bond_and_site_bookkeeping_of_the_stability_check():
-    from softlattice.perovskite.workflows.checks import _bonded_pairs, site_shifts
+    from softlattice.perovskite.sites import site_shifts
+    from softlattice.perovskite.workflows.checks import _bonded_pairs
     atoms = build_mixed_perovskite(0.5, 2, seed=1)
     assert len(_bonded_pairs(atoms)) == 7 * 8  # MA and FA both have seven bonds
     moved = atoms.copy()
@@ -89,6 +90,29 @@ def test_bond_and_site_bookkeeping_of_the_stability_check():
     cation_shifts, iodine_shifts = np.linalg.norm(cations, axis=1), np.linalg.norm(iodines, axis=1)
     assert cation_shifts[3] == pytest.approx(2.0) and np.delete(cation_shifts, 3).max() < 1e-9
     assert iodine_shifts[5] == pytest.approx(3.5) and np.delete(iodine_shifts, 5).max() < 1e-9
+
+
+def test_a_strained_cell_is_no_site_shift_but_a_hop_in_it_is():
+    from softlattice.perovskite.sites import largest_site_shifts, site_shifts
+    atoms = build_mixed_perovskite(0.0, 2, seed=1)
+    strained = atoms.copy()
+    strained.set_cell(atoms.cell * 1.03, scale_atoms=True)  # 3 %: ions far from the lead centre move by 0.2 Å
+    assert np.linalg.norm(site_shifts(strained, atoms)[1], axis=1).max() > 0.15
+    assert largest_site_shifts(strained, atoms) == pytest.approx((0.0, 0.0), abs=1e-9)
+    iodine = np.flatnonzero(np.array(atoms.get_chemical_symbols()) == "I")[2]
+    strained.positions[iodine] += [0.0, 3.3, 0.0]
+    assert largest_site_shifts(strained, atoms)[1] == pytest.approx(3.3, abs=1e-6)
+
+
+def test_the_first_site_loss_of_each_ramp_is_where_a_shift_first_reaches_the_limit():
+    from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A, first_site_loss
+    sites = pd.DataFrame(dict(fa_fraction=[1.0] * 4 + [0.0] * 2, kind=["heating"] * 6, replica=0,
+                              target_K=[500.0, 525.0, 550.0, 575.0, 500.0, 525.0],
+                              cation_shift_A=[1.0, SITE_SHIFT_LIMIT_A, 1.2, 4.0, 1.0, 1.1],
+                              iodine_shift_A=[1.0, 1.0, 1.0, 1.0, 1.5, 1.6]))
+    table = first_site_loss(sites).set_index("fa_fraction")
+    assert table.first_loss_K[1.0] == 525.0 and table.largest_cation_shift_A[1.0] == 4.0
+    assert np.isnan(table.first_loss_K[0.0]) and table.largest_iodine_shift_A[0.0] == 1.6
 
 
 def test_tilt_test_settings_need_a_noise_run_and_temperatures():

@@ -84,6 +84,10 @@ def test_ramps_keep_one_structure_per_segment_end(tiny_tasks, tmp_path):
     assert [frame.info["target_K"] for frame in ends] == [125.0, 150.0]  # 25 K segments from 100 K
     frames = collect_frames(tiny_tasks, MODEL, tmp_path, [150.0])
     assert len(frames) == 1 and frames[0].info["task"] == 0 and len(frames[0]) == tiny_tasks[0].n_atoms
+    from softlattice.perovskite.workflows.phase_diagram import ramp_site_shifts
+    sites = ramp_site_shifts(tiny_tasks, MODEL, tmp_path)  # a short cold ramp: every ion stays on its site
+    assert sorted(sites.target_K) == [125.0, 150.0] and set(sites.task) == {0}
+    assert sites.cation_shift_A.between(0.0, 1.6).all() and sites.iodine_shift_A.between(0.0, 1.6).all()
 
 
 def test_changed_model_is_never_mixed_with_old_results(tiny_tasks, tmp_path):

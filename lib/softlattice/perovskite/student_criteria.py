@@ -23,14 +23,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A
+
 SPREAD_TARGET = 0.15
 FORCE_RMSE_TARGET_MEV = 100.0
 PHASE_ENERGY_TOLERANCE_MEV = 5.0
 TRANSVERSE_SLOPE_RANGE = (0.8, 1.3)
 EXPERIMENTAL_TILT = {0.0: "a0a0c-", 1.0: "a0a0c+"}
-SITE_SHIFT_LIMIT_A = 3.2
-"""Å: half the Pb-Pb distance; an ion displaced this far from its site relative to the lead
-framework has left it (thermal motion keeps the largest shifts near 1-2 Å)."""
 
 
 def phase_energy_agreement(phases: pd.DataFrame, reference: str) -> pd.DataFrame:

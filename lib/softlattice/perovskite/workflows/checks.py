@@ -43,6 +43,7 @@ from softlattice.md.protocols import hold
 from softlattice.models.reference import reference_calculator
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.phases import classify_windows, noise_thresholds, persistent_tilt_text, persistent_tilts
+from softlattice.perovskite.sites import site_shifts
 from softlattice.perovskite.student_criteria import phase_energy_agreement, student_criteria
 from softlattice.perovskite.structures import a_site_species, build_mixed_perovskite
 from softlattice.perovskite.tilts import measure_tilt_angles
@@ -234,20 +235,6 @@ def _bonded_pairs(atoms: Atoms) -> np.ndarray:
     sites = atoms.arrays["a_site"]
     keep = (i < j) & (sites[i] >= 0) & (sites[i] == sites[j])
     return np.column_stack([i[keep], j[keep]])
-
-
-def site_shifts(atoms: Atoms, reference: Atoms) -> tuple[np.ndarray, np.ndarray]:
-    """Displacements (Å) from ``reference`` relative to the lead framework (the mean lead
-    displacement removed; each displacement taken as the shortest periodic image): of each cation's
-    centroid (one row per A site of ``reference.arrays['a_site']``) and of each iodine."""
-    sites = reference.arrays["a_site"]
-    symbols = np.array(reference.get_chemical_symbols())
-    shifts = atoms.positions - reference.positions
-    fractional = np.linalg.solve(atoms.cell.T, shifts.T).T
-    shifts = (fractional - np.round(fractional)) @ atoms.cell.array
-    shifts -= shifts[symbols == "Pb"].mean(axis=0)
-    cations = np.array([shifts[sites == s].mean(axis=0) for s in range(sites.max() + 1)])
-    return cations, shifts[symbols == "I"]
 
 
 def stability_check(model: str, fa_fraction: float, temperature: float = 400.0, duration_ps: float = 20.0,

@@ -51,6 +51,7 @@ from softlattice.perovskite.phases import (
     persistent_tilts,
     transition_temperatures,
 )
+from softlattice.perovskite.sites import largest_site_shifts
 from softlattice.perovskite.structures import build_mixed_perovskite
 
 KINDS = ("heating", "cooling", "reference")
@@ -442,12 +443,44 @@ def collect_frames(tasks: Sequence[RampTask], model: str | Path, store: str | Pa
     return frames
 
 
+def ramp_site_shifts(tasks: Sequence[RampTask], model: str | Path, store: str | Path) -> pd.DataFrame:
+    """Whether the ions of each finished ramp stay on their sites: at every segment end, the
+    largest cation and iodine shift (Å) from the sites of the cell the ramp started from, relative
+    to the lead framework (:func:`softlattice.perovskite.sites.largest_site_shifts`).
+
+    Returns
+    -------
+    Columns ``task`` (index into ``tasks``), ``fa_fraction``, ``kind``, ``replica``, ``repeat``,
+    ``rate_K_per_ps``, ``target_K``, ``cation_shift_A``, ``iodine_shift_A``; references and ramps
+    that blew up or kept no segment ends are absent.
+    """
+    rows = []
+    for index, task in enumerate(tasks):
+        if task.kind == "reference" or task_failure(task, model, store):
+            continue
+        try:
+            frames = segment_ends(task, model, store)
+        except FileNotFoundError:
+            continue
+        start = build_mixed_perovskite(task.fa_fraction, task.repeat,
+                                       glazer=task.heating_start if task.kind == "heating" else "a0a0a0",
+                                       tilt_angle=task.tilt_angle, seed=task.replica)
+        for frame in frames:
+            cation, iodine = largest_site_shifts(frame, start)
+            rows.append(dict(task=index, fa_fraction=task.fa_fraction, kind=task.kind, replica=task.replica,
+                             repeat=task.repeat, rate_K_per_ps=task.rate_K_per_ps,
+                             target_K=float(frame.info["target_K"]), cation_shift_A=cation, iodine_shift_A=iodine))
+    return pd.DataFrame(rows, columns=["task", "fa_fraction", "kind", "replica", "repeat", "rate_K_per_ps", "target_K",
+                                       "cation_shift_A", "iodine_shift_A"])
+
+
 def save_sweep(folder: str | Path, tasks: Sequence[RampTask], observations: Sequence[pd.DataFrame | None],
                window: int, n_sigma: float, frames: Sequence | None = None,
-               failures: dict[int, str] | None = None) -> dict[str, pd.DataFrame]:
+               failures: dict[int, str] | None = None, sites: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Analyse a finished sweep and write :data:`SWEEP_FILES` (and ``frames.extxyz.gz`` when
-    ``frames`` are given) into ``folder``; return the tables. ``failures`` (task index -> message)
-    goes into the task table's ``failure`` column."""
+    ``frames`` are given, ``sites.csv`` when ``sites``, :func:`ramp_site_shifts`, are) into
+    ``folder``; return the tables. ``failures`` (task index -> message) goes into the task table's
+    ``failure`` column."""
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -463,6 +496,8 @@ def save_sweep(folder: str | Path, tasks: Sequence[RampTask], observations: Sequ
     merged.to_csv(folder / "observations.csv.gz", index=False, float_format="%.6g")
     windows.to_csv(folder / "windows.csv", index=False, float_format="%.6g")
     transitions.to_csv(folder / "transitions.csv", index=False)
+    if sites is not None:
+        sites.to_csv(folder / "sites.csv", index=False, float_format="%.4g")
     return load_sweep(folder)
 
 
@@ -505,6 +540,13 @@ def profile_window_ps(settings: dict[str, Any]) -> float:
     return settings["window"] * ramp["sample_interval"] * ramp.get("timestep_fs", RampTask.timestep_fs) / 1000
 
 
+def load_sweep_sites(folder: str | Path) -> pd.DataFrame | None:
+    """The site shifts a saved sweep kept (:func:`ramp_site_shifts`), or None for a sweep saved
+    without them."""
+    path = Path(folder) / "sites.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
 def load_sweep_frames(folder: str | Path) -> list:
     """The structures a saved sweep kept (:func:`collect_frames`), or [] when it kept none."""
     path = Path(folder) / "frames.extxyz.gz"
@@ -532,7 +574,8 @@ def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Pat
                                  workers=settings.get("workers"), progress=False)
         frames = collect_frames(tasks, model, store, settings.get("frame_temperatures", ()))
         failures = {k: task_failure(t, model, store) for k, t in enumerate(tasks) if observations[k] is None}
-        save_sweep(folder, tasks, observations, settings["window"], settings["n_sigma"], frames, failures)
+        save_sweep(folder, tasks, observations, settings["window"], settings["n_sigma"], frames, failures,
+                   ramp_site_shifts(tasks, model, store))
 
     inputs = {"model_sha256_16": file_hash(model)}
     return obtain("sweep", physics, inputs, run, committed=curated,
