@@ -62,7 +62,7 @@ from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
-from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_text, obtain_coexistence
+from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_text, obtain_coexistence, progress_text
 from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A, first_site_loss
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, cubic_boundary_statistics, load_sweep, load_sweep_sites, obtain_sweep, phase_at,
@@ -154,7 +154,7 @@ if fixed is None:
 else:
     not_seen = len(fixed["summary"].get("not_seen", []))
     production.append(
-        f"Fixed-temperature coexistence: {len(fixed['outcomes'])} runs finished"
+        f"Fixed-temperature coexistence: {progress_text(fixed)}"
         + (f" ({not_seen} of them with initial tilts the classifier does not see)" if not_seen else "")
         + f"; {mpb_text(fixed['summary'])}.")
 display(Markdown(" ".join(production)))
@@ -513,7 +513,7 @@ def slow_crossing(x, kind, to_phase=None):
 
 
 production_mpb = ("not computed yet" if fixed is None else
-                  f"{mpb_text(fixed['summary'])}; {len(fixed['outcomes'])} runs finished")
+                  f"{mpb_text(fixed['summary'])}; {progress_text(fixed)}")
 comparison = pd.DataFrame([
     dict(quantity="MAPbI3 cubic boundary, heating", seed="≈ 385 K", production=slow_crossing(0.0, "heating"),
          first=boundary_at(heating_boundary, 0.0)),

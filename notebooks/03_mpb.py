@@ -58,7 +58,7 @@ from softlattice.perovskite.coexistence import compositions_near_mpb, layering_s
 from softlattice.perovskite.mpb import (
     block_modes, fit_mpb, layer_table, logistic, r_share_table)
 from softlattice.perovskite.workflows.coexistence import PROFILES as COEXISTENCE_PROFILES
-from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_text, obtain_coexistence
+from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_text, obtain_coexistence, progress_text
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, load_sweep, load_sweep_frames, obtain_sweep)
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
@@ -119,7 +119,7 @@ resolved = fits[(fits.center > 0) & (fits.center < 1)] if len(fits) else fits
 if fixed_t is None:
     production = "its coexistence runs are not computed yet."
 else:
-    production = (f"{len(fixed['outcomes'])} coexistence runs finished; {mpb_text(fixed['summary'])}"
+    production = (f"coexistence grid: {progress_text(fixed)}; {mpb_text(fixed['summary'])}"
                   + ("; the layered state (an R and an M layer at once) holds, in the last windows of the runs "
                      "next to it, for " + ", ".join(f"{r.layered_share:.0%} of {r.window_ps:g} ps (x = {r.fa_fraction:g})"
                                                     for r in layering.itertuples()) + "."

@@ -184,6 +184,8 @@ def test_a_page_gets_the_quick_set_computed_and_never_starts_the_full_grid(tmp_p
     quick = workflow.obtain_coexistence("quick", MODEL, store=store, results_dir=results)
     tables = workflow.load_coexistence(quick.folder)
     assert len(tables["outcomes"]) == 2 and tables["summary"]["model"] == str(MODEL)
+    assert tables["progress"] == (2, 2) and workflow.progress_text(tables) == "all 2 runs finished"
+    assert workflow.progress_text(dict(tables, progress=(1, 34))) == "1 of 34 runs finished"
     again = workflow.obtain_coexistence("quick", MODEL, compute=False, results_dir=results)
     assert again.folder == quick.folder and again.origin == "cached"
     monkeypatch.setattr(workflow, "run_grid", lambda *a, **k: pytest.fail("the full grid was started"))

@@ -37,7 +37,7 @@ import pandas as pd
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
 from softlattice.infra.paths import RUNS_DIR
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.resultsets import RESULTS_DIR, ResultSet, obtain
 from softlattice.md.calculators import model_species, nep_calculator
 from softlattice.md.engine import MDSettings, run_md
@@ -374,11 +374,21 @@ def obtain_coexistence(profile: str, model: str | Path, curated: str | Path | No
 
 
 def load_coexistence(folder: str | Path) -> dict[str, Any]:
-    """The tables of a coexistence result set: ``outcomes``, ``states`` and ``summary`` (the
-    parsed ``summary.json``)."""
+    """The tables of a coexistence result set: ``outcomes``, ``states``, ``summary`` (the parsed
+    ``summary.json``) and ``progress`` (finished runs and runs of the grid, from its provenance)."""
     folder = Path(folder)
-    return dict(outcomes=pd.read_csv(folder / "outcomes.csv"), states=pd.read_csv(folder / "states.csv.gz"),
-                summary=json.loads((folder / "summary.json").read_text()))
+    record = read_provenance(folder) or {}
+    outcomes = pd.read_csv(folder / "outcomes.csv")
+    return dict(outcomes=outcomes, states=pd.read_csv(folder / "states.csv.gz"),
+                summary=json.loads((folder / "summary.json").read_text()),
+                progress=(int(record.get("n_finished", len(outcomes))), int(record.get("n_runs", len(outcomes)))))
+
+
+def progress_text(tables: dict[str, Any]) -> str:
+    """How much of the grid a coexistence result set (:func:`load_coexistence`) holds, in words:
+    'all 34 runs finished' or '1 of 34 runs finished'."""
+    finished, total = tables["progress"]
+    return f"all {total} runs finished" if finished == total else f"{finished} of {total} runs finished"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
