@@ -63,7 +63,7 @@ from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.phonons import relaxed_cubic_cell
-from softlattice.perovskite.workflows.boundaries import cubic_boundaries
+from softlattice.perovskite.workflows.boundaries import NoCubicPhase, cubic_boundaries
 from softlattice.perovskite.workflows.damping import damping_ratios, obtain_damping, obtain_damping_map
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
 
@@ -93,10 +93,14 @@ soft = pd.DataFrame(soft).set_index("point")
 # the production model's damping map (computed outside the page in the full profile; None until
 # committed, or while chapter 02's end-member ramps that set its lower ends are missing)
 map_settings = profiles.resolve("04_damping_map", profile, **(damping_map or {}))
-map_boundary = cubic_boundaries(map_settings, model_path)
-damping_result = None if map_boundary is None else obtain_damping_map(
-    map_settings, model_path, map_boundary, curated=DATA_DIR / "damping_map" / model_path.parent.name,
-    compute=profile != "full")
+no_cubic_phase = None  # why the map cannot be run with this model, if it cannot
+try:
+    map_boundary = cubic_boundaries(map_settings, model_path)
+    damping_result = None if map_boundary is None else obtain_damping_map(
+        map_settings, model_path, map_boundary, curated=DATA_DIR / "damping_map" / model_path.parent.name,
+        compute=profile != "full")
+except NoCubicPhase as error:
+    map_boundary, damping_result, no_cubic_phase = None, None, str(error)
 map_summary = None if damping_result is None else json.loads((damping_result.folder / "summary.json").read_text())
 
 # the first model's short NVT grid and its DHO fits
@@ -112,7 +116,9 @@ runs = fits.drop_duplicates(["fa_fraction", "temperature_K"])
 failed_runs = runs[runs.regime == "run failed"]
 fitted = fits[fits.regime != "run failed"]
 regime_counts = fitted.regime.value_counts()
-if map_summary is None:
+if no_cubic_phase:
+    map_brief = f"its over/underdamped map cannot be run: {no_cubic_phase}."
+elif map_summary is None:
     map_brief = "its over/underdamped map is not computed yet."
 else:
     crossover = map_summary["crossover"]
@@ -185,7 +191,10 @@ from softlattice.book.damping_plots import damping_ratio_figure
 from softlattice.perovskite.workflows.coexistence import mpb_text, obtain_coexistence
 from softlattice.perovskite.workflows.damping import damping_ratio_table
 
-if map_boundary is None:
+if no_cubic_phase:
+    display(Markdown(f"**Cannot be run with this model**: the map samples the cubic phase from {map_settings['margin_K']:g} K "
+                     f"above each composition's transition up to {map_settings['top_K']:g} K, and {no_cubic_phase}."))
+elif map_boundary is None:
     display(Markdown("**Not computed yet for this model**: the map's lower ends come from chapter 02's end-member "
                      "ramps, which have not been run for it."))
 elif damping_result is None:

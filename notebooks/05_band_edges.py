@@ -59,6 +59,7 @@ from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.workflows.band_edges import (
     cubic_protocol_settings, edge_statistics, obtain_band_edges, spread_peak)
+from softlattice.perovskite.workflows.boundaries import NoCubicPhase
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
 
 plotting.use_book_renderer()
@@ -71,8 +72,12 @@ first_model_path = input_path(first_model) if first_model else FIRST_MODEL
 
 # the production model in its own cubic phase (computed outside the page in the full profile; None
 # until committed, or while chapter 02's end-member ramps that set its temperature are missing)
-cubic_settings = cubic_protocol_settings(profiles.resolve("05_band_edges_cubic", profile, **(cubic_protocol or {})),
-                                         model_path)
+no_cubic_phase = None  # why the cubic protocol cannot be run with this model, if it cannot
+try:
+    cubic_settings = cubic_protocol_settings(
+        profiles.resolve("05_band_edges_cubic", profile, **(cubic_protocol or {})), model_path)
+except NoCubicPhase as error:
+    cubic_settings, no_cubic_phase = None, str(error)
 try:
     cubic_result = None if cubic_settings is None else obtain_band_edges(
         cubic_settings, model_path, curated=DATA_DIR / "band_edges_cubic" / model_path.parent.name,
@@ -117,7 +122,9 @@ framework = edge_statistics(edges[~edges.cbm_on_molecule])
 peaks = {edge: statistics.loc[statistics[f"{edge}_std"].idxmax()] for edge in ("vbm", "cbm")}
 ends = statistics[statistics.fa_fraction.isin([0.0, 1.0])]
 mixed = statistics[~statistics.fa_fraction.isin([0.0, 1.0])]
-if cubic_result is None:
+if no_cubic_phase:
+    production = f"its band edges in its own cubic phase cannot be computed: {no_cubic_phase}."
+elif cubic_result is None:
     production = "its band edges in its own cubic phase are not computed yet."
 else:
     production = (f"{len(cubic_edges)} snapshots at {cubic_settings['temperature']:.0f} K (the seed: 330 K). " + " ".join(
@@ -166,7 +173,10 @@ display(Markdown(
 # the interval of the arg-max composition, and of the peak height above the larger end-member spread.
 
 # %% tags=["hide-input"]
-if cubic_settings is None:
+if no_cubic_phase:
+    display(Markdown(f"**Cannot be run with this model**: the protocol needs one temperature at which every "
+                     f"composition is cubic, and {no_cubic_phase}."))
+elif cubic_settings is None:
     display(Markdown("**Not computed yet for this model**: its temperature comes from chapter 02's end-member "
                      "ramps, which have not been run for it."))
 elif cubic_result is None:
@@ -206,12 +216,14 @@ else:
 # %% tags=["hide-input"]
 from softlattice.perovskite.workflows.band_edges import spreads_by_cell
 
-size_settings = cubic_protocol_settings(profiles.resolve("05_band_edges_size", profile, **(size_check or {})),
-                                        model_path)
+size_settings = None if no_cubic_phase else cubic_protocol_settings(
+    profiles.resolve("05_band_edges_size", profile, **(size_check or {})), model_path)
 size_result = None if size_settings is None else obtain_band_edges(
     size_settings, model_path, curated=DATA_DIR / "band_edges_size" / model_path.parent.name,
     compute=profile != "full")
-if size_result is None or cubic_result is None:
+if no_cubic_phase:
+    display(Markdown(f"**Cannot be run with this model**: {no_cubic_phase}."))
+elif size_result is None or cubic_result is None:
     display(Markdown("**Not computed yet for this model**: the check runs at the cubic protocol's temperature, "
                      "after it (`python -m softlattice.perovskite.workflows.band_edges --protocol size`), then "
                      "is committed."))
@@ -334,7 +346,7 @@ framework[["fa_fraction", "snapshots", "cbm_std", "cbm_std_error"]].round(4)
 # %% tags=["hide-input"]
 def production_peak(edge):
     if cubic_result is None:
-        return "not computed yet"
+        return "no cubic phase to run in" if no_cubic_phase else "not computed yet"
     row = peak_table.set_index("edge").loc[edge]
     if "argmax" not in peak_table or pd.isna(row["argmax"]):
         return f"not tested ({row['reason']})"
@@ -342,7 +354,8 @@ def production_peak(edge):
             + ("peak resolved" if row["resolved"] else "no peak resolved"))
 
 
-height_note = "see the peak height in its section" if cubic_result is not None else "not computed yet"
+height_note = ("see the peak height in its section" if cubic_result is not None
+               else "no cubic phase to run in" if no_cubic_phase else "not computed yet")
 
 
 framework_peak = framework.loc[framework.cbm_std.idxmax()]

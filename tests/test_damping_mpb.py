@@ -151,11 +151,12 @@ def test_damping_ratios_keep_only_separable_fits_of_finished_runs():
 
 
 def test_damping_grid_starts_above_each_boundary_and_refuses_a_boundary_above_the_top():
+    from softlattice.perovskite.workflows.boundaries import NoCubicPhase
     from softlattice.perovskite.workflows.damping import damping_grid
     tasks = damping_grid({0.0: 380.0, 1.0: 300.0}, top_K=600.0, count=4)
     assert [t.temperature for t in tasks[:4]] == pytest.approx([400.0, 466.67, 533.33, 600.0], abs=0.01)
     assert not any(t.below_transition for t in tasks)
-    with pytest.raises(ValueError, match="x = 0.5: the cubic boundary 590 K"):
+    with pytest.raises(NoCubicPhase, match="x = 0.5: the cubic boundary 590 K"):
         damping_grid({0.5: 590.0})
 
 
@@ -177,7 +178,7 @@ def test_equilibrated_nvt_runs_at_the_mean_npt_cell_and_runs_below_the_transitio
 def test_end_member_boundaries_interpolate_the_heating_boundaries_and_need_both_end_members():
     import pandas as pd
 
-    from softlattice.perovskite.workflows.boundaries import end_member_boundaries
+    from softlattice.perovskite.workflows.boundaries import NoCubicPhase, end_member_boundaries
 
     def ramp(x, kind, replica, temperature):
         phases = ("a0a0c-", "a0a0a0") if kind == "heating" else ("a0a0a0", "a0a0c-")
@@ -188,8 +189,12 @@ def test_end_member_boundaries_interpolate_the_heating_boundaries_and_need_both_
                                 ramp(0.0, "cooling", 0, 250.0), ramp(1.0, "heating", 0, 300.0)])
     boundaries = end_member_boundaries(transitions, [0.0, 0.25, 1.0])
     assert boundaries == pytest.approx({0.0: 390.0, 0.25: 367.5, 1.0: 300.0})
-    with pytest.raises(ValueError, match=r"no heating ramp of x = \[1.0\]"):
+    with pytest.raises(NoCubicPhase, match=r"no heating ramp of x = \[1.0\]"):
         end_member_boundaries(transitions[transitions.fa_fraction == 0.0], [0.0])
+    # a heating ramp classified against a tilted reference is no boundary either
+    tilted = transitions.assign(reference_tilt=np.where(transitions.fa_fraction == 1.0, "Q_M_y +0.27 Å", ""))
+    with pytest.raises(NoCubicPhase, match=r"no heating ramp of x = \[1.0\]"):
+        end_member_boundaries(tilted, [0.0, 1.0])
 
 
 def test_damping_ratio_errors_propagate_from_the_fit_and_only_the_chosen_window_counts():

@@ -22,6 +22,12 @@ from softlattice.perovskite.workflows.phase_diagram import (
 )
 
 
+class NoCubicPhase(ValueError):
+    """A protocol that must run in the cubic phase finds none: a composition whose heating ramps
+    never reach it against an untilted reference, or whose boundary leaves no room below the top
+    temperature."""
+
+
 def end_member_boundaries(transitions: pd.DataFrame, fa_fractions: Sequence[float]) -> dict[float, float]:
     """Cubic boundary (K) at each of ``fa_fractions``: the mean over replicas of where the heating
     ramps of the two end members enter the cubic phase (the upper edge of their hysteresis, so a
@@ -32,8 +38,8 @@ def end_member_boundaries(transitions: pd.DataFrame, fa_fractions: Sequence[floa
     heating = heating[heating.kind == "heating"].groupby("fa_fraction").temperature_K.mean()
     missing = [x for x in (0.0, 1.0) if x not in heating.index]
     if missing:
-        raise ValueError(f"no heating ramp of x = {missing} reaches the cubic phase against an untilted reference: "
-                         "no cubic boundary to start above")
+        raise NoCubicPhase(f"no heating ramp of x = {missing} reaches the cubic phase against an untilted reference "
+                           "(the end-member ramps): no cubic boundary to start above")
     return {float(x): float(np.interp(x, [0.0, 1.0], [heating[0.0], heating[1.0]])) for x in fa_fractions}
 
 

@@ -31,7 +31,7 @@ from softlattice.md.stored import stored_failure, stored_run
 from softlattice.perovskite.damping_map import crossing_table, mode_crossover
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.structures import build_mixed_perovskite
-from softlattice.perovskite.workflows.boundaries import cubic_boundaries
+from softlattice.perovskite.workflows.boundaries import NoCubicPhase, cubic_boundaries
 from softlattice.perovskite.workflows.phase_diagram import RampTask, run_sweep, task_failure
 
 
@@ -203,7 +203,7 @@ def damping_grid(boundaries: dict[float, float], top_K: float = 600.0, count: in
     for x, boundary in boundaries.items():
         low = boundary + margin_K
         if low >= top_K:
-            raise ValueError(f"x = {x:g}: the cubic boundary {boundary:g} K + {margin_K:g} K is not below {top_K:g} K")
+            raise NoCubicPhase(f"x = {x:g}: the cubic boundary {boundary:g} K + {margin_K:g} K is not below {top_K:g} K")
         tasks += [DampingTask(float(x), float(t), float(boundary), **fields) for t in np.linspace(low, top_K, count)]
     return tasks
 
