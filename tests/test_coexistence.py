@@ -112,6 +112,23 @@ def test_a_run_calibrated_on_its_own_first_window_sees_its_halves_and_follows_th
         initial_order_threshold(built, 10, (2, 2, 2), share=1.5)
 
 
+def test_a_cell_that_takes_one_family_about_another_axis_stops_and_is_read_up_to_the_stop():
+    from softlattice.perovskite.coexistence import stopping_time
+    threshold = BlockThreshold(0.1, 250.0, 10)
+    halves = synthetic([0, 2, 4, 6], [1, 3, 5, 7], samples=40, seed=6)
+    # then every block tilts in phase, half of them about y: no single-axis label reaches 90 %
+    in_phase = synthetic([], [1, 3, 5, 7], samples=120, seed=7).assign(time_ps=lambda f: f.time_ps + 2.0)
+    for k in (0, 2, 4, 6):
+        in_phase[f"q_M_y_b{k}"] += 0.3
+    states = block_states(pd.concat([halves, in_phase], ignore_index=True), threshold, (2, 2, 2))
+    assert np.allclose(states.share_M_family.iloc[-1], 1.0) and np.allclose(states.share_M.iloc[-1], 0.5)
+    assert one_tilt_holds(states, 0.9, 2.0) == "in phase"
+    stop = stopping_time(states, 0.9, 2.0)
+    assert stop == pytest.approx(4.0)  # in-phase windows from 2.0 ps on (0.5 ps each): held for 2 ps at 4.0 ps
+    assert one_tilt_holds(states[states.time_ps < stop], 0.9, 2.0) is None
+    assert stopping_time(states.iloc[:4], 0.9, 2.0) is None
+
+
 def test_threshold_scales_as_a_thermal_amplitude():
     assert BlockThreshold(0.1, 400.0, 10).at(100.0) == pytest.approx(0.05)
 

@@ -28,8 +28,10 @@ which both M and R patterns exist, :func:`softlattice.perovskite.modes.project_m
   |amplitude| beyond the same kind of threshold), and 'none' otherwise.
 
 The R share is the fraction of blocks that are 'R' among those that are 'R' or 'M'. A run ends
-(early) once one tilt has held more than ``share`` of the blocks for ``hold_ps``
-(:func:`one_tilt_holds`); the winner is the tilt whose share grew from the starting half.
+(early) once one tilt, or one family of tilts about any axis (in phase or out of phase: a cell that
+leaves both halves for in-phase tilts about two axes has decided the question as much), has held
+more than ``share`` of the blocks for ``hold_ps`` (:func:`one_tilt_holds`); the winner is the tilt
+whose share grew from the starting half.
 """
 
 from __future__ import annotations
@@ -225,10 +227,20 @@ def tilt_axis(amplitudes: np.ndarray) -> int:
     return int(np.argmax(per_axis))
 
 
+def block_families(amplitudes: np.ndarray, threshold: float, fluctuations: np.ndarray | None = None) -> np.ndarray:
+    """Family ('R' out of phase, 'M' in phase, '' none) of the largest active mode of every block
+    in every window, about any axis; the arguments as for :func:`block_labels`."""
+    labels = block_labels(amplitudes, threshold, 2, fluctuations)
+    strongest = np.argmax(amplitudes, axis=1)
+    families = np.array([mode[0] for mode in MODES])[strongest]
+    return np.where(np.isin(labels, ("R", "M", "other")), families, "")
+
+
 def block_states(observations: pd.DataFrame, threshold: BlockThreshold, grid: Sequence[int]) -> pd.DataFrame:
     """Per window: time, temperature, the run's tilt axis (:func:`tilt_axis`), the share of blocks
-    of each label (:data:`LABELS`), the R share (R / (R + M)) of the whole cell and of each layer
-    of blocks along z (``r_share_layer<k>``).
+    of each label (:data:`LABELS`), the shares of blocks whose largest active mode is out of phase
+    or in phase about any axis (``share_R_family``, ``share_M_family``), the R share (R / (R + M))
+    of the whole cell and of each layer of blocks along z (``r_share_layer<k>``).
 
     ``grid`` is the block grid (repeat / 2)."""
     window = threshold.window
@@ -242,8 +254,10 @@ def block_states(observations: pd.DataFrame, threshold: BlockThreshold, grid: Se
     for k in range(n_windows):
         labels = block_labels(amplitudes[k:k + 1], threshold.at(temperatures[k]), axis, fluctuations[k:k + 1],
                               threshold.disorder_at(temperatures[k]))[0]
+        families = block_families(amplitudes[k:k + 1], threshold.at(temperatures[k]), fluctuations[k:k + 1])[0]
         row = dict(time_ps=float(times[k]), temperature_K=float(temperatures[k]), tilt_axis="xyz"[axis],
-                   **{f"share_{name}": float(np.mean(labels == name)) for name in LABELS})
+                   **{f"share_{name}": float(np.mean(labels == name)) for name in LABELS},
+                   share_R_family=float(np.mean(families == "R")), share_M_family=float(np.mean(families == "M")))
         row["r_share"] = _r_share(labels)
         layers = labels.reshape(tuple(grid))
         for z in range(layers.shape[2]):
@@ -259,14 +273,28 @@ def _r_share(labels: np.ndarray) -> float:
 
 def one_tilt_holds(states: pd.DataFrame, share: float = 0.9, hold_ps: float = 5.0) -> str | None:
     """'a0a0c-' or 'a0a0c+' when, over the last ``hold_ps`` of ``states`` (and at least that much
-    run), every window has more than ``share`` of all blocks 'R' (or 'M'); else None."""
+    run), every window has more than ``share`` of all blocks 'R' (or 'M'); else 'out of phase' or
+    'in phase' when that holds for one family about any axis (``share_R_family``,
+    ``share_M_family``, where recorded); else None."""
     if not len(states) or states.time_ps.iloc[-1] < hold_ps:
         return None
     recent = states[states.time_ps > states.time_ps.iloc[-1] - hold_ps]
-    if (recent.share_R > share).all():
-        return "a0a0c-"
-    if (recent.share_M > share).all():
-        return "a0a0c+"
+    for column, outcome in (("share_R", "a0a0c-"), ("share_M", "a0a0c+"), ("share_R_family", "out of phase"),
+                            ("share_M_family", "in phase")):
+        if column in recent and (recent[column] > share).all():
+            return outcome
+    return None
+
+
+def stopping_time(states: pd.DataFrame, share: float = 0.9, hold_ps: float = 5.0) -> float | None:
+    """The end (ps) of the first window at which :func:`one_tilt_holds` holds for the run up to it:
+    where the early stop ends the run (None: it never does). Applied to a finished run, it cuts the
+    run where the rule would have stopped it, so that runs stopped under an older rule and runs
+    stopped now are read alike."""
+    states = states.sort_values("time_ps")
+    for k in range(len(states)):
+        if one_tilt_holds(states.iloc[:k + 1], share, hold_ps) is not None:
+            return float(states.time_ps.iloc[k])
     return None
 
 

@@ -53,6 +53,7 @@ from softlattice.perovskite.coexistence import (
     initial_order_threshold,
     initial_state_seen,
     one_tilt_holds,
+    stopping_time,
 )
 from softlattice.perovskite.modes import tilt_observers
 from softlattice.perovskite.mpb import fit_mpb
@@ -270,10 +271,12 @@ def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Pa
         threshold = run_threshold(task, pd.read_csv(calibration_file))
         observations = pd.read_csv(folder / "observations.csv.gz")
         run_states = block_states(observations, threshold, task.grid)
-        record = json.loads((folder / "task.json").read_text())
-        outcome = dict(fields, duration_ps=float(observations.time_ps.iloc[-1]),
-                       stopped_early=bool(record["stopped_early"]), threshold_A=threshold.at(task.temperature),
-                       **coexistence_winner(run_states, task.stop_hold_ps))
+        stop = stopping_time(run_states, task.stop_share, task.stop_hold_ps)
+        if stop is not None:  # a run that ran past the stop rule (an older rule) is read up to it
+            run_states = run_states[run_states.time_ps <= stop + 1e-9]
+        outcome = dict(fields, duration_ps=float(run_states.time_ps.iloc[-1]),
+                       stopped_early=stop is not None and stop < task.duration_ps - 1e-9,
+                       threshold_A=threshold.at(task.temperature), **coexistence_winner(run_states, task.stop_hold_ps))
         if task.kind == "coexistence":
             outcome["initial_ordered_share"], seen = initial_state_seen(run_states)
             if not seen:
