@@ -310,8 +310,10 @@ else:
 # untilted reference run at 450 K was tried first and failed: the production model's cells are
 # still tilted at 450 K, and that threshold lay above the tilts the cells were built with.) The
 # seed-protocol runs use the threshold of the coexistence run of the same composition and
-# temperature. The R share is R / (R + M) over the ordered blocks. The tilt that grows from its half wins; a run stops early once
-# one tilt holds more than 90 % of the blocks for 5 ps. Every block of the cell starts tilted, so a
+# temperature. The R share is R / (R + M) over the ordered blocks. The tilt that grows from its half
+# wins; a run stops early once one tilt, or one family of tilts about any axis (in phase or out of
+# phase), holds more than 90 % of the blocks for 5 ps, and a run is read up to that point
+# ({func}`~softlattice.perovskite.coexistence.stopping_time`). Every block of the cell starts tilted, so a
 # run whose first window the classifier reads with fewer than three quarters of its blocks R or M
 # (`initial_ordered_share`) cannot follow its tilts: it is listed as "initial tilts not seen" and
 # left out of the winners and the fit. The MPB is where the final R share crosses
