@@ -100,7 +100,9 @@ def test_summary_recovers_a_synthetic_mpb_and_says_why_when_unresolved():
     summary = mpb_summary(outcomes, 250.0, "m")
     assert summary["mpb"]["center"] == pytest.approx(0.4, abs=0.01)
     assert summary["mpb"]["low"] <= 0.4 <= summary["mpb"]["high"]
-    assert len(summary["tetragonal_winner"]) == 18
+    assert len(summary["tetragonal_winner"]) == 18 and summary["tetragonal_winner"][0]["share_other_axis"] is None
+    with_axes = mpb_summary(outcomes.assign(share_other=0.25), 250.0, "m")
+    assert {w["share_other_axis"] for w in with_axes["tetragonal_winner"]} == {0.25}
     assert mpb_text(summary) == (f"MPB at 250 K at x = {summary['mpb']['center']:.2f} (95 % interval "
                                  f"{summary['mpb']['low']:.2f}-{summary['mpb']['high']:.2f})")
     flat = outcomes.assign(r_share=0.9, winner="a0a0c-")

@@ -290,8 +290,9 @@ def analyse(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Pa
 def mpb_summary(outcomes: pd.DataFrame, temperature: float, model: str) -> dict[str, Any]:
     """``summary.json`` content: the MPB at ``temperature`` from the coexistence runs (logistic fit
     of the R share vs x with a bootstrap over runs; null with the reason when unresolved), the
-    winner of every coexistence run, and the runs left out because the classifier did not see
-    their initial tilts (``not_seen``)."""
+    winner of every coexistence run (with the share of blocks tilted about another axis than the
+    run's: where it is large the cell is not a single-axis tetragonal phase), and the runs left out
+    because the classifier did not see their initial tilts (``not_seen``)."""
     runs = (outcomes[(outcomes.kind == "coexistence") & ~outcomes.winner.isin(["blew up", NOT_SEEN])]
             if len(outcomes) else outcomes)
     at_t = runs[(runs.temperature_K == temperature) & runs.r_share.notna()] if len(runs) else runs
@@ -309,7 +310,8 @@ def mpb_summary(outcomes: pd.DataFrame, temperature: float, model: str) -> dict[
                                replica=int(r.replica), initial_ordered_share=float(r.initial_ordered_share))
                           for r in blind.itertuples()],
                 tetragonal_winner=[dict(fa_fraction=float(r.fa_fraction), temperature_K=float(r.temperature_K),
-                                        phase=str(r.winner), r_share=float(r.r_share))
+                                        phase=str(r.winner), r_share=float(r.r_share),
+                                        share_other_axis=float(r.share_other) if hasattr(r, "share_other") else None)
                                    for r in runs.itertuples()] if len(runs) else [])
 
 
