@@ -508,6 +508,8 @@ tetragonal = below_cubic.groupby("fa_fraction").phase.agg(lambda p: ", ".join(so
 def slow_crossing(x, kind, to_phase=None):
     if slow_boundary is None:
         return "not computed yet"
+    if x in slow_tilted_tops.index:
+        return f"none read: still tilted at the top ({end_member_settings['ramp']['temperature_high']:g} K)"
     table = slow_boundary if to_phase is None else slow_transitions[slow_transitions.to_phase == to_phase]
     chosen = table[(table.fa_fraction == x) & (table.kind == kind)]
     return (", ".join(f"{row.temperature_K:.0f} ± {row.resolution_K:.0f} K" for row in chosen.itertuples())
