@@ -227,10 +227,9 @@ def tilt_axis(amplitudes: np.ndarray) -> int:
     return int(np.argmax(per_axis))
 
 
-def block_families(amplitudes: np.ndarray, threshold: float, fluctuations: np.ndarray | None = None) -> np.ndarray:
+def block_families(amplitudes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Family ('R' out of phase, 'M' in phase, '' none) of the largest active mode of every block
-    in every window, about any axis; the arguments as for :func:`block_labels`."""
-    labels = block_labels(amplitudes, threshold, 2, fluctuations)
+    in every window, about any axis, from the ``labels`` :func:`block_labels` gave ``amplitudes``."""
     strongest = np.argmax(amplitudes, axis=1)
     families = np.array([mode[0] for mode in MODES])[strongest]
     return np.where(np.isin(labels, ("R", "M", "other")), families, "")
@@ -254,7 +253,7 @@ def block_states(observations: pd.DataFrame, threshold: BlockThreshold, grid: Se
     for k in range(n_windows):
         labels = block_labels(amplitudes[k:k + 1], threshold.at(temperatures[k]), axis, fluctuations[k:k + 1],
                               threshold.disorder_at(temperatures[k]))[0]
-        families = block_families(amplitudes[k:k + 1], threshold.at(temperatures[k]), fluctuations[k:k + 1])[0]
+        families = block_families(amplitudes[k:k + 1], labels[None])[0]
         row = dict(time_ps=float(times[k]), temperature_K=float(temperatures[k]), tilt_axis="xyz"[axis],
                    **{f"share_{name}": float(np.mean(labels == name)) for name in LABELS},
                    share_R_family=float(np.mean(families == "R")), share_M_family=float(np.mean(families == "M")))
