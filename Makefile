@@ -161,10 +161,11 @@ first-protocols: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --model $(FIRST_MAFA_MODEL)/nep.txt --part 1/2; wait
 	$(PY) -m softlattice.perovskite.workflows.band_edges --model $(FIRST_MAFA_MODEL)/nep.txt --save data/band_edges/$(notdir $(FIRST_MAFA_MODEL))
 
+COEXISTENCE_SET = data/coexistence/$(notdir $(MAFA_MODEL))
 coexistence: setup
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
-	$(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --save data/coexistence/$(notdir $(MAFA_MODEL))
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --part 0/2 --finished $(COEXISTENCE_SET) & \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --part 1/2 --finished $(COEXISTENCE_SET); wait
+	$(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt --save $(COEXISTENCE_SET)
 
 clean:
 	rm -rf _build

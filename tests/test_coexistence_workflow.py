@@ -92,6 +92,27 @@ def test_a_killed_run_resumes_exactly(tmp_path, quick_store):
     np.testing.assert_allclose(resumed.to_numpy(dtype=float), uninterrupted.to_numpy(dtype=float), rtol=1e-9)
 
 
+def test_a_result_set_carries_its_finished_runs_to_a_new_machine(tmp_path, quick_store, monkeypatch):
+    import softlattice.perovskite.workflows.coexistence as workflow
+    tasks, store = quick_store
+    settings = dict(PROFILES["quick"], profile="quick")
+    saved = tmp_path / "set"
+    workflow.save_results(saved, tasks, MODEL, store, settings)
+    before = pd.read_csv(saved / "outcomes.csv")
+
+    def no_md(*args, **kwargs):
+        raise AssertionError("a carried run was run again")
+
+    monkeypatch.setattr(workflow, "run_md", no_md)
+    new_store = tmp_path / "new-machine"
+    run_grid(tasks, MODEL, new_store, finished=saved)
+    for task in tasks:
+        pd.testing.assert_frame_equal(run_task(task, MODEL, new_store), run_task(task, MODEL, store))
+    # rewriting the set from a store that never saw its runs keeps them
+    workflow.save_results(saved, tasks, MODEL, tmp_path / "empty-store", settings)
+    pd.testing.assert_frame_equal(pd.read_csv(saved / "outcomes.csv"), before)
+
+
 def test_summary_recovers_a_synthetic_mpb_and_says_why_when_unresolved():
     x = np.repeat([k / 8 for k in range(9)], 2)
     share = 1 / (1 + np.exp((x - 0.4) / 0.05))

@@ -247,3 +247,29 @@ def test_a_run_stopped_early_stops_at_the_same_point_when_resumed(tmp_path):
     assert not whole.stopped_early and whole.observations.time_ps.iloc[-1] == pytest.approx(0.5)
     np.testing.assert_allclose(whole.observations.to_numpy()[:len(stopped.observations)],
                                stopped.observations.to_numpy(), rtol=1e-10)
+
+
+def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_are_skipped(tmp_path):
+    import pandas as pd
+    from softlattice.md.stored import export_finished, import_finished, stored_run
+
+    store, carried, new_store = tmp_path / "store", tmp_path / "carried", tmp_path / "new"
+    observations = pd.DataFrame(dict(time_ps=[0.1, 0.2], q=[0.123456789012345, -2.5e-7]))
+    stored_run(store / "done", lambda: (observations, dict(note="x")), dict(name="done"))
+
+    def blow_up():
+        raise MDBlowUp("atoms 0.4 Å apart")
+
+    stored_run(store / "failed", blow_up, dict(name="failed"))
+    (store / "running" / "checkpoint").mkdir(parents=True)
+    assert export_finished(store, ["done", "failed", "running", "absent"], carried) == 2
+    assert import_finished(carried, new_store) == 2
+    assert import_finished(carried, new_store) == 0  # already there: nothing restored twice
+
+    def must_not_run():
+        raise AssertionError("a restored run was run again")
+
+    assert stored_run(new_store / "failed", must_not_run, {}) is None
+    pd.testing.assert_frame_equal(stored_run(new_store / "done", must_not_run, {}), observations)
+    assert (new_store / "done" / "task.json").read_text() == (store / "done" / "task.json").read_text()
+    assert not (new_store / "running").exists()

@@ -5,14 +5,20 @@ kept and the run not retried, and a run in progress resumes from its checkpoint 
 Layout of a run's folder: ``observations.csv.gz`` (written last, atomically: its presence means
 the run finished), ``task.json`` (what was run, with anything the caller records) or
 ``failed.json`` (the task and the blow-up message).
+
+A store lives in ``runs/`` (not committed) and is lost with the machine; a grid that takes longer
+than one session carries its finished runs in its committed result set
+(:func:`export_finished`) and restores them into a new store before it goes on
+(:func:`import_finished`), so that no finished run is computed twice.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -48,3 +54,51 @@ def stored_failure(folder: str | Path) -> str | None:
     """The blow-up message of the run stored in ``folder``, or None if it did not blow up."""
     path = Path(folder) / "failed.json"
     return json.loads(path.read_text())["message"] if path.exists() else None
+
+
+CARRIED = {"observations.csv.gz": ".csv.gz", "task.json": ".json", "failed.json": ".failed.json"}
+"""Files of a finished run's folder and the suffixes their copies carry (after the run's key)."""
+
+
+def export_finished(store: str | Path, keys: Iterable[str], destination: str | Path) -> int:
+    """Copy the runs ``keys`` of ``store`` that finished or blew up into ``destination`` as
+    ``<key>.csv.gz`` and ``<key>.json`` (or ``<key>.failed.json``), byte for byte; unfinished runs
+    are skipped. Returns the number of runs copied."""
+    destination = Path(destination)
+    copied = 0
+    for key in keys:
+        folder = Path(store) / key
+        finished = (folder / "observations.csv.gz").exists() or (folder / "failed.json").exists()
+        if not finished:
+            continue
+        destination.mkdir(parents=True, exist_ok=True)
+        for name, suffix in CARRIED.items():
+            if (folder / name).exists():
+                shutil.copyfile(folder / name, destination / f"{key}{suffix}")
+        copied += 1
+    return copied
+
+
+def import_finished(source: str | Path, store: str | Path) -> int:
+    """Restore into ``store`` every run that ``source`` (written by :func:`export_finished`) holds
+    and ``store`` has not finished, so that :func:`stored_run` loads it instead of running it; a
+    partial checkpoint of the same run in the store is left alone (it is never read once the
+    observations are there). Returns the number of runs restored."""
+    source = Path(source)
+    keys = sorted({path.name.split(".")[0] for pattern in ("*.csv.gz", "*.failed.json")
+                   for path in (source.glob(pattern) if source.is_dir() else [])})
+    restored = 0
+    for key in keys:
+        folder = Path(store) / key
+        if (folder / "observations.csv.gz").exists() or (folder / "failed.json").exists():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("task.json", "failed.json"):
+            if (source / f"{key}{CARRIED[name]}").exists():
+                shutil.copyfile(source / f"{key}{CARRIED[name]}", folder / name)
+        if (source / f"{key}.csv.gz").exists():  # last: its presence marks the run finished
+            temporary = folder / f"observations.{os.getpid()}.tmp.csv.gz"  # two parts may restore at once
+            shutil.copyfile(source / f"{key}.csv.gz", temporary)
+            os.replace(temporary, folder / "observations.csv.gz")
+        restored += 1
+    return restored

@@ -18,7 +18,10 @@ Two kinds of run (:class:`CoexistenceTask`), both NPT:
   replica (:func:`calibration_task`).
 
 Every run is checkpointed once per picosecond (a killed run resumes exactly) and stored under a
-key of its parameters and the model's hash; a blow-up is recorded and not retried.
+key of its parameters and the model's hash; a blow-up is recorded and not retried. The grid takes
+longer than a session on two cores, so a result set carries the observations of its finished runs
+in ``runs/`` (:data:`CARRIED_RUNS`), and ``--finished DIR`` restores them into a new store before the
+grid goes on: a run finished on any machine is never run again.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from softlattice.infra.resultsets import RESULTS_DIR, ResultSet, obtain
 from softlattice.md.calculators import model_species, nep_calculator
 from softlattice.md.engine import MDSettings, run_md
 from softlattice.md.protocols import hold
-from softlattice.md.stored import stored_failure, stored_run
+from softlattice.md.stored import export_finished, import_finished, stored_failure, stored_run
 from softlattice.perovskite.coexistence import (
     BLOCK,
     LocalTiltObserver,
@@ -64,6 +67,8 @@ NOT_SEEN = "initial tilts not seen"
 """Outcome of a coexistence run whose classifier misses the tilts the cell was built with: not
 evidence for either tilt, left out of the MPB fit and the winners."""
 MA_FA_SPECIES_NEEDED = {"H", "C", "N", "Pb", "I"}
+CARRIED_RUNS = "runs"
+"""Folder of a result set that holds its finished runs (:func:`softlattice.md.stored.export_finished`)."""
 
 
 @dataclass(frozen=True)
@@ -228,14 +233,18 @@ def run_task(task: CoexistenceTask, model: str | Path, store: str | Path,
 
 
 def run_grid(tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path = RUNS_DIR / "coexistence",
-             part: tuple[int, int] = (0, 1), progress: bool = False) -> None:
+             part: tuple[int, int] = (0, 1), progress: bool = False, finished: str | Path | None = None) -> None:
     """Run the tasks of ``part`` = (i, n): every run at the i-th, (i+n)-th, ... composition (in
     :func:`coarse_to_fine` order, so each part spans x; a quench and its calibrating coexistence
-    run share a composition, so no two parts run the same run); runs in the order of ``tasks``."""
+    run share a composition, so no two parts run the same run); runs in the order of ``tasks``.
+    The finished runs a result set ``finished`` carries are restored into ``store`` first."""
     index, count = part
     if not 0 <= index < count:
         raise ValueError(f"part {index}/{count} does not exist: parts run from 0/{count} to {count - 1}/{count}")
     say = progress_printer(progress)
+    if finished is not None:
+        restored = import_finished(Path(finished) / CARRIED_RUNS, store)
+        say(f"{restored} finished runs restored from {finished}")
     mine = sorted({t.fa_fraction for t in tasks}, key=coarse_to_fine)[index::count]
     for task in [t for t in tasks if t.fa_fraction in mine]:
         calibration = None
@@ -327,10 +336,16 @@ def mpb_text(summary: dict[str, Any]) -> str:
 
 def save_results(folder: str | Path, tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path,
                  settings: dict[str, Any], command: str = "") -> dict[str, Any]:
-    """Write ``outcomes.csv``, ``states.csv.gz``, ``summary.json`` and the provenance into ``folder``."""
+    """Write ``outcomes.csv``, ``states.csv.gz``, ``summary.json``, the finished runs
+    (:data:`CARRIED_RUNS`) and the provenance into ``folder``. The runs ``folder`` already
+    carries are restored into ``store`` first, so that rewriting a result set on a new machine
+    never drops the runs finished on an earlier one."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    import_finished(folder / CARRIED_RUNS, store)
     tables = analyse(tasks, model, store)
+    model_hash = file_hash(model)
+    export_finished(store, [task_key(task, model_hash) for task in tasks], folder / CARRIED_RUNS)
     tables["outcomes"].to_csv(folder / "outcomes.csv", index=False)
     tables["states"].to_csv(folder / "states.csv.gz", index=False)
     summary = mpb_summary(tables["outcomes"], float(settings["mpb_temperature"]), str(model))
@@ -405,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                       "0/2 and 1/2, one core each)")
     parser.add_argument("--store", type=Path, default=RUNS_DIR / "coexistence")
     parser.add_argument("--save", type=Path, default=None, help="collect the finished runs into this result set")
+    parser.add_argument("--finished", type=Path, default=None,
+                        help="result set whose finished runs are restored into the store first (not run again)")
     args = parser.parse_args(argv)
     try:
         index, count = (int(v) for v in args.part.split("/"))
@@ -418,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                command=f"{COMMAND} " + " ".join(argv or sys.argv[1:]))
         print(json.dumps(summary, indent=1))
         return 0
-    run_grid(tasks, args.model, args.store, (index, count), progress=True)
+    run_grid(tasks, args.model, args.store, (index, count), progress=True, finished=args.finished)
     return 0
 
 
