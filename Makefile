@@ -150,8 +150,11 @@ band-edges: setup
 	$(PY) -m softlattice.perovskite.workflows.band_edges --protocol cubic --model $(MAFA_MODEL)/nep.txt --save data/band_edges_cubic/$(notdir $(MAFA_MODEL))
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --protocol size --model $(MAFA_MODEL)/nep.txt --save data/band_edges_size/$(notdir $(MAFA_MODEL))
 
+END_MEMBER_SET = data/end_member_ramps/$(notdir $(MAFA_MODEL))
+END_MEMBERS = $(PY) -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members --model $(MAFA_MODEL)/nep.txt --save $(END_MEMBER_SET)
 end-members: setup
-	$(PY) -m softlattice.perovskite.workflows.phase_diagram --sweep 02_end_members --model $(MAFA_MODEL)/nep.txt --save data/end_member_ramps/$(notdir $(MAFA_MODEL))
+	OMP_NUM_THREADS=1 $(END_MEMBERS) --part 0/2 & OMP_NUM_THREADS=1 $(END_MEMBERS) --part 1/2; wait
+	$(END_MEMBERS)
 
 # the first model's protocols (chapters 02, 04, 05 keep them as a comparison)
 first-protocols: setup

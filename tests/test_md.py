@@ -256,6 +256,9 @@ def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_
     store, carried, new_store = tmp_path / "store", tmp_path / "carried", tmp_path / "new"
     observations = pd.DataFrame(dict(time_ps=[0.1, 0.2], q=[0.123456789012345, -2.5e-7]))
     stored_run(store / "done", lambda: (observations, dict(note="x")), dict(name="done"))
+    frames = "2\nLattice=\"1 0 0 0 1 0 0 0 1\" target_K=100.0\nH 0 0 0\nH 0 0 0.74\n"
+    (store / "done" / "checkpoint").mkdir()
+    (store / "done" / "checkpoint" / "segment_ends.extxyz").write_text(frames)
 
     def blow_up():
         raise MDBlowUp("atoms 0.4 Å apart")
@@ -272,4 +275,6 @@ def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_
     assert stored_run(new_store / "failed", must_not_run, {}) is None
     pd.testing.assert_frame_equal(stored_run(new_store / "done", must_not_run, {}), observations)
     assert (new_store / "done" / "task.json").read_text() == (store / "done" / "task.json").read_text()
+    assert (new_store / "done" / "checkpoint" / "segment_ends.extxyz").read_text() == frames
+    assert (carried / "done.segment_ends.extxyz.gz").read_bytes()[:2] == b"\x1f\x8b"  # carried gzipped
     assert not (new_store / "running").exists()

@@ -294,3 +294,32 @@ def test_a_profile_window_in_picoseconds_counts_samples_of_the_ramp_time_step():
     from softlattice.perovskite.workflows.phase_diagram import profile_window_ps
     assert profile_window_ps(resolve("02_end_members", "full")) == pytest.approx(1.0)  # 40 x 25 steps x 1 fs
     assert profile_window_ps(dict(window=10, ramp=dict(sample_interval=20, timestep_fs=0.5))) == pytest.approx(0.1)
+
+
+def test_a_sweep_run_in_parts_on_different_machines_goes_on_from_the_runs_its_result_set_carries(tmp_path,
+                                                                                                  monkeypatch):
+    from functools import partial
+
+    import softlattice.perovskite.workflows.phase_diagram as workflow
+    from softlattice.infra import resultsets
+    from softlattice.infra.profiles import resolve
+    monkeypatch.setattr(workflow, "obtain", partial(resultsets.obtain, results_dir=tmp_path / "results"))
+    saved = tmp_path / "set"
+    command = ["--sweep", "02_end_members", "--profile", "quick", "--model", str(MODEL), "--save", str(saved)]
+    tasks = workflow.phase_diagram_tasks(resolve("02_end_members", "quick"))
+    workflow.main(command + ["--part", "0/2", "--store", str(tmp_path / "machine1")])
+    assert len(list((saved / "runs").glob("*.csv.gz"))) == len(tasks[0::2])
+    workflow.main(command + ["--part", "1/2", "--store", str(tmp_path / "machine2")])
+    assert len(list((saved / "runs").glob("*.csv.gz"))) == len(tasks)
+    assert not (saved / "windows.csv").exists()  # parts analyse nothing
+
+    def no_md(*args, **kwargs):
+        raise AssertionError("a carried run was run again")
+
+    monkeypatch.setattr(workflow, "run_md", no_md)
+    workflow.main(command + ["--store", str(tmp_path / "machine3")])
+    heating = [k for k, t in enumerate(tasks) if t.kind == "heating"]
+    assert set(pd.read_csv(saved / "tasks.csv").completed) == {True}
+    assert len(workflow.segment_ends(tasks[heating[0]], MODEL, tmp_path / "machine3")) > 0
+    with pytest.raises(SystemExit):
+        workflow.main(command + ["--part", "2/2"])

@@ -14,6 +14,7 @@ than one session carries its finished runs in its committed result set
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -56,14 +57,31 @@ def stored_failure(folder: str | Path) -> str | None:
     return json.loads(path.read_text())["message"] if path.exists() else None
 
 
-CARRIED = {"observations.csv.gz": ".csv.gz", "task.json": ".json", "failed.json": ".failed.json"}
-"""Files of a finished run's folder and the suffixes their copies carry (after the run's key)."""
+CARRIED = {"observations.csv.gz": ".csv.gz", "task.json": ".json", "failed.json": ".failed.json",
+           "checkpoint/segment_ends.extxyz": ".segment_ends.extxyz.gz"}
+"""Files of a finished run's folder and the suffixes their copies carry (after the run's key); a
+suffix ending in '.gz' where the file does not is a gzip copy."""
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``, gzipping or gunzipping where exactly one name ends in '.gz'
+    (gzip without a timestamp, so that the same file always gives the same bytes)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix == ".gz" and source.suffix != ".gz":
+        with open(source, "rb") as raw, gzip.GzipFile(target, "wb", mtime=0) as packed:
+            shutil.copyfileobj(raw, packed)
+    elif source.suffix == ".gz" and target.suffix != ".gz":
+        with gzip.open(source, "rb") as packed, open(target, "wb") as raw:
+            shutil.copyfileobj(packed, raw)
+    else:
+        shutil.copyfile(source, target)
 
 
 def export_finished(store: str | Path, keys: Iterable[str], destination: str | Path) -> int:
     """Copy the runs ``keys`` of ``store`` that finished or blew up into ``destination`` as
-    ``<key>.csv.gz`` and ``<key>.json`` (or ``<key>.failed.json``), byte for byte; unfinished runs
-    are skipped. Returns the number of runs copied."""
+    ``<key>.csv.gz`` and ``<key>.json`` (or ``<key>.failed.json``), and the segment-end structures
+    where the run kept them (:data:`CARRIED`); unfinished runs are skipped. Returns the number of
+    runs copied."""
     destination = Path(destination)
     copied = 0
     for key in keys:
@@ -71,10 +89,9 @@ def export_finished(store: str | Path, keys: Iterable[str], destination: str | P
         finished = (folder / "observations.csv.gz").exists() or (folder / "failed.json").exists()
         if not finished:
             continue
-        destination.mkdir(parents=True, exist_ok=True)
         for name, suffix in CARRIED.items():
             if (folder / name).exists():
-                shutil.copyfile(folder / name, destination / f"{key}{suffix}")
+                _copy(folder / name, destination / f"{key}{suffix}")
         copied += 1
     return copied
 
@@ -92,13 +109,12 @@ def import_finished(source: str | Path, store: str | Path) -> int:
         folder = Path(store) / key
         if (folder / "observations.csv.gz").exists() or (folder / "failed.json").exists():
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("task.json", "failed.json"):
-            if (source / f"{key}{CARRIED[name]}").exists():
-                shutil.copyfile(source / f"{key}{CARRIED[name]}", folder / name)
+        for name, suffix in CARRIED.items():
+            if name != "observations.csv.gz" and (source / f"{key}{suffix}").exists():
+                _copy(source / f"{key}{suffix}", folder / name)
         if (source / f"{key}.csv.gz").exists():  # last: its presence marks the run finished
             temporary = folder / f"observations.{os.getpid()}.tmp.csv.gz"  # two parts may restore at once
-            shutil.copyfile(source / f"{key}.csv.gz", temporary)
+            _copy(source / f"{key}.csv.gz", temporary)
             os.replace(temporary, folder / "observations.csv.gz")
         restored += 1
     return restored

@@ -14,6 +14,11 @@ that was interrupted resumes from its MD checkpoint (``<store>/<key>/checkpoint`
 LocalCluster sized to the machine, a scheduler address, or any ``Client`` (e.g. on a
 ``dask_jobqueue`` SLURM cluster). Each task is a pure function of its parameters and the model, so
 both paths give the same numbers.
+
+A sweep longer than a session is run in shares (``--part i/n``, one process each) that carry their
+finished runs into the result set's ``runs/`` folder (:data:`CARRIED_RUNS`); every run of the
+command restores them into its store first, so a later session, on any machine, goes on where the
+last one stopped and the last share's command (without ``--part``) analyses the whole sweep.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from softlattice.infra.resultsets import ResultSet, obtain
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold, ramp
-from softlattice.md.stored import stored_failure, stored_run
+from softlattice.md.stored import export_finished, import_finished, stored_failure, stored_run
 from softlattice.md.tasks import run_tasks
 from softlattice.perovskite.coexistence import LABELS, LocalTiltObserver, block_noise_threshold, block_states
 from softlattice.perovskite.modes import tilt_observers
@@ -423,6 +428,8 @@ def phase_diagram_tasks(settings: dict[str, Any]) -> list[RampTask]:
 
 
 SWEEP_FILES = ("tasks.csv", "observations.csv.gz", "windows.csv", "transitions.csv")
+CARRIED_RUNS = "runs"
+"""Folder of a saved sweep that holds its finished runs (:func:`softlattice.md.stored.export_finished`)."""
 SWEEP_PROFILES = ("02_phase_diagram", "02_end_members")
 """The sweeps chapter 02 shows (profile names of :data:`softlattice.infra.profiles.PROFILES`)."""
 
@@ -582,6 +589,36 @@ def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Pat
                   command="python -m softlattice.perovskite.workflows.phase_diagram", may_compute=compute)
 
 
+def run_part(tasks: Sequence[RampTask], model: str | Path, store: str | Path, part: tuple[int, int]) -> list[RampTask]:
+    """Run (or resume, or load) the tasks of ``part`` = (i, n): the i-th, (i+n)-th, ... of
+    ``tasks``, in a plain loop; returns them. Parts share no task, so n processes can run at once."""
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"part {index}/{count} does not exist: parts run from 0/{count} to {count - 1}/{count}")
+    mine = list(tasks)[index::count]
+    for task in mine:
+        run_task(task, model, store)
+    return mine
+
+
+def carry_runs(tasks: Sequence[RampTask], model: str | Path, store: str | Path, folder: str | Path) -> int:
+    """Copy the finished runs of ``tasks`` from ``store`` into the result set ``folder``
+    (:data:`CARRIED_RUNS`); returns how many it holds."""
+    model_hash = file_hash(model)
+    return export_finished(store, [task_key(task, model_hash) for task in tasks], Path(folder) / CARRIED_RUNS)
+
+
+def parse_part(text: str) -> tuple[int, int]:
+    """'i/n' as (i, n); anything else is a ValueError naming it."""
+    try:
+        index, count = (int(value) for value in text.split("/"))
+    except ValueError:
+        raise ValueError(f"part {text!r} is not of the form i/n (e.g. 0/2)") from None
+    if not 0 <= index < count:
+        raise ValueError(f"part {text!r} does not exist: parts run from 0/{count} to {count - 1}/{count}")
+    return index, count
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m softlattice.perovskite.workflows.phase_diagram --model M --profile full --save DIR``: run the chapter-02
     sweep (resumable: rerun the same command) and store the analysed tables with provenance."""
@@ -592,19 +629,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
     parser.add_argument("--sweep", default="02_phase_diagram", choices=SWEEP_PROFILES,
                         help="which sweep: the composition grid of chapter 02, or the slow end-member ramps")
-    parser.add_argument("--save", type=writable_folder, required=True, help="folder to store the result set in")
+    parser.add_argument("--save", type=writable_folder, required=True,
+                        help="folder to store the result set in; the finished runs it carries are not run again")
+    parser.add_argument("--part", default=None,
+                        help="i/n: run only the i-th share of the tasks (one process each, e.g. 0/2 and 1/2), "
+                             "carry the finished runs into --save, and analyse nothing")
     parser.add_argument("--scheduler", default=None,
                         help="'local' (a Dask LocalCluster), a scheduler address, or 'none' (a plain loop)")
     parser.add_argument("--workers", type=positive_int, default=None, help="Dask workers of a local cluster")
     parser.add_argument("--store", type=Path, default=RUNS_DIR / "sweeps", help="cache of the MD runs")
     args = parser.parse_args(argv)
+    try:
+        part = parse_part(args.part) if args.part is not None else None
+    except ValueError as error:
+        parser.error(str(error))
     settings = resolve(args.sweep, args.profile)
     if args.scheduler is not None:
         settings["scheduler"] = None if args.scheduler.lower() == "none" else args.scheduler
     if args.workers is not None:
         settings["workers"] = args.workers
+    tasks = phase_diagram_tasks(settings)
+    restored = import_finished(Path(args.save) / CARRIED_RUNS, args.store)
+    if part is not None:
+        mine = run_part(tasks, args.model, args.store, part)
+        carried = carry_runs(tasks, args.model, args.store, args.save)
+        print(f"part {args.part}: {len(mine)} of {len(tasks)} tasks finished ({restored} restored from {args.save}); "
+              f"{args.save} carries {carried} finished runs")
+        return 0
     result = obtain_sweep(settings, args.model, store=args.store)
     result.copy_to(args.save)
+    carry_runs(tasks, args.model, args.store, args.save)
     print(f"{result.source}; stored in {args.save} ({' '.join(argv if argv is not None else sys.argv[1:])})")
     return 0
 
