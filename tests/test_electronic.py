@@ -69,6 +69,30 @@ def test_cache_hits_and_misses(cspbi3, tmp_path):
     assert len(calls) == 2
 
 
+def test_cached_edges_carried_to_a_new_machine_are_not_computed_again(cspbi3, tmp_path):
+    calls = []
+
+    def factory(safer):
+        calls.append(safer)
+        return FakeBands()
+
+    moved = cspbi3.copy()
+    moved.positions[0, 0] += 0.01
+    first_machine = BandEdgeCache("fake", tmp_path / "machine1")
+    edges = cached_band_edges(cspbi3, first_machine, factory)
+    assert first_machine.export_to(tmp_path / "carried") == 1
+    second_machine = BandEdgeCache("fake", tmp_path / "machine2")
+    cached_band_edges(moved, second_machine, factory)
+    assert second_machine.import_from(tmp_path / "carried") == 1
+    assert second_machine.export_to(tmp_path / "carried") == 2  # merged with what was carried
+    third_machine = BandEdgeCache("fake", tmp_path / "machine3")
+    assert third_machine.import_from(tmp_path / "carried") == 2 and third_machine.import_from(tmp_path / "carried") == 0
+    assert cached_band_edges(cspbi3, third_machine, factory) == edges
+    cached_band_edges(moved, third_machine, factory)
+    assert len(calls) == 2  # one per structure, on the machine that first met it
+    assert BandEdgeCache("other", tmp_path / "machine4").import_from(tmp_path / "carried") == 0
+
+
 def test_bad_inputs(cspbi3, monkeypatch):
     from ase.build import bulk
     with pytest.raises(ValueError, match="has no Pb"):

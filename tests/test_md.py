@@ -251,6 +251,7 @@ def test_a_run_stopped_early_stops_at_the_same_point_when_resumed(tmp_path):
 
 def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_are_skipped(tmp_path):
     import pandas as pd
+
     from softlattice.md.stored import export_finished, import_finished, stored_run
 
     store, carried, new_store = tmp_path / "store", tmp_path / "carried", tmp_path / "new"

@@ -24,6 +24,7 @@ and angular momentum and normalised, e.g. ``I-p`` 0.8 at the VBM.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -240,6 +241,49 @@ class BandEdgeCache:
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps(asdict(edges), indent=1))
         os.replace(temporary, path)
+
+    def carried_file(self, folder: str | Path) -> Path:
+        """The file in ``folder`` that carries this cache's records (:meth:`export_to`)."""
+        return Path(folder) / f"{self.folder.name}.jsonl.gz"
+
+    def export_to(self, folder: str | Path) -> int:
+        """Write every record of this cache, and those ``folder`` already carries, into
+        :meth:`carried_file` (one JSON object per line with the structure hash as ``hash``, sorted
+        by it), so that labels computed over several sessions can be committed and restored on a
+        new machine (:meth:`import_from`). Returns the number of records it carries."""
+        records = self._carried(folder)
+        for path in self.folder.glob("*.json"):
+            records[path.stem] = json.loads(path.read_text())
+        if not records:
+            return 0
+        target = self.carried_file(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(target.name + ".tmp")
+        with gzip.GzipFile(temporary, "wb", mtime=0) as packed:
+            packed.write("".join(json.dumps(dict(hash=key, **records[key])) + "\n" for key in sorted(records)).encode())
+        os.replace(temporary, target)
+        return len(records)
+
+    def import_from(self, folder: str | Path) -> int:
+        """Restore the records :meth:`carried_file` in ``folder`` holds and this cache lacks;
+        returns how many (none when ``folder`` carries nothing for this cache)."""
+        restored = 0
+        for key, record in self._carried(folder).items():
+            path = self.folder / f"{key}.json"
+            if not path.exists():
+                temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                temporary.write_text(json.dumps(record, indent=1))
+                os.replace(temporary, path)
+                restored += 1
+        return restored
+
+    def _carried(self, folder: str | Path) -> dict[str, dict]:
+        path = self.carried_file(folder)
+        if not path.exists():
+            return {}
+        with gzip.open(path, "rt") as lines:
+            rows = [json.loads(line) for line in lines if line.strip()]
+        return {row.pop("hash"): row for row in rows}
 
 
 def cached_band_edges(atoms: Atoms, cache: BandEdgeCache | None = None,

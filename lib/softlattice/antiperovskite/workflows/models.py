@@ -25,12 +25,12 @@ from ase import Atoms
 from softlattice.analysis.phonons import band_structure
 from softlattice.antiperovskite.dataset import CapDatasetSettings, dataset_structures, parent_phonons
 from softlattice.antiperovskite.structures import rms_thermal_displacements
-from softlattice.electronic.gaps import compute_gaps
+from softlattice.electronic.gaps import GapCache, compute_gaps
 from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import json_key, structure_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.profiles import resolve, settings_from_mapping
-from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.infra.resultsets import ResultSet, display_path, obtain
 from softlattice.infra.shares import parse_share
 from softlattice.models import gap_gnn_graphconv as gap_gnn
 from softlattice.models.finetune import (
@@ -309,6 +309,18 @@ EXTENDED_LABELS: dict = dict(dataset=dict(per_temperature=10),
 temperature (1,364 structures), of which 1,000 get cheap and 200 (distinct) accurate gaps."""
 
 
+LABELS_CARRIED = DATA_DIR / "cap_models" / "labels"
+"""Committed copies of the GPAW gap caches (one ``<cache>.jsonl.gz`` per level and basis,
+:meth:`softlattice.electronic.band_edges.BandEdgeCache.export_to`): the labels take longer than a
+session, so each session carries what it computed and the next restores it before going on."""
+GAPS_STORE = RUNS_DIR / "cap_models" / "gaps"
+
+
+def gap_caches(gap_settings: dict, stages: Sequence[str], folder: str | Path = GAPS_STORE) -> list[GapCache]:
+    """The caches :func:`compute_gaps` uses for ``stages`` of ``gap_settings``."""
+    return [GapCache(gap_settings[stage], folder, basis=gap_settings[f"{stage}_basis"]) for stage in stages]
+
+
 def committed_gaps(folder: str | Path, structures: Sequence[Atoms]) -> dict[tuple[str, str, str, str], float]:
     """Gaps of a committed chapter-06 result set keyed by (stage, level, basis, structure hash);
     ``structures`` are that set's structures (rebuilt from its profile), which its ``index``
@@ -335,8 +347,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="with --gaps-part: the levels to compute, in this order")
     parser.add_argument("--labels", default="profile", choices=["profile", "extended"],
                         help="with --gaps-part: the profile's label counts, or EXTENDED_LABELS (issue 18)")
+    parser.add_argument("--carry-labels", action="store_true",
+                        help=f"copy every cached gap into {display_path(LABELS_CARRIED)} (to commit) and stop")
     args = parser.parse_args(argv)
     settings = resolve("06_cap_models", args.profile, **(EXTENDED_LABELS if args.labels == "extended" else {}))
+    caches = gap_caches(settings["gaps"], ("cheap", "accurate"))
+    for cache in caches:
+        restored = cache.import_from(LABELS_CARRIED)
+        print(f"{cache.folder.name}: {restored} gaps restored from {display_path(LABELS_CARRIED)}")
+    if args.carry_labels:
+        for cache in caches:
+            print(f"{display_path(cache.carried_file(LABELS_CARRIED))}: {cache.export_to(LABELS_CARRIED)} gaps")
+        return 0
     if args.gaps_part:
         part, parts = args.gaps_part
         _, _, structures = training_structures(settings)
@@ -353,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{stage}: {len(selection[stage]) - len(indices)} of {len(selection[stage])} gaps are in the "
                   "committed result set")
             _, failed = compute_gaps([structures[i] for i in indices[part::parts]], gap_settings[stage],
-                                     RUNS_DIR / "cap_models" / "gaps", progress=True, basis=gap_settings[f"{stage}_basis"])
+                                     GAPS_STORE, progress=True, basis=gap_settings[f"{stage}_basis"])
             print(f"{stage}: {len(indices[part::parts])} gaps in this share, {len(failed)} failed")
         return 0
     if args.save is None:
