@@ -274,8 +274,15 @@ def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_
         raise AssertionError("a restored run was run again")
 
     assert stored_run(new_store / "failed", must_not_run, {}) is None
-    pd.testing.assert_frame_equal(stored_run(new_store / "done", must_not_run, {}), observations)
+    pd.testing.assert_frame_equal(stored_run(new_store / "done", must_not_run, {}),
+                                  pd.read_csv(carried / "done.csv.gz"))
     assert (new_store / "done" / "task.json").read_text() == (store / "done" / "task.json").read_text()
     assert (new_store / "done" / "checkpoint" / "segment_ends.extxyz").read_text() == frames
     assert (carried / "done.segment_ends.extxyz.gz").read_bytes()[:2] == b"\x1f\x8b"  # carried gzipped
+    # carried to seven significant digits, and the store that exported them now holds the same copy
+    carried_table = pd.read_csv(carried / "done.csv.gz")
+    assert carried_table.q.tolist() == [0.1234568, -2.5e-7]
+    assert (store / "done" / "observations.csv.gz").read_bytes() == (carried / "done.csv.gz").read_bytes()
+    export_finished(store, ["done"], tmp_path / "again")
+    assert (tmp_path / "again" / "done.csv.gz").read_bytes() == (carried / "done.csv.gz").read_bytes()
     assert not (new_store / "running").exists()

@@ -343,9 +343,10 @@ def save_results(folder: str | Path, tasks: Sequence[CoexistenceTask], model: st
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     import_finished(folder / CARRIED_RUNS, store)
-    tables = analyse(tasks, model, store)
     model_hash = file_hash(model)
+    # carried first: the store then holds the carried copies, so the tables are those of the set's runs
     export_finished(store, [task_key(task, model_hash) for task in tasks], folder / CARRIED_RUNS)
+    tables = analyse(tasks, model, store)
     tables["outcomes"].to_csv(folder / "outcomes.csv", index=False)
     tables["states"].to_csv(folder / "states.csv.gz", index=False)
     summary = mpb_summary(tables["outcomes"], float(settings["mpb_temperature"]), str(model))

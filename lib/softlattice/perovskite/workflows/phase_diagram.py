@@ -656,6 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"part {args.part}: {len(mine)} of {len(tasks)} tasks finished ({restored} restored from {args.save}); "
               f"{args.save} carries {carried} finished runs")
         return 0
+    carry_runs(tasks, args.model, args.store, args.save)  # the store then holds the carried copies
     result = obtain_sweep(settings, args.model, store=args.store)
     result.copy_to(args.save)
     carry_runs(tasks, args.model, args.store, args.save)
