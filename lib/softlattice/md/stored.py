@@ -116,8 +116,9 @@ def export_finished(store: str | Path, keys: Iterable[str], destination: str | P
                 if not carried.exists():
                     _carried_observations(folder / name, carried)
                 if (folder / name).read_bytes() != carried.read_bytes():
-                    _copy(carried, folder / "observations.carried.tmp.csv.gz")
-                    os.replace(folder / "observations.carried.tmp.csv.gz", folder / name)
+                    temporary = folder / f"observations.{os.getpid()}.tmp.csv.gz"  # parts may export at once
+                    _copy(carried, temporary)
+                    os.replace(temporary, folder / name)
             else:
                 _copy(folder / name, destination / f"{key}{suffix}")
         copied += 1
