@@ -177,6 +177,10 @@ def test_scheduler_none_offered_by_the_help_runs_a_plain_loop(tmp_path, monkeypa
         return Result()
 
     monkeypatch.setattr(phase_diagram, "obtain_sweep", fake_obtain)
+    with pytest.raises(SystemExit):  # a missing model is refused before anything runs
+        phase_diagram.main(["--model", str(tmp_path / "m"), "--save", str(tmp_path / "s"), "--profile", "quick"])
+    assert not seen
+    (tmp_path / "m").write_text("nep4 5 H C N Pb I\n")
     phase_diagram.main(["--model", str(tmp_path / "m"), "--save", str(tmp_path / "s"), "--profile", "quick",
                         "--scheduler", "none"])
     assert seen["scheduler"] is None

@@ -643,6 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         part = parse_part(args.part) if args.part is not None else None
     except ValueError as error:
         parser.error(str(error))
+    if not args.model.is_file():
+        parser.error(f"model file {str(args.model)!r} does not exist")
     settings = resolve(args.sweep, args.profile)
     if args.scheduler is not None:
         settings["scheduler"] = None if args.scheduler.lower() == "none" else args.scheduler
