@@ -316,9 +316,11 @@ session, so each session carries what it computed and the next restores it befor
 GAPS_STORE = RUNS_DIR / "cap_models" / "gaps"
 
 
-def gap_caches(gap_settings: dict, stages: Sequence[str], folder: str | Path = GAPS_STORE) -> list[GapCache]:
-    """The caches :func:`compute_gaps` uses for ``stages`` of ``gap_settings``."""
-    return [GapCache(gap_settings[stage], folder, basis=gap_settings[f"{stage}_basis"]) for stage in stages]
+def gap_caches(gap_settings: dict, stages: Sequence[str], folder: str | Path | None = None) -> list[GapCache]:
+    """The caches :func:`compute_gaps` uses for ``stages`` of ``gap_settings`` (in ``folder``,
+    default :data:`GAPS_STORE`)."""
+    return [GapCache(gap_settings[stage], folder or GAPS_STORE, basis=gap_settings[f"{stage}_basis"])
+            for stage in stages]
 
 
 def committed_gaps(folder: str | Path, structures: Sequence[Atoms]) -> dict[tuple[str, str, str, str], float]:
