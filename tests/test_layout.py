@@ -76,3 +76,19 @@ def test_every_study_chapter_has_a_workflow_module():
     for study in STUDIES:
         workflows = [m for m in MODULES if m.startswith(f"softlattice.{study}.workflows.")]
         assert workflows, f"no workflow modules in softlattice.{study}.workflows"
+
+
+def test_the_finished_runs_and_labels_carried_across_machines_are_not_ignored_by_git():
+    import shutil
+    import subprocess
+
+    from softlattice.infra.paths import DATA_DIR, REPO_ROOT
+    from softlattice.perovskite.workflows import coexistence, phase_diagram
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    from softlattice.antiperovskite.workflows.models import LABELS_CARRIED
+    carried_files = [DATA_DIR / name / "model" / module.CARRIED_RUNS / "0123456789abcdef.csv.gz"
+                     for module, name in ((coexistence, "coexistence"), (phase_diagram, "end_member_ramps"))]
+    for carried in carried_files + [LABELS_CARRIED / "gap-pbe.jsonl.gz"]:
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(carried)], cwd=REPO_ROOT).returncode == 0
+        assert not ignored, f"{carried.relative_to(REPO_ROOT)} would never be committed: .gitignore matches it"

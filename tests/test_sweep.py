@@ -308,9 +308,9 @@ def test_a_sweep_run_in_parts_on_different_machines_goes_on_from_the_runs_its_re
     command = ["--sweep", "02_end_members", "--profile", "quick", "--model", str(MODEL), "--save", str(saved)]
     tasks = workflow.phase_diagram_tasks(resolve("02_end_members", "quick"))
     workflow.main(command + ["--part", "0/2", "--store", str(tmp_path / "machine1")])
-    assert len(list((saved / "runs").glob("*.csv.gz"))) == len(tasks[0::2])
+    assert len(list((saved / "finished_runs").glob("*.csv.gz"))) == len(tasks[0::2])
     workflow.main(command + ["--part", "1/2", "--store", str(tmp_path / "machine2")])
-    assert len(list((saved / "runs").glob("*.csv.gz"))) == len(tasks)
+    assert len(list((saved / "finished_runs").glob("*.csv.gz"))) == len(tasks)
     assert not (saved / "windows.csv").exists()  # parts analyse nothing
 
     def no_md(*args, **kwargs):

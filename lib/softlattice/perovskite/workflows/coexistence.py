@@ -20,7 +20,7 @@ Two kinds of run (:class:`CoexistenceTask`), both NPT:
 Every run is checkpointed once per picosecond (a killed run resumes exactly) and stored under a
 key of its parameters and the model's hash; a blow-up is recorded and not retried. The grid takes
 longer than a session on two cores, so a result set carries the observations of its finished runs
-in ``runs/`` (:data:`CARRIED_RUNS`), and ``--finished DIR`` restores them into a new store before the
+in ``finished_runs/`` (:data:`CARRIED_RUNS`), and ``--finished DIR`` restores them into a new store before the
 grid goes on: a run finished on any machine is never run again.
 """
 
@@ -67,7 +67,7 @@ NOT_SEEN = "initial tilts not seen"
 """Outcome of a coexistence run whose classifier misses the tilts the cell was built with: not
 evidence for either tilt, left out of the MPB fit and the winners."""
 MA_FA_SPECIES_NEEDED = {"H", "C", "N", "Pb", "I"}
-CARRIED_RUNS = "runs"
+CARRIED_RUNS = "finished_runs"
 """Folder of a result set that holds its finished runs (:func:`softlattice.md.stored.export_finished`)."""
 
 

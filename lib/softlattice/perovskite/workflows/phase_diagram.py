@@ -16,7 +16,7 @@ LocalCluster sized to the machine, a scheduler address, or any ``Client`` (e.g. 
 both paths give the same numbers.
 
 A sweep longer than a session is run in shares (``--part i/n``, one process each) that carry their
-finished runs into the result set's ``runs/`` folder (:data:`CARRIED_RUNS`); every run of the
+finished runs into the result set's ``finished_runs/`` folder (:data:`CARRIED_RUNS`); every run of the
 command restores them into its store first, so a later session, on any machine, goes on where the
 last one stopped and the last share's command (without ``--part``) analyses the whole sweep.
 """
@@ -428,7 +428,7 @@ def phase_diagram_tasks(settings: dict[str, Any]) -> list[RampTask]:
 
 
 SWEEP_FILES = ("tasks.csv", "observations.csv.gz", "windows.csv", "transitions.csv")
-CARRIED_RUNS = "runs"
+CARRIED_RUNS = "finished_runs"
 """Folder of a saved sweep that holds its finished runs (:func:`softlattice.md.stored.export_finished`)."""
 SWEEP_PROFILES = ("02_phase_diagram", "02_end_members")
 """The sweeps chapter 02 shows (profile names of :data:`softlattice.infra.profiles.PROFILES`)."""
