@@ -338,7 +338,8 @@ else:
     if len(fixed["states"]):
         r_share_figure(fixed["states"]).show()
         winner_figure(outcomes, coexistence_summary).show()
-    display(Markdown(mpb_text(coexistence_summary).capitalize() + "."))
+    mpb_sentence = mpb_text(coexistence_summary)
+    display(Markdown(mpb_sentence[0].upper() + mpb_sentence[1:] + "."))
     display(plotting.markdown_table(outcomes[[c for c in ["fa_fraction", "temperature_K", "kind", "replica",
                                                           "winner", "r_share", "share_other", "initial_ordered_share",
                                                           "duration_ps", "stopped_early"]

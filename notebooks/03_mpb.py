@@ -81,10 +81,11 @@ if fixed_t is not None:
     layer_temperature = mpb_fit["temperature_K"] if mpb_fit else \
         COEXISTENCE_PROFILES[coexistence_settings["profile"]]["mpb_temperature"]
     near = compositions_near_mpb(fixed["outcomes"], mpb_fit, layer_temperature)
-    layer_runs = fixed["states"][(fixed["states"].kind == "coexistence")
-                                 & (fixed["states"].temperature_K == layer_temperature)]
-    layer_runs = layer_runs[layer_runs.fa_fraction.isin(near)]
-    layering = layering_summary(layer_runs)
+    runs_at_t = fixed["states"][(fixed["states"].kind == "coexistence")
+                                & (fixed["states"].temperature_K == layer_temperature)]
+    layering = layering_summary(runs_at_t)  # every run at the temperature; maps only for those next to the MPB
+    layer_runs = runs_at_t[runs_at_t.fa_fraction.isin(near)]
+    longest = layering.sort_values("layered_ps", kind="stable").iloc[-1] if len(layering) else None
 
 # the first model: chapter 02's fast ramps
 sweep = obtain_sweep(settings["sweep"], first_model_path,
@@ -119,10 +120,15 @@ resolved = fits[(fits.center > 0) & (fits.center < 1)] if len(fits) else fits
 if fixed_t is None:
     production = "its coexistence runs are not computed yet."
 else:
+    next_to = layering[layering.fa_fraction.isin(near)]
     production = (f"coexistence grid: {progress_text(fixed)}; {mpb_text(fixed['summary'])}"
                   + ("; the layered state (an R and an M layer at once) holds, in the last windows of the runs "
                      "next to it, for " + ", ".join(f"{r.layered_share:.0%} of {r.window_ps:g} ps (x = {r.fa_fraction:g})"
-                                                    for r in layering.itertuples()) + "."
+                                                    for r in next_to.itertuples())
+                     + (f"; the longest-lived one, at x = {longest.fa_fraction:g} (replica {longest.replica:g}), "
+                        f"lasted {longest.layered_ps:g} ps in all, the last layered window ending at "
+                        f"{longest.last_layered_ps:g} ps of a {longest.run_ps:g} ps run" if longest.layered_ps > 0
+                        else "; no run at this temperature is ever layered") + "."
                      if len(layering) else "."))
 display(Markdown(f"**In brief: the production model** (`{model_path.parent.name}`): {production}"))
 brief = (f"**The first model, fast ramps** (a comparison). {shares.groupby(['fa_fraction', 'replica']).ngroups} cooling runs at "
@@ -156,9 +162,11 @@ display(Markdown(brief))
 # $a^0a^0c^-$, half $a^0a^0c^+$ along the tilt axis). At the compositions next to the MPB (or,
 # where no MPB is resolved, where the final R share is nearest 1/2) the maps below show the R share of
 # each layer of 2x2x2 blocks along the tilt axis against time. A layer counts as R (or M) when at
-# least three quarters of its ordered blocks are ({func}`softlattice.perovskite.coexistence.layered_windows`);
-# the table gives, per run, the share of the last 10 ps in which the cell holds both an R and an M
-# layer: a layered state that lasts is the seed's picture of the MPB, one that fades is a stage on
+# least three quarters of all its blocks are, so that a layer whose blocks mostly tilt about another
+# axis is neither ({func}`softlattice.perovskite.coexistence.layered_windows`);
+# the table gives, for every run at that temperature, the share of its last 10 ps in which the cell
+# holds both an R and an M layer, and over the whole run how long it was layered and when it last
+# was: a layered state that lasts is the seed's picture of the MPB, one that fades is a stage on
 # the way to a single tilt.
 
 # %% tags=["hide-input"]

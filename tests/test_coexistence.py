@@ -73,6 +73,8 @@ def test_labels_follow_the_synthetic_state_with_one_threshold_for_m_and_r():
     assert np.allclose(states.share_none, 1 / 8) and np.allclose(states.r_share, 6 / 7)
     # blocks in C order of the grid, z fastest: layer 0 holds blocks 0, 2, 4, 6; layer 1 blocks 1, 3, 5, 7
     assert np.allclose(states.r_share_layer0, 3 / 4) and np.allclose(states.r_share_layer1, 1.0)
+    assert np.allclose(states.r_fraction_layer0, 3 / 4) and np.allclose(states.m_fraction_layer0, 1 / 4)
+    assert np.allclose(states.r_fraction_layer1, 3 / 4) and np.allclose(states.m_fraction_layer1, 0.0)  # one untilted
     untilted = block_states(synthetic([], []), threshold, grid=(2, 2, 2))
     assert np.allclose(untilted.share_none, 1.0) and coexistence_winner(untilted)["winner"] == "untilted"
     # the same amplitude is active in either family: no family is favoured by its threshold
@@ -171,18 +173,31 @@ def test_a_cell_whose_domains_cancel_is_multi_domain_never_cubic():
 def test_a_layered_cell_is_told_from_one_that_only_passes_through_layers():
     from softlattice.perovskite.coexistence import layered_windows, layering_summary
     times = np.arange(1.0, 21.0)
-    kept = pd.DataFrame(dict(time_ps=times, r_share_layer0=0.9, r_share_layer1=0.1, r_share_layer2=np.nan))
-    passing = pd.DataFrame(dict(time_ps=times, r_share_layer0=0.9,
-                                r_share_layer1=np.where(times < 8, 0.1, 0.95), r_share_layer2=0.5))
-    assert layered_windows(kept).all() and layered_windows(passing).sum() == 7
+
+    def layers(r_fractions, m_fractions):
+        return pd.DataFrame(dict(time_ps=times, **{f"r_fraction_layer{k}": v for k, v in enumerate(r_fractions)},
+                                 **{f"m_fraction_layer{k}": v for k, v in enumerate(m_fractions)}))
+
+    kept = layers([1.0, 0.0, 0.25], [0.0, 1.0, 0.25])
+    passing = layers([1.0, np.where(times < 8, 0.0, 1.0), 0.5], [0.0, np.where(times < 8, 1.0, 0.0), 0.5])
+    # one R block among blocks tilted about another axis is not an R layer (its R share would be 1)
+    lone = layers([0.25, 0.0, 0.0], [0.0, 1.0, 1.0])
+    assert layered_windows(kept).all() and layered_windows(passing).sum() == 7 and not layered_windows(lone).any()
     runs = pd.concat([kept.assign(fa_fraction=0.25, temperature_K=250.0, kind="coexistence", replica=0),
-                      passing.assign(fa_fraction=0.5, temperature_K=250.0, kind="coexistence", replica=0)])
+                      passing.assign(fa_fraction=0.5, temperature_K=250.0, kind="coexistence", replica=0),
+                      lone.assign(fa_fraction=1.0, temperature_K=250.0, kind="coexistence", replica=0)])
     summary = layering_summary(runs, last_ps=10.0).set_index("fa_fraction")
     assert summary.layered_share[0.25] == 1.0 and summary.layered_share[0.5] == 0.0
+    assert summary.layered_share[1.0] == 0.0 and summary.r_layers_at_end[1.0] == 0
+    # over the whole run: the passing cell was layered for its first 7 ps only
+    assert (summary.layered_ps[0.5], summary.last_layered_ps[0.5], summary.run_ps[0.5]) == (7.0, 7.0, 20.0)
+    assert summary.layered_ps[0.25] == 20.0 and np.isnan(summary.last_layered_ps[1.0])
     assert (summary.r_layers_at_end[0.25], summary.m_layers_at_end[0.25]) == (1, 1)
     assert (summary.r_layers_at_end[0.5], summary.m_layers_at_end[0.5]) == (2, 0)
     with pytest.raises(ValueError, match="ordered share 0.4"):
         layered_windows(kept, ordered=0.4)
+    with pytest.raises(ValueError, match="no per-layer block fractions"):
+        layered_windows(pd.DataFrame(dict(time_ps=times, r_share_layer0=1.0)))
 
 
 def test_the_compositions_next_to_the_mpb_come_from_the_fit_or_else_from_the_balance():

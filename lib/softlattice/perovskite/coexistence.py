@@ -239,7 +239,9 @@ def block_states(observations: pd.DataFrame, threshold: BlockThreshold, grid: Se
     """Per window: time, temperature, the run's tilt axis (:func:`tilt_axis`), the share of blocks
     of each label (:data:`LABELS`), the shares of blocks whose largest active mode is out of phase
     or in phase about any axis (``share_R_family``, ``share_M_family``), the R share (R / (R + M))
-    of the whole cell and of each layer of blocks along z (``r_share_layer<k>``).
+    of the whole cell and of each layer of blocks along z (``r_share_layer<k>``), and the share
+    of each layer's blocks labelled R and M (``r_fraction_layer<k>``, ``m_fraction_layer<k>``:
+    unlike the R share, these count the blocks tilted about another axis or not at all).
 
     ``grid`` is the block grid (repeat / 2)."""
     window = threshold.window
@@ -261,6 +263,9 @@ def block_states(observations: pd.DataFrame, threshold: BlockThreshold, grid: Se
         layers = labels.reshape(tuple(grid))
         for z in range(layers.shape[2]):
             row[f"r_share_layer{z}"] = _r_share(layers[:, :, z].ravel())
+        for z in range(layers.shape[2]):
+            row[f"r_fraction_layer{z}"] = float(np.mean(layers[:, :, z] == "R"))
+            row[f"m_fraction_layer{z}"] = float(np.mean(layers[:, :, z] == "M"))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -329,29 +334,47 @@ def initial_state_seen(states: pd.DataFrame) -> tuple[float, bool]:
 
 def layered_windows(states: pd.DataFrame, ordered: float = 0.75) -> pd.Series:
     """Per window of one run: whether the cell is layered, i.e. holds at least one layer of blocks
-    along the tilt axis that is mostly R (R share >= ``ordered``) and one that is mostly M
-    (R share <= 1 - ``ordered``); layers without ordered blocks count as neither."""
+    along the tilt axis of which at least ``ordered`` of all blocks are R and one of which at
+    least ``ordered`` are M (``r_fraction_layer<k>``, ``m_fraction_layer<k>`` of
+    :func:`block_states`): a layer whose blocks mostly tilt about another axis is neither."""
     if not 0.5 < ordered <= 1.0:
         raise ValueError(f"ordered share {ordered!r} must lie in (0.5, 1]")
-    layers = states[[c for c in states.columns if c.startswith("r_share_layer")]]
-    return (layers >= ordered).any(axis=1) & (layers <= 1 - ordered).any(axis=1)
+    r_layers, m_layers = _layer_fractions(states)
+    return (r_layers >= ordered).any(axis=1) & (m_layers >= ordered).any(axis=1)
+
+
+def _layer_fractions(states: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``r_fraction_layer<k>`` and ``m_fraction_layer<k>`` columns of ``states``."""
+    r_layers = states[[c for c in states.columns if c.startswith("r_fraction_layer")]]
+    m_layers = states[[c for c in states.columns if c.startswith("m_fraction_layer")]]
+    if r_layers.shape[1] == 0 or r_layers.shape[1] != m_layers.shape[1]:
+        raise ValueError("the states hold no per-layer block fractions (r_fraction_layer<k>, m_fraction_layer<k>): "
+                         "recompute them with block_states")
+    return r_layers, m_layers
 
 
 def layering_summary(states: pd.DataFrame, last_ps: float = 10.0, ordered: float = 0.75,
                      run: Sequence[str] = ("fa_fraction", "temperature_K", "kind", "replica")) -> pd.DataFrame:
     """Per run: the share of its windows in the last ``last_ps`` that are layered
-    (:func:`layered_windows`), and how many layers are mostly R and mostly M in its last window:
-    a layered state that lasts is the seed's MPB picture; one that is only a stage on the way to
-    a single tilt is not."""
+    (:func:`layered_windows`), how many layers are mostly R and mostly M in its last window (at
+    least ``ordered`` of their blocks), and over the whole run the time spent layered
+    (``layered_ps``, windows times their length) and the end of the last layered window
+    (``last_layered_ps``, NaN if never) against the run's length (``run_ps``): a layered state
+    that lasts is the seed's MPB picture; one that is only a stage on the way to a single tilt is not."""
     rows = []
     for key, group in states.groupby(list(run)):
         group = group.sort_values("time_ps")
         recent = group[group.time_ps > group.time_ps.iloc[-1] - last_ps]
-        layers = group[[c for c in group.columns if c.startswith("r_share_layer")]].iloc[-1]
+        r_layers, m_layers = _layer_fractions(group)
+        layered = layered_windows(group, ordered).to_numpy()
+        window = float(np.median(np.diff(group.time_ps))) if len(group) > 1 else float(group.time_ps.iloc[0])
         rows.append(dict(zip(run, key), layered_share=float(layered_windows(recent, ordered).mean()),
-                         r_layers_at_end=int((layers >= ordered).sum()),
-                         m_layers_at_end=int((layers <= 1 - ordered).sum()),
-                         window_ps=float(recent.time_ps.iloc[-1] - recent.time_ps.iloc[0])))
+                         r_layers_at_end=int((r_layers.iloc[-1] >= ordered).sum()),
+                         m_layers_at_end=int((m_layers.iloc[-1] >= ordered).sum()),
+                         window_ps=float(recent.time_ps.iloc[-1] - recent.time_ps.iloc[0]),
+                         layered_ps=float(layered.sum() * window),
+                         last_layered_ps=float(group.time_ps.to_numpy()[layered][-1]) if layered.any() else np.nan,
+                         run_ps=float(group.time_ps.iloc[-1])))
     return pd.DataFrame(rows)
 
 
