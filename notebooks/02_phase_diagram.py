@@ -318,8 +318,10 @@ else:
 # (`initial_ordered_share`) cannot follow its tilts: it is listed as "initial tilts not seen" and
 # left out of the winners and the fit. The MPB is where the final R share crosses
 # 1/2: a logistic fit against x with a bootstrap over the runs, refused when the data do not
-# cross. The seed's own protocol (a cubic cell quenched to the temperature and held) runs beside
-# it at three compositions.
+# cross. The seed's own protocol (a cubic cell quenched to the temperature and held) is queued
+# beside it at three compositions, after the coexistence grid (rows of kind 'quench' in the table
+# once they have run). The grid takes longer than a session on two cores; the result set carries
+# its finished runs, so each session adds to it, and the table says how far it has got.
 
 # %% tags=["hide-input"]
 from softlattice.book.coexistence_plots import r_share_figure, winner_figure
