@@ -157,6 +157,7 @@ cap-thermal: setup
 band-edges: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --protocol cubic --model $(MAFA_MODEL)/nep.txt --part 0/2 & \
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --protocol cubic --model $(MAFA_MODEL)/nep.txt --part 1/2; wait
+	$(PY) -m softlattice.perovskite.workflows.band_edges --model $(MAFA_MODEL)/nep.txt --carry-labels
 	$(PY) -m softlattice.perovskite.workflows.band_edges --protocol cubic --model $(MAFA_MODEL)/nep.txt --save data/band_edges_cubic/$(notdir $(MAFA_MODEL))
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.band_edges --protocol size --model $(MAFA_MODEL)/nep.txt --save data/band_edges_size/$(notdir $(MAFA_MODEL))
 

@@ -164,3 +164,19 @@ def test_spreads_by_cell_compare_one_composition_and_refuse_mixed_or_missing_cel
         spreads_by_cell([edges(96, 0.04)], 0.25)
     with pytest.raises(ValueError, match=r"mixes cells of \[96, 192\] atoms"):
         spreads_by_cell([pd.concat([edges(96, 0.04), edges(192, 0.03)])], 0.5)
+
+
+def test_band_edges_computed_on_one_machine_are_restored_on_the_next(tmp_path, monkeypatch):
+    import json
+
+    import softlattice.perovskite.workflows.band_edges as workflow
+    from softlattice.electronic.band_edges import BandEdgeCache
+    monkeypatch.setattr(workflow, "LABELS_CARRIED", tmp_path / "labels")
+    monkeypatch.setattr(workflow, "EDGES_STORE", tmp_path / "machine1")
+    record = {"vbm": 4.0, "cbm": 5.6, "gap": 1.6}
+    (BandEdgeCache(folder=tmp_path / "machine1").folder / "0123456789abcdef.json").write_text(json.dumps(record))
+    assert workflow.main(["--model", str(MODEL), "--carry-labels"]) == 0
+    monkeypatch.setattr(workflow, "EDGES_STORE", tmp_path / "machine2")
+    workflow.main(["--model", str(MODEL), "--carry-labels"])  # any run restores the carried edges first
+    restored = BandEdgeCache(folder=tmp_path / "machine2").folder / "0123456789abcdef.json"
+    assert json.loads(restored.read_text()) == record

@@ -25,9 +25,9 @@ from tqdm import tqdm  # the plain bar: tqdm.auto warns in kernels without ipywi
 from softlattice.electronic.band_edges import BandEdgeCache, SCFNotConverged, cached_band_edges
 from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
-from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.profiles import resolve
-from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.infra.resultsets import ResultSet, display_path, obtain
 from softlattice.infra.shares import parse_share
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, run_md
@@ -243,7 +243,15 @@ def spread_peak(edges: pd.DataFrame, edge: str, bootstrap: int = 2000, confidenc
     return dict(result, resolved=not reason, reason=reason)
 
 
-def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path = RUNS_DIR / "band_edges",
+EDGES_STORE = RUNS_DIR / "band_edges"
+LABELS_CARRIED = DATA_DIR / "band_edges" / "labels"
+"""Committed copy of the GPAW band-edge cache
+(:meth:`softlattice.electronic.band_edges.BandEdgeCache.export_to`): the snapshots of a grid take
+longer than a session, so each session carries the band edges it computed (``--carry-labels``) and
+every run of the command restores them before it computes any."""
+
+
+def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path | None = None,
                        progress: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Band edges of every snapshot through the cache; a snapshot whose SCF fails twice is
     excluded and reported.
@@ -254,7 +262,7 @@ def compute_band_edges(snapshots: Sequence[Atoms], cache_dir: str | Path = RUNS_
     fields, character left out) and the messages of the excluded ones.
     """
 
-    cache = BandEdgeCache(folder=cache_dir)
+    cache = BandEdgeCache(folder=cache_dir or EDGES_STORE)
     rows, excluded = [], []
     for k, atoms in enumerate(tqdm(snapshots, desc="band edges", disable=not progress)):
         try:
@@ -371,7 +379,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--part", type=parse_share, default=(0, 1), metavar="K/N",
                         help="run every N-th MD run (and its snapshots) from the K-th, for N processes side by "
                              "side; only a whole run (0/1) stores the result set")
+    parser.add_argument("--carry-labels", action="store_true",
+                        help=f"copy every cached band edge into {display_path(LABELS_CARRIED)} (to commit) and stop")
     args = parser.parse_args(argv)
+    cache = BandEdgeCache(folder=EDGES_STORE)
+    print(f"{cache.import_from(LABELS_CARRIED)} band edges restored from {display_path(LABELS_CARRIED)}")
+    if args.carry_labels:
+        print(f"{display_path(cache.carried_file(LABELS_CARRIED))}: {cache.export_to(LABELS_CARRIED)} band edges")
+        return 0
     settings = resolve("05_band_edges", args.profile)
     if args.protocol in ("cubic", "size"):
         settings = cubic_protocol_settings(resolve(f"05_band_edges_{args.protocol}", args.profile), args.model)
