@@ -123,8 +123,8 @@ else:
     next_to = layering[layering.fa_fraction.isin(near)]
     production = (f"coexistence grid: {progress_text(fixed)}; {mpb_text(fixed['summary'])}"
                   + ("; the layered state (an R and an M layer at once) holds, in the last windows of the runs "
-                     "next to it, for " + ", ".join(f"{r.layered_share:.0%} of {r.window_ps:g} ps (x = {r.fa_fraction:g})"
-                                                    for r in next_to.itertuples())
+                     "next to it, for " + ", ".join(f"{r.layered_share:.0%} of {r.window_ps:g} ps (x = {r.fa_fraction:g}, "
+                                                    f"replica {r.replica:g})" for r in next_to.itertuples())
                      + (f"; the longest-lived one, at x = {longest.fa_fraction:g} (replica {longest.replica:g}), "
                         f"lasted {longest.layered_ps:g} ps in all, the last layered window ending at "
                         f"{longest.last_layered_ps:g} ps of a {longest.run_ps:g} ps run" if longest.layered_ps > 0
