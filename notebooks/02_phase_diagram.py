@@ -62,7 +62,10 @@ from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
-from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_text, obtain_coexistence, progress_text
+from softlattice.perovskite.experiments import (experimental_mpb_text, experimental_phase_at,
+                                              experimental_transition_text, load_experiments)
+from softlattice.perovskite.workflows.coexistence import (load_coexistence, mpb_text, obtain_coexistence,
+                                                          progress_text, winner_text)
 from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A, first_site_loss
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, cubic_boundary_statistics, load_sweep, load_sweep_sites, obtain_sweep, phase_at,
@@ -461,7 +464,7 @@ plotting.markdown_table(rule_table)
 # read off a figure.
 
 # %% tags=["hide-input"]
-experiments = pd.read_csv(DATA_DIR / "reference" / "experiments.csv")
+experiments = load_experiments()
 figure = make_subplots()
 for name, ramps, filled in (("first model, 40 K/ps", crossings, False),
                             ("production model, 5 K/ps", slow_boundary, True)):
@@ -486,9 +489,9 @@ figure.show()
 # %% [markdown]
 # ### The seed's numbers and ours
 #
-# Transition temperatures of the end members and the tetragonal phase just below the cubic
-# boundary at each composition (the phase on either side of the MPB), as the seed reports them, as
-# the production model gives them (slow end-member ramps and the coexistence runs) and as the first
+# Transition temperatures of the end members, their tetragonal phase at 250 K and the MPB, as
+# experiment gives them (`data/reference/experiments.csv`), as the seed reports them, as the
+# production model gives them (slow end-member ramps and the coexistence runs) and as the first
 # model gives them with the fast ramps above. Seed: SCAN+rVV10 through its NEP; here: the teachers
 # of chapter 01 through their students.
 
@@ -521,17 +524,29 @@ def slow_crossing(x, kind, to_phase=None):
 
 production_mpb = ("not computed yet" if fixed is None else
                   f"{mpb_text(fixed['summary'])}; {progress_text(fixed)}")
+
+
+def production_winner(x):
+    return "not computed yet" if fixed is None else winner_text(fixed["outcomes"], x, 250.0)
+
+
 comparison = pd.DataFrame([
-    dict(quantity="MAPbI3 cubic boundary, heating", seed="≈ 385 K", production=slow_crossing(0.0, "heating"),
-         first=boundary_at(heating_boundary, 0.0)),
-    dict(quantity="MAPbI3 cubic boundary, cooling", seed="≈ 385 K", production=slow_crossing(0.0, "cooling"),
-         first=boundary_at(cooling_boundary, 0.0)),
-    dict(quantity="MAPbI3 a-a-c+ → a0a0c- (heating)", seed="≈ 225 K (heating); absent on cooling",
-         production=slow_crossing(0.0, "heating", to_phase="a0a0c-"),
+    dict(quantity="MAPbI3 cubic boundary, heating", experiment=experimental_transition_text(experiments, 0.0, "a0a0a0"),
+         seed="≈ 385 K", production=slow_crossing(0.0, "heating"), first=boundary_at(heating_boundary, 0.0)),
+    dict(quantity="MAPbI3 cubic boundary, cooling", experiment=experimental_transition_text(experiments, 0.0, "a0a0a0"),
+         seed="≈ 385 K", production=slow_crossing(0.0, "cooling"), first=boundary_at(cooling_boundary, 0.0)),
+    dict(quantity="MAPbI3 a-a-c+ → a0a0c- (heating)",
+         experiment=experimental_transition_text(experiments, 0.0, "a0a0c-", from_phase="a-a-c+"),
+         seed="≈ 225 K (heating); absent on cooling", production=slow_crossing(0.0, "heating", to_phase="a0a0c-"),
          first=mean_temperature(0.0, "heating", to_phase="a0a0c-")),
-    dict(quantity="FAPbI3 cubic boundary, heating", seed="see its Fig. 2e-g", production=slow_crossing(1.0, "heating"),
-         first=boundary_at(heating_boundary, 1.0)),
-    dict(quantity="MPB (c- ↔ c+ below the cubic boundary)", seed="x = 0.27 at 250 K", production=production_mpb,
+    dict(quantity="FAPbI3 cubic boundary, heating", experiment=experimental_transition_text(experiments, 1.0, "a0a0a0"),
+         seed="see its Fig. 2e-g", production=slow_crossing(1.0, "heating"), first=boundary_at(heating_boundary, 1.0)),
+    dict(quantity="MAPbI3 tetragonal phase at 250 K", experiment=experimental_phase_at(experiments, 0.0, 250.0),
+         seed="a0a0c- (x below the MPB)", production=production_winner(0.0), first=tetragonal.get(0.0, "not seen")),
+    dict(quantity="FAPbI3 tetragonal phase at 250 K", experiment=experimental_phase_at(experiments, 1.0, 250.0),
+         seed="a0a0c+ (x above the MPB)", production=production_winner(1.0), first=tetragonal.get(1.0, "not seen")),
+    dict(quantity="MPB (c- ↔ c+ below the cubic boundary)", experiment=experimental_mpb_text(experiments),
+         seed="x = 0.27 at 250 K", production=production_mpb,
          first="phases at 250 K on cooling: " + "; ".join(f"x = {x:g}: {p}" for x, p in tetragonal.items())),
 ])
 plotting.markdown_table(comparison.rename(columns={"production": "production model",

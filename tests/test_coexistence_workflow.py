@@ -23,6 +23,7 @@ from softlattice.perovskite.workflows.coexistence import (
     mpb_summary,
     mpb_text,
     run_grid,
+    winner_text,
     run_task,
     task_key,
 )
@@ -216,3 +217,14 @@ def test_a_page_gets_the_quick_set_computed_and_never_starts_the_full_grid(tmp_p
                                        results_dir=results) is None
     with pytest.raises(ValueError, match="unknown coexistence profile 'slow'"):
         workflow.obtain_coexistence("slow", MODEL)
+
+
+def test_the_winner_at_a_composition_in_words():
+    outcomes = pd.DataFrame(dict(fa_fraction=[0.0, 0.0, 0.0, 1.0], temperature_K=250.0,
+                                 kind=["coexistence", "coexistence", "quench", "coexistence"],
+                                 winner=["a0a0c+", "a0a0c-", "a0a0c+", "a0a0c+"], r_share=[0.05, 0.9, 0.1, 0.0],
+                                 share_other=[0.52, 0.1, 0.0, 0.3]))
+    assert winner_text(outcomes, 0.0, 250.0) == ("a0a0c+ in 1 of 2 runs, a0a0c- in 1 of 2 runs (R share 0.05, 0.90; "
+                                                 "52 %, 10 % of the blocks tilted about another axis)")
+    assert winner_text(outcomes.drop(columns="share_other"), 1.0, 250.0) == "a0a0c+ in 1 of 1 run (R share 0.00)"
+    assert winner_text(outcomes, 0.5, 250.0) == "not run yet" == winner_text(pd.DataFrame(), 0.0, 250.0)

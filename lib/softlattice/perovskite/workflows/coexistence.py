@@ -334,6 +334,24 @@ def mpb_text(summary: dict[str, Any]) -> str:
     return f"no MPB resolved ({summary['mpb_unresolved_because']})"
 
 
+def winner_text(outcomes: pd.DataFrame, fa_fraction: float, temperature: float) -> str:
+    """The tilt that grew in the coexistence runs at (``fa_fraction``, ``temperature``) in words,
+    e.g. 'a0a0c+ in 2 of 2 runs (R share 0.05, 0.02; 52 %, 49 % of the blocks tilted about another
+    axis)'; 'not run yet' when none has finished."""
+    runs = outcomes[(outcomes.kind == "coexistence") & (outcomes.fa_fraction == fa_fraction)
+                    & (outcomes.temperature_K == temperature)] if len(outcomes) else outcomes
+    if not len(runs):
+        return "not run yet"
+    counts = runs.winner.value_counts()
+    text = ", ".join(f"{winner} in {count} of {len(runs)} run{'s' if len(runs) > 1 else ''}"
+                     for winner, count in counts.items())
+    shares = ", ".join(f"{r:.2f}" for r in runs.r_share)
+    if "share_other" in runs:
+        return (text + f" (R share {shares}; " + ", ".join(f"{100 * o:.0f} %" for o in runs.share_other)
+                + " of the blocks tilted about another axis)")
+    return text + f" (R share {shares})"
+
+
 def save_results(folder: str | Path, tasks: Sequence[CoexistenceTask], model: str | Path, store: str | Path,
                  settings: dict[str, Any], command: str = "") -> dict[str, Any]:
     """Write ``outcomes.csv``, ``states.csv.gz``, ``summary.json``, the finished runs
