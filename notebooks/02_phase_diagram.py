@@ -62,14 +62,31 @@ from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR, input_path
 from softlattice.infra.resultsets import display_path
-from softlattice.perovskite.experiments import (experimental_mpb_text, experimental_phase_at,
-                                              experimental_transition_text, load_experiments)
-from softlattice.perovskite.workflows.coexistence import (load_coexistence, mpb_text, obtain_coexistence,
-                                                          progress_text, winner_text)
+from softlattice.perovskite.experiments import (
+    experimental_mpb_text,
+    experimental_phase_at,
+    experimental_transition_text,
+    load_experiments,
+)
 from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A, first_site_loss
+from softlattice.perovskite.workflows.coexistence import (
+    load_coexistence,
+    mpb_text,
+    obtain_coexistence,
+    progress_text,
+    winner_text,
+)
 from softlattice.perovskite.workflows.phase_diagram import (
-    cubic_boundary, cubic_boundary_statistics, load_sweep, load_sweep_sites, obtain_sweep, phase_at,
-    profile_window_ps, reclassify_sweep, transition_statistics)
+    cubic_boundary,
+    cubic_boundary_statistics,
+    load_sweep,
+    load_sweep_sites,
+    obtain_sweep,
+    phase_at,
+    profile_window_ps,
+    reclassify_sweep,
+    transition_statistics,
+)
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
 
 plotting.use_book_renderer()
