@@ -42,6 +42,7 @@ from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
 from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.infra.shares import parse_share, take_share
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold, ramp
@@ -590,12 +591,9 @@ def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Pat
 
 
 def run_part(tasks: Sequence[RampTask], model: str | Path, store: str | Path, part: tuple[int, int]) -> list[RampTask]:
-    """Run (or resume, or load) the tasks of ``part`` = (i, n): the i-th, (i+n)-th, ... of
-    ``tasks``, in a plain loop; returns them. Parts share no task, so n processes can run at once."""
-    index, count = part
-    if not 0 <= index < count:
-        raise ValueError(f"part {index}/{count} does not exist: parts run from 0/{count} to {count - 1}/{count}")
-    mine = list(tasks)[index::count]
+    """Run (or resume, or load) the tasks of ``part`` = (i, n) (:func:`softlattice.infra.shares.take_share`)
+    in a plain loop; returns them. Parts share no task, so n processes can run at once."""
+    mine = take_share(tasks, part)
     for task in mine:
         run_task(task, model, store)
     return mine
@@ -606,17 +604,6 @@ def carry_runs(tasks: Sequence[RampTask], model: str | Path, store: str | Path, 
     (:data:`CARRIED_RUNS`); returns how many it holds."""
     model_hash = file_hash(model)
     return export_finished(store, [task_key(task, model_hash) for task in tasks], Path(folder) / CARRIED_RUNS)
-
-
-def parse_part(text: str) -> tuple[int, int]:
-    """'i/n' as (i, n); anything else is a ValueError naming it."""
-    try:
-        index, count = (int(value) for value in text.split("/"))
-    except ValueError:
-        raise ValueError(f"part {text!r} is not of the form i/n (e.g. 0/2)") from None
-    if not 0 <= index < count:
-        raise ValueError(f"part {text!r} does not exist: parts run from 0/{count} to {count - 1}/{count}")
-    return index, count
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -631,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="which sweep: the composition grid of chapter 02, or the slow end-member ramps")
     parser.add_argument("--save", type=writable_folder, required=True,
                         help="folder to store the result set in; the finished runs it carries are not run again")
-    parser.add_argument("--part", default=None,
+    parser.add_argument("--part", type=parse_share, default=None, metavar="I/N",
                         help="i/n: run only the i-th share of the tasks (one process each, e.g. 0/2 and 1/2), "
                              "carry the finished runs into --save, and analyse nothing")
     parser.add_argument("--scheduler", default=None,
@@ -639,10 +626,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=positive_int, default=None, help="Dask workers of a local cluster")
     parser.add_argument("--store", type=Path, default=RUNS_DIR / "sweeps", help="cache of the MD runs")
     args = parser.parse_args(argv)
-    try:
-        part = parse_part(args.part) if args.part is not None else None
-    except ValueError as error:
-        parser.error(str(error))
+    part = args.part
     if not args.model.is_file():
         parser.error(f"model file {str(args.model)!r} does not exist")
     settings = resolve(args.sweep, args.profile)
@@ -655,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if part is not None:
         mine = run_part(tasks, args.model, args.store, part)
         carried = carry_runs(tasks, args.model, args.store, args.save)
-        print(f"part {args.part}: {len(mine)} of {len(tasks)} tasks finished ({restored} restored from {args.save}); "
+        print(f"part {part[0]}/{part[1]}: {len(mine)} of {len(tasks)} tasks finished ({restored} restored from {args.save}); "
               f"{args.save} carries {carried} finished runs")
         return 0
     carry_runs(tasks, args.model, args.store, args.save)  # the store then holds the carried copies
