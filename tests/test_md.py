@@ -286,3 +286,7 @@ def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_
     export_finished(store, ["done"], tmp_path / "again")
     assert (tmp_path / "again" / "done.csv.gz").read_bytes() == (carried / "done.csv.gz").read_bytes()
     assert not (new_store / "running").exists()
+    # parts in other processes write the same bytes: no temporary file name in the gzip header
+    for path in carried.glob("*.gz"):
+        assert path.read_bytes()[3] & 0x08 == 0, f"{path.name} names a file in its gzip header"
+    assert not list(carried.glob("*.tmp"))

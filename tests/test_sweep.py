@@ -307,6 +307,20 @@ def test_a_sweep_run_in_parts_on_different_machines_goes_on_from_the_runs_its_re
     saved = tmp_path / "set"
     command = ["--sweep", "02_end_members", "--profile", "quick", "--model", str(MODEL), "--save", str(saved)]
     tasks = workflow.phase_diagram_tasks(resolve("02_end_members", "quick"))
+    # a session that ends after the first run of its part still carries that run
+    run_task = workflow.run_task
+    ran = []
+
+    def session_ends_after_one_run(*args, **kwargs):
+        if ran:
+            raise KeyboardInterrupt("the session ended")
+        ran.append(run_task(*args, **kwargs))
+
+    monkeypatch.setattr(workflow, "run_task", session_ends_after_one_run)
+    with pytest.raises(KeyboardInterrupt):
+        workflow.main(command + ["--part", "0/2", "--store", str(tmp_path / "machine0")])
+    assert len(list((saved / "finished_runs").glob("*.csv.gz"))) == 1
+    monkeypatch.setattr(workflow, "run_task", run_task)
     workflow.main(command + ["--part", "0/2", "--store", str(tmp_path / "machine1")])
     assert len(list((saved / "finished_runs").glob("*.csv.gz"))) == len(tasks[0::2])
     workflow.main(command + ["--part", "1/2", "--store", str(tmp_path / "machine2")])

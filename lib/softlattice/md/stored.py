@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 import pandas as pd
 
@@ -66,18 +66,27 @@ CARRIED = {"observations.csv.gz": ".csv.gz", "task.json": ".json", "failed.json"
 suffix ending in '.gz' where the file does not is a gzip copy."""
 
 
+def _packed(raw: BinaryIO) -> gzip.GzipFile:
+    """A gzip writer into the open file ``raw`` with neither timestamp nor file name in its header,
+    so that the same content always gives the same bytes, whatever temporary name it is written to."""
+    return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+
+
 def _copy(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target``, gzipping or gunzipping where exactly one name ends in '.gz'
-    (gzip without a timestamp, so that the same file always gives the same bytes)."""
+    (gzip without a timestamp, so that the same file always gives the same bytes). The target is
+    replaced atomically, since parts running at once may carry the same run."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     if target.suffix == ".gz" and source.suffix != ".gz":
-        with open(source, "rb") as raw, gzip.GzipFile(target, "wb", mtime=0) as packed:
+        with open(source, "rb") as raw, open(temporary, "wb") as out, _packed(out) as packed:
             shutil.copyfileobj(raw, packed)
     elif source.suffix == ".gz" and target.suffix != ".gz":
-        with gzip.open(source, "rb") as packed, open(target, "wb") as raw:
+        with gzip.open(source, "rb") as packed, open(temporary, "wb") as raw:
             shutil.copyfileobj(packed, raw)
     else:
-        shutil.copyfile(source, target)
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, target)
 
 
 CARRIED_DIGITS = 7
@@ -90,7 +99,7 @@ def _carried_observations(source: Path, target: Path) -> None:
     timestamp into ``target`` (the same table always gives the same bytes)."""
     table = pd.read_csv(source)
     temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    with gzip.GzipFile(temporary, "wb", mtime=0) as packed:
+    with open(temporary, "wb") as out, _packed(out) as packed:
         packed.write(table.to_csv(index=False, float_format=f"%.{CARRIED_DIGITS}g").encode())
     os.replace(temporary, target)
 

@@ -590,12 +590,17 @@ def obtain_sweep(settings: dict[str, Any], model: str | Path, curated: str | Pat
                   command="python -m softlattice.perovskite.workflows.phase_diagram", may_compute=compute)
 
 
-def run_part(tasks: Sequence[RampTask], model: str | Path, store: str | Path, part: tuple[int, int]) -> list[RampTask]:
+def run_part(tasks: Sequence[RampTask], model: str | Path, store: str | Path, part: tuple[int, int],
+             carry_into: str | Path | None = None) -> list[RampTask]:
     """Run (or resume, or load) the tasks of ``part`` = (i, n) (:func:`softlattice.infra.shares.take_share`)
-    in a plain loop; returns them. Parts share no task, so n processes can run at once."""
+    in a plain loop; returns them. Parts share no task, so n processes can run at once. With
+    ``carry_into``, each run is carried into that result set as soon as it finishes, so a session that
+    ends mid-part loses only the run in progress."""
     mine = take_share(tasks, part)
     for task in mine:
         run_task(task, model, store)
+        if carry_into is not None:
+            carry_runs(tasks, model, store, carry_into)
     return mine
 
 
@@ -637,7 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tasks = phase_diagram_tasks(settings)
     restored = import_finished(Path(args.save) / CARRIED_RUNS, args.store)
     if part is not None:
-        mine = run_part(tasks, args.model, args.store, part)
+        mine = run_part(tasks, args.model, args.store, part, carry_into=args.save)
         carried = carry_runs(tasks, args.model, args.store, args.save)
         print(f"part {part[0]}/{part[1]}: {len(mine)} of {len(tasks)} tasks finished ({restored} restored from {args.save}); "
               f"{args.save} carries {carried} finished runs")
