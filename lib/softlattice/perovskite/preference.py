@@ -1,0 +1,106 @@
+"""Whose preference is it? The energy change of a coexistence cell seen by the student and its teacher.
+
+The coexistence runs of NEP v2 grow one tilt from a cell built half a0a0c-, half a0a0c+. Whether
+that preference is the teacher's or an error of the student is a question about energies along the
+student's own path: frames sampled at the start of a run ('built', both halves still there) and at
+its end ('grown'), each evaluated by the student and by the teacher. If the student's energy change
+matches the teacher's on the same frames, the student reproduces its teacher's landscape where the
+transformation happens; if not, the preference is (at least in part) the student's.
+
+Units: energies per atom; the table in eV, the summary in meV.
+
+Decision rules, fixed before any measurement:
+
+* a model *prefers the grown state* when its mean energy change (grown minus built) is below minus
+  two standard errors, *the built state* when above plus two, else *no preference resolved*;
+* the student *reproduces* the teacher when the difference of their changes lies within two
+  standard errors of the per-frame differences (student minus teacher on the same frame).
+
+The standard errors treat frames as independent; the frames are spaced by at least the tilt
+correlation time (about 1 ps), so this holds roughly, not exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+STATES = ("built", "grown")
+"""'built': the coexistence cell early in its run (both halves present); 'grown': the end of the run."""
+REQUIRED = ("fa_fraction", "state", "e_student_eV", "e_teacher_eV")
+N_SIGMA = 2.0
+
+
+def _change(grown: np.ndarray, built: np.ndarray) -> tuple[float, float]:
+    """Mean of ``grown`` minus mean of ``built`` and its standard error (Welch), in the units given."""
+    if len(grown) < 2 or len(built) < 2:
+        raise ValueError(f"need at least two frames of each state, got {len(built)} built and {len(grown)} grown")
+    change = float(np.mean(grown) - np.mean(built))
+    error = float(np.sqrt(np.var(grown, ddof=1) / len(grown) + np.var(built, ddof=1) / len(built)))
+    return change, error
+
+
+def _preference(change: float, error: float) -> str:
+    if change < -N_SIGMA * error:
+        return "grown"
+    if change > N_SIGMA * error:
+        return "built"
+    return "unresolved"
+
+
+def energy_preference(frames: pd.DataFrame) -> pd.DataFrame:
+    """Per composition, the energy change (grown minus built, meV/atom) of student and teacher.
+
+    Parameters
+    ----------
+    frames
+        One row per frame: ``fa_fraction``, ``state`` (one of :data:`STATES`), ``e_student_eV`` and
+        ``e_teacher_eV`` (potential energy per atom, eV).
+
+    Returns
+    -------
+    One row per composition: ``de_student_meV``, ``se_student_meV``, ``de_teacher_meV``,
+    ``se_teacher_meV``, ``student_minus_teacher_meV`` and its ``se_difference_meV``, the frame counts,
+    ``student_prefers``/``teacher_prefers`` ('grown', 'built' or 'unresolved') and ``reproduces``
+    (the student's change within two standard errors of the teacher's).
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a state is not one of :data:`STATES`, or a composition has fewer than
+        two frames of a state.
+    """
+    missing = [column for column in REQUIRED if column not in frames]
+    if missing:
+        raise ValueError(f"frame table lacks the columns {missing}; needed: {', '.join(REQUIRED)}")
+    unknown = sorted(set(frames["state"]) - set(STATES))
+    if unknown:
+        raise ValueError(f"unknown states {unknown}; allowed: {', '.join(STATES)}")
+    rows = []
+    for x, group in frames.groupby("fa_fraction", sort=True):
+        built, grown = (group[group.state == state] for state in STATES)
+        student = _change(1e3 * grown.e_student_eV.to_numpy(), 1e3 * built.e_student_eV.to_numpy())
+        teacher = _change(1e3 * grown.e_teacher_eV.to_numpy(), 1e3 * built.e_teacher_eV.to_numpy())
+        difference = _change(1e3 * (grown.e_student_eV - grown.e_teacher_eV).to_numpy(),
+                             1e3 * (built.e_student_eV - built.e_teacher_eV).to_numpy())
+        rows.append(dict(fa_fraction=float(x), n_built=len(built), n_grown=len(grown),
+                         de_student_meV=student[0], se_student_meV=student[1],
+                         de_teacher_meV=teacher[0], se_teacher_meV=teacher[1],
+                         student_minus_teacher_meV=difference[0], se_difference_meV=difference[1],
+                         student_prefers=_preference(*student), teacher_prefers=_preference(*teacher),
+                         reproduces=bool(abs(difference[0]) <= N_SIGMA * difference[1])))
+    return pd.DataFrame(rows)
+
+
+def preference_text(row: pd.Series | dict, grown_phase: str) -> str:
+    """One sentence on a row of :func:`energy_preference`; ``grown_phase`` names what the run grew."""
+    def change(name: str) -> str:
+        return f"{row[f'de_{name}_meV']:+.2f} ± {row[f'se_{name}_meV']:.2f} meV/atom"
+
+    said = {"grown": f"lower in the grown {grown_phase} state", "built": "lower in the built half-and-half state",
+            "unresolved": "not resolved"}
+    agreement = ("the student reproduces its teacher's change" if row["reproduces"] else
+                 "the student does not reproduce its teacher's change")
+    return (f"x = {row['fa_fraction']:g}: energy change from built to grown {change('student')} for the student, "
+            f"{change('teacher')} for the teacher (teacher: {said[row['teacher_prefers']]}); {agreement} "
+            f"(difference {row['student_minus_teacher_meV']:+.2f} ± {row['se_difference_meV']:.2f} meV/atom).")
