@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher end-members coexistence damping-map band-edges first-protocols cap-models cap-labels gap-models cap-thermal clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher end-members coexistence tilt-preference damping-map band-edges first-protocols cap-models cap-labels gap-models cap-thermal clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -27,6 +27,7 @@ help:
 	@echo "make teacher    screen the candidate teachers and label the plane-wave anchors (hours, resumable)"
 	@echo "make end-members    chapter 02 slow end-member ramps of the production model (hours, resumable)"
 	@echo "make coexistence    fixed-temperature coexistence runs and the MPB, two processes (hours, resumable)"
+	@echo "make tilt-preference  student and teacher energies of coexistence cells before and after a tilt grew (after coexistence)"
 	@echo "make damping-map    chapter 04 over/underdamped map, two processes (after end-members; hours, resumable)"
 	@echo "make band-edges     chapter 05 band edges in the cubic phase and the cell-size check (after end-members)"
 	@echo "make first-protocols  chapters 02, 04, 05: the first model's fast ramps, short NVT grid, 330 K snapshots"
@@ -166,6 +167,10 @@ END_MEMBERS = $(PY) -m softlattice.perovskite.workflows.phase_diagram --sweep 02
 end-members: setup
 	OMP_NUM_THREADS=1 $(END_MEMBERS) --part 0/2 & OMP_NUM_THREADS=1 $(END_MEMBERS) --part 1/2; wait
 	$(END_MEMBERS)
+
+TILT_PREFERENCE_SET = data/tilt_preference/$(notdir $(MAFA_MODEL))
+tilt-preference: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.tilt_preference --model $(MAFA_MODEL)/nep.txt --save $(TILT_PREFERENCE_SET)
 
 # the first model's protocols (chapters 02, 04, 05 keep them as a comparison)
 first-protocols: setup

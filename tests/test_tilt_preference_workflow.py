@@ -1,0 +1,64 @@
+"""The student-teacher check of the coexistence cells: the half-wise tilt readout, frames sampled and
+evaluated end to end, and a missing coexistence run refused with a message that says what to run."""
+
+from pathlib import Path
+
+import pytest
+
+from softlattice.md.calculators import nep_calculator
+from softlattice.perovskite.coexistence import LocalTiltObserver, build_coexistence_cell
+from softlattice.perovskite.preference import energy_preference
+from softlattice.perovskite.workflows.coexistence import CoexistenceTask
+from softlattice.perovskite.workflows.tilt_preference import (
+    PreferenceSettings,
+    block_tilts,
+    frame_energies,
+    grown_start,
+    sample_frames,
+)
+
+MODEL = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+
+
+def test_the_half_wise_readout_sees_the_halves_a_coexistence_cell_was_built_with():
+    cell = build_coexistence_cell(0.5, (4, 4, 8), tilt_angle=8.0)
+    tilts = block_tilts(cell, LocalTiltObserver(cell))
+    assert tilts["R_z_lower_A"] > 0.3 and tilts["M_z_upper_A"] > 0.3  # built: out of phase below, in phase above
+    assert tilts["R_z_upper_A"] < 1e-6 and tilts["M_z_lower_A"] < 1e-6
+    assert max(tilts["M_xy_lower_A"], tilts["M_xy_upper_A"]) < 1e-6
+
+
+def test_a_missing_coexistence_run_is_refused_with_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the coexistence grid first"):
+        grown_start(CoexistenceTask(0.25, 250.0, replica=1), MODEL, tmp_path)
+
+
+@pytest.mark.parametrize("fields, message", [(dict(frames=1), "at least two"),
+                                             (dict(fa_fractions=(1.2,)), r"outside \[0, 1\]"),
+                                             (dict(interval_ps=0.0), "must be > 0 ps")])
+def test_bad_settings_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        PreferenceSettings(**fields)
+
+
+def test_frames_are_sampled_after_equilibration_and_a_teacher_equal_to_the_student_is_reproduced(tmp_path):
+    settings = PreferenceSettings(fa_fractions=(0.0,), equilibrate_ps=0.04, frames=2, interval_ps=0.04)
+    task = CoexistenceTask(0.0, 250.0, repeat=(2, 2, 4), sample_interval=10)
+    start = build_coexistence_cell(0.0, task.repeat)
+    frames = []
+    for state in ("built", "grown"):
+        sampled = sample_frames(start, task, MODEL, settings, tmp_path / state)
+        assert [round(f.info["time_ps"], 6) for f in sampled] == [0.08, 0.12]
+        for frame in sampled:
+            frame.info.update(fa_fraction=0.0, state=state)
+        frames += sampled
+    # sampled again from its checkpoint folder: the same frames
+    again = sample_frames(start, task, MODEL, settings, tmp_path / "built")
+    assert (again[0].positions == frames[0].positions).all()
+    table = frame_energies(frames, MODEL, nep_calculator(MODEL), task.repeat, reference_name="the student itself",
+                           cache_dir=tmp_path / "labels")
+    assert list(table.state) == ["built", "built", "grown", "grown"]
+    assert (table.e_student_eV - table.e_teacher_eV).abs().max() < 1e-9
+    assert table.R_z_lower_A.iloc[0] > table.R_z_upper_A.iloc[0]  # 0.08 ps in: the halves are still there
+    preference = energy_preference(table).iloc[0]
+    assert preference.reproduces and preference.student_minus_teacher_meV == pytest.approx(0.0, abs=1e-6)
