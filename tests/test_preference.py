@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from softlattice.perovskite.preference import energy_preference, preference_text
+from softlattice.perovskite.preference import energy_preference, preference_text, preference_verdict
 
 
 def synthetic_frames(teacher_change_meV: float, student_change_meV: float, noise_meV: float = 0.3,
@@ -44,3 +44,14 @@ def test_energy_preference_refuses_tables_it_cannot_judge():
         energy_preference(frames.assign(state="heated"))
     with pytest.raises(ValueError, match="at least two frames"):
         energy_preference(frames.drop(index=frames.index[frames.state == "grown"][1:]))
+
+
+def test_the_verdict_names_the_teacher_only_when_it_prefers_the_grown_state_and_is_reproduced():
+    follows = energy_preference(pd.concat([synthetic_frames(-2.0, -2.0), synthetic_frames(-1.5, -1.5, seed=1)
+                                           .assign(fa_fraction=1.0)]))
+    assert "the preference is the teacher's" in preference_verdict(follows)
+    invents = energy_preference(pd.concat([synthetic_frames(-2.0, -2.0), synthetic_frames(0.0, -2.0, seed=1)
+                                           .assign(fa_fraction=1.0)]))
+    assert preference_verdict(invents).startswith("at x = 1 the student's energy change differs")
+    flat = energy_preference(synthetic_frames(0.0, 0.0))
+    assert "not resolved" in preference_verdict(flat)

@@ -104,3 +104,20 @@ def preference_text(row: pd.Series | dict, grown_phase: str) -> str:
     return (f"x = {row['fa_fraction']:g}: energy change from built to grown {change('student')} for the student, "
             f"{change('teacher')} for the teacher (teacher: {said[row['teacher_prefers']]}); {agreement} "
             f"(difference {row['student_minus_teacher_meV']:+.2f} ± {row['se_difference_meV']:.2f} meV/atom).")
+
+
+def preference_verdict(table: pd.DataFrame) -> str:
+    """What the rows of :func:`energy_preference` say together about the origin of the grown tilt: the
+    teacher's (it prefers the grown state and the student reproduces it everywhere), the student's (the
+    student prefers it where the teacher does not, or does not reproduce the teacher), or not resolved."""
+    compositions = ", ".join(f"{x:g}" for x in table.fa_fraction)
+    teacher_grown = (table.teacher_prefers == "grown").all()
+    if teacher_grown and table.reproduces.all():
+        return (f"at x = {compositions} the teacher's energy drops from the built to the grown state as the student's "
+                "does: the preference is the teacher's, not a fitting error of the student")
+    if (~table.reproduces).any():
+        off = ", ".join(f"{x:g}" for x in table.fa_fraction[~table.reproduces])
+        return (f"at x = {off} the student's energy change differs from its teacher's by more than two standard "
+                "errors: the student's preference is not (only) the teacher's")
+    return (f"at x = {compositions} the student reproduces its teacher's energy change, but the teacher's preference "
+            "for the grown state is not resolved at every composition")

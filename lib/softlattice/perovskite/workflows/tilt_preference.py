@@ -30,7 +30,7 @@ from ase.io import read, write
 
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.paths import RUNS_DIR
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold
@@ -172,6 +172,17 @@ def frame_energies(frames: Sequence[Atoms], model: str | Path, reference: str | 
                          e_teacher_eV=labelled.get_potential_energy() / len(atoms),
                          **block_tilts(frame, observer)))
     return pd.DataFrame(rows)
+
+
+def load_preference(folder: str | Path, model: str | Path) -> dict[str, pd.DataFrame] | None:
+    """The ``energies`` and ``preference`` tables of the result set in ``folder``, or None when there is
+    none or it was made with another model (its provenance holds the model's hash)."""
+    record = read_provenance(folder)
+    if record is None or record["inputs"].get("model_sha256_16") != file_hash(model):
+        return None
+    folder = Path(folder)
+    return dict(energies=pd.read_csv(folder / "energies.csv"), preference=pd.read_csv(folder / "preference.csv"),
+                parameters=record["parameters"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
