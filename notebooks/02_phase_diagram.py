@@ -68,6 +68,7 @@ from softlattice.perovskite.experiments import (
     experimental_transition_text,
     load_experiments,
 )
+from softlattice.perovskite.preference import preference_text, preference_verdict
 from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A, first_site_loss
 from softlattice.perovskite.workflows.coexistence import (
     load_coexistence,
@@ -88,6 +89,7 @@ from softlattice.perovskite.workflows.phase_diagram import (
     transition_statistics,
 )
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
+from softlattice.perovskite.workflows.tilt_preference import load_preference
 
 plotting.use_book_renderer()
 settings = profiles.resolve(
@@ -177,6 +179,11 @@ else:
         f"Fixed-temperature coexistence: {progress_text(fixed)}"
         + (f" ({not_seen} of them with initial tilts the classifier does not see)" if not_seen else "")
         + f"; {mpb_text(fixed['summary'])}.")
+production_check = load_preference(DATA_DIR / "tilt_preference" / model_path.parent.name, model_path)
+if production_check is not None:
+    production_verdict = preference_verdict(production_check["preference"])
+    production.append(f"Student against teacher on the same coexistence frames: {production_verdict} (section "
+                      "\"Whose preference\").")
 display(Markdown(" ".join(production)))
 summary = [
     f"**The first model, fast ramps** (a comparison). {len(set(grid_ramps.fa_fraction))} compositions, each heated "
@@ -394,9 +401,6 @@ else:
 # the path describes the same landscape there.
 
 # %% tags=["hide-input"]
-from softlattice.perovskite.preference import preference_text, preference_verdict
-from softlattice.perovskite.workflows.tilt_preference import load_preference
-
 preference_set = DATA_DIR / "tilt_preference" / model_path.parent.name
 teacher_check = load_preference(preference_set, model_path)
 if teacher_check is None:

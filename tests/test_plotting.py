@@ -75,10 +75,11 @@ def test_small_multiples_lists_each_series_once():
 
 
 def test_markdown_table_escapes_pipes_and_marks_missing_values():
-    table = pd.DataFrame(dict(name=["a|b", "c", "d", "e"], value=[1.23456, np.nan, 350.0, 0.25]))
+    table = pd.DataFrame(dict(name=["a|b", "c", "d", "e", "f"], value=[1.23456, np.nan, 350.0, 0.25, -1.9967]))
     text = plotting.markdown_table(table, digits=2).data
     assert text.splitlines()[0] == "| name | value |"
     assert "a\\|b | 1.23" in text and "| c | – |" in text and "| d | 350 |" in text and "| e | 0.25 |" in text
+    assert "| f | -2 |" in text  # rounded to a whole number: no dangling point
 
 
 def test_deeply_overdamped_fits_show_bounds_not_numbers():

@@ -366,7 +366,7 @@ def _cell(value, digits: int) -> str:
     if isinstance(value, (float, np.floating)):
         if float(value).is_integer():
             return f"{value:.0f}"
-        return f"{value:.{digits}f}".rstrip("0")
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")  # -1.997 at two digits is "-2", not "-2."
     return str(value).replace("\n", " ")
 
 

@@ -116,8 +116,15 @@ def preference_verdict(table: pd.DataFrame) -> str:
         return (f"at x = {compositions} the teacher's energy drops from the built to the grown state as the student's "
                 "does: the preference is the teacher's, not a fitting error of the student")
     if (~table.reproduces).any():
-        off = ", ".join(f"{x:g}" for x in table.fa_fraction[~table.reproduces])
-        return (f"at x = {off} the student's energy change differs from its teacher's by more than two standard "
+        off = table[~table.reproduces]
+        listed = ", ".join(f"{x:g}" for x in off.fa_fraction)
+        invented = (off.student_prefers == "grown") & (off.teacher_prefers != "grown")
+        if invented.all():
+            return (f"at x = {listed} the student's energy drops from the built to the grown state while its "
+                    "teacher's change is not resolved, and the two differ by more than two standard errors: the "
+                    "student over-stabilises the grown state, a fitting error its teacher does not share (potential "
+                    "energies only; the teacher's free energy is not measured)")
+        return (f"at x = {listed} the student's energy change differs from its teacher's by more than two standard "
                 "errors: the student's preference is not (only) the teacher's")
     return (f"at x = {compositions} the student reproduces its teacher's energy change, but the teacher's preference "
             "for the grown state is not resolved at every composition")
