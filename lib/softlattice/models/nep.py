@@ -100,14 +100,20 @@ def write_training_set(structures: Sequence[Atoms], path: str | Path) -> Path:
     return path
 
 
+DEFAULT_ENERGY_SIGMA = 1e-3
+"""neppo's error scale of the energy per atom (eV/atom); the force scale is 0.03 eV/Å."""
+
+
 def _training_key(structures: Sequence[Atoms], hyper: NEPHyperparameters, species: Sequence[str],
-                  steps: int, seed: int) -> str:
+                  steps: int, seed: int, energy_sigma: float = DEFAULT_ENERGY_SIGMA) -> str:
     digest = hashlib.sha256()
     for atoms in structures:
         digest.update(structure_hash(atoms).encode())
         digest.update(np.round(atoms.get_forces(), 6).tobytes())
-    digest.update(json.dumps(dict(hyper=asdict(hyper), species=list(species), steps=steps, seed=seed),
-                             sort_keys=True).encode())
+    record = dict(hyper=asdict(hyper), species=list(species), steps=steps, seed=seed)
+    if energy_sigma != DEFAULT_ENERGY_SIGMA:  # trainings with the default keep the keys they always had
+        record["energy_sigma"] = energy_sigma
+    digest.update(json.dumps(record, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -130,7 +136,8 @@ class TrainingResult:
 
 def train_nep(train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | Path, steps: int,
               hyper: NEPHyperparameters = NEPHyperparameters(), *, species: Sequence[str],
-              seed: int = 0, report_interval: int = 100) -> TrainingResult:
+              seed: int = 0, report_interval: int = 100,
+              energy_sigma: float = DEFAULT_ENERGY_SIGMA) -> TrainingResult:
     """Train a NEP4 model with neppo on the CPU; skip if this exact training is already done.
 
     Parameters
@@ -149,6 +156,9 @@ def train_nep(train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | P
         Seed of the initial parameters and of the batch order.
     report_interval
         Steps between entries of the learning curve.
+    energy_sigma
+        Error scale of the energy per atom in the loss, eV/atom (smaller: energies weigh more
+        against forces, whose scale is 0.03 eV/Å).
     """
     import torch
     from neppo import StructureContainer, Trainer, write_model
@@ -157,10 +167,12 @@ def train_nep(train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | P
 
     if steps < 1:
         raise ValueError(f"steps {steps!r} must be a positive integer")
+    if not energy_sigma > 0:
+        raise ValueError(f"energy error scale {energy_sigma!r} eV/atom must be > 0")
     check_training_set(train, species)
     check_training_set(test, species)
     output_dir = Path(output_dir)
-    key = _training_key(train, hyper, species, steps, seed)
+    key = _training_key(train, hyper, species, steps, seed, energy_sigma)
     key_file = output_dir / "training_key.json"
     model_path = output_dir / "nep.txt"
     if key_file.exists() and json.loads(key_file.read_text())["key"] == key and model_path.exists():
@@ -176,14 +188,14 @@ def train_nep(train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | P
         from neppo.models.zbl import ZBL
         zbl = ZBL(outer_cutoff=hyper.zbl_outer_cutoff, typewise_cutoff_factor=hyper.zbl_typewise_factor)
     model = NEP(descriptor, neurons=(hyper.neurons,), zbl=zbl)
-    trainer = Trainer(model, EnergyLoss() + ForceLoss() + StressLoss(),
+    trainer = Trainer(model, EnergyLoss(sigma=energy_sigma) + ForceLoss() + StressLoss(),
                       StructureContainer(model, list(train)), StructureContainer(model, list(test)),
                       batch_size=hyper.batch_size, learning_rate=hyper.learning_rate, device="cpu",
                       seed=seed)
     trainer.train(steps=steps, report_interval=min(report_interval, steps))
     write_model(trainer.model, model_path)
     trainer.history.to_csv(output_dir / "history.csv", index=False)
-    key_file.write_text(json.dumps(dict(key=key, hyper=asdict(hyper), steps=steps, seed=seed,
+    key_file.write_text(json.dumps(dict(key=key, hyper=asdict(hyper), steps=steps, seed=seed, energy_sigma=energy_sigma,
                                         n_train=len(train), n_test=len(test)), indent=1))
     return TrainingResult(model_path, trainer.history)
 
