@@ -9,6 +9,13 @@ provenance into ``--output``. A controlled experiment: same data, same model, on
 Why: on the coexistence path NEP v2's energy change differs from its teacher's by 1.5-3.2 meV/atom
 (:mod:`softlattice.perovskite.workflows.tilt_preference`), of the order of its energy RMSE, while the
 loss weighs forces about ten times more than energies at the end of training.
+
+How a retrained student is judged, fixed before the first was trained (:func:`evaluate`): it must
+(a) reproduce its teacher's energy change on NEP v2's coexistence frames at every composition
+there (within two standard errors; frames no student learned), (b) keep the order of a0a0c- and
+a0a0c+ at the teacher's relaxed cells in more pairs than NEP v2 with a smaller median difference,
+and (c) keep its test force RMSE within 10 % of NEP v2's. Passing these is not enough for production
+use: the 600 K stability check of chapter 01 comes first.
 """
 
 from __future__ import annotations
@@ -20,11 +27,19 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import pandas as pd
+from ase.io import read
+
 from softlattice.infra.keys import file_hash
-from softlattice.infra.paths import RUNS_DIR
+from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import write_provenance
+from softlattice.md.calculators import nep_calculator
 from softlattice.models.nep import HYPERPARAMETER_PRESETS, load_sets, train_nep
+from softlattice.perovskite.preference import energy_preference
+from softlattice.perovskite.student_criteria import phase_order_summary, tetragonal_order
 from softlattice.perovskite.training_sets import MA_FA_SPECIES
+from softlattice.perovskite.workflows.checks import energies_at_reference_geometries, reference_relaxed
+from softlattice.perovskite.workflows.tilt_preference import FRAMES_FILE, TEACHER
 
 
 def retrain(parent: str | Path, energy_sigma: float, output: str | Path, work: str | Path | None = None) -> Path:
@@ -50,19 +65,67 @@ def retrain(parent: str | Path, energy_sigma: float, output: str | Path, work: s
     return output / "nep.txt"
 
 
+PREFERENCE_FRAMES = DATA_DIR / "tilt_preference" / "mafa-v2"
+"""The coexistence frames of NEP v2 with their teacher energies: a test no retrained student learned."""
+
+
+def student_on_frames(model: str | Path, folder: str | Path = PREFERENCE_FRAMES) -> pd.DataFrame:
+    """The frames table of a tilt-preference result set (``energies.csv``, teacher energies kept) with
+    the student energies of ``model`` instead (eV/atom), in the same frame order."""
+    folder = Path(folder)
+    table = pd.read_csv(folder / "energies.csv")
+    frames = read(folder / FRAMES_FILE, index=":")
+    if len(frames) != len(table):
+        raise ValueError(f"{folder} holds {len(frames)} frames but {len(table)} rows of energies")
+    calculator = nep_calculator(model)
+    energies = []
+    for frame in frames:
+        frame.calc = calculator
+        energies.append(frame.get_potential_energy() / len(frame))
+    return table.assign(e_student_eV=energies)
+
+
+def evaluate(model: str | Path, output: str | Path, reference: str = TEACHER) -> dict:
+    """Judge a student on what NEP v2 failed: its energy change on the coexistence frames against the
+    teacher's (``preference.csv``) and the order of a0a0c- and a0a0c+ at the teacher's relaxed cells
+    (``phase_order.csv``); returns and writes ``evaluation.json`` into ``output``."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    preference = energy_preference(student_on_frames(model))
+    preference.to_csv(output / "preference.csv", index=False, float_format="%.6g")
+    at_reference = energies_at_reference_geometries(model, reference_relaxed(reference))
+    at_reference.to_csv(output / "phase_order.csv", index=False)
+    order = tetragonal_order(at_reference)
+    summary = dict(model_sha256_16=file_hash(model), phase_order=phase_order_summary(at_reference),
+                   order_kept=int(order.same_order.sum()), order_pairs=int(len(order)),
+                   median_abs_difference_meV_per_fu=float(at_reference.difference_meV_per_fu.abs().median()),
+                   coexistence_student_minus_teacher_meV=dict(zip(preference.fa_fraction.astype(str),
+                                                                  preference.student_minus_teacher_meV)),
+                   coexistence_reproduces=dict(zip(preference.fa_fraction.astype(str),
+                                                   preference.reproduces.astype(bool))))
+    (output / "evaluation.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.energy_weight",
                                      description="Retrain a student's final NEP with another energy weight.")
     parser.add_argument("--parent", type=Path, required=True, help="committed model folder (nep.txt, provenance, sets)")
-    parser.add_argument("--energy-sigma", type=float, required=True, help="energy error scale, eV/atom (default 0.001)")
+    parser.add_argument("--energy-sigma", type=float, default=None, help="energy error scale, eV/atom (default 0.001)")
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="judge the parent itself (no training): writes the evaluation into --output")
     args = parser.parse_args(argv)
+    if args.evaluate_only:
+        print(json.dumps(evaluate(args.parent / "nep.txt", args.output), indent=1))
+        return 0
     for name in ("provenance.json", "train.xyz.gz", "test.xyz.gz"):
         if not (args.parent / name).is_file():
             parser.error(f"{args.parent} has no {name}: not a committed student folder")
-    if not args.energy_sigma > 0:
+    if args.energy_sigma is None or not args.energy_sigma > 0:
         parser.error(f"--energy-sigma {args.energy_sigma!r} must be > 0 eV/atom")
-    print(retrain(args.parent, args.energy_sigma, args.output))
+    model = retrain(args.parent, args.energy_sigma, args.output)
+    print(json.dumps(evaluate(model, args.output), indent=1))
     return 0
 
 

@@ -1,0 +1,55 @@
+"""Retraining a student with another energy weight: the default keeps every existing training key,
+another weight gets its own, bad input is refused, and the evaluation reads the committed frames."""
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from softlattice.infra.keys import structure_hash
+from softlattice.models.nep import NEPHyperparameters, _training_key
+from softlattice.perovskite.workflows import energy_weight
+
+MODEL = Path(__file__).resolve().parents[1] / "data" / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+
+
+def labelled():
+    atoms = bulk("Pb", "fcc", a=5.0) * (2, 1, 1)
+    atoms.calc = SinglePointCalculator(atoms, energy=-1.0, forces=np.zeros((2, 3)))
+    return [atoms]
+
+
+def test_the_default_energy_weight_keeps_the_training_keys_of_every_model_trained_before():
+    structures, hyper = labelled(), NEPHyperparameters()
+    digest = hashlib.sha256()  # the key as it was computed before the energy weight existed
+    for atoms in structures:
+        digest.update(structure_hash(atoms).encode())
+        digest.update(np.round(atoms.get_forces(), 6).tobytes())
+    digest.update(json.dumps(dict(hyper=asdict(hyper), species=["Pb"], steps=10, seed=0), sort_keys=True).encode())
+    assert _training_key(structures, hyper, ["Pb"], 10, 0) == digest.hexdigest()[:16]
+    assert _training_key(structures, hyper, ["Pb"], 10, 0, energy_sigma=3e-4) != digest.hexdigest()[:16]
+
+
+def test_bad_input_is_refused_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        energy_weight.main(["--parent", str(tmp_path), "--energy-sigma", "0.0003", "--output", str(tmp_path / "o")])
+    assert "not a committed student folder" in capsys.readouterr().err
+    parent = MODEL.parent
+    with pytest.raises(SystemExit):
+        energy_weight.main(["--parent", str(parent), "--energy-sigma", "-1", "--output", str(tmp_path / "o")])
+    assert "must be > 0 eV/atom" in capsys.readouterr().err
+
+
+def test_a_student_is_evaluated_on_the_committed_frames_in_their_order():
+    table = energy_weight.student_on_frames(MODEL)
+    assert len(table) == 20 and set(table.state) == {"built", "grown"}
+    # another student's energies, the teacher's kept: the same frames, so the teacher column is unchanged
+    committed = energy_weight.PREFERENCE_FRAMES / "energies.csv"
+    assert (table.e_teacher_eV == pd.read_csv(committed).e_teacher_eV).all()
+    assert (table.e_student_eV != pd.read_csv(committed).e_student_eV).all()
