@@ -57,11 +57,13 @@ from softlattice.infra.resultsets import display_path
 from softlattice.perovskite.coexistence import compositions_near_mpb, layering_summary
 from softlattice.perovskite.mpb import (
     block_modes, fit_mpb, layer_table, logistic, r_share_table)
+from softlattice.perovskite.preference import preference_verdict
 from softlattice.perovskite.workflows.coexistence import PROFILES as COEXISTENCE_PROFILES
 from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_text, obtain_coexistence, progress_text
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, load_sweep, load_sweep_frames, obtain_sweep)
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
+from softlattice.perovskite.workflows.tilt_preference import load_preference
 
 plotting.use_book_renderer()
 settings = profiles.resolve("03_mpb", profile, sweep=sweep, temperatures=temperatures,
@@ -130,6 +132,10 @@ else:
                         f"{longest.last_layered_ps:g} ps of a {longest.run_ps:g} ps run" if longest.layered_ps > 0
                         else "; no run at this temperature is ever layered") + "."
                      if len(layering) else "."))
+teacher_check = load_preference(DATA_DIR / "tilt_preference" / model_path.parent.name, model_path)
+if fixed_t is not None and teacher_check is not None:
+    production += (" Whether the tilt that wins is the teacher's choice was checked on the student's own frames "
+                   "(chapter 02, \"Whose preference\"): " + preference_verdict(teacher_check["preference"]) + ".")
 display(Markdown(f"**In brief: the production model** (`{model_path.parent.name}`): {production}"))
 brief = (f"**The first model, fast ramps** (a comparison). {shares.groupby(['fa_fraction', 'replica']).ngroups} cooling runs at "
          f"{shares.fa_fraction.nunique()} compositions, read at {len(settings['temperatures'])} temperatures "
