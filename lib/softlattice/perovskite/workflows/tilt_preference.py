@@ -35,7 +35,7 @@ from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold
 from softlattice.models.reference import label_structures
-from softlattice.perovskite.coexistence import BLOCK, LocalTiltObserver, build_coexistence_cell
+from softlattice.perovskite.coexistence import LocalTiltObserver, build_coexistence_cell
 from softlattice.perovskite.preference import STATES, energy_preference
 from softlattice.perovskite.workflows.coexistence import CoexistenceTask, check_model, task_key
 
