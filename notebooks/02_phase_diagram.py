@@ -119,6 +119,9 @@ fixed_t = obtain_coexistence(coexistence_settings["profile"], model_path,
                              curated=DATA_DIR / "coexistence" / model_path.parent.name,
                              compute=coexistence_settings["compute"])
 fixed = None if fixed_t is None else load_coexistence(fixed_t.folder)
+# is the tilt that grows the teacher's choice? (the student-teacher check of the coexistence frames)
+preference_set = DATA_DIR / "tilt_preference" / model_path.parent.name
+teacher_check = load_preference(preference_set, model_path)
 
 # the first model: the fast-ramp grid
 sweep = obtain_sweep(settings, first_model_path,
@@ -179,9 +182,8 @@ else:
         f"Fixed-temperature coexistence: {progress_text(fixed)}"
         + (f" ({not_seen} of them with initial tilts the classifier does not see)" if not_seen else "")
         + f"; {mpb_text(fixed['summary'])}.")
-production_check = load_preference(DATA_DIR / "tilt_preference" / model_path.parent.name, model_path)
-if production_check is not None:
-    production_verdict = preference_verdict(production_check["preference"])
+if teacher_check is not None:
+    production_verdict = preference_verdict(teacher_check["preference"])
     production.append(f"Student against teacher on the same coexistence frames: {production_verdict} (section "
                       "\"Whose preference\").")
 display(Markdown(" ".join(production)))
@@ -401,8 +403,6 @@ else:
 # the path describes the same landscape there.
 
 # %% tags=["hide-input"]
-preference_set = DATA_DIR / "tilt_preference" / model_path.parent.name
-teacher_check = load_preference(preference_set, model_path)
 if teacher_check is None:
     display(Markdown(f"**Not computed for this model** (`{display_path(model_path)}`): it needs the finished "
                      "coexistence runs and about 45 s of teacher per 1,536-atom frame (`make tilt-preference`)."))

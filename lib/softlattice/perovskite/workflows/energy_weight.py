@@ -33,13 +33,12 @@ from ase.io import read
 from softlattice.infra.keys import file_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import write_provenance
-from softlattice.md.calculators import nep_calculator
 from softlattice.models.nep import HYPERPARAMETER_PRESETS, load_sets, train_nep
 from softlattice.perovskite.preference import energy_preference
 from softlattice.perovskite.student_criteria import phase_order_summary, tetragonal_order
 from softlattice.perovskite.training_sets import MA_FA_SPECIES
 from softlattice.perovskite.workflows.checks import energies_at_reference_geometries, reference_relaxed
-from softlattice.perovskite.workflows.tilt_preference import FRAMES_FILE, TEACHER
+from softlattice.perovskite.workflows.tilt_preference import FRAMES_FILE, TEACHER, student_energies
 
 
 def retrain(parent: str | Path, energy_sigma: float, output: str | Path, work: str | Path | None = None) -> Path:
@@ -77,12 +76,7 @@ def student_on_frames(model: str | Path, folder: str | Path = PREFERENCE_FRAMES)
     frames = read(folder / FRAMES_FILE, index=":")
     if len(frames) != len(table):
         raise ValueError(f"{folder} holds {len(frames)} frames but {len(table)} rows of energies")
-    calculator = nep_calculator(model)
-    energies = []
-    for frame in frames:
-        frame.calc = calculator
-        energies.append(frame.get_potential_energy() / len(frame))
-    return table.assign(e_student_eV=energies)
+    return table.assign(e_student_eV=student_energies(frames, model))
 
 
 def evaluate(model: str | Path, output: str | Path, reference: str = TEACHER) -> dict:

@@ -20,7 +20,7 @@ import argparse
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -154,6 +154,19 @@ def collect_frames(model: str | Path, settings: PreferenceSettings, store: str |
     return frames
 
 
+def student_energies(frames: Sequence[Atoms], model: str | Path) -> list[float]:
+    """Potential energy per atom (eV) of each frame from the NEP ``model`` (one calculator for all)."""
+    if not frames:
+        return []
+    calculator = nep_calculator(model, atoms=frames[0])
+    energies = []
+    for frame in frames:
+        atoms = frame.copy()
+        atoms.calc = calculator
+        energies.append(atoms.get_potential_energy() / len(atoms))
+    return energies
+
+
 def frame_energies(frames: Sequence[Atoms], model: str | Path, reference: str | Calculator,
                    repeat: Sequence[int], reference_name: str | None = None,
                    cache_dir: str | Path = RUNS_DIR / "labels") -> pd.DataFrame:
@@ -161,22 +174,20 @@ def frame_energies(frames: Sequence[Atoms], model: str | Path, reference: str | 
     per atom (eV) and the block tilts of each half (:func:`block_tilts`) of cells of ``repeat``.
     ``reference`` is a named reference or a calculator with its cache name ``reference_name``."""
     teacher = label_structures(frames, reference, name=reference_name, cache_dir=cache_dir, progress=True)
+    observers: dict[float, LocalTiltObserver] = {}  # mapping a 1,536-atom framework is not free: once per x
     rows = []
-    for frame, labelled in zip(frames, teacher):
+    for frame, labelled, student in zip(frames, teacher, student_energies(frames, model)):
         x = float(frame.info["fa_fraction"])
-        observer = LocalTiltObserver(build_coexistence_cell(x, repeat))
-        atoms = frame.copy()
-        atoms.calc = nep_calculator(model, atoms=atoms)
+        observer = observers.setdefault(x, LocalTiltObserver(build_coexistence_cell(x, repeat)))
         rows.append(dict(fa_fraction=x, state=frame.info["state"], time_ps=float(frame.info["time_ps"]),
-                         e_student_eV=atoms.get_potential_energy() / len(atoms),
-                         e_teacher_eV=labelled.get_potential_energy() / len(atoms),
+                         e_student_eV=student, e_teacher_eV=labelled.get_potential_energy() / len(frame),
                          **block_tilts(frame, observer)))
     return pd.DataFrame(rows)
 
 
-def load_preference(folder: str | Path, model: str | Path) -> dict[str, pd.DataFrame] | None:
-    """The ``energies`` and ``preference`` tables of the result set in ``folder``, or None when there is
-    none or it was made with another model (its provenance holds the model's hash)."""
+def load_preference(folder: str | Path, model: str | Path) -> dict[str, Any] | None:
+    """The ``energies`` and ``preference`` tables and the ``parameters`` of the result set in ``folder``,
+    or None when there is none or it was made with another model (its provenance holds the model's hash)."""
     record = read_provenance(folder)
     if record is None or record["inputs"].get("model_sha256_16") != file_hash(model):
         return None
