@@ -28,6 +28,7 @@ help:
 	@echo "make end-members    chapter 02 slow end-member ramps of the production model (hours, resumable)"
 	@echo "make coexistence    fixed-temperature coexistence runs and the MPB, two processes (hours, resumable)"
 	@echo "make tilt-preference  student and teacher energies of coexistence cells before and after a tilt grew (after coexistence)"
+	@echo "make longer-training  NEP v2 trained further on its own sets in six stages, each judged (about 1 h)"
 	@echo "make damping-map    chapter 04 over/underdamped map, two processes (after end-members; hours, resumable)"
 	@echo "make band-edges     chapter 05 band edges in the cubic phase and the cell-size check (after end-members)"
 	@echo "make first-protocols  chapters 02, 04, 05: the first model's fast ramps, short NVT grid, 330 K snapshots"
@@ -171,6 +172,11 @@ end-members: setup
 TILT_PREFERENCE_SET = data/tilt_preference/$(notdir $(MAFA_MODEL))
 tilt-preference: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.tilt_preference --model $(MAFA_MODEL)/nep.txt --save $(TILT_PREFERENCE_SET)
+
+# NEP v2 trained further on its own sets in six resumable stages, each stage judged (about 1 h on one core)
+longer-training: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.longer_training --parent $(MAFA_MODEL) --stages 6 \
+		--output data/student_experiments/$(notdir $(MAFA_MODEL))-long
 
 # the first model's protocols (chapters 02, 04, 05 keep them as a comparison)
 first-protocols: setup

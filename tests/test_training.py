@@ -8,6 +8,7 @@ from softlattice.infra.keys import structure_hash
 from softlattice.models.nep import (
     NEPHyperparameters,
     check_training_set,
+    continue_nep,
     ensemble_spread,
     train_ensemble,
     train_nep,
@@ -195,6 +196,53 @@ def test_tiny_training_reproduces_neppo_predictions_in_cpunep(labelled, tmp_path
     again = train_nep(train, test, tmp_path / "model", steps=40, hyper=hyper, species=CSPBI3,
                       report_interval=20)
     assert again.history.equals(result.history)  # done already: loaded, not retrained
+
+
+def test_a_continued_training_stopped_anywhere_ends_where_an_uninterrupted_one_does(labelled, tmp_path, monkeypatch):
+    import neppo
+    import torch
+    train, test = split_structures(labelled, 0.25, seed=0)
+    start = train_nep(train, test, tmp_path / "start", steps=20, hyper=TINY, species=CSPBI3).model_path
+    settings = dict(learning_rate=(3e-3, 1e-4), batch_size=4, species=CSPBI3, report_interval=5)
+    whole = continue_nep(start, train, test, tmp_path / "whole", stages=3, steps_per_stage=10, **settings)
+    assert list(whole.history.step) == [5, 10, 15, 20, 25, 30] and list(whole.history.stage) == [0, 0, 1, 1, 2, 2]
+    assert whole.history.rmse_forces_train.iloc[-1] < whole.history.rmse_forces_train.iloc[0]
+
+    calls = []
+    original = neppo.Trainer.train
+
+    def killed_in_the_second_stage(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(neppo.Trainer, "train", killed_in_the_second_stage)
+    with pytest.raises(KeyboardInterrupt):
+        continue_nep(start, train, test, tmp_path / "resumed", stages=3, steps_per_stage=10, **settings)
+    monkeypatch.setattr(neppo.Trainer, "train", original)
+    shorter = continue_nep(start, train, test, tmp_path / "resumed", stages=2, steps_per_stage=10, **settings)
+    assert len(shorter.history) == 4  # stage 0 was kept, stage 1 trained
+    resumed = continue_nep(start, train, test, tmp_path / "resumed", stages=3, steps_per_stage=10, **settings)
+    assert resumed.model_path.read_text() == whole.model_path.read_text()
+    last = {run: torch.load(next((tmp_path / run).glob("continuation_*/stage_2.pt"))) for run in ("whole", "resumed")}
+    for name, value in last["whole"].items():
+        assert torch.equal(value, last["resumed"][name]), name
+    assert resumed.history.equals(whole.history)
+
+
+def test_a_continued_training_refuses_bad_settings_before_training(labelled, tmp_path):
+    train, test = split_structures(labelled, 0.25, seed=0)
+    start = train_nep(train, test, tmp_path / "start", steps=5, hyper=TINY, species=CSPBI3).model_path
+    settings = dict(learning_rate=(3e-3, 1e-4), batch_size=4, report_interval=5)
+    with pytest.raises(ValueError, match=r"not of the species \['Cs', 'I', 'Pb'\]"):
+        continue_nep(start, train, test, tmp_path / "c", 1, 5, species=("Cs", "I", "Pb"), **settings)
+    with pytest.raises(ValueError, match="stages 0 and steps per stage 5 must be positive"):
+        continue_nep(start, train, test, tmp_path / "c", 0, 5, species=CSPBI3, **settings)
+    with pytest.raises(ValueError, match=r"learning rate \(0.0001, 0.003\) must be \(initial, final\)"):
+        continue_nep(start, train, test, tmp_path / "c", 1, 5, species=CSPBI3,
+                     **{**settings, "learning_rate": (1e-4, 3e-3)})
+    assert not (tmp_path / "c").exists()
 
 
 def test_ensemble_disagrees_more_off_distribution(labelled, tmp_path):

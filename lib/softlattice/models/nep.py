@@ -24,7 +24,7 @@ from ase import Atoms
 from ase.io import read
 from ase.units import GPa
 
-from softlattice.infra.keys import structure_hash
+from softlattice.infra.keys import file_hash, structure_hash
 from softlattice.md.calculators import nep_calculator
 from softlattice.models.splits import split_structures
 
@@ -128,10 +128,13 @@ class TrainingResult:
     history
         neppo's report rows (step, losses, ``rmse_energy_*`` eV/atom, ``rmse_forces_*`` eV/Å,
         ``rmse_stress_*`` GPa for train and test).
+    stage_models
+        ``nep.txt`` of every stage of a staged training (:func:`continue_nep`), in order.
     """
 
     model_path: Path
     history: pd.DataFrame
+    stage_models: tuple[Path, ...] = ()
 
 
 def train_nep(train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | Path, steps: int,
@@ -198,6 +201,99 @@ def train_nep(train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | P
     key_file.write_text(json.dumps(dict(key=key, hyper=asdict(hyper), steps=steps, seed=seed, energy_sigma=energy_sigma,
                                         n_train=len(train), n_test=len(test)), indent=1))
     return TrainingResult(model_path, trainer.history)
+
+
+def _stage_checkpoint(folder: Path, stage: int) -> Path:
+    return folder / f"stage_{stage}.pt"
+
+
+def continue_nep(start_model: str | Path, train: Sequence[Atoms], test: Sequence[Atoms], output_dir: str | Path,
+                 stages: int, steps_per_stage: int, *, learning_rate: tuple[float, float], batch_size: int,
+                 species: Sequence[str], seed: int = 0, report_interval: int = 100,
+                 energy_sigma: float = DEFAULT_ENERGY_SIGMA) -> TrainingResult:
+    """Train a trained NEP further, in stages that survive an interruption.
+
+    neppo's ``Trainer.train`` restarts AdamW and its cosine schedule at every call, so each stage is
+    one call: ``steps_per_stage`` steps from ``learning_rate[0]`` down to ``learning_rate[1]``
+    (cosine annealing with warm restarts), on a fresh trainer seeded ``seed + stage`` so that a
+    stage's batch order depends on nothing but its number. After each stage the parameters
+    (``stage_<k>.pt``, exact), the model (``stage_<k>.nep.txt``) and its learning curve
+    (``stage_<k>.csv``) are saved; a run stopped anywhere resumes after its last finished stage and
+    ends with the parameters of an uninterrupted run. ``stages`` is how far to go: asking a finished
+    continuation for more stages trains only the new ones.
+
+    Parameters
+    ----------
+    start_model
+        ``nep.txt`` of the model to train further (its descriptor scaling is kept).
+    train, test
+        Labelled structures (energy, forces, stress).
+    output_dir
+        Folder for the stages, ``nep.txt`` (the last stage) and ``history.csv``.
+    stages, steps_per_stage
+        Number of stages and training steps (one batch each) per stage.
+    learning_rate
+        Initial and final learning rate of each stage's cosine cycle.
+    batch_size
+        Structures per training step.
+    species
+        Model species, in model order (must be the start model's).
+    seed
+        Seed of the first stage's batch order.
+    report_interval
+        Steps between entries of the learning curve.
+    energy_sigma
+        Error scale of the energy per atom in the loss, eV/atom.
+
+    Returns
+    -------
+    The last stage's model and the learning curve of all stages (``step`` counted from the start of
+    the continuation, ``stage`` added).
+    """
+    import torch
+    from neppo import StructureContainer, Trainer, read_model, write_model
+    from neppo.losses import EnergyLoss, ForceLoss, StressLoss
+
+    if stages < 1 or steps_per_stage < 1:
+        raise ValueError(f"stages {stages!r} and steps per stage {steps_per_stage!r} must be positive integers")
+    if len(learning_rate) != 2 or not 0 < learning_rate[1] <= learning_rate[0]:
+        raise ValueError(f"learning rate {learning_rate!r} must be (initial, final) with initial >= final > 0")
+    if not energy_sigma > 0:
+        raise ValueError(f"energy error scale {energy_sigma!r} eV/atom must be > 0")
+    model = read_model(start_model)
+    if list(model.types) != list(species):
+        raise ValueError(f"{start_model} is a model of {list(model.types)}, not of the species {list(species)}")
+    check_training_set(train, species)
+    check_training_set(test, species)
+    output_dir = Path(output_dir)
+    key = _training_key(train, NEPHyperparameters(batch_size=batch_size, learning_rate=tuple(learning_rate)),
+                        species, steps_per_stage, seed, energy_sigma)
+    folder = output_dir / f"continuation_{hashlib.sha256((key + file_hash(start_model)).encode()).hexdigest()[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    done = 0
+    while _stage_checkpoint(folder, done).exists() and done < stages:
+        done += 1
+    if done:
+        model.load_state_dict(torch.load(_stage_checkpoint(folder, done - 1)))
+    containers = None
+    for stage in range(done, stages):
+        if containers is None:
+            containers = StructureContainer(model, list(train)), StructureContainer(model, list(test))
+        trainer = Trainer(model, EnergyLoss(sigma=energy_sigma) + ForceLoss() + StressLoss(), *containers,
+                          batch_size=batch_size, learning_rate=tuple(learning_rate), device="cpu", seed=seed + stage)
+        trainer.train(steps=steps_per_stage, report_interval=min(report_interval, steps_per_stage))
+        history = trainer.history.assign(step=trainer.history.step + stage * steps_per_stage, stage=stage)
+        history.to_csv(folder / f"stage_{stage}.csv", index=False)
+        write_model(model, folder / f"stage_{stage}.nep.txt")
+        partial = folder / f"stage_{stage}.pt.partial"
+        torch.save(model.state_dict(), partial)
+        partial.replace(_stage_checkpoint(folder, stage))  # the checkpoint is the stage's commit point
+    history = pd.concat([pd.read_csv(folder / f"stage_{k}.csv") for k in range(stages)], ignore_index=True)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model_path = output_dir / "nep.txt"
+    model_path.write_bytes((folder / f"stage_{stages - 1}.nep.txt").read_bytes())
+    history.to_csv(output_dir / "history.csv", index=False)
+    return TrainingResult(model_path, history, tuple(folder / f"stage_{k}.nep.txt" for k in range(stages)))
 
 
 def train_ensemble(structures: Sequence[Atoms], output_dir: str | Path, steps: int, members: int = 5,

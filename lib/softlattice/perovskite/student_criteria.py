@@ -188,3 +188,26 @@ def student_criteria(generations: pd.DataFrame, final_rmse_forces: float, agreem
             rows.append(_row(f"x = {row.fa_fraction:g} started {row.start}, {row.temperature_K:g} K", measured,
                              f"experiment: {expected}" if expected else "reported", None))
     return pd.DataFrame(rows)
+
+
+RETRAINED_FORCE_TOLERANCE = 0.10
+"""A retrained student may lose at most this fraction of its parent's test force RMSE."""
+
+
+def retrained_student_verdict(candidate: dict, parent: dict, candidate_force_rmse: float,
+                              parent_force_rmse: float) -> dict[str, bool]:
+    """The rules a student retrained from NEP v2 must pass (issue 16), fixed before the first one
+    was trained: (a) it reproduces its teacher's energy change on the coexistence frames at every
+    composition there; (b) it keeps the order of a0a0c- and a0a0c+ at the teacher's relaxed cells in
+    more pairs than its parent, with a smaller median |difference|; (c) its test force RMSE is within
+    :data:`RETRAINED_FORCE_TOLERANCE` of its parent's.
+
+    ``candidate`` and ``parent`` are evaluations as written by
+    :func:`softlattice.perovskite.workflows.energy_weight.evaluate`; force RMSEs in any one unit."""
+    reproduces = candidate["coexistence_reproduces"]
+    median = "median_abs_difference_meV_per_fu"
+    verdict = dict(
+        reproduces_teacher=bool(reproduces) and all(reproduces.values()),
+        phase_order_better=candidate["order_kept"] > parent["order_kept"] and candidate[median] < parent[median],
+        forces_kept=candidate_force_rmse <= (1 + RETRAINED_FORCE_TOLERANCE) * parent_force_rmse)
+    return {**verdict, "passes": all(verdict.values())}
