@@ -70,6 +70,7 @@ from softlattice.perovskite.experiments import (
 )
 from softlattice.perovskite.preference import preference_text, preference_verdict
 from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A, first_site_loss
+from softlattice.perovskite.student_criteria import RETRAINED_FORCE_TOLERANCE
 from softlattice.perovskite.workflows.coexistence import (
     load_coexistence,
     mpb_text,
@@ -77,6 +78,7 @@ from softlattice.perovskite.workflows.coexistence import (
     progress_text,
     winner_text,
 )
+from softlattice.perovskite.workflows.energy_weight import EXPERIMENTS, retrained_students, retrained_students_text
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary,
     cubic_boundary_statistics,
@@ -122,6 +124,9 @@ fixed = None if fixed_t is None else load_coexistence(fixed_t.folder)
 # is the tilt that grows the teacher's choice? (the student-teacher check of the coexistence frames)
 preference_set = DATA_DIR / "tilt_preference" / model_path.parent.name
 teacher_check = load_preference(preference_set, model_path)
+# students retrained from the production model's sets, and their verdicts
+students = retrained_students()
+students = students[(students.student == model_path.parent.name) | (students.parent == model_path.parent.name)]
 
 # the first model: the fast-ramp grid
 sweep = obtain_sweep(settings, first_model_path,
@@ -186,6 +191,9 @@ if teacher_check is not None:
     production_verdict = preference_verdict(teacher_check["preference"])
     production.append(f"Student against teacher on the same coexistence frames: {production_verdict} (section "
                       "\"Whose preference\").")
+if students.parent.notna().any():
+    production.append(f"Retrained from its own sets: {retrained_students_text(students)} (section \"Can the student "
+                      "be trained\").")
 display(Markdown(" ".join(production)))
 summary = [
     f"**The first model, fast ramps** (a comparison). {len(set(grid_ramps.fa_fraction))} compositions, each heated "
@@ -426,6 +434,36 @@ else:
     display(Markdown(" ".join(preference_text(row, "in-phase") for row in check_table.to_dict("records"))))
     verdict = preference_verdict(check_table)
     display(Markdown(f"**In short:** {verdict[0].upper() + verdict[1:]}."))
+
+# %% [markdown]
+# ### Can the student be trained to agree with its teacher?
+#
+# Students retrained from the production model's own committed training and test sets, each
+# changing one thing of its training, are judged on the frames above and on the teacher's relaxed
+# cells by rules fixed before the first was trained
+# ({func}`~softlattice.perovskite.student_criteria.retrained_student_verdict`, stated below the
+# table). None of them is a production model: one that passes goes through chapter 01's checks first.
+
+# %% tags=["hide-input"]
+if (students.parent.notna()).sum() == 0:
+    display(Markdown(f"**No retrained student of `{model_path.parent.name}` is committed** "
+                     "(`python -m softlattice.perovskite.workflows.energy_weight`, `make longer-training`)."))
+else:
+    display(Markdown("Test RMSEs against the teacher (meV/atom, meV/Å), student - teacher energy change on the "
+                     "coexistence frames per composition (meV/atom), the a0a0c-/a0a0c+ order at the teacher's "
+                     "relaxed cells (pairs kept, median |difference| in meV/f.u.):"))
+    display(plotting.markdown_table(students.drop(columns=["parent"]), digits=2))
+    display(Markdown(
+        "The rules: (a) *reproduces teacher*: the student's energy change lies within two standard errors of the "
+        "teacher's at every composition; (b) *phase order better*: it keeps the order in more pairs than its parent, "
+        "with a smaller median difference; (c) *forces kept*: its test force RMSE is at most "
+        f"{100 * RETRAINED_FORCE_TOLERANCE:.0f} % above its parent's. "
+        + retrained_students_text(students)))
+    for name in students.student:
+        if (EXPERIMENTS / name / "stages.csv").is_file():
+            display(Markdown(f"`{name}` stage by stage (each stage's model evaluated the same way; only the last "
+                             "is judged):"))
+            display(plotting.markdown_table(pd.read_csv(EXPERIMENTS / name / "stages.csv"), digits=2))
 
 # %% [markdown]
 # ## The first model with fast ramps

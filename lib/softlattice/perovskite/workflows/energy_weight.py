@@ -35,7 +35,11 @@ from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import write_provenance
 from softlattice.models.nep import HYPERPARAMETER_PRESETS, load_sets, train_nep
 from softlattice.perovskite.preference import energy_preference
-from softlattice.perovskite.student_criteria import phase_order_summary, tetragonal_order
+from softlattice.perovskite.student_criteria import (
+    phase_order_summary,
+    retrained_student_verdict,
+    tetragonal_order,
+)
 from softlattice.perovskite.training_sets import MA_FA_SPECIES
 from softlattice.perovskite.workflows.checks import energies_at_reference_geometries, reference_relaxed
 from softlattice.perovskite.workflows.tilt_preference import FRAMES_FILE, TEACHER, student_energies
@@ -99,6 +103,68 @@ def evaluate(model: str | Path, output: str | Path, reference: str = TEACHER) ->
                                                    preference.reproduces.astype(bool))))
     (output / "evaluation.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+EXPERIMENTS = DATA_DIR / "student_experiments"
+"""Retrained students, one folder each, and their parent's own evaluation (a folder without provenance)."""
+
+
+def _change(parameters: dict) -> str:
+    if "energy_sigma" in parameters:
+        return f"energy error scale {1000 * parameters['energy_sigma']:g} meV/atom instead of 1"
+    if "stages" in parameters:
+        return f"{parameters['stages'] * parameters['stage_steps']:,} more steps ({parameters['stages']} stages)"
+    return "?"
+
+
+def retrained_students(root: str | Path = EXPERIMENTS) -> pd.DataFrame:
+    """One row per evaluated student under ``root``: the change made to its parent, test RMSEs
+    (meV/atom, meV/Å), the student - teacher energy change on the coexistence frames per composition
+    (meV/atom), the a0a0c-/a0a0c+ order at the teacher's relaxed cells, and the verdict of
+    :func:`~softlattice.perovskite.student_criteria.retrained_student_verdict` against the parent
+    (``parent`` and ``verdict`` None for the parent itself, a folder with an evaluation and no
+    provenance)."""
+    root = Path(root)
+    evaluations = {folder.name: json.loads((folder / "evaluation.json").read_text())
+                   for folder in sorted(root.iterdir()) if (folder / "evaluation.json").is_file()}
+    rows = []
+    for name, evaluation in evaluations.items():
+        provenance = root / name / "provenance.json"
+        if provenance.is_file():
+            record = json.loads(provenance.read_text())
+            parent_name, change = record["parameters"]["parent"], _change(record["parameters"])
+        else:
+            record = json.loads((DATA_DIR / "models" / name / "provenance.json").read_text())
+            parent_name, change = None, "parent"
+        rmse = record["final_rmse"]
+        row = dict(student=name, parent=parent_name, change=change, rmse_energy_test_meV=1000 * rmse["rmse_energy_test"],
+                   rmse_forces_test_meV=1000 * rmse["rmse_forces_test"],
+                   **{f"student_minus_teacher_meV_x{x}": value
+                      for x, value in evaluation["coexistence_student_minus_teacher_meV"].items()},
+                   order_kept=f"{evaluation['order_kept']} of {evaluation['order_pairs']}",
+                   median_abs_difference_meV_per_fu=evaluation["median_abs_difference_meV_per_fu"], verdict=None)
+        if parent_name is not None:
+            parent_force = json.loads((DATA_DIR / "models" / parent_name / "provenance.json").read_text())
+            verdict = retrained_student_verdict(evaluation, evaluations[parent_name], row["rmse_forces_test_meV"],
+                                                1000 * parent_force["final_rmse"]["rmse_forces_test"])
+            failed = [rule.replace("_", " ") for rule, kept in verdict.items() if rule != "passes" and not kept]
+            row["verdict"] = "passes" if verdict["passes"] else "fails: " + ", ".join(failed)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def retrained_students_text(table: pd.DataFrame) -> str:
+    """Sentences on the verdicts of :func:`retrained_students` (the parent's row is skipped)."""
+    judged = table[table.parent.notna()]
+    if judged.empty:
+        return "No retrained student has been judged."
+    passing = int((judged.verdict == "passes").sum())
+    verdicts = "; ".join(f"`{r.student}` ({r.change}) {r.verdict}" for r in judged.itertuples()) + "."
+    if len(judged) == 1:
+        return "One retrained student: " + verdicts
+    lead = f"{passing} of {len(judged)} retrained students pass" if passing else \
+        f"None of the {len(judged)} retrained students passes"
+    return f"{lead}: {verdicts}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
