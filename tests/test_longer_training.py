@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 from softlattice.infra.keys import file_hash
+from softlattice.md.calculators import nep_calculator
 from softlattice.perovskite.student_criteria import retrained_student_verdict
 from softlattice.perovskite.workflows import longer_training
 
@@ -51,18 +53,66 @@ def small_parent(folder: Path) -> Path:
     return folder
 
 
+JUDGED = Path(__file__).resolve().parents[1] / "data" / "tilt_preference" / "mafa-v2"
+TEACHER = "sevennet-pw-ft-ef-last+d3"
+
+
+def path_set(folder: Path, fa_fraction: float = 0.5, reference: str = TEACHER) -> Path:
+    """A tilt-preference set of one committed frame, relabelled as composition ``fa_fraction``."""
+    folder.mkdir()
+    frame = read(JUDGED / "frames.extxyz.gz", index="0")
+    frame.info["fa_fraction"] = fa_fraction
+    write(folder / "frames.extxyz.gz", [frame], format="extxyz")
+    record = json.loads((JUDGED / "provenance.json").read_text())
+    record["parameters"]["reference"] = reference
+    (folder / "provenance.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_path_frames_at_the_judged_compositions_or_of_another_teacher_are_refused(tmp_path, capsys):
+    with pytest.raises(ValueError, match="frames at x = 0, 1, where the students are judged"):
+        longer_training.path_frames_of(JUDGED, TEACHER)
+    with pytest.raises(ValueError, match="labelled by 'chgnet-r2scan', not by the parent's teacher"):
+        longer_training.path_frames_of(path_set(tmp_path / "other", reference="chgnet-r2scan"), TEACHER)
+    with pytest.raises(ValueError, match="is not a tilt-preference result set"):
+        longer_training.path_frames_of(tmp_path, TEACHER)
+    assert len(longer_training.path_frames_of(path_set(tmp_path / "middle"), TEACHER)) == 1
+    with pytest.raises(SystemExit):
+        longer_training.main(["--parent", str(PARENT), "--stages", "1", "--path-frames", str(JUDGED),
+                              "--output", str(tmp_path / "o")])
+    assert "where the students are judged" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
 @pytest.mark.notebook  # a minute: NEP v2 on the 20 committed coexistence frames, twice per stage
-def test_a_staged_continuation_is_evaluated_stage_by_stage_and_judged_at_its_end(tmp_path):
+def test_a_staged_continuation_is_evaluated_stage_by_stage_and_judged_at_its_end(tmp_path, monkeypatch):
     parent = small_parent(tmp_path / "parent")
+    added = []
+
+    def student_labels(frames, reference):  # NEP v2's own labels stand in for its teacher's here
+        assert reference == TEACHER
+        labelled = []
+        for frame in frames:
+            atoms = frame.copy()
+            atoms.calc = nep_calculator(PARENT / "nep.txt", atoms=atoms)
+            atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
+                                               stress=atoms.get_stress())
+            labelled.append(atoms)
+        added.extend(labelled)
+        return labelled
+
+    monkeypatch.setattr(longer_training, "label_structures", student_labels)
     table = longer_training.train_longer(parent, stages=2, stage_steps=2, output=tmp_path / "out",
-                                         work=tmp_path / "work")
+                                         work=tmp_path / "work", path_frames=path_set(tmp_path / "middle"))
+    assert len(added) == 1
     assert list(table.stage) == [0, 1] and list(table.steps) == [2, 4]
     assert set(table.columns) >= {"student_minus_teacher_meV_x0.0", "student_minus_teacher_meV_x1.0", "order_kept"}
     evaluation = json.loads((tmp_path / "out" / "evaluation.json").read_text())
     assert set(evaluation["verdict"]) == {"reproduces_teacher", "phase_order_better", "forces_kept", "passes"}
     assert evaluation["model_sha256_16"] == file_hash(tmp_path / "out" / "nep.txt")  # the last stage is judged
     assert pd.read_csv(tmp_path / "out" / "stages.csv").order_kept.tolist() == table.order_kept.tolist()
-    assert json.loads((tmp_path / "out" / "provenance.json").read_text())["parameters"]["stages"] == 2
+    parameters = json.loads((tmp_path / "out" / "provenance.json").read_text())["parameters"]
+    assert parameters["stages"] == 2 and parameters["path_frames_added"] == 1
+    assert parameters["path_frames_fa_fractions"] == [0.5]
 
 
 def test_a_folder_that_is_no_committed_student_is_refused(tmp_path, capsys):

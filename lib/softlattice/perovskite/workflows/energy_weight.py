@@ -113,7 +113,11 @@ def _change(parameters: dict) -> str:
     if "energy_sigma" in parameters:
         return f"energy error scale {1000 * parameters['energy_sigma']:g} meV/atom instead of 1"
     if "stages" in parameters:
-        return f"{parameters['stages'] * parameters['stage_steps']:,} more steps ({parameters['stages']} stages)"
+        change = f"{parameters['stages'] * parameters['stage_steps']:,} more steps ({parameters['stages']} stages)"
+        if parameters.get("path_frames_added"):
+            change += (f" with {parameters['path_frames_added']} teacher-labelled coexistence frames at x = "
+                       + ", ".join(f"{x:g}" for x in parameters["path_frames_fa_fractions"]))
+        return change
     return "?"
 
 
@@ -137,7 +141,8 @@ def retrained_students(root: str | Path = EXPERIMENTS) -> pd.DataFrame:
             record = json.loads((DATA_DIR / "models" / name / "provenance.json").read_text())
             parent_name, change = None, "parent"
         rmse = record["final_rmse"]
-        row = dict(student=name, parent=parent_name, change=change, rmse_energy_test_meV=1000 * rmse["rmse_energy_test"],
+        row = dict(student=name, parent=parent_name, change=change,
+                   rmse_energy_test_meV=1000 * rmse["rmse_energy_test"],
                    rmse_forces_test_meV=1000 * rmse["rmse_forces_test"],
                    **{f"student_minus_teacher_meV_x{x}": value
                       for x, value in evaluation["coexistence_student_minus_teacher_meV"].items()},

@@ -19,6 +19,11 @@ the fit) down to 1e-4; the last stage is judged by
 :func:`softlattice.perovskite.student_criteria.retrained_student_verdict` against NEP v2's own
 evaluation (``data/student_experiments/mafa-v2``); the earlier stages are reported as a curve, not
 chosen from. Passing is not enough for production use: chapter 01's 600 K stability check comes first.
+
+``--path-frames DIR`` adds the frames of a tilt-preference result set (NEP v2's own coexistence path at
+other compositions, :mod:`softlattice.perovskite.workflows.tilt_preference`), labelled by the parent's
+teacher, to the training set: the same continuation, plus the states where the student went wrong.
+Frames at the compositions of the judging frames are refused (they would be learned, then judged).
 """
 
 from __future__ import annotations
@@ -31,15 +36,20 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
+from ase import Atoms
+from ase.io import read
 
 from softlattice.infra.cli import positive_int
 from softlattice.infra.keys import file_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import read_provenance, write_provenance
+from softlattice.infra.resultsets import display_path
 from softlattice.models.nep import HYPERPARAMETER_PRESETS, continue_nep, load_sets
+from softlattice.models.reference import label_structures
 from softlattice.perovskite.student_criteria import retrained_student_verdict
 from softlattice.perovskite.training_sets import MA_FA_SPECIES
-from softlattice.perovskite.workflows.energy_weight import evaluate
+from softlattice.perovskite.workflows.energy_weight import PREFERENCE_FRAMES, evaluate
+from softlattice.perovskite.workflows.tilt_preference import FRAMES_FILE
 
 LEARNING_RATE = (3e-3, 1e-4)
 """Each stage's cosine cycle of the learning rate (initial, final)."""
@@ -56,15 +66,45 @@ def _evaluated(model: Path, folder: Path) -> dict:
     return evaluate(model, folder)
 
 
+def path_frames_of(folder: str | Path, teacher: str) -> list[Atoms]:
+    """The (unlabelled) frames of the tilt-preference result set in ``folder``, checked for use as
+    training data of a student of ``teacher``.
+
+    Raises
+    ------
+    ValueError
+        If the set was labelled by another teacher, or holds a composition of the judging frames.
+    """
+    folder = Path(folder)
+    record = read_provenance(folder)
+    if record is None or not (folder / FRAMES_FILE).is_file():
+        raise ValueError(f"{folder} is not a tilt-preference result set (no provenance.json or {FRAMES_FILE})")
+    if record["parameters"]["reference"] != teacher:
+        raise ValueError(f"{folder} was labelled by {record['parameters']['reference']!r}, not by the parent's "
+                         f"teacher {teacher!r}")
+    frames = read(folder / FRAMES_FILE, index=":")
+    judged = set(pd.read_csv(PREFERENCE_FRAMES / "energies.csv").fa_fraction)
+    shared = sorted({float(frame.info["fa_fraction"]) for frame in frames} & judged)
+    if shared:
+        raise ValueError(f"{display_path(folder)} holds frames at x = {', '.join(f'{x:g}' for x in shared)}, "
+                         "where the students are judged "
+                         f"({display_path(PREFERENCE_FRAMES)}); use frames of other compositions")
+    return frames
+
+
 def train_longer(parent: str | Path, stages: int, stage_steps: int, output: str | Path,
-                 work: str | Path | None = None) -> pd.DataFrame:
-    """Continue the parent's final model on its committed sets, evaluate every stage and write the
-    result set into ``output``; returns the per-stage table (``stages.csv``)."""
+                 work: str | Path | None = None, path_frames: str | Path | None = None) -> pd.DataFrame:
+    """Continue the parent's final model on its committed sets (plus the labelled frames of the
+    tilt-preference set ``path_frames``, if given), evaluate every stage and write the result set
+    into ``output``; returns the per-stage table (``stages.csv``)."""
     parent, output = Path(parent), Path(output)
     record = json.loads((parent / "provenance.json").read_text())
     parameters = record["parameters"]
     hyper = HYPERPARAMETER_PRESETS[parameters["hyper"]]
     train, test = load_sets(parent)
+    added = [] if path_frames is None else label_structures(path_frames_of(path_frames, parameters["reference"]),
+                                                            parameters["reference"])
+    train = train + added
     work = Path(work) if work is not None else RUNS_DIR / "longer_training" / parent.name
     result = continue_nep(parent / "nep.txt", train, test, work, stages, stage_steps,
                           learning_rate=LEARNING_RATE, batch_size=hyper.batch_size, species=MA_FA_SPECIES,
@@ -89,11 +129,17 @@ def train_longer(parent: str | Path, stages: int, stage_steps: int, output: str 
     (output / "evaluation.json").write_text(json.dumps(final, indent=1))
     shutil.copy2(result.model_path, output / "nep.txt")
     result.history.to_csv(output / "history.csv", index=False)
+    inputs = {"parent_nep_sha256_16": file_hash(parent / "nep.txt"),
+              "train_sha256_16": file_hash(parent / "train.xyz.gz")}
+    if path_frames is not None:
+        inputs["path_frames_sha256_16"] = file_hash(Path(path_frames) / FRAMES_FILE)
     write_provenance(output, dict(parent=parent.name, stages=stages, stage_steps=stage_steps,
                                   learning_rate=list(LEARNING_RATE), hyper=parameters["hyper"],
-                                  seed=parameters["seed"]),
-                     {"parent_nep_sha256_16": file_hash(parent / "nep.txt"),
-                      "train_sha256_16": file_hash(parent / "train.xyz.gz")},
+                                  seed=parameters["seed"],
+                                  path_frames=None if path_frames is None else Path(path_frames).name,
+                                  path_frames_added=len(added),
+                                  path_frames_fa_fractions=sorted({float(a.info["fa_fraction"]) for a in added})),
+                     inputs,
                      command="python -m softlattice.perovskite.workflows.longer_training "
                              + " ".join(sys.argv[1:]),
                      final_rmse={k: float(v) for k, v in result.history.iloc[-1].items() if k.startswith("rmse")})
@@ -107,12 +153,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parent", type=Path, required=True, help="committed model folder (nep.txt, provenance, sets)")
     parser.add_argument("--stages", type=positive_int, required=True, help="stages to reach (extends a finished run)")
     parser.add_argument("--stage-steps", type=positive_int, default=1000, help="training steps per stage")
+    parser.add_argument("--path-frames", type=Path, default=None,
+                        help="tilt-preference result set whose frames, labelled by the teacher, join the training set")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     for name in ("provenance.json", "train.xyz.gz", "test.xyz.gz"):
         if not (args.parent / name).is_file():
             parser.error(f"{args.parent} has no {name}: not a committed student folder")
-    table = train_longer(args.parent, args.stages, args.stage_steps, args.output)
+    if args.path_frames is not None:
+        teacher = json.loads((args.parent / "provenance.json").read_text())["parameters"]["reference"]
+        try:
+            path_frames_of(args.path_frames, teacher)
+        except ValueError as error:
+            parser.error(str(error))
+    table = train_longer(args.parent, args.stages, args.stage_steps, args.output, path_frames=args.path_frames)
     print(table.to_string(index=False))
     print(json.dumps(json.loads((args.output / "evaluation.json").read_text())["verdict"], indent=1))
     return 0
