@@ -91,7 +91,7 @@ from softlattice.perovskite.workflows.phase_diagram import (
     transition_statistics,
 )
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
-from softlattice.perovskite.workflows.tilt_preference import load_preference
+from softlattice.perovskite.workflows.tilt_preference import load_preferences
 
 plotting.use_book_renderer()
 settings = profiles.resolve(
@@ -122,8 +122,7 @@ fixed_t = obtain_coexistence(coexistence_settings["profile"], model_path,
                              compute=coexistence_settings["compute"])
 fixed = None if fixed_t is None else load_coexistence(fixed_t.folder)
 # is the tilt that grows the teacher's choice? (the student-teacher check of the coexistence frames)
-preference_set = DATA_DIR / "tilt_preference" / model_path.parent.name
-teacher_check = load_preference(preference_set, model_path)
+teacher_check = load_preferences(DATA_DIR / "tilt_preference", model_path)
 # students retrained from the production model's sets, and their verdicts
 students = retrained_students()
 students = students[(students.student == model_path.parent.name) | (students.parent == model_path.parent.name)]
@@ -418,7 +417,8 @@ else:
     check_energies, check_table = teacher_check["energies"], teacher_check["preference"]
     check_parameters = teacher_check["parameters"]
     display(Markdown(
-        f"Results: `{display_path(preference_set)}`; {len(check_energies)} frames at "
+        f"Results: {', '.join(f'`{display_path(folder)}`' for folder in teacher_check['folders'])}; "
+        f"{len(check_energies)} frames at "
         f"{check_parameters['temperature']:g} K (replica {check_parameters['replica']}), "
         f"{check_parameters['frames']} per state, {check_parameters['interval_ps']:g} ps apart after "
         f"{check_parameters['equilibrate_ps']:g} ps; teacher `{check_parameters['reference']}`. Energy changes from "
@@ -442,7 +442,8 @@ else:
 # changing one thing of its training, are judged on the frames above and on the teacher's relaxed
 # cells by rules fixed before the first was trained
 # ({func}`~softlattice.perovskite.student_criteria.retrained_student_verdict`, stated below the
-# table). None of them is a production model: one that passes goes through chapter 01's checks first.
+# table). Only the frames of the first check (the end members) judge them: frames of other
+# compositions may have been added to a student's training set. None of them is a production model: one that passes goes through chapter 01's checks first.
 
 # %% tags=["hide-input"]
 if (students.parent.notna()).sum() == 0:

@@ -63,7 +63,7 @@ from softlattice.perovskite.workflows.coexistence import load_coexistence, mpb_t
 from softlattice.perovskite.workflows.phase_diagram import (
     cubic_boundary, load_sweep, load_sweep_frames, obtain_sweep)
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
-from softlattice.perovskite.workflows.tilt_preference import load_preference
+from softlattice.perovskite.workflows.tilt_preference import load_preferences
 
 plotting.use_book_renderer()
 settings = profiles.resolve("03_mpb", profile, sweep=sweep, temperatures=temperatures,
@@ -132,7 +132,7 @@ else:
                         f"{longest.last_layered_ps:g} ps of a {longest.run_ps:g} ps run" if longest.layered_ps > 0
                         else "; no run at this temperature is ever layered") + "."
                      if len(layering) else "."))
-teacher_check = load_preference(DATA_DIR / "tilt_preference" / model_path.parent.name, model_path)
+teacher_check = load_preferences(DATA_DIR / "tilt_preference", model_path)
 if fixed_t is not None and teacher_check is not None:
     production += (" Whether the tilt that wins is the teacher's choice was checked on the student's own frames "
                    "(chapter 02, \"Whose preference\"): " + preference_verdict(teacher_check["preference"]) + ".")

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
+
 from softlattice.infra.keys import file_hash
 from softlattice.md.calculators import nep_calculator
 from softlattice.perovskite.student_criteria import retrained_student_verdict

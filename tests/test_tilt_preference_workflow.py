@@ -1,8 +1,12 @@
 """The student-teacher check of the coexistence cells: the half-wise tilt readout, frames sampled and
 evaluated end to end, and a missing coexistence run refused with a message that says what to run."""
 
+import json
+import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from softlattice.md.calculators import nep_calculator
@@ -14,6 +18,7 @@ from softlattice.perovskite.workflows.tilt_preference import (
     block_tilts,
     frame_energies,
     grown_start,
+    load_preferences,
     sample_frames,
 )
 
@@ -62,3 +67,35 @@ def test_frames_are_sampled_after_equilibration_and_a_teacher_equal_to_the_stude
     assert table.R_z_lower_A.iloc[0] > table.R_z_upper_A.iloc[0]  # 0.08 ps in: the halves are still there
     preference = energy_preference(table).iloc[0]
     assert preference.reproduces and preference.student_minus_teacher_meV == pytest.approx(0.0, abs=1e-6)
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "data" / "tilt_preference" / "mafa-v2"
+NEP_V2 = COMMITTED.parents[1] / "models" / "mafa-v2" / "nep.txt"
+
+
+def copied_set(folder: Path, fa_fraction: float, **sampling) -> Path:
+    """The committed set with its compositions renamed to ``fa_fraction`` (and sampling changed)."""
+    shutil.copytree(COMMITTED, folder)
+    for name in ("energies.csv", "preference.csv"):
+        table = pd.read_csv(folder / name)
+        table.fa_fraction = np.where(table.fa_fraction > 0.5, fa_fraction + 0.01, fa_fraction)
+        table.to_csv(folder / name, index=False)
+    record = json.loads((folder / "provenance.json").read_text())
+    record["parameters"].update(fa_fractions=[fa_fraction, fa_fraction + 0.01], **sampling)
+    (folder / "provenance.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_the_sets_of_one_model_are_read_together_and_those_of_another_model_are_not(tmp_path):
+    assert load_preferences(tmp_path, NEP_V2) is None
+    shutil.copytree(COMMITTED, tmp_path / "ends")
+    copied_set(tmp_path / "middle", 0.5)
+    together = load_preferences(tmp_path, NEP_V2)
+    assert [f.name for f in together["folders"]] == ["ends", "middle"]
+    assert list(together["preference"].fa_fraction) == [0.0, 0.5, 0.51, 1.0]
+    assert len(together["energies"]) == 40 and together["energies"].fa_fraction.is_monotonic_increasing
+    other_model = COMMITTED.parents[1] / "models" / "mafa-chgnet-r2scan" / "nep.txt"
+    assert load_preferences(tmp_path, other_model) is None
+    copied_set(tmp_path / "warmer", 0.25, temperature=300.0)
+    with pytest.raises(ValueError, match="sample differently"):
+        load_preferences(tmp_path, NEP_V2)

@@ -196,6 +196,28 @@ def load_preference(folder: str | Path, model: str | Path) -> dict[str, Any] | N
                 parameters=record["parameters"])
 
 
+def load_preferences(root: str | Path, model: str | Path) -> dict[str, Any] | None:
+    """:func:`load_preference` of every result set under ``root`` made with ``model``, together: the
+    ``energies`` and ``preference`` tables of all of them (compositions in order), the ``parameters``
+    of the first, the ``folders`` read; None when there is none. The sets must share their sampling
+    (temperature, replica, frames, spacing, teacher)."""
+    found = {folder: load_preference(folder, model) for folder in sorted(Path(root).iterdir()) if folder.is_dir()} \
+        if Path(root).is_dir() else {}
+    found = {folder: check for folder, check in found.items() if check is not None}
+    if not found:
+        return None
+    sampling = [{k: v for k, v in check["parameters"].items() if k != "fa_fractions"} for check in found.values()]
+    if any(other != sampling[0] for other in sampling[1:]):
+        raise ValueError(f"the tilt-preference sets {[str(f) for f in found]} of one model sample differently: "
+                         f"{sampling}")
+    checks = list(found.values())
+    return dict(energies=pd.concat([c["energies"] for c in checks]).sort_values("fa_fraction", kind="stable")
+                .reset_index(drop=True),
+                preference=pd.concat([c["preference"] for c in checks]).sort_values("fa_fraction")
+                .reset_index(drop=True),
+                parameters=checks[0]["parameters"], folders=list(found))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m softlattice.perovskite.workflows.tilt_preference",
                                      description="Student and teacher energies of coexistence cells before and after "
