@@ -172,6 +172,8 @@ end-members: setup
 TILT_PREFERENCE_SET = data/tilt_preference/$(notdir $(MAFA_MODEL))
 tilt-preference: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.tilt_preference --model $(MAFA_MODEL)/nep.txt --save $(TILT_PREFERENCE_SET)
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.tilt_preference --model $(MAFA_MODEL)/nep.txt \
+		--save $(TILT_PREFERENCE_SET)-middle --fa-fractions 0.25 0.5 0.75
 
 # NEP v2 trained further on its own sets in six resumable stages, each stage judged (about 1 h on one core)
 longer-training: setup
