@@ -55,6 +55,15 @@ def test_the_verdict_names_the_teacher_only_when_it_prefers_the_grown_state_and_
     assert preference_verdict(invents).startswith("at x = 1 the student's energy drops")
     assert "a fitting error" in preference_verdict(invents)
     exaggerates = energy_preference(synthetic_frames(-2.0, -4.0))
-    assert preference_verdict(exaggerates).startswith("at x = 0 the student's energy change differs")
+    assert preference_verdict(exaggerates).startswith("at x = 0 both prefer the grown state, the student by more")
+    assert "a fitting error its teacher does not share" in preference_verdict(exaggerates)
+    both = energy_preference(pd.concat([synthetic_frames(-2.0, -4.0), synthetic_frames(0.0, -2.0, seed=1)
+                                        .assign(fa_fraction=1.0)]))
+    assert preference_verdict(both).startswith("at x = 1 the student's energy drops from the built to the grown "
+                                               "state while its teacher's does not drop beyond two standard errors; "
+                                               "at x = 0 both")
+    opposite = energy_preference(synthetic_frames(-2.0, 0.0))  # the student misses its teacher's preference
+    assert preference_verdict(opposite).startswith("at x = 0 the student's energy change differs")
+    assert "not (only) the teacher's" in preference_verdict(opposite)
     flat = energy_preference(synthetic_frames(0.0, 0.0))
     assert "not resolved" in preference_verdict(flat)

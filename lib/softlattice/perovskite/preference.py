@@ -106,25 +106,40 @@ def preference_text(row: pd.Series | dict, grown_phase: str) -> str:
             f"(difference {row['student_minus_teacher_meV']:+.2f} ± {row['se_difference_meV']:.2f} meV/atom).")
 
 
+def _compositions(rows: pd.DataFrame) -> str:
+    return ", ".join(f"{x:g}" for x in rows.fa_fraction)
+
+
 def preference_verdict(table: pd.DataFrame) -> str:
     """What the rows of :func:`energy_preference` say together about the origin of the grown tilt: the
     teacher's (it prefers the grown state and the student reproduces it everywhere), the student's (the
     student prefers it where the teacher does not, or does not reproduce the teacher), or not resolved."""
-    compositions = ", ".join(f"{x:g}" for x in table.fa_fraction)
+    compositions = _compositions(table)
     teacher_grown = (table.teacher_prefers == "grown").all()
     if teacher_grown and table.reproduces.all():
         return (f"at x = {compositions} the teacher's energy drops from the built to the grown state as the student's "
                 "does: the preference is the teacher's, not a fitting error of the student")
     if (~table.reproduces).any():
         off = table[~table.reproduces]
-        listed = ", ".join(f"{x:g}" for x in off.fa_fraction)
-        invented = (off.student_prefers == "grown") & (off.teacher_prefers != "grown")
-        if invented.all():
-            return (f"at x = {listed} the student's energy drops from the built to the grown state while its "
-                    "teacher's change is not resolved, and the two differ by more than two standard errors: the "
-                    "student over-stabilises the grown state, a fitting error its teacher does not share (potential "
-                    "energies only; the teacher's free energy is not measured)")
-        return (f"at x = {listed} the student's energy change differs from its teacher's by more than two standard "
-                "errors: the student's preference is not (only) the teacher's")
+        student_grown = off.student_prefers == "grown"
+        invented = off[student_grown & (off.teacher_prefers != "grown")]
+        exaggerated = off[student_grown & (off.teacher_prefers == "grown") & (off.student_minus_teacher_meV < 0)]
+        other = off.drop(index=invented.index.union(exaggerated.index))
+        parts = []
+        if len(invented):
+            parts.append(f"at x = {_compositions(invented)} the student's energy drops from the built to the grown "
+                         "state while its teacher's does not drop beyond two standard errors")
+        if len(exaggerated):
+            parts.append(f"at x = {_compositions(exaggerated)} both prefer the grown state, the student by more "
+                         "than its teacher")
+        if len(other):
+            parts.append(f"at x = {_compositions(other)} the student's energy change differs from its teacher's by "
+                         "more than two standard errors")
+        verdict = "; ".join(parts)
+        if other.empty:
+            return (verdict + ", and the two differ by more than two standard errors: the student over-stabilises "
+                    "the grown state, a fitting error its teacher does not share (potential energies only; the "
+                    "teacher's free energy is not measured)")
+        return verdict + ": the student's preference is not (only) the teacher's"
     return (f"at x = {compositions} the student reproduces its teacher's energy change, but the teacher's preference "
             "for the grown state is not resolved at every composition")
