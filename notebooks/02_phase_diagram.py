@@ -191,8 +191,8 @@ if teacher_check is not None:
     production.append(f"Student against teacher on the same coexistence frames: {production_verdict} (section "
                       "\"Whose preference\").")
 if students.parent.notna().any():
-    production.append(f"Retrained from its own sets: {retrained_students_text(students)} (section \"Can the student "
-                      "be trained\").")
+    production.append("Retrained from its own sets (section \"Can the student be trained\"): "
+                      f"{retrained_students_text(students)}.")
 display(Markdown(" ".join(production)))
 summary = [
     f"**The first model, fast ramps** (a comparison). {len(set(grid_ramps.fa_fraction))} compositions, each heated "
@@ -450,6 +450,7 @@ if (students.parent.notna()).sum() == 0:
     display(Markdown(f"**No retrained student of `{model_path.parent.name}` is committed** "
                      "(`python -m softlattice.perovskite.workflows.energy_weight`, `make longer-training`)."))
 else:
+    verdicts = retrained_students_text(students)
     display(Markdown("Test RMSEs against the teacher (meV/atom, meV/Å), student - teacher energy change on the "
                      "coexistence frames per composition (meV/atom), the a0a0c-/a0a0c+ order at the teacher's "
                      "relaxed cells (pairs kept, median |difference| in meV/f.u.):"))
@@ -459,7 +460,7 @@ else:
         "teacher's at every composition; (b) *phase order better*: it keeps the order in more pairs than its parent, "
         "with a smaller median difference; (c) *forces kept*: its test force RMSE is at most "
         f"{100 * RETRAINED_FORCE_TOLERANCE:.0f} % above its parent's. "
-        + retrained_students_text(students)))
+        + verdicts[0].upper() + verdicts[1:] + "."))
     for name in students.student:
         if (EXPERIMENTS / name / "stages.csv").is_file():
             display(Markdown(f"`{name}` stage by stage (each stage's model evaluated the same way; only the last "

@@ -59,15 +59,15 @@ def test_the_retrained_students_are_tabulated_with_their_verdicts_against_the_pa
     table = energy_weight.retrained_students().set_index("student")
     assert table.verdict.isna()["mafa-v2"] and table.change["mafa-v2"] == "parent"
     # measured in session 11: weighting energies 11x made every criterion worse
-    assert table.verdict["mafa-v2-e03"] == "fails: reproduces teacher, phase order better, forces kept"
+    assert table.verdict["mafa-v2-e03"] == "fails (reproduces teacher, phase order better, forces kept)"
     assert table.rmse_forces_test_meV["mafa-v2-e03"] > 1.1 * table.rmse_forces_test_meV["mafa-v2"]
     assert "0.3 meV/atom" in table.change["mafa-v2-e03"]
 
 
 def test_the_verdict_sentence_counts_what_passes():
     table = energy_weight.retrained_students()
-    assert energy_weight.retrained_students_text(table).startswith("One retrained student: `mafa-v2-e03`")
+    assert energy_weight.retrained_students_text(table).startswith("the one retrained student, `mafa-v2-e03` (")
     passing = table.iloc[[1]].assign(student="better", verdict="passes")
     both = pd.concat([table, passing], ignore_index=True)
     assert energy_weight.retrained_students_text(both).startswith("1 of 2 retrained students pass: ")
-    assert energy_weight.retrained_students_text(table.iloc[:1]) == "No retrained student has been judged."
+    assert energy_weight.retrained_students_text(table.iloc[:1]) == "no retrained student has been judged"

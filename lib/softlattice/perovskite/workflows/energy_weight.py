@@ -153,23 +153,24 @@ def retrained_students(root: str | Path = EXPERIMENTS) -> pd.DataFrame:
             verdict = retrained_student_verdict(evaluation, evaluations[parent_name], row["rmse_forces_test_meV"],
                                                 1000 * parent_force["final_rmse"]["rmse_forces_test"])
             failed = [rule.replace("_", " ") for rule, kept in verdict.items() if rule != "passes" and not kept]
-            row["verdict"] = "passes" if verdict["passes"] else "fails: " + ", ".join(failed)
+            row["verdict"] = "passes" if verdict["passes"] else f"fails ({', '.join(failed)})"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def retrained_students_text(table: pd.DataFrame) -> str:
-    """Sentences on the verdicts of :func:`retrained_students` (the parent's row is skipped)."""
+    """A clause (lower case, no full stop) on the verdicts of :func:`retrained_students`; the parent's
+    row is skipped."""
     judged = table[table.parent.notna()]
     if judged.empty:
-        return "No retrained student has been judged."
-    passing = int((judged.verdict == "passes").sum())
-    verdicts = "; ".join(f"`{r.student}` ({r.change}) {r.verdict}" for r in judged.itertuples()) + "."
+        return "no retrained student has been judged"
     if len(judged) == 1:
-        return "One retrained student: " + verdicts
+        row = judged.iloc[0]
+        return f"the one retrained student, `{row.student}` ({row.change}), {row.verdict}"
+    passing = int((judged.verdict == "passes").sum())
     lead = f"{passing} of {len(judged)} retrained students pass" if passing else \
-        f"None of the {len(judged)} retrained students passes"
-    return f"{lead}: {verdicts}"
+        f"none of the {len(judged)} retrained students passes"
+    return lead + ": " + "; ".join(f"`{r.student}` ({r.change}) {r.verdict}" for r in judged.itertuples())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
