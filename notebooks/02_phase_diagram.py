@@ -71,6 +71,7 @@ from softlattice.perovskite.experiments import (
 from softlattice.perovskite.preference import preference_text, preference_verdict
 from softlattice.perovskite.sites import SITE_SHIFT_LIMIT_A, first_site_loss
 from softlattice.perovskite.student_criteria import RETRAINED_FORCE_TOLERANCE
+from softlattice.perovskite.workflows.boundaries import crossings_text
 from softlattice.perovskite.workflows.coexistence import (
     load_coexistence,
     mpb_text,
@@ -172,12 +173,10 @@ production = [f"**In brief: the production model** (`{model_path.parent.name}`).
 if slow_boundary is None:
     production.append("Its slow end-member ramps are not computed yet.")
 else:
-    ends_crossed = slow_boundary.pivot_table(index="fa_fraction", columns="kind", values="temperature_K")
-    production.append("Slow end-member ramps: " + ("; ".join(
-        f"x = {x:g}: " + ", ".join(f"{kind} {t:.0f} K" for kind, t in row.dropna().items())
-        for x, row in ends_crossed.iterrows()) or "no ramp crosses the cubic boundary") + "."
-        + "".join(f" At x = {x:g} the model is still tilted at the top of the ramps ({held})."
-                  for x, held in slow_tilted_tops.items()))
+    slow_ramp_range = end_member_settings["ramp"]
+    production.append("Slow end-member ramps, where they cross the cubic boundary: " + crossings_text(
+        slow_boundary, sorted(set(slow_windows.fa_fraction)), slow_tilted_tops,
+        float(slow_ramp_range["temperature_low"]), float(slow_ramp_range["temperature_high"])) + ".")
 if fixed is None:
     production.append("Its fixed-temperature coexistence runs are not computed yet.")
 else:
@@ -626,8 +625,18 @@ def slow_crossing(x, kind, to_phase=None):
         return f"none read: still tilted at the top ({end_member_settings['ramp']['temperature_high']:g} K)"
     table = slow_boundary if to_phase is None else slow_transitions[slow_transitions.to_phase == to_phase]
     chosen = table[(table.fa_fraction == x) & (table.kind == kind)]
+    ramp_range = end_member_settings["ramp"]
+    missed = ("not seen" if to_phase is not None else f"still tilted at {ramp_range['temperature_high']:g} K"
+              if kind == "heating" else f"still cubic at {ramp_range['temperature_low']:g} K")
     return (", ".join(f"{row.temperature_K:.0f} ± {row.resolution_K:.0f} K" for row in chosen.itertuples())
-            or "not seen")
+            or missed)
+
+
+def slow_cooled_phase(x, temperature=250.0):
+    if slow_boundary is None:
+        return ""
+    cooled = phase_at(slow_windows[(slow_windows.fa_fraction == x) & (slow_windows.kind == "cooling")], temperature)
+    return f"; slow cooling ramp at {temperature:g} K: {', '.join(cooled.phase)}" if len(cooled) else ""
 
 
 production_mpb = ("not computed yet" if fixed is None else
@@ -649,10 +658,14 @@ comparison = pd.DataFrame([
          first=mean_temperature(0.0, "heating", to_phase="a0a0c-")),
     dict(quantity="FAPbI3 cubic boundary, heating", experiment=experimental_transition_text(experiments, 1.0, "a0a0a0"),
          seed="see its Fig. 2e-g", production=slow_crossing(1.0, "heating"), first=boundary_at(heating_boundary, 1.0)),
+    dict(quantity="FAPbI3 cubic boundary, cooling", experiment=experimental_transition_text(experiments, 1.0, "a0a0a0"),
+         seed="see its Fig. 2e-g", production=slow_crossing(1.0, "cooling"), first=boundary_at(cooling_boundary, 1.0)),
     dict(quantity="MAPbI3 tetragonal phase at 250 K", experiment=experimental_phase_at(experiments, 0.0, 250.0),
-         seed="a0a0c- (x below the MPB)", production=production_winner(0.0), first=tetragonal.get(0.0, "not seen")),
+         seed="a0a0c- (x below the MPB)", production=production_winner(0.0) + slow_cooled_phase(0.0),
+         first=tetragonal.get(0.0, "not seen")),
     dict(quantity="FAPbI3 tetragonal phase at 250 K", experiment=experimental_phase_at(experiments, 1.0, 250.0),
-         seed="a0a0c+ (x above the MPB)", production=production_winner(1.0), first=tetragonal.get(1.0, "not seen")),
+         seed="a0a0c+ (x above the MPB)", production=production_winner(1.0) + slow_cooled_phase(1.0),
+         first=tetragonal.get(1.0, "not seen")),
     dict(quantity="MPB (c- ↔ c+ below the cubic boundary)", experiment=experimental_mpb_text(experiments),
          seed="x = 0.27 at 250 K", production=production_mpb,
          first="phases at 250 K on cooling: " + "; ".join(f"x = {x:g}: {p}" for x, p in tetragonal.items())),

@@ -189,12 +189,24 @@ def test_end_member_boundaries_interpolate_the_heating_boundaries_and_need_both_
                                 ramp(0.0, "cooling", 0, 250.0), ramp(1.0, "heating", 0, 300.0)])
     boundaries = end_member_boundaries(transitions, [0.0, 0.25, 1.0])
     assert boundaries == pytest.approx({0.0: 390.0, 0.25: 367.5, 1.0: 300.0})
-    with pytest.raises(NoCubicPhase, match=r"no heating ramp of x = \[1.0\]"):
+    with pytest.raises(NoCubicPhase, match="no heating ramp of x = 1 reaches"):
         end_member_boundaries(transitions[transitions.fa_fraction == 0.0], [0.0])
     # a heating ramp classified against a tilted reference is no boundary either
     tilted = transitions.assign(reference_tilt=np.where(transitions.fa_fraction == 1.0, "Q_M_y +0.27 Å", ""))
-    with pytest.raises(NoCubicPhase, match=r"no heating ramp of x = \[1.0\]"):
+    with pytest.raises(NoCubicPhase, match="no heating ramp of x = 1 reaches"):
         end_member_boundaries(tilted, [0.0, 1.0])
+
+
+def test_the_end_member_crossings_are_told_per_composition_and_ramp():
+    import pandas as pd
+
+    from softlattice.perovskite.workflows.boundaries import crossings_text
+    boundary = pd.DataFrame(dict(fa_fraction=[1.0, 0.5, 0.5], kind=["cooling", "heating", "heating"],
+                                 temperature_K=[545.0, 390.0, 410.0]))
+    text = crossings_text(boundary, [0.0, 0.5, 1.0], pd.Series({0.0: "Q_R_z +0.06 Å"}), 100.0, 600.0)
+    assert text == ("x = 0: still tilted at the top, 600 K (Q_R_z +0.06 Å); "
+                    "x = 0.5: heating 400 K, cooling still cubic at 100 K; "
+                    "x = 1: heating still tilted at 600 K, cooling 545 K")
 
 
 def test_damping_ratio_errors_propagate_from_the_fit_and_only_the_chosen_window_counts():

@@ -38,9 +38,35 @@ def end_member_boundaries(transitions: pd.DataFrame, fa_fractions: Sequence[floa
     heating = heating[heating.kind == "heating"].groupby("fa_fraction").temperature_K.mean()
     missing = [x for x in (0.0, 1.0) if x not in heating.index]
     if missing:
-        raise NoCubicPhase(f"no heating ramp of x = {missing} reaches the cubic phase against an untilted reference "
+        listed = " and ".join(f"{x:g}" for x in missing)
+        raise NoCubicPhase(f"no heating ramp of x = {listed} reaches the cubic phase against an untilted reference "
                            "(the end-member ramps): no cubic boundary to start above")
     return {float(x): float(np.interp(x, [0.0, 1.0], [heating[0.0], heating[1.0]])) for x in fa_fractions}
+
+
+def crossings_text(boundary: pd.DataFrame, fa_fractions: Sequence[float], tilted_tops: pd.Series,
+                   temperature_low: float, temperature_high: float) -> str:
+    """Where the end-member ramps cross the cubic boundary, one clause per composition: the crossing
+    temperature of each ramp (``boundary``: :func:`cubic_boundary` rows), a heating ramp still tilted
+    at ``temperature_high`` or a cooling ramp still cubic at ``temperature_low`` (K) where it does not
+    cross, and the reference's tilt where the top temperature is not untilted (``tilted_tops``:
+    x -> tilt; no boundary is read there)."""
+    clauses = []
+    for x in fa_fractions:
+        if x in tilted_tops.index:
+            clauses.append(f"x = {x:g}: still tilted at the top, {temperature_high:g} K ({tilted_tops[x]})")
+            continue
+        ramps = []
+        for kind in ("heating", "cooling"):
+            crossed = boundary[(boundary.fa_fraction == x) & (boundary.kind == kind)].temperature_K
+            if len(crossed):
+                ramps.append(f"{kind} {crossed.mean():.0f} K")
+            elif kind == "heating":
+                ramps.append(f"heating still tilted at {temperature_high:g} K")
+            else:
+                ramps.append(f"cooling still cubic at {temperature_low:g} K")
+        clauses.append(f"x = {x:g}: " + ", ".join(ramps))
+    return "; ".join(clauses)
 
 
 def cubic_boundaries(settings: dict, model: str | Path) -> dict[float, float] | None:
