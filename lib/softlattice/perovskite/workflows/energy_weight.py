@@ -113,7 +113,7 @@ def _change(parameters: dict) -> str:
     if "energy_sigma" in parameters:
         return f"energy error scale {1000 * parameters['energy_sigma']:g} meV/atom instead of 1"
     if "stages" in parameters:
-        change = f"{parameters['stages'] * parameters['stage_steps']:,} more steps ({parameters['stages']} stages)"
+        change = f"{parameters['stages'] * parameters['stage_steps']:,} more steps in {parameters['stages']} stages"
         if parameters.get("path_frames_added"):
             change += (f" with {parameters['path_frames_added']} teacher-labelled coexistence frames at x = "
                        + ", ".join(f"{x:g}" for x in parameters["path_frames_fa_fractions"]))
