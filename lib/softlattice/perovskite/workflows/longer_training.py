@@ -111,19 +111,20 @@ def train_longer(parent: str | Path, stages: int, stage_steps: int, output: str 
                           seed=parameters["seed"])
     parent_evaluation = json.loads(PARENT_EVALUATION.read_text())
     parent_force = float(record["final_rmse"]["rmse_forces_test"])
+    output.mkdir(parents=True, exist_ok=True)
     rows = []
     for stage, model in enumerate(result.stage_models):
         last = result.history[result.history.stage == stage].iloc[-1]
-        summary = _evaluated(model, work / f"evaluation_{stage}")
+        # the last stage is the judged model: its evaluation files belong to the result set
+        summary = _evaluated(model, output if stage == stages - 1 else work / f"evaluation_{stage}")
         rows.append(dict(stage=stage, steps=int(last.step), rmse_energy_test_meV=1000 * last.rmse_energy_test,
                          rmse_forces_test_meV=1000 * last.rmse_forces_test, order_kept=summary["order_kept"],
                          median_abs_difference_meV_per_fu=summary["median_abs_difference_meV_per_fu"],
                          **{f"student_minus_teacher_meV_x{x}": value
                             for x, value in summary["coexistence_student_minus_teacher_meV"].items()}))
     table = pd.DataFrame(rows)
-    output.mkdir(parents=True, exist_ok=True)
     table.to_csv(output / "stages.csv", index=False, float_format="%.6g")
-    final = evaluate(result.model_path, output)
+    final = summary
     final_force = float(result.history.rmse_forces_test.iloc[-1])
     final["verdict"] = retrained_student_verdict(final, parent_evaluation, final_force, parent_force)
     (output / "evaluation.json").write_text(json.dumps(final, indent=1))
