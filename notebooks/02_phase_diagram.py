@@ -441,8 +441,9 @@ else:
 # changing one thing of its training, are judged on the frames above and on the teacher's relaxed
 # cells by rules fixed before the first was trained
 # ({func}`~softlattice.perovskite.student_criteria.retrained_student_verdict`, stated below the
-# table). Only the frames of the first check (the end members) judge them: frames of other
-# compositions may have been added to a student's training set. None of them is a production model: one that passes goes through chapter 01's checks first.
+# table). Only the frames of the end members judge them: frames of other compositions may have
+# been added to a student's training set. None of them is a production model: one that passes
+# goes through chapter 01's checks first.
 
 # %% tags=["hide-input"]
 if (students.parent.notna()).sum() == 0:

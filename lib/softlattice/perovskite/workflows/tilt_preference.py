@@ -201,9 +201,8 @@ def load_preferences(root: str | Path, model: str | Path) -> dict[str, Any] | No
     ``energies`` and ``preference`` tables of all of them (compositions in order), the ``parameters``
     of the first, the ``folders`` read; None when there is none. The sets must share their sampling
     (temperature, replica, frames, spacing, teacher)."""
-    found = {folder: load_preference(folder, model) for folder in sorted(Path(root).iterdir()) if folder.is_dir()} \
-        if Path(root).is_dir() else {}
-    found = {folder: check for folder, check in found.items() if check is not None}
+    folders = sorted(folder for folder in Path(root).iterdir() if folder.is_dir()) if Path(root).is_dir() else []
+    found = {folder: check for folder in folders if (check := load_preference(folder, model)) is not None}
     if not found:
         return None
     sampling = [{k: v for k, v in check["parameters"].items() if k != "fa_fractions"} for check in found.values()]
