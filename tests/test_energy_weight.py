@@ -65,9 +65,12 @@ def test_the_retrained_students_are_tabulated_with_their_verdicts_against_the_pa
 
 
 def test_the_verdict_sentence_counts_what_passes():
-    table = energy_weight.retrained_students()
-    assert energy_weight.retrained_students_text(table).startswith("the one retrained student, `mafa-v2-e03` (")
-    passing = table.iloc[[1]].assign(student="better", verdict="passes")
-    both = pd.concat([table, passing], ignore_index=True)
+    table = energy_weight.retrained_students().set_index("student")
+    parent, failing = table.loc[["mafa-v2"]], table.loc[["mafa-v2-e03"]]
+    one = pd.concat([parent, failing]).reset_index()
+    assert energy_weight.retrained_students_text(one).startswith("the one retrained student, `mafa-v2-e03` (")
+    passing = failing.reset_index().assign(student="better", verdict="passes")
+    both = pd.concat([one, passing], ignore_index=True)
     assert energy_weight.retrained_students_text(both).startswith("1 of 2 retrained students pass: ")
-    assert energy_weight.retrained_students_text(table.iloc[:1]) == "no retrained student has been judged"
+    assert energy_weight.retrained_students_text(both.iloc[[0, 1, 1]]).startswith("none of the 2 retrained")
+    assert energy_weight.retrained_students_text(parent.reset_index()) == "no retrained student has been judged"
