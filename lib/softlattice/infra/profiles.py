@@ -203,7 +203,7 @@ structures, one step at a time in the order listed (the first value of each list
 
 
 PROFILES["07_cap_thermal"] = {
-    "quick": dict(cap_models="quick", br_fractions=[0.0, 1.0], relax_fmax=0.1,
+    "quick": dict(cap_models="quick", br_fractions=[0.0, 1.0], relax_fmax=0.1, gap_models="full",
                   student=dict(steps=300, rattled_per_x=4, generations=1, explore_K=300.0, explore_ps=0.3,
                                explore_every_fs=50.0, hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0,
                                                                        n_max_radial=2, n_max_angular=2, l_max_3b=2,
@@ -211,19 +211,22 @@ PROFILES["07_cap_thermal"] = {
                   temperatures=[100.0, 300.0], run_ps=1.0, equilibration_ps=0.3, timestep_fs=1.0, snapshot_fs=10.0,
                   spectra_temperatures=[300.0], frozen_composition=1.0, frozen_temperatures=[300.0], spot_checks=1),
     "full": dict(cap_models="full", br_fractions=[k / 8 for k in range(9)], relax_fmax=0.02,
-                 student=dict(steps=3000, rattled_per_x=10, generations=2, explore_K=600.0, explore_ps=5.0,
-                              explore_every_fs=100.0,
-                              hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0, l_max_4b=0, l_max_5b=0, batch_size=8,
+                 gap_models="full",
+                 student=dict(steps=3000, rattled_per_x=10, generations=6, target_hot_mae_meV=100.0,
+                              explore_K=600.0, explore_ps=5.0, explore_every_fs=100.0,
+                              hyper=dict(radial_cutoff=6.0, angular_cutoff=4.0, l_max_4b=2, l_max_5b=0, batch_size=8,
                                          zbl_typewise_factor=0.7)),
                  temperatures=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0], run_ps=20.0, equilibration_ps=5.0,
                  timestep_fs=1.0, snapshot_fs=20.0, spectra_temperatures=[100.0, 200.0, 400.0],
                  frozen_composition=0.5, frozen_temperatures=[300.0, 600.0], spot_checks=3),
 }
 """Chapter 07: Langevin MD (1 fs, 0-600 K; 20 ps after 5 ps of equilibration, the seed ran 40 ps)
-of the lowest ordering per x with a NEP student of the fine-tuned CHGNet (three-body descriptor,
-ZBL core, two generations that learn the teacher's labels of the previous student's 600 K MD: the
-first student drew atoms together within a picosecond); GNN gaps every 20 fs; spectra at
-100-400 K."""
+of the lowest ordering per x with a NEP student of the fine-tuned CHGNet (three- and four-body
+descriptor, ZBL core; generations that learn the teacher's labels of the previous student's 600 K
+MD until its force MAE on those frames, before learning them, is at most 100 meV/Å, at most six:
+the first student drew atoms together within a picosecond); gaps every 20 fs from the GNN chosen
+in chapter 06's model comparison (``gap_models``: a profile of ``06_gap_models``; absent: chapter
+06's first GNN); spectra at 100-400 K."""
 
 
 FULL_PENDING: dict[str, str] = {

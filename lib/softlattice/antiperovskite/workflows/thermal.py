@@ -40,6 +40,7 @@ from softlattice.antiperovskite.thermal import (
     renormalised_phonons,
     species_msd,
 )
+from softlattice.antiperovskite.workflows.gap_models import obtain_gap_models
 from softlattice.antiperovskite.workflows.models import obtain_cap_models, training_structures
 from softlattice.electronic.gaps import compute_gaps
 from softlattice.infra.cli import writable_folder
@@ -79,6 +80,18 @@ def load_gnn(folder: str | Path):
     model, or the seed-style GNN of :mod:`softlattice.antiperovskite.workflows.gap_models`
     (:func:`softlattice.models.gap_gnn.load_model` tells them apart)."""
     return load_model(Path(folder) / "gap-gnn.pt")
+
+
+def gap_model_folder(settings: dict, models06: str | Path) -> tuple[Path, str]:
+    """Where chapter 07's gap model (``gap-gnn.pt``) comes from, and what it is: with
+    ``settings["gap_models"]`` (a profile of ``06_gap_models``) the GNN chosen in chapter 06's model
+    comparison (:mod:`softlattice.antiperovskite.workflows.gap_models`, committed or computed),
+    otherwise chapter 06's first GNN in ``models06``."""
+    profile = settings.get("gap_models")
+    if profile is None:
+        return Path(models06), f"chapter 06's first GNN ({models06})"
+    comparison = obtain_gap_models(resolve("06_gap_models", profile))
+    return comparison.folder, f"the GNN chosen in chapter 06's model comparison ({comparison.source})"
 
 
 def load_finetuned(folder: str | Path):
@@ -214,7 +227,8 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     models06 = obtain_cap_models(settings06, curated=committed_cap_models(settings06))
     source06, models = models06.source, models06.folder
     tuned = load_finetuned(models)
-    gnn, scaler = load_gnn(models)
+    gap_folder, gap_source = gap_model_folder(settings, models)
+    gnn, scaler = load_gnn(gap_folder)
     tables: dict[str, pd.DataFrame] = {}
 
     tables["rankings"], lowest = cached_lowest_orderings(settings, settings06, tuned, work)
@@ -275,7 +289,8 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     tables["spot_checks"] = pd.DataFrame(dict(br_fraction=[s[0] for s in spot], temperature_K=[s[1] for s in spot],
                                               level=level, computed_eV=computed, gnn_eV=predicted))
     (folder / "spot_check_failures.json").write_text(json.dumps(failures, indent=1))
-    (folder / "models.txt").write_text(f"chapter 06 models: {source06}\nNEP student: {student} (copied to nep-student.txt)\n")
+    (folder / "models.txt").write_text(f"chapter 06 models: {source06}\ngap model: {gap_source}\n"
+                                       f"NEP student: {student} (copied to nep-student.txt)\n")
     shutil.copyfile(student, folder / "nep-student.txt")
     for name in (*TABLES, HISTORY_TABLE):
         tables[name].to_csv(folder / f"{name}.csv.gz", index=False, float_format="%.6g")
@@ -376,11 +391,17 @@ def nep_student(settings: dict, settings06: dict, lowest: dict[float, Atoms], te
     return model, test, pd.DataFrame(history)
 
 
+MD_SETTINGS = ("run_ps", "equilibration_ps", "timestep_fs", "snapshot_fs")
+"""The settings an MD run depends on (with the student file, x and T): changing anything else (the
+gap model, the spectra) reuses the runs."""
+
+
 def _thermal_run(atoms: Atoms, student: Path, temperature: float, settings: dict, work: Path) -> list[Atoms]:
     x = float(atoms.info["br_fraction"])
+    md = {name: settings[name] for name in MD_SETTINGS}
     return thermal_run(atoms, student, temperature, settings["run_ps"], settings["equilibration_ps"],
                        settings["timestep_fs"], settings["snapshot_fs"], seed=int(1000 * x + temperature),
-                       folder=work / "md" / json_key([x, temperature, settings, str(student)], 12))
+                       folder=work / "md" / json_key([x, temperature, md, file_hash(student)], 12))
 
 
 def prepare_md(settings: dict, work: str | Path = RUNS_DIR / "cap_thermal") -> tuple[dict[float, Atoms], Path]:
@@ -432,7 +453,12 @@ def obtain_cap_thermal(settings: dict, curated: str | Path | None = None,
     A result set with the tables of :data:`TABLES` and ``nep-student.txt``.
     """
     physics = {k: v for k, v in settings.items() if k != "profile"}
-    return obtain("cap_thermal", physics, {}, lambda folder: run_cap_thermal(settings, folder, work),
+    inputs = {}
+    if settings.get("gap_models") is not None:  # another comparison (more gaps) is another gap model
+        settings06 = resolve("06_cap_models", settings["cap_models"])
+        gap_folder, _ = gap_model_folder(settings, committed_cap_models(settings06))
+        inputs["gap_model"] = file_hash(gap_folder / "gap-gnn.pt")
+    return obtain("cap_thermal", physics, inputs, lambda folder: run_cap_thermal(settings, folder, work),
                   committed=curated, command="python -m softlattice.antiperovskite.workflows.thermal --profile "
                                              f"{settings.get('profile', 'full')}")
 
