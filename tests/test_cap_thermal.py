@@ -236,3 +236,92 @@ def test_nearest_distance_is_periodic():
     assert nearest_distance(atoms, "Ag") == pytest.approx(0.4)
     with pytest.raises(ValueError, match="fewer than two S atoms"):
         nearest_distance(atoms, "S")
+
+
+def _labelled_cells(count, origin):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    cells = []
+    for k in range(count):
+        atoms = build_antiperovskite("I")
+        atoms.calc = SinglePointCalculator(atoms, energy=-float(k), forces=np.zeros((len(atoms), 3)))
+        atoms.info.update(origin=origin, index=k)
+        cells.append(atoms)
+    return cells
+
+
+def _student_loop(monkeypatch, tmp_path, hot_maes, generations, target):
+    """Run :func:`nep_student` with its training, exploration and teacher replaced by stand-ins: the
+    student of generation g has force MAE ``hot_maes[g]`` (meV/Å) on the frames it explores."""
+    import softlattice.antiperovskite.workflows.thermal as workflow
+    trained = []
+
+    class Trained:
+        def __init__(self, folder):
+            self.model_path = folder / "nep.txt"
+
+    def fake_train(train, test, folder, steps, hyper, species):
+        trained.append(len(train))
+        return Trained(folder)
+
+    def fake_explore(model, lowest, options, generation, folder):
+        return _labelled_cells(10, f"explored-{generation}")
+
+    maes = iter(hot_maes)
+    monkeypatch.setattr(workflow, "student_structures", lambda *a, **k: _labelled_cells(20, "chapter06"))
+    monkeypatch.setattr(workflow, "label_structures", lambda frames, *a, **k: list(frames))
+    monkeypatch.setattr(workflow, "train_nep", fake_train)
+    monkeypatch.setattr(workflow, "_cached_exploration", fake_explore)
+    monkeypatch.setattr(workflow, "nep_calculator", lambda model: None)
+    monkeypatch.setattr(workflow, "predictions", lambda frames, calculator: None)
+    monkeypatch.setattr(workflow, "label_errors", lambda frames, predicted: dict(forces_mae=next(maes)))
+    student = dict(steps=1, rattled_per_x=0, generations=generations, explore_K=600.0, explore_ps=1.0,
+                   explore_every_fs=100.0, **({} if target is None else dict(target_hot_mae_meV=target)))
+    model, test, history = workflow.nep_student(dict(student=student), {}, {}, None, tmp_path)
+    return model, history, trained
+
+
+def test_student_generations_stop_at_the_first_student_that_meets_the_hot_frame_target(monkeypatch, tmp_path):
+    model, history, trained = _student_loop(monkeypatch, tmp_path, [240.0, 130.0, 95.0, 60.0], 6, 100.0)
+    # generation 2's student meets 100 meV/Å on frames it had not learnt: it is kept, nothing more is trained
+    assert list(history.generation) == [0, 1, 2] and list(history.hot_force_mae_meV) == [240.0, 130.0, 95.0]
+    assert model.parent.name == "generation_2" and len(trained) == 3
+    assert trained == sorted(trained) and trained[1] > trained[0]  # each generation adds the frames it explored
+
+
+def test_student_generations_that_run_out_report_the_last_student_as_unmeasured(monkeypatch, tmp_path):
+    model, history, trained = _student_loop(monkeypatch, tmp_path, [240.0, 130.0], 2, 100.0)
+    assert list(history.generation) == [0, 1, 2] and np.isnan(history.hot_force_mae_meV.iloc[-1])
+    assert model.parent.name == "generation_2" and len(trained) == 3
+    _, history, _ = _student_loop(monkeypatch, tmp_path / "no-target", [10.0, 10.0], 2, None)
+    assert len(history) == 3  # without a target every generation is trained, however good
+
+
+def test_md_runs_are_reused_when_only_settings_outside_the_md_change(monkeypatch, tmp_path):
+    import softlattice.antiperovskite.workflows.thermal as workflow
+    folders = []
+    monkeypatch.setattr(workflow, "thermal_run", lambda *a, folder, **k: folders.append(folder))
+    atoms = build_antiperovskite("Br")
+    atoms.info["br_fraction"] = 0.5
+    student, other = tmp_path / "a.txt", tmp_path / "b.txt"
+    student.write_text("student a")
+    other.write_text("student b")
+    base = dict(run_ps=20.0, equilibration_ps=5.0, timestep_fs=1.0, snapshot_fs=20.0, gap_models="full",
+                spectra_temperatures=[100.0])
+    for settings, model in [(base, student), ({**base, "gap_models": None, "spectra_temperatures": []}, student),
+                            ({**base, "run_ps": 40.0}, student), (base, other)]:
+        workflow._thermal_run(atoms, model, 300.0, settings, tmp_path)
+    assert folders[0] == folders[1]  # another gap model or spectra: the same MD
+    assert len({folders[0], folders[2], folders[3]}) == 3  # a longer run or another student: new MD
+
+
+def test_the_student_sentence_says_whether_the_hot_frame_target_was_met():
+    from softlattice.antiperovskite.workflows.thermal import student_text
+    errors = pd.DataFrame(dict(forces_mae=[87.4]))
+    student = dict(generations=6, target_hot_mae_meV=100.0, explore_K=600.0, hyper=dict(l_max_4b=2, l_max_5b=0))
+    met = pd.DataFrame(dict(generation=[0, 1, 2], hot_force_mae_meV=[240.0, 130.0, 95.0]))
+    text = student_text(met, student, errors)
+    assert "three- and four-body" in text and "240 → 130 → 95 meV/Å" in text
+    assert "meeting the 100 meV/Å target at generation 2" in text and "87 meV/Å" in text
+    missed = pd.DataFrame(dict(generation=[0, 1, 2], hot_force_mae_meV=[240.0, 130.0, np.nan]))
+    assert "never meeting the 100 meV/Å target" in student_text(missed, student, errors)
+    assert "three-body" in student_text(met, {**student, "hyper": dict(l_max_4b=0, l_max_5b=0)}, errors)

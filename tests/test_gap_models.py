@@ -194,3 +194,24 @@ def test_the_committed_comparison_uses_chapter_06s_held_out_structures_and_says_
         baselines = part[part.kind == "baseline"]
         assert verdict.loc[(protocol, level), "gnn_beats_all_baselines"] == baselines.gnn_better.all()
         assert verdict.loc[(protocol, level), "best_baseline_mae_eV"] == pytest.approx(baselines.mae_eV.min())
+
+
+def test_the_accurate_level_sentence_says_how_the_gnn_fares_per_protocol():
+    from softlattice.antiperovskite.workflows.gap_models import accurate_level_text
+    verdict = pd.DataFrame(dict(protocol=["held-out test", "held-out test", "k-fold CV"],
+                                level=["cheap", "accurate", "accurate"], n_test=[24, 3, 27],
+                                gnn_mae_eV=[0.03, 0.032, 0.076], best_baseline=["linear_xT", "ridge", "linear_xT"],
+                                best_baseline_mae_eV=[0.04, 0.044, 0.070], gnn_beats_all_baselines=[True, True, False],
+                                gnn_beats_all_clearly=[True, False, False]))
+    text = accurate_level_text(verdict)
+    assert "cheap" not in text and "24 structures" not in text
+    assert "held-out test (3 structures): GNN MAE 0.032 eV against 0.044 eV for the best baseline (ridge), " \
+           "beaten, but within the noise" in text
+    assert text.endswith("k-fold CV (27 structures): GNN MAE 0.076 eV against 0.070 eV for the best baseline "
+                         "(linear_xT), not beaten")
+
+
+def test_chapter_07_takes_its_gap_model_from_the_comparison_only_when_asked(tmp_path):
+    from softlattice.antiperovskite.workflows.thermal import gap_model_folder
+    folder, description = gap_model_folder({"gap_models": None}, tmp_path)
+    assert folder == tmp_path and description.startswith("chapter 06's first GNN")

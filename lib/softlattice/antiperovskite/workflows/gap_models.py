@@ -287,6 +287,22 @@ def verdict_table(comparison: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def beaten_clause(row) -> str:
+    """How the GNN of one :func:`verdict_table` row fares against the baselines, in a few words."""
+    if row.gnn_beats_all_clearly:
+        return "beaten clearly"
+    return "beaten, but within the noise" if row.gnn_beats_all_baselines else "not beaten"
+
+
+def accurate_level_text(verdict: pd.DataFrame) -> str:
+    """A clause (no full stop) on the GNN against the best baseline at the accurate level, for
+    every protocol of ``verdict`` (:func:`verdict_table`): what bounds a page that uses its gaps."""
+    rows = verdict[verdict.level == "accurate"]
+    return "; ".join(f"{r.protocol} ({r.n_test} structures): GNN MAE {r.gnn_mae_eV:.3f} eV against "
+                     f"{r.best_baseline_mae_eV:.3f} eV for the best baseline ({r.best_baseline}), {beaten_clause(r)}"
+                     for r in rows.itertuples())
+
+
 def run_gap_models(settings: dict, folder: str | Path, progress: bool = False) -> dict[str, pd.DataFrame]:
     """Compute the comparison for ``settings`` (a profile of ``06_gap_models``) into ``folder``
     (``progress``: print a timestamped line per step)."""

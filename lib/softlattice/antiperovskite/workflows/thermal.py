@@ -396,6 +396,28 @@ MD_SETTINGS = ("run_ps", "equilibration_ps", "timestep_fs", "snapshot_fs")
 gap model, the spectra) reuses the runs."""
 
 
+def student_text(history: pd.DataFrame, student: dict, errors: pd.DataFrame) -> str:
+    """Sentences on the NEP student of :func:`nep_student`: its descriptor, its generations, its
+    force MAE on hot frames it had not learnt against the target (``student``: the settings), and
+    its held-out force MAE (``errors``: :func:`_student_errors`)."""
+    hyper = {**vars(NEPHyperparameters()), **student.get("hyper", {})}
+    bodies = "three-, four- and five-body" if hyper["l_max_5b"] else "three- and four-body" if hyper["l_max_4b"] \
+        else "three-body"
+    measured = history.dropna(subset=["hot_force_mae_meV"])
+    trained = int(history.generation.max())
+    text = (f"The MD student ({bodies} descriptor) is generation {trained} of at most "
+            f"{int(student.get('generations', 0))}; its force MAE on the {student['explore_K']:.0f} K frames of its "
+            "own MD before learning them went " + " → ".join(f"{v:.0f}" for v in measured.hot_force_mae_meV)
+            + " meV/Å over the generations")
+    target = student.get("target_hot_mae_meV")
+    if target is not None:
+        met = measured[measured.hot_force_mae_meV <= target]
+        text += (f", meeting the {target:.0f} meV/Å target at generation {int(met.generation.iloc[0])}" if len(met)
+                 else f", never meeting the {target:.0f} meV/Å target (the last student is not measured on "
+                      "frames of its own)")
+    return text + f". Its force MAE on held-out labelled cells is {float(errors.forces_mae.iloc[0]):.0f} meV/Å."
+
+
 def _thermal_run(atoms: Atoms, student: Path, temperature: float, settings: dict, work: Path) -> list[Atoms]:
     x = float(atoms.info["br_fraction"])
     md = {name: settings[name] for name in MD_SETTINGS}
