@@ -325,3 +325,18 @@ def test_the_student_sentence_says_whether_the_hot_frame_target_was_met():
     missed = pd.DataFrame(dict(generation=[0, 1, 2], hot_force_mae_meV=[240.0, 130.0, np.nan]))
     assert "never meeting the 100 meV/Å target" in student_text(missed, student, errors)
     assert "three-body" in student_text(met, {**student, "hyper": dict(l_max_4b=0, l_max_5b=0)}, errors)
+
+
+def test_spot_checks_far_outside_the_models_error_say_the_gaps_are_not_resolved():
+    from softlattice.antiperovskite.workflows.thermal import spot_check_agreement, spot_check_text
+    far = pd.DataFrame(dict(gnn_eV=[1.32, 1.30, 1.35], computed_eV=[0.72, 0.64, 1.06]))
+    agreement = spot_check_agreement(far, 0.076)
+    assert agreement["frames"] == 3 and not agreement["agrees"] and agreement["ratio"] > 6
+    assert agreement["mean_eV"] == pytest.approx(0.5167, abs=1e-3) and agreement["largest_eV"] == pytest.approx(0.66)
+    assert "not resolved" in spot_check_text(agreement, "GLLB-SC")
+    near = far.assign(computed_eV=far.gnn_eV + [0.05, -0.08, 0.1])
+    assert spot_check_agreement(near, 0.076)["agrees"]
+    assert "consistent" in spot_check_text(spot_check_agreement(near, 0.076), "GLLB-SC")
+    assert spot_check_agreement(far.assign(computed_eV=np.nan), 0.076)["agrees"] is None
+    with pytest.raises(ValueError, match="must be > 0"):
+        spot_check_agreement(far, 0.0)

@@ -21,11 +21,14 @@ def test_every_measured_claim_reads_its_value_from_committed_data(claim):
     measurement = claim.reader()  # a missing result set or table raises here
     assert isinstance(measurement, Measurement), f"{claim.quantity}: the committed data give no measurement"
     assert measurement.shown
-    if claim.kind == "category":
+    if not measurement.resolved:
+        assert decide(claim, measurement) == claims.Verdict("not resolved", measurement.context)
+        assert measurement.context, f"{claim.quantity}: unresolved without saying which check"
+    elif claim.kind == "category":
         assert measurement.observations, f"{claim.quantity}: no observation in the committed data"
     elif measurement.found:
         assert finite(measurement.value), f"{claim.quantity}: our value is {measurement.value}"
-    if claim.kind == "number" and measurement.found:
+    if claim.kind == "number" and measurement.found and measurement.resolved:
         assert finite(measurement.low, measurement.high)
         assert measurement.low <= measurement.value <= measurement.high
     assert decide(claim, measurement).label != "not measured"
@@ -116,3 +119,12 @@ def test_a_claim_without_data_is_not_measured_and_a_claim_must_say_why():
 def test_the_page_states_the_rule_of_the_module():
     rule = claims.decision_rule()
     assert rule.startswith("- **not measured**") and "twice the half-width" in rule
+
+
+def test_a_measurement_its_own_checks_contradict_is_not_resolved_whatever_its_value():
+    claim = Claim("Ag3SBr/I", "Fig. 0", "something", 0.5, "0.5", "number", "07_cap_thermal", lambda: None,
+                  tolerance=0.1)
+    inside = Measurement("0.5", value=0.5, low=0.45, high=0.55)
+    assert decide(claim, inside).label == "reproduced"
+    contradicted = Measurement("0.5", value=0.5, low=0.45, high=0.55, resolved=False, context="direct checks differ")
+    assert decide(claim, contradicted) == claims.Verdict("not resolved", "direct checks differ")

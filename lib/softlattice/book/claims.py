@@ -17,6 +17,9 @@ Decision rule
 -------------
 - **not measured**: no committed result set holds the quantity (the claim has no reader, or its
   result set is missing). The reason names the chapter that would measure it.
+- **not resolved**: our result sets hold the quantity, but their own checks contradict the model
+  that produced it (e.g. direct band gaps of MD frames far from the gap model's); the reason says
+  which check.
 - **Categorical claims** (a phase, the sign of a trend, whether a mode is restored): our data give
   one observation per run, composition, step or mode. Reproduced when every observation equals
   the seed's category, partly when some do, not reproduced when none does.
@@ -43,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
+from softlattice.antiperovskite.workflows.thermal import spot_check_agreement
 from softlattice.infra.paths import DATA_DIR
 from softlattice.infra.profiles import PROFILES
 from softlattice.infra.provenance import read_provenance
@@ -52,7 +56,7 @@ from softlattice.perovskite.workflows.phase_diagram import cubic_boundary, load_
 from softlattice.perovskite.workflows.potential import FIRST_MODEL, production_model
 
 KINDS = ("category", "number", "at_most", "at_least")
-VERDICTS = ("reproduced", "partly", "not reproduced", "not measured")
+VERDICTS = ("reproduced", "partly", "not reproduced", "not resolved", "not measured")
 SEEDS = {"MA/FA PbI3": "Hainer et al., MA(1-x)FA(x)PbI3 morphotropic phase boundary",
          "Ag3SBr/I": "Benitez et al., Ag3SBr(x)I(1-x) temperature-dependent band gaps"}
 
@@ -75,7 +79,7 @@ SINGLE_AXIS_TETRAGONAL = ("a0a0c-", "a0a0c+")
 SEED_MPB_TEMPERATURE = 250.0
 """K: the temperature of the seed's MPB centre (its Fig. 4a)."""
 VERDICT_COLOURS = {"reproduced": "#c7e9c0", "partly": "#fdd0a2", "not reproduced": "#fcbba1",
-                   "not measured": "#e0e0e0"}
+                   "not resolved": "#dadaeb", "not measured": "#e0e0e0"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class Measurement:
         One category per run, composition, step or mode (categorical claims).
     found
         False when our data were analysed and show no such quantity (e.g. no crossover to fit).
+    resolved
+        False when our data hold the quantity but their own checks contradict the model behind it
+        (``context`` says which check): the verdict is "not resolved", whatever the value.
     context
         A short clause for the reason: what else the numbers say.
     """
@@ -105,6 +112,7 @@ class Measurement:
     observations: tuple[str, ...] = ()
     found: bool = True
     context: str = ""
+    resolved: bool = True
 
 
 @dataclass(frozen=True)
@@ -250,6 +258,8 @@ def decide(claim: Claim, measurement: Measurement | None) -> Verdict:
     """The verdict of ``claim`` given our ``measurement`` (None: not measured)."""
     if measurement is None:
         return Verdict("not measured", claim.pending or "no committed result set holds this quantity")
+    if not measurement.resolved:
+        return Verdict("not resolved", measurement.context)
     if claim.kind == "category":
         return decide_category(str(claim.seed_value), measurement.observations, claim.unit or "observations")
     if claim.kind == "number":
@@ -539,6 +549,21 @@ def _thermal_gaps() -> pd.DataFrame:
     return _table("antiperovskite thermal (chapter 07)", "thermal_gaps")
 
 
+def _md_gaps_unresolved() -> Measurement | None:
+    """None when the direct gaps of chapter 07's hot frames agree with its gap model (the seed-style
+    GNN of chapter 06's comparison, judged by its accurate-level error on the larger sample);
+    otherwise the measurement every claim on MD-averaged gaps reports instead of a number."""
+    verdict = _table("antiperovskite gap models compared (chapter 06)", "verdict")
+    error = float(verdict[verdict.level == "accurate"].sort_values("n_test").gnn_mae_eV.iloc[-1])
+    agreement = spot_check_agreement(_table("antiperovskite thermal (chapter 07)", "spot_checks"), error)
+    if agreement["agrees"]:
+        return None
+    return Measurement("not resolved: the gap model's gaps of MD frames are contradicted by direct ones",
+                       resolved=False, context=f"direct minus model on {agreement['frames']} hot frames: "
+                                           f"{-agreement['mean_eV']:+.2f} eV on average, {agreement['ratio']:.1f} "
+                                           "times the model's own error (chapter 07)")
+
+
 def gap_vs_br_at_0K() -> Measurement:
     """GNN gap of the relaxed lowest ordering per x: the sign of each step of 1/8 in x."""
     zero = _thermal_gaps().query("temperature_K == 0").sort_values("br_fraction")
@@ -553,6 +578,9 @@ def gap_vs_br_at_0K() -> Measurement:
 def gap_vs_temperature() -> Measurement:
     """Per x, whether the MD-averaged GNN gap falls with T: 'falls' when E_g(600 K) < E_g(0 K) and
     no step between neighbouring temperatures rises by more than twice its combined error."""
+    unresolved = _md_gaps_unresolved()
+    if unresolved is not None:
+        return unresolved
     observations, rising, shares = [], [], []
     for x, group in _thermal_gaps().groupby("br_fraction"):
         group = group.sort_values("temperature_K")
@@ -574,6 +602,9 @@ def gap_vs_temperature() -> Measurement:
 def largest_reduction_at_300K() -> Measurement:
     """Br fraction of the largest relative gap reduction (E_g(300 K) - E_g(0 K)) / E_g(0 K); the
     interval is ± half the composition step."""
+    unresolved = _md_gaps_unresolved()
+    if unresolved is not None:
+        return unresolved
     thermal = _thermal_gaps()
     row = largest_gap_reductions(thermal).set_index("temperature_K").loc[300.0]
     step = float(np.min(np.diff(np.unique(thermal.br_fraction))))
@@ -587,6 +618,9 @@ def largest_reduction_at_300K() -> Measurement:
 def table1_against_experiment(tolerance_eV: float = 0.1) -> Measurement:
     """Per composition of the seed's Table I, our 300 K gap (nearest x) against the experimental
     room-temperature gap of its ref. 10 (the only one for every x): within ``tolerance_eV`` or not."""
+    unresolved = _md_gaps_unresolved()
+    if unresolved is not None:
+        return unresolved
     thermal = _thermal_gaps()
     hot = thermal[thermal.temperature_K == 300.0].set_index("br_fraction").gap_eV
     rows = []

@@ -418,6 +418,41 @@ def student_text(history: pd.DataFrame, student: dict, errors: pd.DataFrame) -> 
     return text + f". Its force MAE on held-out labelled cells is {float(errors.forces_mae.iloc[0]):.0f} meV/Å."
 
 
+SPOT_CHECK_TOLERANCE = 2.0
+"""The direct gaps of hot MD frames agree with the gap model when their mean absolute difference
+is at most this many times the model's own error at the accurate level (fixed before the checks
+were seen)."""
+
+
+def spot_check_agreement(spot: pd.DataFrame, model_mae_eV: float) -> dict:
+    """How the gap model's gaps of hot MD frames (``spot``: ``gnn_eV``, ``computed_eV``) compare
+    with direct calculations, against the model's own accurate-level MAE (eV): ``frames``,
+    ``mean_eV`` (model - direct), ``largest_eV`` (largest absolute difference), ``ratio`` (mean
+    absolute difference over ``model_mae_eV``) and ``agrees`` (:data:`SPOT_CHECK_TOLERANCE`)."""
+    if not model_mae_eV > 0:
+        raise ValueError(f"model MAE {model_mae_eV!r} eV must be > 0")
+    difference = (spot.gnn_eV - spot.computed_eV).dropna()
+    if difference.empty:
+        return dict(frames=0, mean_eV=np.nan, largest_eV=np.nan, ratio=np.nan, agrees=None)
+    ratio = float(difference.abs().mean() / model_mae_eV)
+    return dict(frames=len(difference), mean_eV=float(difference.mean()), largest_eV=float(difference.abs().max()),
+                ratio=ratio, agrees=ratio <= SPOT_CHECK_TOLERANCE)
+
+
+def spot_check_text(agreement: dict, level: str) -> str:
+    """A sentence on :func:`spot_check_agreement` (``level``: the accurate level's name)."""
+    if not agreement["frames"]:
+        return "No hot frame has a direct gap, so whether the gap model extrapolates is not known."
+    head = (f"Direct {level} gaps of {agreement['frames']} hot MD frames differ from the gap model's by "
+            f"{agreement['mean_eV']:+.2f} eV on average (largest {agreement['largest_eV']:.2f} eV), "
+            f"{agreement['ratio']:.1f} times its own error")
+    if agreement["agrees"]:
+        return head + f": within {SPOT_CHECK_TOLERANCE:g} times, consistent with its held-out skill."
+    return (head + ": the MD visits structures the model has not learnt (its training cells are displacements "
+            "about the relaxed cells), so the E_g(x, T) of this page is not resolved: its numbers are the "
+            "model's, shown to make that visible.")
+
+
 def _thermal_run(atoms: Atoms, student: Path, temperature: float, settings: dict, work: Path) -> list[Atoms]:
     x = float(atoms.info["br_fraction"])
     md = {name: settings[name] for name in MD_SETTINGS}
