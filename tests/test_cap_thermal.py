@@ -340,3 +340,20 @@ def test_spot_checks_far_outside_the_models_error_say_the_gaps_are_not_resolved(
     assert spot_check_agreement(far.assign(computed_eV=np.nan), 0.076)["agrees"] is None
     with pytest.raises(ValueError, match="must be > 0"):
         spot_check_agreement(far, 0.0)
+
+
+def test_md_frames_are_picked_inside_the_run_with_distinct_frames_for_each_level():
+    from softlattice.antiperovskite.workflows.md_frames import pick_frames
+    frames = []
+    for k in range(11):
+        atoms = build_antiperovskite("Br")
+        atoms.info["time_ps"] = float(k)
+        frames.append(atoms)
+    picked = pick_frames(frames, 3)
+    assert [f.info["time_ps"] for f in picked] == [2.0, 5.0, 8.0]  # evenly inside, neither end
+    assert [f.info["stage"] for f in picked] == ["cheap", "cheap", "accurate"]
+    assert "stage" not in frames[2].info  # the run's frames are not modified
+    with pytest.raises(ValueError, match="per_run 1 must be >= 2"):
+        pick_frames(frames, 1)
+    with pytest.raises(ValueError, match="a run of 11 frames cannot give 10"):
+        pick_frames(frames, 10)
