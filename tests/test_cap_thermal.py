@@ -357,3 +357,42 @@ def test_md_frames_are_picked_inside_the_run_with_distinct_frames_for_each_level
         pick_frames(frames, 1)
     with pytest.raises(ValueError, match="a run of 11 frames cannot give 10"):
         pick_frames(frames, 10)
+
+
+def test_md_frame_gaps_hold_out_whole_runs_and_skip_frames_without_a_gap(tmp_path):
+    from softlattice.antiperovskite.md_frame_gaps import HOLD_OUT_EVERY, md_gap_table
+    from softlattice.electronic.gaps import GapCache, GapResult
+    settings = dict(cheap="pbe", cheap_basis="sz(dzp)", accurate="gllbsc", accurate_basis="dzp")
+    frames = []
+    for run in range(HOLD_OUT_EVERY * 2):
+        for stage in ("cheap", "cheap", "accurate"):
+            atoms = build_antiperovskite("Br")
+            atoms.rattle(0.05, seed=len(frames))
+            atoms.info.update(br_fraction=run / 10, temperature_K=300.0, stage=stage)
+            frames.append(atoms)
+    caches = {stage: GapCache(settings[stage], tmp_path, basis=settings[f"{stage}_basis"]) for stage in ("cheap", "accurate")}
+    for k, frame in enumerate(frames[:-1]):  # the last frame has no gap yet
+        caches[frame.info["stage"]].put(frame, GapResult(gap=1.0 + k, kohn_sham_gap=1.0, discontinuity=0.0,
+                                                        scf_iterations=10, attempts=1, seconds=1.0,
+                                                        level=settings[frame.info["stage"]]))
+    table = md_gap_table(frames, settings, offset=100, folder=tmp_path)
+    assert len(table) == len(frames) - 1 and list(table["index"]) == list(range(100, 100 + len(frames) - 1))
+    assert (table.gap_eV == 1.0 + table["index"] - 100).all() and set(table.origin) == {"md"}
+    assert list(table.stage[:3]) == ["cheap", "cheap", "accurate"] and list(table.level[:3]) == ["pbe", "pbe", "gllbsc"]
+    held = table.groupby("br_fraction").held_out.agg(["all", "any"])
+    assert (held["all"] == held["any"]).all()  # a run is held out whole or not at all
+    assert held["all"].sum() == 2  # every fifth run of ten
+
+
+def test_the_md_protocol_repeats_only_the_held_out_md_rows():
+    from softlattice.antiperovskite.gap_benchmark import GapProblem
+    from softlattice.antiperovskite.workflows.gap_models import HELD_OUT, HELD_OUT_MD, with_md_protocol
+    gaps = pd.DataFrame(dict(index=[0, 1, 2, 3], origin=["thermal", "thermal", "md", "md"]))
+    problem = GapProblem(gaps, {}, {}, {})
+    predictions = pd.DataFrame(dict(protocol=[HELD_OUT, HELD_OUT, HELD_OUT, "k-fold"], index=[1, 2, 3, 2],
+                                    model="gnn", mae=[0.1, 0.2, 0.3, 0.4]))
+    extended = with_md_protocol(predictions, problem)
+    md = extended[extended.protocol == HELD_OUT_MD]
+    assert list(md["index"]) == [2, 3] and len(extended) == len(predictions) + 2
+    no_md = GapProblem(gaps.assign(origin="thermal"), {}, {}, {})
+    assert len(with_md_protocol(predictions, no_md)) == len(predictions)

@@ -51,7 +51,14 @@ from softlattice.antiperovskite.gap_benchmark import (
     fit_gnn,
     fit_ridge_two_stage,
 )
-from softlattice.antiperovskite.workflows.models import gap_selection, obtain_cap_models, training_structures
+from softlattice.antiperovskite import md_frame_gaps as md_frames
+from softlattice.antiperovskite.workflows.models import (
+    LABELS_CARRIED,
+    gap_caches,
+    gap_selection,
+    obtain_cap_models,
+    training_structures,
+)
 from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
@@ -77,6 +84,7 @@ MODELS = {**BASELINES,
 KINDS = {"constant": "baseline", "linear_xT": "baseline", "ridge_histogram": "baseline", "ridge_two_stage": "baseline",
          "gnn": "gnn", "gnn_geometry_blind": "ablation", "gnn_accurate_only": "ablation"}
 HELD_OUT, CROSS_VALIDATED = "held-out test", "k-fold CV over the accurate training structures"
+HELD_OUT_MD = "held-out test, MD frames only"
 
 
 def committed_gap_models(reference: str) -> Path:
@@ -105,7 +113,20 @@ def gap_problem(settings: dict, histogram: dict) -> tuple[GapProblem, ResultSet,
     gaps = cap.table("gaps")
     _, _, structures = training_structures(settings06)
     check_labelled_structures(structures, gaps, settings06["gaps"])
+    if settings.get("md_frames"):  # chapter 07's MD frames with the direct gaps they have so far
+        frames = md_frames.load_frames()
+        gaps = pd.concat([gaps, md_frames.md_gap_table(frames, settings06["gaps"], offset=len(structures))],
+                         ignore_index=True)
+        structures = [*structures, *frames]
     return GapProblem.build(structures, gaps, spacing=histogram["spacing"], width=histogram["width"]), cap, settings06
+
+
+def with_md_protocol(predictions: pd.DataFrame, problem: GapProblem) -> pd.DataFrame:
+    """``predictions`` plus the held-out test restricted to MD frames as its own protocol
+    (:data:`HELD_OUT_MD`): what chapter 07 needs of a gap model. Unchanged without MD frames."""
+    md = set(problem.gaps.loc[problem.gaps.origin == "md", "index"].astype(int))
+    chosen = predictions[(predictions.protocol == HELD_OUT) & predictions["index"].astype(int).isin(md)]
+    return pd.concat([predictions, chosen.assign(protocol=HELD_OUT_MD)], ignore_index=True)
 
 
 def select_architecture(problem: GapProblem, base: GapGNNConfig, stage1: TrainingSettings,
@@ -322,7 +343,7 @@ def run_gap_models(settings: dict, folder: str | Path, progress: bool = False) -
     predictions = pd.concat([predictions, accurate_cross_validation(problem, fitted, config, stage1, stage2,
                                                                     settings["accurate_folds"], settings["seeds"][0])],
                             ignore_index=True)
-    tables["predictions"] = predictions
+    tables["predictions"] = predictions = with_md_protocol(predictions, problem)
     tables["gnn_seeds"] = seed_table(predictions)
     tables["baselines_and_gnn"] = comparison_table(predictions, problem)
     tables["verdict"] = verdict_table(tables["baselines_and_gnn"], tables["gnn_seeds"])
@@ -356,6 +377,13 @@ def obtain_gap_models(settings: dict, curated: str | Path | None = None, progres
     cap = obtain_cap_models(settings06, curated=DATA_DIR / "cap_models" / str(settings06["reference"]))
     inputs = {"cap_models_gaps": file_hash(cap.path("gaps.csv.gz")),
               "cap_models_settings": json_key({k: v for k, v in settings06.items() if k != "profile"})}
+    if settings.get("md_frames"):  # more frames labelled: another comparison
+        for cache in gap_caches(settings06["gaps"], ("cheap", "accurate")):
+            cache.import_from(LABELS_CARRIED)
+        frames = md_frames.load_frames()
+        inputs["md_frames"] = file_hash(md_frames.MD_FRAMES / "frames.extxyz.gz")
+        inputs["md_frame_gaps"] = json_key(md_frames.md_gap_table(frames, settings06["gaps"], 0).round(6)
+                                           .to_dict("list"))
     if curated is None:
         curated = committed_gap_models(str(settings06["reference"]))
     return obtain("gap_models", physics, inputs, lambda folder: run_gap_models(settings, folder, progress),

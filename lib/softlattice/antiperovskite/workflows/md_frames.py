@@ -12,7 +12,8 @@ others for the cheap one: the two levels label distinct structures, as in chapte
 
 ``python -m softlattice.antiperovskite.workflows.md_frames --sample`` (once chapter 07's runs are
 cached) writes :data:`MD_FRAMES`; ``--gaps-part K/N`` labels a share of them (resumable).
-Nothing reads the labels yet: the gap models learning them is the next step of issue 18.
+The gap models learn them with ``md_frames=True`` in their settings (:func:`md_gap_table`:
+whole runs held out).
 """
 
 from __future__ import annotations
@@ -24,25 +25,16 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.io import read, write
+from ase.io import write
 
+from softlattice.antiperovskite.md_frame_gaps import MD_FRAMES, frames_folder, load_frames
 from softlattice.antiperovskite.workflows.models import GAPS_STORE, LABELS_CARRIED, gap_caches
 from softlattice.antiperovskite.workflows.thermal import MD_SETTINGS, _thermal_run, prepare_md
 from softlattice.electronic.gaps import compute_gaps
 from softlattice.infra.keys import file_hash
-from softlattice.infra.paths import DATA_DIR, RUNS_DIR
+from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
 from softlattice.infra.shares import parse_share
-
-MD_FRAMES = DATA_DIR / "cap_md_frames" / "chgnet-r2scan"
-"""The committed frames of the full profile (``frames.extxyz.gz``) and what they were taken from
-(``provenance.json``); another profile's frames stay under ``runs/``."""
-
-
-def frames_folder(profile: str) -> Path:
-    """Where the frames of chapter 07's ``profile`` are kept."""
-    return MD_FRAMES if profile == "full" else RUNS_DIR / "cap_md_frames" / profile
-
 
 def pick_frames(frames: Sequence[Atoms], per_run: int) -> list[Atoms]:
     """``per_run`` frames evenly spaced inside a run (neither its first nor its last frame), the
@@ -83,15 +75,6 @@ def save_frames(frames: Sequence[Atoms], record: dict, folder: str | Path = MD_F
     write(folder / "frames.extxyz.gz", list(frames), format="extxyz")
     (folder / "provenance.json").write_text(json.dumps(record, indent=1) + "\n")
     return folder
-
-
-def load_frames(folder: str | Path = MD_FRAMES) -> list[Atoms]:
-    """The committed MD frames (:func:`save_frames`)."""
-    path = Path(folder) / "frames.extxyz.gz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python -m softlattice.antiperovskite.workflows.md_frames "
-                                "--sample` after chapter 07")
-    return read(path, index=":")
 
 
 def label_share(frames: Sequence[Atoms], gap_settings: dict, stages: Sequence[str], part: int, parts: int,

@@ -24,6 +24,7 @@ from ase import Atoms
 
 from softlattice.analysis.phonons import band_structure
 from softlattice.antiperovskite.dataset import CapDatasetSettings, dataset_structures, parent_phonons
+from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE
 from softlattice.antiperovskite.structures import rms_thermal_displacements
 from softlattice.electronic.gaps import GapCache, compute_gaps
 from softlattice.infra.cli import writable_folder
@@ -313,7 +314,6 @@ LABELS_CARRIED = DATA_DIR / "cap_models" / "labels"
 """Committed copies of the GPAW gap caches (one ``<cache>.jsonl.gz`` per level and basis,
 :meth:`softlattice.electronic.band_edges.BandEdgeCache.export_to`): the labels take longer than a
 session, so each session carries what it computed and the next restores it before going on."""
-GAPS_STORE = RUNS_DIR / "cap_models" / "gaps"
 
 
 def gap_caches(gap_settings: dict, stages: Sequence[str], folder: str | Path | None = None) -> list[GapCache]:
