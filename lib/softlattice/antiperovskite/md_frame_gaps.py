@@ -30,7 +30,8 @@ def frames_folder(profile: str) -> Path:
 
 
 def load_frames(folder: str | Path = MD_FRAMES) -> list[Atoms]:
-    """The committed MD frames (:func:`save_frames`)."""
+    """The MD frames in ``folder``
+    (:func:`softlattice.antiperovskite.workflows.md_frames.save_frames`)."""
     path = Path(folder) / "frames.extxyz.gz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `python -m softlattice.antiperovskite.workflows.md_frames "

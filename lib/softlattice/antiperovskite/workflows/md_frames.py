@@ -36,6 +36,7 @@ from softlattice.infra.paths import RUNS_DIR
 from softlattice.infra.profiles import resolve
 from softlattice.infra.shares import parse_share
 
+
 def pick_frames(frames: Sequence[Atoms], per_run: int) -> list[Atoms]:
     """``per_run`` frames evenly spaced inside a run (neither its first nor its last frame), the
     last of them marked for the accurate level (``info['stage']``), the others for the cheap one."""
