@@ -86,6 +86,7 @@ def test_command_line_types_refuse_bad_values_before_work(tmp_path):
     ("softlattice.perovskite.workflows.masscheck", ["--model", "{tmp}/m", "--ps", "-1"]),
     ("softlattice.perovskite.workflows.training", ["--output", "{tmp}/out", "--steps", "-1"]),
     ("softlattice.perovskite.workflows.phase_diagram", ["--model", "{tmp}/m", "--save", "{tmp}/s", "--workers", "-2"]),
+    ("softlattice.antiperovskite.workflows.md_frames", ["--sample", "--per-run", "1"]),
 ])
 def test_command_lines_refuse_negative_counts_at_once(module, argv, capsys, tmp_path):
     main = __import__(module, fromlist=["main"]).main
@@ -99,6 +100,7 @@ def test_command_lines_refuse_negative_counts_at_once(module, argv, capsys, tmp_
     "softlattice.perovskite.workflows.band_edges", "softlattice.antiperovskite.workflows.models",
     "softlattice.antiperovskite.workflows.thermal", "softlattice.perovskite.workflows.teacher",
     "softlattice.perovskite.workflows.checks", "softlattice.perovskite.workflows.training",
+    "softlattice.antiperovskite.workflows.md_frames",
 ])
 def test_every_command_line_describes_itself_and_its_options(module, capsys):
     main = __import__(module, fromlist=["main"]).main

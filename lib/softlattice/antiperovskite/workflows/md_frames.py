@@ -99,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-run", type=int, default=3, help="frames per run (the last for the accurate level)")
     parser.add_argument("--gaps-part", type=parse_share, default=None, metavar="K/N",
                         help="label only this share of the frames (every N-th from the K-th)")
-    parser.add_argument("--stages", nargs="+", default=["cheap", "accurate"], choices=["cheap", "accurate"])
+    parser.add_argument("--stages", nargs="+", default=["cheap", "accurate"], choices=["cheap", "accurate"],
+                        help="with --gaps-part: the levels to label, in this order")
     args = parser.parse_args(argv)
     if args.per_run < 2:
         parser.error(f"--per-run {args.per_run} must be >= 2 (one cheap and one accurate frame at least)")
