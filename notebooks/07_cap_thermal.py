@@ -54,7 +54,8 @@ from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
 from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
-from softlattice.antiperovskite.workflows.gap_models import accurate_level_text, obtain_gap_models
+from softlattice.antiperovskite.workflows.gap_models import (
+    accurate_level_error, accurate_level_text, obtain_gap_models)
 from softlattice.antiperovskite.workflows.models import (
     constant_gap_baseline, obtain_cap_models)
 from softlattice.antiperovskite.workflows.thermal import (
@@ -92,7 +93,7 @@ if settings.get("gap_models"):
     verdict = obtain_gap_models(profiles.resolve("06_gap_models", settings["gap_models"])).table("verdict")
     gap_skill = (f"The gaps come from {gap_description.split(' (')[0]}; at the accurate level: "
                  + accurate_level_text(verdict) + ".")
-    gap_mae = float(verdict[verdict.level == "accurate"].sort_values("n_test").gnn_mae_eV.iloc[-1])  # the larger sample
+    gap_mae = accurate_level_error(verdict)
 else:
     first = constant_gap_baseline(cap_models.table("gnn_predictions")).set_index("stage").loc["accurate"]
     gap_skill = (f"The gaps come from chapter 06's first GNN, whose held-out MAE at the accurate level "

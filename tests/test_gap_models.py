@@ -209,6 +209,10 @@ def test_the_accurate_level_sentence_says_how_the_gnn_fares_per_protocol():
            "beaten, but within the noise" in text
     assert text.endswith("k-fold CV (27 structures): GNN MAE 0.076 eV against 0.070 eV for the best baseline "
                          "(linear_xT), not beaten")
+    from softlattice.antiperovskite.workflows.gap_models import accurate_level_error
+    assert accurate_level_error(verdict) == 0.076  # the accurate protocol with more test structures
+    with pytest.raises(ValueError, match="no accurate-level row"):
+        accurate_level_error(verdict[verdict.level == "cheap"])
 
 
 def test_chapter_07_takes_its_gap_model_from_the_comparison_only_when_asked(tmp_path):

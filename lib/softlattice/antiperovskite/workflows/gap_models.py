@@ -315,6 +315,15 @@ def beaten_clause(row) -> str:
     return "beaten, but within the noise" if row.gnn_beats_all_baselines else "not beaten"
 
 
+def accurate_level_error(verdict: pd.DataFrame) -> float:
+    """The GNN's MAE (eV) at the accurate level on the protocol with the most test structures of
+    ``verdict`` (:func:`verdict_table`): the error a page that uses its gaps is judged against."""
+    rows = verdict[verdict.level == "accurate"]
+    if rows.empty:
+        raise ValueError("the verdict has no accurate-level row")
+    return float(rows.sort_values("n_test").gnn_mae_eV.iloc[-1])
+
+
 def accurate_level_text(verdict: pd.DataFrame) -> str:
     """A clause (no full stop) on the GNN against the best baseline at the accurate level, for
     every protocol of ``verdict`` (:func:`verdict_table`): what bounds a page that uses its gaps."""
