@@ -61,6 +61,7 @@ from softlattice.antiperovskite.workflows.models import (
 from softlattice.antiperovskite.workflows.thermal import (
     HISTORY_TABLE, TABLES, committed_cap_models, gap_model_folder, obtain_cap_thermal, spot_check_agreement,
     spot_check_text, student_text)
+from softlattice.antiperovskite.workflows.md_frames import committed_md_gaps, md_gap_trend_text
 from softlattice.book import plotting
 from softlattice.infra import profiles
 from softlattice.infra.paths import DATA_DIR
@@ -103,6 +104,8 @@ else:
 accurate_level = {"gllbsc": "GLLB-SC", "pbe": "PBE"}.get(settings06["gaps"]["accurate"], settings06["gaps"]["accurate"])
 agreement = spot_check_agreement(tables["spot_checks"], gap_mae)
 resolved_gaps = bool(agreement["agrees"])
+md_gaps = committed_md_gaps(settings06["gaps"], cap_thermal.path("nep-student.txt"))
+cheap_level = {"gllbsc": "GLLB-SC", "pbe": "PBE"}.get(settings06["gaps"]["cheap"], settings06["gaps"]["cheap"])
 
 # %% tags=["remove-input"]
 unstable_0K = zero_kelvin[zero_kelvin.frequency_THz < -0.1].groupby("br_fraction").size()
@@ -120,6 +123,9 @@ brief.append(("The largest relative gap reduction is " if resolved_gaps else
     for r in largest[largest.temperature_K.isin([300, 600])].itertuples()) + " (seed: about -38 % at 300 K and "
     "-44 % at 600 K, at x ≈ 0.6-0.8).")
 brief.append(gap_skill + " " + spot_check_text(agreement, accurate_level))
+if md_gaps is not None and not md_gaps.empty:
+    brief.append(md_gap_trend_text(md_gaps, "cheap", cheap_level) + " No gap model has learnt those frames yet "
+                 "(section \"Direct gaps of MD frames\").")
 if history is not None:
     brief.append(student_text(history, settings["student"], tables["student_errors"]))
 display(Markdown(" ".join(brief)))
@@ -369,6 +375,26 @@ spot.assign(difference_eV=spot.gnn_eV - spot.computed_eV).round(3)
 
 # %% tags=["remove-input"]
 display(Markdown(spot_check_text(agreement, accurate_level)))
+
+# %% [markdown]
+# ### Direct gaps of MD frames
+#
+# Three frames of every run of this page (evenly inside it, committed in `data/cap_md_frames`),
+# labelled directly at chapter 06's levels ({mod}`softlattice.antiperovskite.workflows.md_frames`):
+# two per run at the cheap level, one at the accurate level. No gap model has learnt them yet: they
+# show what the structures the MD visits do to the gap, with no model in between. Mean and spread
+# over the compositions, per level and temperature, against chapter 06's displaced cells:
+
+# %%
+if md_gaps is None or md_gaps.empty:
+    display(Markdown("No labelled frames of this page's MD are committed (they are sampled from the full "
+                     "profile's runs: `python -m softlattice.antiperovskite.workflows.md_frames`)."))
+else:
+    display(md_gaps.groupby(["stage", "temperature_K"]).gap_eV.agg(["mean", "std", "size"]).round(3))
+    displaced = cap_models.table("gaps").query("stage == 'cheap'").gap_eV
+    display(Markdown(md_gap_trend_text(md_gaps, "cheap", cheap_level)
+                     + f" Chapter 06's displaced cells, which the gap models learn, have {displaced.mean():.2f} eV "
+                     f"on average at that level ({displaced.min():.2f}-{displaced.max():.2f})."))
 
 # %% [markdown]
 # ## Frozen Γ phonons

@@ -396,3 +396,24 @@ def test_the_md_protocol_repeats_only_the_held_out_md_rows():
     assert list(md["index"]) == [2, 3] and len(extended) == len(predictions) + 2
     no_md = GapProblem(gaps.assign(origin="thermal"), {}, {}, {})
     assert len(with_md_protocol(predictions, no_md)) == len(predictions)
+
+
+def test_the_md_gap_trend_says_falls_only_when_every_step_falls():
+    from softlattice.antiperovskite.workflows.md_frames import md_gap_trend_text
+    table = pd.DataFrame(dict(stage="cheap", temperature_K=[100.0, 100.0, 300.0, 300.0, 600.0, 600.0],
+                              gap_eV=[0.5, 0.5, 0.4, 0.4, 0.3, 0.3]))
+    text = md_gap_trend_text(table, "cheap", "PBE")
+    assert "falls at every step from 0.50 eV at 100 K to 0.30 eV at 600 K" in text and "; 2 frames per" in text
+    bumpy = table.assign(gap_eV=[0.5, 0.5, 0.6, 0.6, 0.3, 0.3])
+    assert "does not change monotonically" in md_gap_trend_text(bumpy, "cheap", "PBE")
+    assert "Too few" in md_gap_trend_text(table, "accurate", "GLLB-SC")
+
+
+def test_md_frame_gaps_of_another_student_are_not_shown(tmp_path):
+    from softlattice.antiperovskite.workflows.md_frames import committed_md_gaps
+    student = tmp_path / "nep.txt"
+    student.write_text("another student")
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "provenance.json").write_text('{"student_hash": "0000000000000000"}')
+    assert committed_md_gaps({}, student, tmp_path / "frames") is None
+    assert committed_md_gaps({}, student, tmp_path / "missing") is None

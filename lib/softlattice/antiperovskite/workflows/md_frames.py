@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from ase import Atoms
 from ase.io import write
 
-from softlattice.antiperovskite.md_frame_gaps import MD_FRAMES, frames_folder, load_frames
+from softlattice.antiperovskite.md_frame_gaps import MD_FRAMES, frames_folder, load_frames, md_gap_table
 from softlattice.antiperovskite.workflows.models import GAPS_STORE, LABELS_CARRIED, gap_caches
 from softlattice.antiperovskite.workflows.thermal import MD_SETTINGS, _thermal_run, prepare_md
 from softlattice.electronic.gaps import compute_gaps
@@ -89,6 +90,38 @@ def label_share(frames: Sequence[Atoms], gap_settings: dict, stages: Sequence[st
                                    basis=gap_settings[f"{stage}_basis"])
         failed[stage] = len(failures)
     return failed
+
+
+def committed_md_gaps(gap_settings: dict, student: str | Path, folder: str | Path = MD_FRAMES) -> pd.DataFrame | None:
+    """The direct gaps the committed MD frames in ``folder`` have so far (the carried labels are
+    restored into the gap cache first), in :func:`md_gap_table`'s layout; None without frames or
+    when they come from another student than ``student`` (the NEP file of the MD they describe)."""
+    record = Path(folder) / "provenance.json"
+    if not record.is_file() or json.loads(record.read_text())["student_hash"] != file_hash(student):
+        return None
+    for cache in gap_caches(gap_settings, ("cheap", "accurate")):
+        cache.import_from(LABELS_CARRIED)
+    return md_gap_table(load_frames(folder), gap_settings, offset=0)
+
+
+def md_gap_trend_text(md_gaps: pd.DataFrame, stage: str, level: str) -> str:
+    """A sentence on the mean direct gap of the MD frames of ``stage`` per temperature (``level``:
+    the level's name): 'falls' only when every step between neighbouring temperatures falls."""
+    means = md_gaps[md_gaps.stage == stage].groupby("temperature_K").gap_eV.agg(["mean", "size"])
+    if len(means) < 2:
+        return f"Too few temperatures have direct {level} gaps of MD frames to show a trend."
+    steps = np.diff(means["mean"].to_numpy())
+    trend = "falls at every step" if (steps < 0).all() else "rises at every step" if (steps > 0).all() else \
+        "does not change monotonically"
+    return (f"The direct {level} gap of the MD frames, averaged over x, {trend} from "
+            f"{means['mean'].iloc[0]:.2f} eV at {means.index[0]:.0f} K to {means['mean'].iloc[-1]:.2f} eV at "
+            f"{means.index[-1]:.0f} K ({', '.join(f'{m:.2f}' for m in means['mean'])} eV; "
+            f"{_count(means['size'])} frames per temperature).")
+
+
+def _count(sizes: pd.Series) -> str:
+    low, high = int(sizes.min()), int(sizes.max())
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
