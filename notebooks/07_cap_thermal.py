@@ -86,7 +86,7 @@ renormalised, thermal = tables["renormalised"], tables["thermal_gaps"]
 zero_kelvin = tables["phonons_0K"]
 stabilised = stabilised_modes(renormalised)
 largest = largest_gap_reductions(thermal)
-history = cap_thermal.table(HISTORY_TABLE) if cap_thermal.path(f"{HISTORY_TABLE}.csv.gz").exists() else None
+history = cap_thermal.table(HISTORY_TABLE)
 settings06 = profiles.resolve("06_cap_models", settings["cap_models"])
 cap_models = obtain_cap_models(settings06, curated=committed_cap_models(settings06))
 _, gap_description = gap_model_folder(settings, cap_models.folder)
@@ -126,8 +126,7 @@ brief.append(gap_skill + " " + spot_check_text(agreement, accurate_level))
 if md_gaps is not None and not md_gaps.empty:
     brief.append(md_gap_trend_text(md_gaps, "cheap", cheap_level) + " No gap model has learnt those frames yet "
                  "(section \"Direct gaps of MD frames\").")
-if history is not None:
-    brief.append(student_text(history, settings["student"], tables["student_errors"]))
+brief.append(student_text(history, settings["student"], tables["student_errors"]))
 display(Markdown(" ".join(brief)))
 
 # %% [markdown]
@@ -139,7 +138,7 @@ display(Markdown(" ".join(brief)))
 # NEP student ({mod}`softlattice.antiperovskite.workflows.thermal`): a CHGNet step costs far more
 # than a NEP step (`python benchmarks/cap_label_throughput.py` measures both on the machine it runs
 # on), so a NEP is trained with neppo on the fine-tuned CHGNet's
-# labels, and its errors against its teacher are shown, with a ZBL core. A student trained on
+# labels (with a ZBL core), and its errors against its teacher are shown. A student trained on
 # chapter 06's cells alone pulled atoms together (Ag-Ag under 0.5 Å) within a picosecond of MD at
 # 100 K: its training set has no close contacts. So the student is trained in generations: the
 # previous student runs 5 ps at 600 K per composition, the teacher labels its frames, and the
@@ -147,7 +146,7 @@ display(Markdown(" ".join(brief)))
 # hot structures it has not seen; the loop stops at the first student whose force MAE on them meets
 # the target of the settings (the full profile: 100 meV/Å, at most six generations). Langevin
 # NVT in the relaxed cell, 1 fs; the full profile runs 20 ps after 5 ps of equilibration (the seed:
-# 40 ps), enough for the mean gap once its correlation time (measured below) is tens of fs.
+# 40 ps); the gap's correlation time, measured below, says how many independent samples that holds.
 # Finite-temperature phonons: the MD velocities projected on the 0 K eigenvectors with dynasor's
 # `ModeProjector` {cite}`fransson2021dynasor` and Lorentzian fits of the spectra (the seed used
 # DynaPhoPy; dynasor installs from PyPI and is used throughout this book).
@@ -207,7 +206,7 @@ zero_kelvin.assign(imaginary=zero_kelvin.frequency_THz < -0.1).groupby("br_fract
 tables["student_errors"].round(4)
 
 # %%
-history.round(1) if history is not None else Markdown("This result set predates the generations table.")
+history.round(1)
 
 # %% [markdown]
 # ### Do the ions stay on their sites?
@@ -218,16 +217,12 @@ history.round(1) if history is not None else Markdown("This result set predates 
 # eigenvectors (they lose their meaning).
 
 # %%
-if "ions_on_sites" in thermal:
-    hops = thermal[thermal.temperature_K > 0].pivot_table(index="br_fraction", columns="temperature_K",
-                                                          values="ag_msd_A2")
-    display(hops.round(3))
-    off = thermal[(thermal.temperature_K > 0) & (thermal.ions_on_sites == False)]  # noqa: E712 (NaN for failed runs)
-    display(Markdown(f"Ag ions leave their sites in {len(off)} of {int((thermal.temperature_K > 0).sum())} runs"
-                     + ("." if off.empty else ": " + ", ".join(f"x = {r.br_fraction:g} at {r.temperature_K:.0f} K"
-                                                               for r in off.itertuples()) + ".")))
-else:
-    display(Markdown("This result set predates the Ag diagnostic."))
+hops = thermal[thermal.temperature_K > 0].pivot_table(index="br_fraction", columns="temperature_K", values="ag_msd_A2")
+display(hops.round(3))
+off = thermal[(thermal.temperature_K > 0) & (thermal.ions_on_sites == False)]  # noqa: E712 (NaN for failed runs)
+display(Markdown(f"Ag ions leave their sites in {len(off)} of {int((thermal.temperature_K > 0).sum())} runs"
+                 + ("." if off.empty else ": " + ", ".join(f"x = {r.br_fraction:g} at {r.temperature_K:.0f} K"
+                                                           for r in off.itertuples()) + ".")))
 
 # %% [markdown]
 # ## Finite-temperature phonons
@@ -362,6 +357,14 @@ figure.show()
 
 # %% tags=["hide-output"]
 tables["correlation"].round(1)
+
+# %% tags=["remove-input"]
+correlation = tables["correlation"]
+if len(correlation):
+    samples = 1000 * settings["run_ps"] / correlation.correlation_fs
+    display(Markdown(f"The gap's integrated correlation time is {correlation.correlation_fs.min():.0f}-"
+                     f"{correlation.correlation_fs.max():.0f} fs, so each {settings['run_ps']:g} ps run holds "
+                     f"{samples.min():.0f}-{samples.max():.0f} independent samples of it."))
 
 # %% [markdown]
 # ## Is the GNN extrapolating?

@@ -19,6 +19,11 @@ from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 GAPS_STORE = RUNS_DIR / "cap_models" / "gaps"
 """Chapter 06's gap cache (chapter 06's labels and these frames' share it)."""
 
+LABELS_CARRIED = DATA_DIR / "cap_models" / "labels"
+"""Committed copies of the GPAW gap caches (one ``<cache>.jsonl.gz`` per level and basis,
+:meth:`softlattice.electronic.band_edges.BandEdgeCache.export_to`): the labels take longer than a
+session, so each session carries what it computed and the next restores it before going on."""
+
 MD_FRAMES = DATA_DIR / "cap_md_frames" / "chgnet-r2scan"
 """The committed frames of the full profile (``frames.extxyz.gz``) and what they were taken from
 (``provenance.json``); another profile's frames stay under ``runs/``."""
@@ -42,6 +47,16 @@ def load_frames(folder: str | Path = MD_FRAMES) -> list[Atoms]:
 HOLD_OUT_EVERY = 5
 """Every fifth run (in (x, T) order) is held out whole: its frames test the gap models and none of
 them is learnt, so no held-out frame has a sibling of its own run in training."""
+
+
+def md_frames_with_gaps(gap_settings: dict, offset: int, folder: str | Path = MD_FRAMES,
+                        cache: str | Path = GAPS_STORE) -> tuple[list[Atoms], pd.DataFrame]:
+    """The frames in ``folder`` and :func:`md_gap_table` of them, after restoring the carried labels
+    (:data:`LABELS_CARRIED`) into the gap ``cache``: what a clean clone sees."""
+    for stage in ("cheap", "accurate"):
+        GapCache(gap_settings[stage], cache, basis=gap_settings[f"{stage}_basis"]).import_from(LABELS_CARRIED)
+    frames = load_frames(folder)
+    return frames, md_gap_table(frames, gap_settings, offset, cache)
 
 
 def md_gap_table(frames: Sequence[Atoms], gap_settings: dict, offset: int, folder: str | Path = GAPS_STORE) -> pd.DataFrame:

@@ -52,13 +52,7 @@ from softlattice.antiperovskite.gap_benchmark import (
     fit_ridge_two_stage,
 )
 from softlattice.antiperovskite import md_frame_gaps as md_frames
-from softlattice.antiperovskite.workflows.models import (
-    LABELS_CARRIED,
-    gap_caches,
-    gap_selection,
-    obtain_cap_models,
-    training_structures,
-)
+from softlattice.antiperovskite.workflows.models import gap_selection, obtain_cap_models, training_structures
 from softlattice.infra.cli import writable_folder
 from softlattice.infra.keys import file_hash, json_key
 from softlattice.infra.log import progress_printer
@@ -114,9 +108,8 @@ def gap_problem(settings: dict, histogram: dict) -> tuple[GapProblem, ResultSet,
     _, _, structures = training_structures(settings06)
     check_labelled_structures(structures, gaps, settings06["gaps"])
     if settings.get("md_frames"):  # chapter 07's MD frames with the direct gaps they have so far
-        frames = md_frames.load_frames()
-        gaps = pd.concat([gaps, md_frames.md_gap_table(frames, settings06["gaps"], offset=len(structures))],
-                         ignore_index=True)
+        frames, md_gaps = md_frames.md_frames_with_gaps(settings06["gaps"], offset=len(structures))
+        gaps = pd.concat([gaps, md_gaps], ignore_index=True)
         structures = [*structures, *frames]
     return GapProblem.build(structures, gaps, spacing=histogram["spacing"], width=histogram["width"]), cap, settings06
 
@@ -387,12 +380,9 @@ def obtain_gap_models(settings: dict, curated: str | Path | None = None, progres
     inputs = {"cap_models_gaps": file_hash(cap.path("gaps.csv.gz")),
               "cap_models_settings": json_key({k: v for k, v in settings06.items() if k != "profile"})}
     if settings.get("md_frames"):  # more frames labelled: another comparison
-        for cache in gap_caches(settings06["gaps"], ("cheap", "accurate")):
-            cache.import_from(LABELS_CARRIED)
-        frames = md_frames.load_frames()
+        _, md_gaps = md_frames.md_frames_with_gaps(settings06["gaps"], offset=0)
         inputs["md_frames"] = file_hash(md_frames.MD_FRAMES / "frames.extxyz.gz")
-        inputs["md_frame_gaps"] = json_key(md_frames.md_gap_table(frames, settings06["gaps"], 0).round(6)
-                                           .to_dict("list"))
+        inputs["md_frame_gaps"] = json_key(md_gaps.round(6).to_dict("list"))
     if curated is None:
         curated = committed_gap_models(str(settings06["reference"]))
     return obtain("gap_models", physics, inputs, lambda folder: run_gap_models(settings, folder, progress),

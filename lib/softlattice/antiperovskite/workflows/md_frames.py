@@ -12,7 +12,7 @@ others for the cheap one: the two levels label distinct structures, as in chapte
 
 ``python -m softlattice.antiperovskite.workflows.md_frames --sample`` (once chapter 07's runs are
 cached) writes :data:`MD_FRAMES`; ``--gaps-part K/N`` labels a share of them (resumable).
-The gap models learn them with ``md_frames=True`` in their settings (:func:`md_gap_table`:
+The gap models learn them with ``md_frames=True`` in their settings (:func:`softlattice.antiperovskite.md_frame_gaps.md_gap_table`:
 whole runs held out).
 """
 
@@ -28,8 +28,7 @@ import pandas as pd
 from ase import Atoms
 from ase.io import write
 
-from softlattice.antiperovskite.md_frame_gaps import MD_FRAMES, frames_folder, load_frames, md_gap_table
-from softlattice.antiperovskite.workflows.models import GAPS_STORE, LABELS_CARRIED, gap_caches
+from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE, MD_FRAMES, frames_folder, md_frames_with_gaps
 from softlattice.antiperovskite.workflows.thermal import MD_SETTINGS, _thermal_run, prepare_md
 from softlattice.electronic.gaps import compute_gaps
 from softlattice.infra.keys import file_hash
@@ -94,14 +93,12 @@ def label_share(frames: Sequence[Atoms], gap_settings: dict, stages: Sequence[st
 
 def committed_md_gaps(gap_settings: dict, student: str | Path, folder: str | Path = MD_FRAMES) -> pd.DataFrame | None:
     """The direct gaps the committed MD frames in ``folder`` have so far (the carried labels are
-    restored into the gap cache first), in :func:`md_gap_table`'s layout; None without frames or
+    restored into the gap cache first), in :func:`~softlattice.antiperovskite.md_frame_gaps.md_gap_table`'s layout; None without frames or
     when they come from another student than ``student`` (the NEP file of the MD they describe)."""
     record = Path(folder) / "provenance.json"
     if not record.is_file() or json.loads(record.read_text())["student_hash"] != file_hash(student):
         return None
-    for cache in gap_caches(gap_settings, ("cheap", "accurate")):
-        cache.import_from(LABELS_CARRIED)
-    return md_gap_table(load_frames(folder), gap_settings, offset=0)
+    return md_frames_with_gaps(gap_settings, offset=0, folder=folder)[1]
 
 
 def md_gap_trend_text(md_gaps: pd.DataFrame, stage: str, level: str) -> str:
@@ -145,9 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.gaps_part is None:
         parser.error("--sample or --gaps-part K/N is needed")
     gap_settings = resolve("06_cap_models", settings07["cap_models"])["gaps"]
-    for cache in gap_caches(gap_settings, args.stages):
-        cache.import_from(LABELS_CARRIED)
-    failed = label_share(load_frames(frames_folder(args.profile)), gap_settings, args.stages, *args.gaps_part)
+    frames, _ = md_frames_with_gaps(gap_settings, 0, frames_folder(args.profile))  # carried labels restored
+    failed = label_share(frames, gap_settings, args.stages, *args.gaps_part)
     print(f"failed SCFs per stage: {failed}")
     return 0
 

@@ -24,7 +24,7 @@ from ase import Atoms
 
 from softlattice.analysis.phonons import band_structure
 from softlattice.antiperovskite.dataset import CapDatasetSettings, dataset_structures, parent_phonons
-from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE
+from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE, LABELS_CARRIED
 from softlattice.antiperovskite.structures import rms_thermal_displacements
 from softlattice.electronic.gaps import GapCache, compute_gaps
 from softlattice.infra.cli import writable_folder
@@ -309,11 +309,6 @@ EXTENDED_LABELS: dict = dict(dataset=dict(per_temperature=10),
 """Overrides of the full profile for issue 18's label counts: ten displaced cells per ordering and
 temperature (1,364 structures), of which 1,000 get cheap and 200 (distinct) accurate gaps."""
 
-
-LABELS_CARRIED = DATA_DIR / "cap_models" / "labels"
-"""Committed copies of the GPAW gap caches (one ``<cache>.jsonl.gz`` per level and basis,
-:meth:`softlattice.electronic.band_edges.BandEdgeCache.export_to`): the labels take longer than a
-session, so each session carries what it computed and the next restores it before going on."""
 
 
 def gap_caches(gap_settings: dict, stages: Sequence[str], folder: str | Path | None = None) -> list[GapCache]:
