@@ -334,6 +334,8 @@ def test_spot_checks_far_outside_the_models_error_say_the_gaps_are_not_resolved(
     assert agreement["frames"] == 3 and not agreement["agrees"] and agreement["ratio"] > 6
     assert agreement["mean_eV"] == pytest.approx(0.5167, abs=1e-3) and agreement["largest_eV"] == pytest.approx(0.66)
     assert "not resolved" in spot_check_text(agreement, "GLLB-SC")
+    assert "has not learnt" in spot_check_text(agreement, "GLLB-SC")
+    assert "even after learning frames of this MD" in spot_check_text(agreement, "GLLB-SC", learnt_md=True)
     near = far.assign(computed_eV=far.gnn_eV + [0.05, -0.08, 0.1])
     assert spot_check_agreement(near, 0.076)["agrees"]
     assert "consistent" in spot_check_text(spot_check_agreement(near, 0.076), "GLLB-SC")
@@ -417,3 +419,10 @@ def test_md_frame_gaps_of_another_student_are_not_shown(tmp_path):
     (tmp_path / "frames" / "provenance.json").write_text('{"student_hash": "0000000000000000"}')
     assert committed_md_gaps({}, student, tmp_path / "frames") is None
     assert committed_md_gaps({}, student, tmp_path / "missing") is None
+
+
+def test_runs_learnt_are_the_md_runs_on_the_training_side():
+    from softlattice.antiperovskite.md_frame_gaps import runs_learnt
+    labels = pd.DataFrame(dict(origin=["md", "md", "md", "thermal"], held_out=[False, True, False, False],
+                               br_fraction=[0.0, 0.5, 1.0, 0.25], temperature_K=[600.0, 600.0, 100.0, 300.0]))
+    assert runs_learnt(labels) == {(0.0, 600.0), (1.0, 100.0)}

@@ -219,3 +219,22 @@ def test_chapter_07_takes_its_gap_model_from_the_comparison_only_when_asked(tmp_
     from softlattice.antiperovskite.workflows.thermal import gap_model_folder
     folder, description = gap_model_folder({"gap_models": None}, tmp_path)
     assert folder == tmp_path and description.startswith("chapter 06's first GNN")
+
+
+def test_the_learning_curve_sentence_says_falling_only_past_the_fixed_gain():
+    def curve(maes):
+        return pd.DataFrame(dict(model="gnn", n_train=[50, 100, 200] * 2, mae_eV=maes * 2))
+    assert "still falling" in gap_models.learning_curve_text(curve([0.2, 0.1, 0.08]))
+    flat = gap_models.learning_curve_text(curve([0.2, 0.1, 0.095]))
+    assert "help little" in flat and "0.200 → 0.100 → 0.095" in flat
+    with pytest.raises(ValueError, match="two or more training-set sizes"):
+        gap_models.learning_curve_text(pd.DataFrame(dict(model="gnn", n_train=[50], mae_eV=[0.1])))
+
+
+def test_the_linear_baseline_sentence_follows_the_bootstrap_interval():
+    def row(low, high):
+        return pd.DataFrame([dict(protocol=gap_models.HELD_OUT, level="cheap", model="linear_xT",
+                                  gnn_minus_model_mae_eV=(low + high) / 2, ci95_low_eV=low, ci95_high_eV=high)])
+    assert "clearly more" in gap_models.linear_baseline_text(row(-0.03, -0.01))
+    assert "cannot be told" in gap_models.linear_baseline_text(row(-0.03, 0.01))
+    assert "clearly worse" in gap_models.linear_baseline_text(row(0.01, 0.03))

@@ -80,3 +80,10 @@ def md_gap_table(frames: Sequence[Atoms], gap_settings: dict, offset: int, folde
                          br_fraction=run[0], origin="md", temperature_K=run[1], excluded=False))
     return pd.DataFrame(rows, columns=["index", "stage", "level", "basis", "gap_eV", "held_out", "br_fraction",
                                        "origin", "temperature_K", "excluded"])
+
+
+def runs_learnt(labels: pd.DataFrame) -> set[tuple[float, float]]:
+    """(x, T in K) of the MD runs whose frames a gap model learnt: its ``labels`` table's rows of
+    origin 'md' on the training side (``softlattice.antiperovskite.workflows.gap_models``)."""
+    learnt = labels[(labels.origin == "md") & ~labels.held_out.astype(bool)]
+    return {(float(x), float(t)) for x, t in zip(learnt.br_fraction, learnt.temperature_K)}

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -41,6 +42,8 @@ import numpy as np
 import pandas as pd
 from ase import Atoms
 
+from softlattice.antiperovskite import label_sets
+from softlattice.antiperovskite import md_frame_gaps as md_frames
 from softlattice.antiperovskite.gap_benchmark import (
     BASELINES,
     FittedGNN,
@@ -51,21 +54,26 @@ from softlattice.antiperovskite.gap_benchmark import (
     fit_gnn,
     fit_ridge_two_stage,
 )
-from softlattice.antiperovskite import md_frame_gaps as md_frames
-from softlattice.antiperovskite.workflows.models import gap_selection, obtain_cap_models, training_structures
+from softlattice.antiperovskite.workflows.models import (
+    EXTENDED_LABELS,
+    gap_selection,
+    obtain_cap_models,
+    training_structures,
+)
+from softlattice.electronic.gaps import GapCache
 from softlattice.infra.cli import writable_folder
-from softlattice.infra.keys import file_hash, json_key
+from softlattice.infra.keys import file_hash, json_key, structure_hash
 from softlattice.infra.log import progress_printer
 from softlattice.infra.paths import DATA_DIR
 from softlattice.infra.profiles import resolve, settings_from_mapping
-from softlattice.infra.resultsets import ResultSet, obtain
+from softlattice.infra.resultsets import ResultSet, display_path, obtain
 from softlattice.models import gap_gnn
 from softlattice.models.gap_gnn import GapGNNConfig, TrainingSettings
 from softlattice.models.metrics import paired_mae_difference, r2, rmse
 from softlattice.models.splits import k_folds
 
 TABLES = ("baselines_and_gnn", "verdict", "model_selection", "learning_curve", "predictions", "gnn_seeds",
-          "gnn_losses")
+          "gnn_losses", "labels")
 """Tables of the result set (one ``<name>.csv.gz`` each), beside ``gap-gnn.pt`` (the chosen GNN
 after both stages), ``gap-gnn-cheap.pt`` (after stage 1) and ``selection.json``."""
 
@@ -79,6 +87,10 @@ KINDS = {"constant": "baseline", "linear_xT": "baseline", "ridge_histogram": "ba
          "gnn": "gnn", "gnn_geometry_blind": "ablation", "gnn_accurate_only": "ablation"}
 HELD_OUT, CROSS_VALIDATED = "held-out test", "k-fold CV over the accurate training structures"
 HELD_OUT_MD = "held-out test, MD frames only"
+CHAPTER_06 = "chapter 06"
+"""``source`` of the labels of chapter 06's committed result set in the ``labels`` table (the others
+name their label set's source, 'extended' or 'md')."""
+LABEL_COLUMNS = ["index", "source", "origin", "stage", "held_out", "br_fraction", "temperature_K", "gap_eV"]
 
 
 def committed_gap_models(reference: str) -> Path:
@@ -100,18 +112,59 @@ def check_labelled_structures(structures: Sequence[Atoms], gaps: pd.DataFrame, g
 
 
 def gap_problem(settings: dict, histogram: dict) -> tuple[GapProblem, ResultSet, dict]:
-    """The labelled structures of chapter 06 (profile ``settings['cap_models']``) as a
-    :class:`GapProblem`, the chapter-06 result set and its settings."""
+    """The labelled structures of chapter 06 (profile ``settings['cap_models']``), plus those of the
+    label set ``settings['label_set']`` when one is named, as a :class:`GapProblem`; the chapter-06
+    result set and its settings."""
     settings06 = resolve("06_cap_models", settings["cap_models"])
     cap = obtain_cap_models(settings06, curated=DATA_DIR / "cap_models" / str(settings06["reference"]))
     gaps = cap.table("gaps")
     _, _, structures = training_structures(settings06)
     check_labelled_structures(structures, gaps, settings06["gaps"])
-    if settings.get("md_frames"):  # chapter 07's MD frames with the direct gaps they have so far
-        frames, md_gaps = md_frames.md_frames_with_gaps(settings06["gaps"], offset=len(structures))
-        gaps = pd.concat([gaps, md_gaps], ignore_index=True)
-        structures = [*structures, *frames]
+    gaps = gaps.assign(source=CHAPTER_06)
+    if settings.get("label_set"):
+        table = label_sets.load_label_set(settings["label_set"])
+        twice = set(table.hash) & labelled_hashes(structures, gaps)
+        if twice:
+            raise ValueError(f"label set {settings['label_set']!r} labels {len(twice)} structure(s) chapter 06 "
+                             f"labels already (e.g. {min(twice)})")
+        sources = extra_structures(settings["cap_models"])
+        offsets = {"extended": len(structures), "md": len(structures) + len(sources["extended"])}
+        gaps = pd.concat([gaps, label_sets.attach(table, sources, offsets)], ignore_index=True)
+        structures = [*structures, *sources["extended"], *sources["md"]]
     return GapProblem.build(structures, gaps, spacing=histogram["spacing"], width=histogram["width"]), cap, settings06
+
+
+def labelled_hashes(structures: Sequence[Atoms], gaps: pd.DataFrame) -> set[str]:
+    """Hashes of the ``structures`` that ``gaps`` gives a gap (at either level)."""
+    return {structure_hash(structures[int(i)]) for i in gaps.dropna(subset=["gap_eV"])["index"]}
+
+
+def extra_structures(cap_profile: str) -> dict[str, list[Atoms]]:
+    """The structure lists a label set refers to: 'extended', chapter 06's cells with
+    :data:`EXTENDED_LABELS` (regenerated), and 'md', chapter 07's committed MD frames."""
+    extended = resolve("06_cap_models", cap_profile, **EXTENDED_LABELS)
+    return {"extended": training_structures(extended)[2], "md": md_frames.load_frames(md_frames.MD_FRAMES)}
+
+
+def carried_label_set(cap_profile: str) -> pd.DataFrame:
+    """Label-set rows of every gap the carried labels (:data:`md_frame_gaps.LABELS_CARRIED`) hold for
+    the extended selection and the MD frames, read through a private cache (so gaps computed but
+    not carried are not in it), leaving out structures chapter 06's committed set labels."""
+    settings06 = resolve("06_cap_models", cap_profile)
+    extended = resolve("06_cap_models", cap_profile, **EXTENDED_LABELS)
+    cap = obtain_cap_models(settings06, curated=DATA_DIR / "cap_models" / str(settings06["reference"]))
+    _, _, structures = training_structures(settings06)
+    known = labelled_hashes(structures, cap.table("gaps"))
+    sources = extra_structures(cap_profile)
+    with tempfile.TemporaryDirectory() as private:
+        for stage in ("cheap", "accurate"):
+            GapCache(extended["gaps"][stage], private, basis=extended["gaps"][f"{stage}_basis"]).import_from(
+                md_frames.LABELS_CARRIED)
+        rows = label_sets.extended_gap_table(sources["extended"], extended["gaps"], extended["test_percent"], known,
+                                             0, private)
+        md_rows = md_frames.md_gap_table(sources["md"], settings06["gaps"], 0, private)
+    return pd.concat([label_sets.as_label_set(rows, sources["extended"], "extended"),
+                      label_sets.as_label_set(md_rows, sources["md"], "md")], ignore_index=True)
 
 
 def with_md_protocol(predictions: pd.DataFrame, problem: GapProblem) -> pd.DataFrame:
@@ -308,6 +361,43 @@ def beaten_clause(row) -> str:
     return "beaten, but within the noise" if row.gnn_beats_all_baselines else "not beaten"
 
 
+LEARNING_CURVE_GAIN = 0.10
+"""The GNN's held-out MAE must fall by more than this fraction from half to all of the cheap
+training set for the learning curve to count as still falling (fixed before the curve was seen)."""
+
+
+def learning_curve_text(curve: pd.DataFrame) -> str:
+    """A sentence on the GNN's learning curve (:func:`learning_curve`, averaged over repeats):
+    its held-out MAE at the smallest, half and full training set, and whether it still falls by
+    :data:`LEARNING_CURVE_GAIN` over the last doubling."""
+    mean = curve[curve.model == "gnn"].groupby("n_train").mae_eV.mean().sort_index()
+    if len(mean) < 2:
+        raise ValueError(f"a learning curve needs two or more training-set sizes; got {list(mean.index)}")
+    full = mean.iloc[-1]
+    half = mean.iloc[int(np.argmin(np.abs(mean.index.to_numpy() - mean.index[-1] / 2)))]
+    falling = full < (1 - LEARNING_CURVE_GAIN) * half
+    return (f"From {mean.index[0]} to {mean.index[-1]} cheap training structures the GNN's held-out MAE goes "
+            f"{mean.iloc[0]:.3f} → {half:.3f} → {full:.3f} eV (smallest, about half, all): "
+            + ("still falling over the last doubling, so more gaps of this kind should help."
+               if falling else f"less than {LEARNING_CURVE_GAIN:.0%} lower over the last doubling, so more gaps "
+               "of this kind alone would help little."))
+
+
+def linear_baseline_text(comparison: pd.DataFrame, level: str = "cheap") -> str:
+    """A sentence on whether the GNN learns more than a straight line in (x, T) on the held-out
+    test at ``level`` (:func:`comparison_table`): 'clearly' only when the paired-bootstrap
+    interval of the MAE difference lies below zero."""
+    row = comparison[(comparison.protocol == HELD_OUT) & (comparison.level == level) & (comparison.model == "linear_xT")]
+    if row.empty:
+        raise ValueError(f"the comparison has no held-out linear_xT row at the {level} level")
+    row = row.iloc[0]
+    verdict = ("learns clearly more than composition and temperature explain" if row.ci95_high_eV < 0 else
+               "is clearly worse than a straight line in composition and temperature" if row.ci95_low_eV > 0 else
+               "cannot be told from a straight line in composition and temperature")
+    return (f"At the {level} level the GNN {verdict} (held-out MAE difference {row.gnn_minus_model_mae_eV:+.3f} eV, "
+            f"95 % interval {row.ci95_low_eV:+.3f} to {row.ci95_high_eV:+.3f} eV).")
+
+
 def accurate_level_error(verdict: pd.DataFrame) -> float:
     """The GNN's MAE (eV) at the accurate level on the protocol with the most test structures of
     ``verdict`` (:func:`verdict_table`): the error a page that uses its gaps is judged against."""
@@ -334,10 +424,10 @@ def run_gap_models(settings: dict, folder: str | Path, progress: bool = False) -
     folder.mkdir(parents=True, exist_ok=True)
     problem, cap, _ = gap_problem(settings, settings["histogram"])
     say(f"{len(problem.gaps)} labelled structures; choosing the architecture")
+    tables = {"labels": problem.gaps.loc[:, LABEL_COLUMNS]}
     base = settings_from_mapping(GapGNNConfig, settings["gnn"], "GNN setting")
     stage1 = settings_from_mapping(TrainingSettings, settings["stage1"], "stage-1 setting")
     stage2 = settings_from_mapping(TrainingSettings, settings["stage2"], "stage-2 setting")
-    tables = {}
     tables["model_selection"], config = select_architecture(problem, base, stage1, settings["selection"])
     say(f"chosen {config}; held-out comparison")
     predictions, fitted = held_out_comparison(problem, config, stage1, stage2, settings["seeds"])
@@ -379,16 +469,24 @@ def obtain_gap_models(settings: dict, curated: str | Path | None = None, progres
     cap = obtain_cap_models(settings06, curated=DATA_DIR / "cap_models" / str(settings06["reference"]))
     inputs = {"cap_models_gaps": file_hash(cap.path("gaps.csv.gz")),
               "cap_models_settings": json_key({k: v for k, v in settings06.items() if k != "profile"})}
-    if settings.get("md_frames"):  # more frames labelled: another comparison
-        _, md_gaps = md_frames.md_frames_with_gaps(settings06["gaps"], offset=0)
-        inputs["md_frames"] = file_hash(md_frames.MD_FRAMES / "frames.extxyz.gz")
-        inputs["md_frame_gaps"] = json_key(md_gaps.round(6).to_dict("list"))
+    if settings.get("label_set"):
+        label_sets.load_label_set(settings["label_set"])  # a clear error when it is missing
+        inputs["label_set"] = file_hash(label_sets.label_set_path(settings["label_set"]))
     if curated is None:
         curated = committed_gap_models(str(settings06["reference"]))
     return obtain("gap_models", physics, inputs, lambda folder: run_gap_models(settings, folder, progress),
                   committed=curated,
                   command="python -m softlattice.antiperovskite.workflows.gap_models --profile "
                           f"{settings.get('profile', 'full')}")
+
+
+def label_set_name(name: str) -> str:
+    """``name`` if it can name a label set (:func:`label_sets.label_set_path`), for argparse."""
+    try:
+        label_sets.label_set_path(name)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -399,7 +497,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  "cross-validation, learning curves (from the committed gaps).")
     parser.add_argument("--profile", default="full", choices=["quick", "full"], help="parameter profile")
     parser.add_argument("--save", type=writable_folder, default=None, help="folder to store the result set in")
+    parser.add_argument("--freeze-labels", metavar="NAME", type=label_set_name, default=None,
+                        help="write the carried gaps of the extended selection and of the MD frames as label set NAME "
+                             f"({display_path(label_sets.LABEL_SETS)}) and stop")
     args = parser.parse_args(argv)
+    if args.freeze_labels:
+        table = carried_label_set(resolve("06_gap_models", args.profile)["cap_models"])
+        path = label_sets.freeze_label_set(args.freeze_labels, table)
+        counts = ", ".join(f"{n} {source} {stage}" for (source, stage), n in table.groupby(["source", "stage"]).size().items())
+        print(f"{display_path(path)}: {counts}")
+        return 0
     result = obtain_gap_models(resolve("06_gap_models", args.profile), progress=True)
     if args.save is not None:
         result.copy_to(args.save)

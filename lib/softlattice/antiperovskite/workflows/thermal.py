@@ -439,8 +439,9 @@ def spot_check_agreement(spot: pd.DataFrame, model_mae_eV: float) -> dict:
                 ratio=ratio, agrees=ratio <= SPOT_CHECK_TOLERANCE)
 
 
-def spot_check_text(agreement: dict, level: str) -> str:
-    """A sentence on :func:`spot_check_agreement` (``level``: the accurate level's name)."""
+def spot_check_text(agreement: dict, level: str, learnt_md: bool = False) -> str:
+    """A sentence on :func:`spot_check_agreement` (``level``: the accurate level's name;
+    ``learnt_md``: whether the gap model learnt frames of this MD)."""
     if not agreement["frames"]:
         return "No hot frame has a direct gap, so whether the gap model extrapolates is not known."
     head = (f"Direct {level} gaps of {agreement['frames']} hot MD frames differ from the gap model's by "
@@ -448,9 +449,11 @@ def spot_check_text(agreement: dict, level: str) -> str:
             f"{agreement['ratio']:.1f} times its own error")
     if agreement["agrees"]:
         return head + f": within {SPOT_CHECK_TOLERANCE:g} times, consistent with its held-out skill."
-    return (head + ": the MD visits structures the model has not learnt (its training cells are displacements "
-            "about the relaxed cells), so the E_g(x, T) of this page is not resolved: its numbers are the "
-            "model's, shown to make that visible.")
+    cause = ("even after learning frames of this MD, the model misses the hot frames" if learnt_md else
+             "the MD visits structures the model has not learnt (its training cells are displacements about the "
+             "relaxed cells)")
+    return (head + f": {cause}, so the E_g(x, T) of this page is not resolved: its numbers are the model's, shown to "
+            "make that visible.")
 
 
 def _thermal_run(atoms: Atoms, student: Path, temperature: float, settings: dict, work: Path) -> list[Atoms]:
