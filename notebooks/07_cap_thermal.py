@@ -61,7 +61,7 @@ from softlattice.antiperovskite.workflows.models import (
 from softlattice.antiperovskite.workflows.thermal import (
     HISTORY_TABLE, TABLES, committed_cap_models, gap_model_folder, obtain_cap_thermal, spot_check_agreement,
     spot_check_text, student_text)
-from softlattice.antiperovskite.md_frame_gaps import runs_learnt
+from softlattice.antiperovskite.md_frame_gaps import how_learnt, runs_learnt
 from softlattice.antiperovskite.workflows.md_frames import committed_md_gaps, md_gap_trend_text
 from softlattice.book import plotting
 from softlattice.infra import profiles
@@ -91,10 +91,11 @@ history = cap_thermal.table(HISTORY_TABLE)
 settings06 = profiles.resolve("06_cap_models", settings["cap_models"])
 cap_models = obtain_cap_models(settings06, curated=committed_cap_models(settings06))
 _, gap_description = gap_model_folder(settings, cap_models.folder)
-learnt = set()  # (x, T) of the runs whose MD frames the gap model learnt
+learnt, gap_labels = set(), None  # (x, T) of the runs whose MD frames the gap model learnt; its labels
 if settings.get("gap_models"):
     gap_comparison = obtain_gap_models(profiles.resolve("06_gap_models", settings["gap_models"]))
-    verdict, learnt = gap_comparison.table("verdict"), runs_learnt(gap_comparison.table("labels"))
+    verdict, gap_labels = gap_comparison.table("verdict"), gap_comparison.table("labels")
+    learnt = runs_learnt(gap_labels)
     gap_skill = (f"The gaps come from {gap_description.split(' (')[0]}; at the accurate level: "
                  + accurate_level_text(verdict) + ".")
     gap_mae = accurate_level_error(verdict)
@@ -379,13 +380,19 @@ if len(correlation):
 
 # %%
 spot = tables["spot_checks"]
-spot.assign(difference_eV=spot.gnn_eV - spot.computed_eV,
-            run_learnt=[(float(x), float(t)) in learnt for x, t in zip(spot.br_fraction, spot.temperature_K)]).round(3)
+spot = spot.assign(difference_eV=spot.gnn_eV - spot.computed_eV,
+                   run_learnt=[(float(x), float(t)) in learnt for x, t in zip(spot.br_fraction, spot.temperature_K)],
+                   frame_learnt=how_learnt(spot.hash, gap_labels) if gap_labels is not None else "")
+spot.drop(columns="hash").round(3)
 
 # %% tags=["remove-input"]
+seen = spot[spot.frame_learnt.isin(["cheap", "accurate"])]
 display(Markdown(spot_check_text(agreement, accurate_level, bool(learnt))
-                 + (" `run_learnt`: whether the gap model learnt other frames of the same run (the checked frame "
-                    "itself is not among its labels)." if learnt else "")))
+                 + (" `run_learnt`: whether the gap model learnt frames of the same run; `frame_learnt`: the level "
+                    "at which it learnt the checked frame itself ('held out': it is in its MD test)." if learnt else "")
+                 + (f" {len(seen)} of the {len(spot)} checked frames are among the frames the gap model learnt at the "
+                    f"{'/'.join(sorted(set(seen.frame_learnt)))} level, so for them this is not a test on unseen "
+                    "structures; the held-out MD rows of chapter 06's comparison are." if len(seen) else "")))
 
 # %% [markdown]
 # ### Direct gaps of MD frames

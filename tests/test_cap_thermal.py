@@ -426,3 +426,9 @@ def test_runs_learnt_are_the_md_runs_on_the_training_side():
     labels = pd.DataFrame(dict(origin=["md", "md", "md", "thermal"], held_out=[False, True, False, False],
                                br_fraction=[0.0, 0.5, 1.0, 0.25], temperature_K=[600.0, 600.0, 100.0, 300.0]))
     assert runs_learnt(labels) == {(0.0, 600.0), (1.0, 100.0)}
+
+
+def test_how_learnt_names_the_level_a_structure_was_learnt_at():
+    from softlattice.antiperovskite.md_frame_gaps import how_learnt
+    labels = pd.DataFrame(dict(hash=["a", "b", "c"], stage=["cheap", "accurate", "cheap"], held_out=[False, False, True]))
+    assert how_learnt(["a", "b", "c", "d"], labels) == ["cheap", "accurate", "held out", ""]

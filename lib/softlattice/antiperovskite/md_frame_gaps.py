@@ -87,3 +87,11 @@ def runs_learnt(labels: pd.DataFrame) -> set[tuple[float, float]]:
     origin 'md' on the training side (``softlattice.antiperovskite.workflows.gap_models``)."""
     learnt = labels[(labels.origin == "md") & ~labels.held_out.astype(bool)]
     return {(float(x), float(t)) for x, t in zip(learnt.br_fraction, learnt.temperature_K)}
+
+
+def how_learnt(hashes: Sequence[str], labels: pd.DataFrame) -> list[str]:
+    """For each structure hash, how a gap model's ``labels`` table holds that very structure: its
+    level ('cheap' or 'accurate') when learnt, 'held out' when only tested, '' when absent."""
+    stage = dict(zip(labels.hash, labels.stage))
+    held = dict(zip(labels.hash, labels.held_out.astype(bool)))
+    return ["" if h not in stage else "held out" if held[h] else stage[h] for h in hashes]

@@ -90,7 +90,7 @@ HELD_OUT_MD = "held-out test, MD frames only"
 CHAPTER_06 = "chapter 06"
 """``source`` of the labels of chapter 06's committed result set in the ``labels`` table (the others
 name their label set's source, 'extended' or 'md')."""
-LABEL_COLUMNS = ["index", "source", "origin", "stage", "held_out", "br_fraction", "temperature_K", "gap_eV"]
+LABEL_COLUMNS = ["index", "hash", "source", "origin", "stage", "held_out", "br_fraction", "temperature_K", "gap_eV"]
 
 
 def committed_gap_models(reference: str) -> Path:
@@ -131,6 +131,7 @@ def gap_problem(settings: dict, histogram: dict) -> tuple[GapProblem, ResultSet,
         offsets = {"extended": len(structures), "md": len(structures) + len(sources["extended"])}
         gaps = pd.concat([gaps, label_sets.attach(table, sources, offsets)], ignore_index=True)
         structures = [*structures, *sources["extended"], *sources["md"]]
+    gaps = gaps.assign(hash=[structure_hash(structures[int(i)]) for i in gaps["index"]])
     return GapProblem.build(structures, gaps, spacing=histogram["spacing"], width=histogram["width"]), cap, settings06
 
 

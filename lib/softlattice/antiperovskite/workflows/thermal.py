@@ -44,7 +44,7 @@ from softlattice.antiperovskite.workflows.gap_models import obtain_gap_models
 from softlattice.antiperovskite.workflows.models import obtain_cap_models, training_structures
 from softlattice.electronic.gaps import compute_gaps
 from softlattice.infra.cli import writable_folder
-from softlattice.infra.keys import file_hash, json_key
+from softlattice.infra.keys import file_hash, json_key, structure_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.profiles import resolve
 from softlattice.infra.resultsets import ResultSet, obtain
@@ -287,7 +287,8 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     computed, failures = compute_gaps([f for *_, f in spot], level, RUNS_DIR / "cap_models" / "gaps", basis=basis)
     predicted = gnn_gaps([f for *_, f in spot], gnn, scaler)
     tables["spot_checks"] = pd.DataFrame(dict(br_fraction=[s[0] for s in spot], temperature_K=[s[1] for s in spot],
-                                              level=level, computed_eV=computed, gnn_eV=predicted))
+                                              level=level, computed_eV=computed, gnn_eV=predicted,
+                                              hash=[structure_hash(f) for *_, f in spot]))
     (folder / "spot_check_failures.json").write_text(json.dumps(failures, indent=1))
     (folder / "models.txt").write_text(f"chapter 06 models: {source06}\ngap model: {gap_source}\n"
                                        f"NEP student: {student} (copied to nep-student.txt)\n")
