@@ -10,6 +10,7 @@ from softlattice.antiperovskite.label_sets import (
     attach,
     extended_gap_table,
     freeze_label_set,
+    label_costs,
     label_set_path,
     load_label_set,
 )
@@ -93,3 +94,14 @@ def test_bad_label_set_names_and_missing_sets_are_refused(tmp_path):
             label_set_path(bad)
     with pytest.raises(FileNotFoundError, match="label set 'nope' is missing"):
         load_label_set("nope", tmp_path)
+
+
+def test_label_costs_read_the_wall_time_each_carried_record_keeps(tmp_path):
+    structures = cells(3)
+    label(tmp_path / "cache", structures, range(3), "cheap")
+    cache = GapCache("pbe", tmp_path / "cache", basis="sz(dzp)")
+    assert cache.export_to(tmp_path / "carried") == 3
+    costs = label_costs(tmp_path / "carried").iloc[0]
+    assert costs["cache"] == "gap-pbe-basissz_dzp" and costs.gaps == 3 and costs.median_s == 1.0
+    assert costs.core_hours == pytest.approx(3 / 3600) and costs.retried == 0
+    assert label_costs(tmp_path / "empty").empty

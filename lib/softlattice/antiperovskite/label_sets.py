@@ -14,13 +14,16 @@ Units: eV, K.
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from ase import Atoms
 
+from softlattice.antiperovskite.md_frame_gaps import LABELS_CARRIED
 from softlattice.antiperovskite.workflows.models import gap_selection
 from softlattice.electronic.gaps import GapCache
 from softlattice.infra.keys import structure_hash
@@ -141,3 +144,20 @@ def attach(table: pd.DataFrame, sources: Mapping[str, Sequence[Atoms]], offsets:
     return table.assign(index=indices, excluded=False).loc[:, ["index", "stage", "level", "basis", "gap_eV", "held_out",
                                                                "br_fraction", "origin", "temperature_K", "excluded",
                                                                "source"]]
+
+
+def label_costs(folder: str | Path = LABELS_CARRIED) -> pd.DataFrame:
+    """What the carried gap labels cost, from the wall time each record keeps: per cache
+    (``gap-<level>-basis<basis>``) the number of gaps, the median and range of seconds per gap,
+    the total in core-hours (one single-threaded process per gap) and how many needed a retry."""
+    rows = []
+    for path in sorted(Path(folder).glob("gap-*.jsonl.gz")):
+        with gzip.open(path, "rt") as lines:
+            records = [json.loads(line) for line in lines if line.strip()]
+        seconds = np.array([r["seconds"] for r in records], dtype=float)
+        rows.append(dict(cache=path.name.removesuffix(".jsonl.gz"), gaps=len(records),
+                         median_s=float(np.median(seconds)) if len(seconds) else float("nan"),
+                         min_s=float(seconds.min(initial=np.inf)) if len(seconds) else float("nan"),
+                         max_s=float(seconds.max(initial=0.0)) if len(seconds) else float("nan"),
+                         core_hours=float(seconds.sum() / 3600), retried=sum(r.get("attempts", 1) > 1 for r in records)))
+    return pd.DataFrame(rows, columns=["cache", "gaps", "median_s", "min_s", "max_s", "core_hours", "retried"])
