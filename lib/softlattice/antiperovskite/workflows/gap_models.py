@@ -8,7 +8,9 @@ Inputs: the committed chapter-06 gaps (``gaps.csv.gz`` of
 :func:`softlattice.antiperovskite.workflows.models.obtain_cap_models`; nothing here computes a
 gap) and the structures they label, regenerated from the chapter-06 settings (the reference's
 parent phonons and the seeded displacements, seconds; :func:`check_labelled_structures` proves
-they are the labelled ones).
+they are the labelled ones); with a ``label_set`` in the settings, also the frozen gaps of the
+extended chapter-06 cells and of chapter 07's MD frames (:mod:`softlattice.antiperovskite.label_sets`,
+regenerated and matched by structure hash).
 
 Protocol, fixed before any test error was seen:
 
@@ -17,12 +19,13 @@ Protocol, fixed before any test error was seen:
    the best pooling), then depth; the lowest mean validation MAE wins. The baselines are scored
    on the same folds.
 2. Held-out test (:func:`held_out_comparison`): at each level the models are fitted on the
-   level's training structures and scored on its held-out ones (chapter 06's split); the GNN is
+   level's training structures and scored on its held-out ones (chapter 06's split; the label
+   set's: by structure hash for the extended cells, whole runs for MD frames); the GNN is
    trained in two stages (cheap, then accurate from those weights), for several seeds (the first
    is the stored model). Ablations: the same GNN blind to distances, and (accurate level) a GNN
    trained on the accurate gaps alone.
 3. Accurate level, cross-validated (:func:`accurate_cross_validation`): the held-out accurate set
-   is 3 structures, so the same comparison is repeated by k-fold over the accurate training
+   is small (3 structures without a label set), so the same comparison is repeated by k-fold over the accurate training
    structures (stage 2 on each fold's training part, from the stage-1 model).
 4. Learning curve (:func:`learning_curve`): held-out cheap MAE against the share of the cheap
    training set (nested random subsets, repeated).
