@@ -51,6 +51,7 @@ from plotly.subplots import make_subplots
 from softlattice.antiperovskite.structures import ordering_counts
 from softlattice.antiperovskite.label_sets import label_costs
 from softlattice.antiperovskite.workflows.gap_models import (
+    accurate_level_caveat,
     beaten_clause,
     learning_curve_text,
     linear_baseline_text,
@@ -103,7 +104,7 @@ display(Markdown(
     "continuous filters) against constant, linear and ridge baselines on the same held-out structures: "
     + "; ".join(f"{r.level} level, {r.protocol} ({r.n_test} structures): GNN MAE {r.gnn_mae_eV:.3f} eV, best "
                 f"baseline ({r.best_baseline}) {r.best_baseline_mae_eV:.3f} eV, {beaten_clause(r)}"
-                for r in gap_verdict.itertuples()) + "."))
+                for r in gap_verdict.itertuples()) + ". " + accurate_level_caveat(gap_verdict)))
 
 # %% [markdown]
 # ## Method, against the seed's
@@ -398,7 +399,7 @@ for r in gap_verdict.itertuples():
 lines.append(f"{learning_curve_text(gap_models.table('learning_curve'))} {blind_sentence} "
              f"{linear_baseline_text(comparison)} Chapter 07 uses "
              + ("this GNN" if profiles.resolve("07_cap_thermal", profile).get("gap_models") else "the first model")
-             + " for its gaps.")
+             + " for its gaps. " + accurate_level_caveat(gap_verdict))
 display(Markdown(" ".join(lines)))
 
 # %% [markdown]

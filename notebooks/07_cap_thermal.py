@@ -55,7 +55,7 @@ from plotly.subplots import make_subplots
 
 from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
 from softlattice.antiperovskite.workflows.gap_models import (
-    accurate_level_error, accurate_level_text, obtain_gap_models)
+    accurate_level_caveat, accurate_level_error, accurate_level_text, obtain_gap_models)
 from softlattice.antiperovskite.workflows.models import (
     constant_gap_baseline, obtain_cap_models)
 from softlattice.antiperovskite.workflows.thermal import (
@@ -97,7 +97,7 @@ if settings.get("gap_models"):
     verdict, gap_labels = gap_comparison.table("verdict"), gap_comparison.table("labels")
     learnt = runs_learnt(gap_labels)
     gap_skill = (f"The gaps come from {gap_description.split(' (')[0]}; at the accurate level: "
-                 + accurate_level_text(verdict) + ".")
+                 + accurate_level_text(verdict) + ". " + accurate_level_caveat(verdict))
     gap_mae = accurate_level_error(verdict)
 else:
     first = constant_gap_baseline(cap_models.table("gnn_predictions")).set_index("stage").loc["accurate"]

@@ -238,3 +238,12 @@ def test_the_linear_baseline_sentence_follows_the_bootstrap_interval():
     assert "clearly more" in gap_models.linear_baseline_text(row(-0.03, -0.01))
     assert "cannot be told" in gap_models.linear_baseline_text(row(-0.03, 0.01))
     assert "clearly worse" in gap_models.linear_baseline_text(row(0.01, 0.03))
+
+
+def test_the_accurate_level_caveat_appears_only_when_a_baseline_is_not_beaten():
+    verdict = pd.DataFrame(dict(protocol=[gap_models.HELD_OUT] * 2, level=["cheap", "accurate"], gnn_mae_eV=[0.03, 0.095],
+                                best_baseline="ridge_histogram", best_baseline_mae_eV=[0.04, 0.086],
+                                gnn_beats_all_baselines=[True, False]))
+    caveat = gap_models.accurate_level_caveat(verdict)
+    assert "0.095 eV against 0.086 eV for ridge_histogram" in caveat and "not implemented yet" in caveat
+    assert gap_models.accurate_level_caveat(verdict.assign(gnn_beats_all_baselines=True)) == ""
