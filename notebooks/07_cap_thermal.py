@@ -107,6 +107,12 @@ else:
     gap_mae = float(first.gnn_mae_eV)
 accurate_level = {"gllbsc": "GLLB-SC", "pbe": "PBE"}.get(settings06["gaps"]["accurate"], settings06["gaps"]["accurate"])
 agreement = spot_check_agreement(tables["spot_checks"], gap_mae)
+spot_learnt = how_learnt(tables["spot_checks"].hash, gap_labels) if gap_labels is not None else []
+learnt_checks = [level for level in spot_learnt if level in ("cheap", "accurate")]
+learnt_checks_text = (f" {len(learnt_checks)} of the {len(spot_learnt)} checked frames are among the frames the gap "
+                      f"model learnt (at the {'/'.join(sorted(set(learnt_checks)))} level), so for them this is not "
+                      "a test on unseen structures; the held-out MD rows of chapter 06's comparison are."
+                      if learnt_checks else "")
 resolved_gaps = bool(agreement["agrees"])
 md_gaps = committed_md_gaps(settings06["gaps"], cap_thermal.path("nep-student.txt"))
 cheap_level = {"gllbsc": "GLLB-SC", "pbe": "PBE"}.get(settings06["gaps"]["cheap"], settings06["gaps"]["cheap"])
@@ -126,7 +132,7 @@ brief.append(("The largest relative gap reduction is " if resolved_gaps else
     f"{100 * r.relative_change:+.0f} % at {r.temperature_K:.0f} K (x = {r.br_fraction:g})"
     for r in largest[largest.temperature_K.isin([300, 600])].itertuples()) + " (seed: about -38 % at 300 K and "
     "-44 % at 600 K, at x ≈ 0.6-0.8).")
-brief.append(gap_skill + " " + spot_check_text(agreement, accurate_level, bool(learnt)))
+brief.append(gap_skill + " " + spot_check_text(agreement, accurate_level, bool(learnt)) + learnt_checks_text)
 if md_gaps is not None and not md_gaps.empty:
     brief.append(md_gap_trend_text(md_gaps, "cheap", cheap_level)
                  + (f" The gap model learnt the frames of {len(learnt)} of the {md_gaps.groupby(['br_fraction', 'temperature_K']).ngroups} runs (the others are its MD test)"
@@ -382,17 +388,14 @@ if len(correlation):
 spot = tables["spot_checks"]
 spot = spot.assign(difference_eV=spot.gnn_eV - spot.computed_eV,
                    run_learnt=[(float(x), float(t)) in learnt for x, t in zip(spot.br_fraction, spot.temperature_K)],
-                   frame_learnt=how_learnt(spot.hash, gap_labels) if gap_labels is not None else "")
+                   frame_learnt=spot_learnt or "")
 spot.drop(columns="hash").round(3)
 
 # %% tags=["remove-input"]
-seen = spot[spot.frame_learnt.isin(["cheap", "accurate"])]
 display(Markdown(spot_check_text(agreement, accurate_level, bool(learnt))
                  + (" `run_learnt`: whether the gap model learnt frames of the same run; `frame_learnt`: the level "
                     "at which it learnt the checked frame itself ('held out': it is in its MD test)." if learnt else "")
-                 + (f" {len(seen)} of the {len(spot)} checked frames are among the frames the gap model learnt at the "
-                    f"{'/'.join(sorted(set(seen.frame_learnt)))} level, so for them this is not a test on unseen "
-                    "structures; the held-out MD rows of chapter 06's comparison are." if len(seen) else "")))
+                 + learnt_checks_text))
 
 # %% [markdown]
 # ### Direct gaps of MD frames

@@ -245,5 +245,5 @@ def test_the_accurate_level_caveat_appears_only_when_a_baseline_is_not_beaten():
                                 best_baseline="ridge_histogram", best_baseline_mae_eV=[0.04, 0.086],
                                 gnn_beats_all_baselines=[True, False]))
     caveat = gap_models.accurate_level_caveat(verdict)
-    assert "0.095 eV against 0.086 eV for ridge_histogram" in caveat and "not implemented yet" in caveat
+    assert "(1 of 1 protocols)" in caveat and "not implemented yet" in caveat
     assert gap_models.accurate_level_caveat(verdict.assign(gnn_beats_all_baselines=True)) == ""
