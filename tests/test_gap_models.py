@@ -182,9 +182,13 @@ COMMITTED = DATA_DIR / "gap_models" / "chgnet-r2scan"
 @pytest.mark.skipif(not COMMITTED.is_dir(), reason="no committed gap-model result set")
 def test_the_committed_comparison_uses_chapter_06s_held_out_structures_and_says_what_it_found():
     gaps = pd.read_csv(DATA_DIR / "cap_models" / "chgnet-r2scan" / "gaps.csv.gz")
+    labels = pd.read_csv(COMMITTED / "labels.csv.gz")
+    own = labels[labels.source == gap_models.CHAPTER_06].set_index("index")
+    assert (own.held_out == gaps.set_index("index").loc[own.index, "held_out"]).all()  # chapter 06's split kept
     predictions = pd.read_csv(COMMITTED / "predictions.csv.gz")
     for level in ("cheap", "accurate"):
-        held_out = sorted(gaps.loc[(gaps.stage == level) & gaps.held_out, "index"])
+        held_out = sorted(labels.loc[(labels.stage == level) & labels.held_out, "index"])
+        assert set(gaps.loc[(gaps.stage == level) & gaps.held_out, "index"]) <= set(held_out)
         part = predictions[(predictions.protocol == gap_models.HELD_OUT) & (predictions.level == level)]
         for (model, seed), group in part.groupby(["model", "seed"], dropna=False):
             assert sorted(group["index"]) == held_out, (level, model, seed)
