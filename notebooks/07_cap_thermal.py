@@ -317,7 +317,7 @@ for x, group in thermal.groupby("br_fraction"):
     figure.add_scatter(x=group.temperature_K, y=100 * group.relative_change, mode="lines+markers", name=f"x = {x:g}",
                        legendgroup=f"{x}", showlegend=False, line=dict(color=colors[x]), row=1, col=2)
 spot = tables["spot_checks"].dropna(subset=["computed_eV"])
-figure.add_scatter(x=spot.temperature_K, y=spot.computed_eV, mode="markers", name=f"direct {accurate_level}, one frame",
+figure.add_scatter(x=spot.temperature_K, y=spot.computed_eV, mode="markers", name=f"direct {accurate_level}, one structure",
                    marker=dict(symbol="x", size=11, color=[colors[x] for x in spot.br_fraction],
                                line=dict(width=1, color="black")),
                    hovertext=[f"x = {x:g}: direct {c:.2f} eV, model {g:.2f} eV"
@@ -381,8 +381,9 @@ if len(correlation):
 # %% [markdown]
 # ## Is the GNN extrapolating?
 #
-# One frame (mid-run) of the hottest run of a few compositions spread over x, with its gap computed
-# directly by the electronic-structure backend at the GNN's (accurate) level, against the GNN.
+# One frame (mid-run) of the hottest run of a few compositions spread over x, and the relaxed 0 K
+# cell of the same compositions (the reference of every relative change above), with their gaps
+# computed directly by the electronic-structure backend at the GNN's (accurate) level, against the GNN.
 
 # %%
 spot = tables["spot_checks"]

@@ -340,6 +340,14 @@ def test_spot_checks_far_outside_the_models_error_say_the_gaps_are_not_resolved(
     assert spot_check_agreement(near, 0.076)["agrees"]
     assert "consistent" in spot_check_text(spot_check_agreement(near, 0.076), "GLLB-SC")
     assert spot_check_agreement(far.assign(computed_eV=np.nan), 0.076)["agrees"] is None
+    # a relaxed 0 K cell far off while the hot frames agree: the mean over both kinds decides, each is reported
+    mixed = pd.DataFrame(dict(temperature_K=[600.0, 600.0, 0.0], gnn_eV=[0.67, 0.74, 0.92],
+                              computed_eV=[0.72, 0.64, 1.52]))
+    both = spot_check_agreement(mixed, 0.1)
+    assert both["relaxed"] == 1 and both["mean_relaxed_eV"] == pytest.approx(-0.60)
+    assert both["mean_hot_eV"] == pytest.approx(0.025) and not both["agrees"]
+    text = spot_check_text(both, "GLLB-SC")
+    assert "2 hot MD frames (+0.03 eV on average) and 1 relaxed 0 K cells (-0.60 eV)" in text and "not resolved" in text
     with pytest.raises(ValueError, match="must be > 0"):
         spot_check_agreement(far, 0.0)
 
