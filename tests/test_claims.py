@@ -128,3 +128,10 @@ def test_a_measurement_its_own_checks_contradict_is_not_resolved_whatever_its_va
     assert decide(claim, inside).label == "reproduced"
     contradicted = Measurement("0.5", value=0.5, low=0.45, high=0.55, resolved=False, context="direct checks differ")
     assert decide(claim, contradicted) == claims.Verdict("not resolved", "direct checks differ")
+
+
+def test_an_unresolved_claims_reason_is_not_repeated(monkeypatch):
+    claim = next(c for c in claims.CLAIMS if c.reader is not None)
+    contradicted = Measurement("not resolved", resolved=False, context="direct checks differ")
+    monkeypatch.setattr(claims, "measure", lambda _: contradicted)
+    assert claims.evaluate(claim)["reason"] == "direct checks differ"
