@@ -59,8 +59,8 @@ from softlattice.antiperovskite.workflows.gap_models import (
 from softlattice.antiperovskite.workflows.models import (
     constant_gap_baseline, obtain_cap_models)
 from softlattice.antiperovskite.workflows.thermal import (
-    HISTORY_TABLE, TABLES, committed_cap_models, gap_model_folder, obtain_cap_thermal, spot_check_agreement,
-    spot_check_text, student_text)
+    HISTORY_TABLE, TABLES, committed_cap_models, gap_model_folder, obtain_cap_thermal, relaxed_outliers,
+    spot_check_agreement, spot_check_text, student_text)
 from softlattice.antiperovskite.md_frame_gaps import how_learnt, runs_learnt
 from softlattice.antiperovskite.workflows.md_frames import committed_md_gaps, md_gap_trend_text
 from softlattice.book import plotting
@@ -114,7 +114,7 @@ learnt_checks_text = (f" {len(learnt_checks)} of the {len(spot_learnt)} checked 
                       "a test on unseen structures; the held-out MD rows of chapter 06's comparison are."
                       if learnt_checks else "")
 resolved_gaps = bool(agreement["agrees"])
-zero_kelvin_off = [x for x, t, _ in agreement["outliers"] if t == 0]  # relaxed cells a direct check contradicts
+zero_kelvin_off = [x for x, _ in relaxed_outliers(agreement)]  # relaxed cells a direct check contradicts
 resolved_0K = resolved_gaps and not zero_kelvin_off  # every relative change is taken from the 0 K gap
 zero_kelvin_clause = (f"the direct checks below contradict its 0 K gap at x = {', '.join(f'{x:g}' for x in zero_kelvin_off)}"
                       if zero_kelvin_off else "")

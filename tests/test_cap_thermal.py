@@ -350,6 +350,9 @@ def test_spot_checks_far_outside_the_models_error_say_the_gaps_are_not_resolved(
     assert "2 hot MD frames (+0.03 eV on average) and 1 relaxed 0 K cells (-0.60 eV)" in text and "not resolved" in text
     lenient = spot_check_agreement(mixed.assign(br_fraction=[0.0, 0.5, 0.5]), 0.2)
     assert lenient["agrees"] and lenient["outliers"] == [(0.5, 0.0, pytest.approx(-0.60))]
+    from softlattice.antiperovskite.workflows.thermal import relaxed_outliers
+    assert relaxed_outliers(lenient) == [(0.5, pytest.approx(-0.60))]
+    assert relaxed_outliers({"outliers": [(0.0, 600.0, 0.5)]}) == []  # a hot frame is not a 0 K reference
     assert "but x = 0.5 at 0 K (-0.60 eV) differs by more than 2 times" in spot_check_text(lenient, "GLLB-SC")
     with pytest.raises(ValueError, match="must be > 0"):
         spot_check_agreement(far, 0.0)

@@ -66,16 +66,16 @@ def extended_gap_table(structures: Sequence[Atoms], gap_settings: dict, test_per
             if found is None:
                 continue
             rows.append(dict(index=offset + index, stage=stage, level=level, basis=basis, gap_eV=found.gap,
-                             held_out=is_test(atoms, test_percent, HELD_OUT_SALT), br_fraction=atoms.info["br_fraction"], origin=atoms.info["origin"],
+                             held_out=is_test(atoms, test_percent, HELD_OUT_SALT),
+                             br_fraction=atoms.info["br_fraction"], origin=atoms.info["origin"],
                              temperature_K=atoms.info.get("temperature", float("nan")), excluded=False))
     return pd.DataFrame(rows, columns=["index", "stage", "level", "basis", "gap_eV", "held_out", "br_fraction",
                                        "origin", "temperature_K", "excluded"])
 
 
-def as_label_set(gaps: pd.DataFrame, structures: Sequence[Atoms], source: str, offset: int = 0) -> pd.DataFrame:
-    """``gaps`` (rows whose ``index`` minus ``offset`` points into ``structures``) as label-set rows
-    of ``source``."""
-    hashes = [structure_hash(structures[int(i) - offset]) for i in gaps["index"]]
+def as_label_set(gaps: pd.DataFrame, structures: Sequence[Atoms], source: str) -> pd.DataFrame:
+    """``gaps`` (rows whose ``index`` points into ``structures``) as label-set rows of ``source``."""
+    hashes = [structure_hash(structures[int(i)]) for i in gaps["index"]]
     return gaps.assign(source=source, hash=hashes).loc[:, list(COLUMNS)].reset_index(drop=True)
 
 
@@ -155,9 +155,9 @@ def label_costs(folder: str | Path = LABELS_CARRIED) -> pd.DataFrame:
         with gzip.open(path, "rt") as lines:
             records = [json.loads(line) for line in lines if line.strip()]
         seconds = np.array([r["seconds"] for r in records], dtype=float)
+        if not records:
+            continue
         rows.append(dict(cache=path.name.removesuffix(".jsonl.gz"), gaps=len(records),
-                         median_s=float(np.median(seconds)) if len(seconds) else float("nan"),
-                         min_s=float(seconds.min(initial=np.inf)) if len(seconds) else float("nan"),
-                         max_s=float(seconds.max(initial=0.0)) if len(seconds) else float("nan"),
+                         median_s=float(np.median(seconds)), min_s=float(seconds.min()), max_s=float(seconds.max()),
                          core_hours=float(seconds.sum() / 3600), retried=sum(r.get("attempts", 1) > 1 for r in records)))
     return pd.DataFrame(rows, columns=["cache", "gaps", "median_s", "min_s", "max_s", "core_hours", "retried"])

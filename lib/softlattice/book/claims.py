@@ -47,7 +47,7 @@ import pandas as pd
 
 from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
 from softlattice.antiperovskite.workflows.gap_models import accurate_level_error
-from softlattice.antiperovskite.workflows.thermal import SPOT_CHECK_TOLERANCE, spot_check_agreement
+from softlattice.antiperovskite.workflows.thermal import SPOT_CHECK_TOLERANCE, relaxed_outliers, spot_check_agreement
 from softlattice.infra.paths import DATA_DIR
 from softlattice.infra.profiles import PROFILES
 from softlattice.infra.provenance import read_provenance
@@ -550,14 +550,19 @@ def _thermal_gaps() -> pd.DataFrame:
     return _table("antiperovskite thermal (chapter 07)", "thermal_gaps")
 
 
-def _md_gaps_unresolved() -> Measurement | None:
-    """None when the direct gaps of chapter 07's checked structures (hot MD frames and relaxed 0 K
-    cells) agree with its gap model (the seed-style
-    GNN of chapter 06's comparison, judged by its accurate-level error on the larger sample);
-    otherwise the measurement every claim on MD-averaged gaps reports instead of a number."""
+def _spot_agreement() -> dict:
+    """:func:`spot_check_agreement` of chapter 07's checks against the accurate-level error of chapter
+    06's comparison (the error that page is judged by, on the larger sample)."""
     verdict = _table("antiperovskite gap models compared (chapter 06)", "verdict")
-    agreement = spot_check_agreement(_table("antiperovskite thermal (chapter 07)", "spot_checks"),
-                                     accurate_level_error(verdict))
+    return spot_check_agreement(_table("antiperovskite thermal (chapter 07)", "spot_checks"),
+                                accurate_level_error(verdict))
+
+
+def _md_gaps_unresolved(agreement: dict | None = None) -> Measurement | None:
+    """None when the direct gaps of chapter 07's checked structures (hot MD frames and relaxed 0 K
+    cells) agree with its gap model on average; otherwise the measurement every claim on
+    MD-averaged gaps reports instead of a number."""
+    agreement = agreement or _spot_agreement()
     if agreement["agrees"]:
         return None
     return Measurement("not resolved: the gap model's gaps are contradicted by direct ones",
@@ -570,16 +575,14 @@ def _md_gaps_unresolved() -> Measurement | None:
 
 def _zero_kelvin_unresolved() -> Measurement | None:
     """:func:`_md_gaps_unresolved`, or, when the checks agree on average, a 'not resolved'
-    measurement if a relaxed 0 K cell's direct gap differs from the model's by more than the spot-check
-    tolerance on its own (chapter 07's ``outliers``): every claim built on the 0 K gaps (their trend
-    in x, every relative change from 0 K) rests on that cell's value too."""
-    unresolved = _md_gaps_unresolved()
+    measurement if a relaxed 0 K cell's direct gap differs from the model's beyond the tolerance on
+    its own (:func:`relaxed_outliers`): every claim built on the 0 K gaps (their trend in x, every
+    relative change from 0 K) rests on that cell's value too."""
+    agreement = _spot_agreement()
+    unresolved = _md_gaps_unresolved(agreement)
     if unresolved is not None:
         return unresolved
-    verdict = _table("antiperovskite gap models compared (chapter 06)", "verdict")
-    agreement = spot_check_agreement(_table("antiperovskite thermal (chapter 07)", "spot_checks"),
-                                     accurate_level_error(verdict))
-    zero = [(x, d) for x, t, d in agreement["outliers"] if t == 0]
+    zero = relaxed_outliers(agreement)
     if not zero:
         return None
     return Measurement("not resolved: a direct check contradicts the model's 0 K gap", resolved=False,

@@ -453,6 +453,12 @@ def spot_check_agreement(spot: pd.DataFrame, model_mae_eV: float) -> dict:
                 largest_eV=float(difference.abs().max()), ratio=ratio, agrees=ratio <= SPOT_CHECK_TOLERANCE)
 
 
+def relaxed_outliers(agreement: dict) -> list[tuple[float, float]]:
+    """(x, model minus direct, eV) of the relaxed 0 K cells among :func:`spot_check_agreement`'s
+    ``outliers``: the 0 K gaps every relative change starts from, contradicted on their own."""
+    return [(x, difference) for x, temperature, difference in agreement["outliers"] if temperature == 0]
+
+
 def spot_check_text(agreement: dict, level: str, learnt_md: bool = False) -> str:
     """A sentence on :func:`spot_check_agreement` (``level``: the accurate level's name;
     ``learnt_md``: whether the gap model learnt frames of this MD)."""
