@@ -179,7 +179,7 @@ for 30 of them (distinct structures)."""
 
 
 PROFILES["06_gap_models"] = {
-    "quick": dict(cap_models="full",
+    "quick": dict(cap_models="full", label_set=None,
                   gnn=dict(gaussians=32, head=16),
                   stage1=dict(epochs=15, batch_size=16, learning_rate=3e-3),
                   stage2=dict(epochs=15, batch_size=16, learning_rate=1e-3),
