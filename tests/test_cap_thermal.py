@@ -329,19 +329,19 @@ def test_the_student_sentence_says_whether_the_hot_frame_target_was_met():
 
 def test_spot_checks_far_outside_the_models_error_say_the_gaps_are_not_resolved():
     from softlattice.antiperovskite.workflows.thermal import spot_check_agreement, spot_check_text
-    far = pd.DataFrame(dict(gnn_eV=[1.32, 1.30, 1.35], computed_eV=[0.72, 0.64, 1.06]))
+    far = pd.DataFrame(dict(model_eV=[1.32, 1.30, 1.35], computed_eV=[0.72, 0.64, 1.06]))
     agreement = spot_check_agreement(far, 0.076)
     assert agreement["frames"] == 3 and not agreement["agrees"] and agreement["ratio"] > 6
     assert agreement["mean_eV"] == pytest.approx(0.5167, abs=1e-3) and agreement["largest_eV"] == pytest.approx(0.66)
     assert "not resolved" in spot_check_text(agreement, "GLLB-SC")
     assert "has not learnt" in spot_check_text(agreement, "GLLB-SC")
     assert "even after learning frames of this MD" in spot_check_text(agreement, "GLLB-SC", learnt_md=True)
-    near = far.assign(computed_eV=far.gnn_eV + [0.05, -0.08, 0.1])
+    near = far.assign(computed_eV=far.model_eV + [0.05, -0.08, 0.1])
     assert spot_check_agreement(near, 0.076)["agrees"]
     assert "consistent" in spot_check_text(spot_check_agreement(near, 0.076), "GLLB-SC")
     assert spot_check_agreement(far.assign(computed_eV=np.nan), 0.076)["agrees"] is None
     # a relaxed 0 K cell far off while the hot frames agree: the mean over both kinds decides, each is reported
-    mixed = pd.DataFrame(dict(temperature_K=[600.0, 600.0, 0.0], gnn_eV=[0.67, 0.74, 0.92],
+    mixed = pd.DataFrame(dict(temperature_K=[600.0, 600.0, 0.0], model_eV=[0.67, 0.74, 0.92],
                               computed_eV=[0.72, 0.64, 1.52]))
     both = spot_check_agreement(mixed, 0.1)
     assert both["relaxed"] == 1 and both["mean_relaxed_eV"] == pytest.approx(-0.60)

@@ -213,10 +213,6 @@ def test_the_accurate_level_sentence_says_how_the_gnn_fares_per_protocol():
            "beaten, but within the noise" in text
     assert text.endswith("k-fold CV (27 structures): GNN MAE 0.076 eV against 0.070 eV for the best baseline "
                          "(linear_xT), not beaten")
-    from softlattice.antiperovskite.workflows.gap_models import accurate_level_error
-    assert accurate_level_error(verdict) == 0.076  # the accurate protocol with more test structures
-    with pytest.raises(ValueError, match="no accurate-level row"):
-        accurate_level_error(verdict[verdict.level == "cheap"])
 
 
 def test_chapter_07_takes_its_gap_model_from_the_comparison_only_when_asked(tmp_path):
@@ -244,10 +240,73 @@ def test_the_linear_baseline_sentence_follows_the_bootstrap_interval():
     assert "clearly worse" in gap_models.linear_baseline_text(row(0.01, 0.03))
 
 
-def test_the_accurate_level_caveat_appears_only_when_a_baseline_is_not_beaten():
-    verdict = pd.DataFrame(dict(protocol=[gap_models.HELD_OUT] * 2, level=["cheap", "accurate"], gnn_mae_eV=[0.03, 0.095],
-                                best_baseline="ridge_histogram", best_baseline_mae_eV=[0.04, 0.086],
-                                gnn_beats_all_baselines=[True, False]))
-    caveat = gap_models.accurate_level_caveat(verdict)
-    assert "(1 of 1 protocols)" in caveat and "not implemented yet" in caveat
-    assert gap_models.accurate_level_caveat(verdict.assign(gnn_beats_all_baselines=True)) == ""
+def _comparison(maes: dict[str, float], n_test: int = 71) -> pd.DataFrame:
+    rows = [dict(protocol=gap_models.HELD_OUT, level="accurate", model=m, n_test=13, mae_eV=0.5) for m in maes]
+    rows += [dict(protocol=gap_models.CROSS_VALIDATED, level="accurate", model=m, n_test=n_test, mae_eV=mae)
+             for m, mae in maes.items()]
+    rows += [dict(protocol=gap_models.HELD_OUT, level="cheap", model=m, n_test=500, mae_eV=0.01) for m in maes]
+    return pd.DataFrame(rows)
+
+
+def test_an_accurate_level_error_is_read_from_the_protocol_with_the_most_test_structures():
+    comparison = _comparison(dict(gnn=0.124, ridge_histogram=0.116, constant=0.27))
+    assert gap_models.accurate_protocol(comparison) == gap_models.CROSS_VALIDATED
+    assert gap_models.accurate_level_error(comparison) == 0.124
+    assert gap_models.accurate_level_error(comparison, "ridge_histogram") == 0.116
+    assert gap_models.accurate_protocol(_comparison(dict(gnn=0.1), n_test=5)) == gap_models.HELD_OUT
+    with pytest.raises(ValueError, match="no accurate-level row of model 'ridge_two_stage'"):
+        gap_models.accurate_level_error(comparison, "ridge_two_stage")
+    with pytest.raises(ValueError, match="no accurate-level row"):
+        gap_models.accurate_protocol(comparison[comparison.level == "cheap"])
+
+
+def test_chapter_07_takes_the_gnn_only_when_it_beats_every_baseline_else_the_best_structure_model():
+    verdict = pd.DataFrame(dict(protocol=[gap_models.HELD_OUT, gap_models.HELD_OUT, gap_models.CROSS_VALIDATED],
+                                level=["cheap", "accurate", "accurate"], n_test=[500, 13, 71],
+                                gnn_beats_all_baselines=[True, False, False]))
+    # the constant has the lowest MAE here, but it cannot average over MD frames: never chosen
+    comparison = _comparison(dict(gnn=0.124, ridge_histogram=0.116, ridge_two_stage=0.119, constant=0.05))
+    assert gap_models.chapter07_model(verdict, comparison) == "ridge_histogram"
+    text = gap_models.chapter07_model_text(verdict, comparison, "ridge_histogram")
+    assert "(2 of 2 protocols)" in text and "0.116 eV against the GNN's 0.124 eV" in text
+    assert "71 structures" in text
+    beaten = verdict.assign(gnn_beats_all_baselines=True)
+    assert gap_models.chapter07_model(beaten, comparison) == "gnn"
+    assert "takes its gaps from it" in gap_models.chapter07_model_text(beaten, comparison, "gnn")
+    with pytest.raises(ValueError, match="no accurate-level row"):
+        gap_models.chapter07_model(verdict[verdict.level == "cheap"], comparison)
+
+
+def test_the_stored_ridge_predicts_from_structures_what_it_predicted_in_the_comparison(problem, tmp_path):
+    from softlattice.models.gap_predictors import gap_model_file, gap_model_name, load_gap_model, save_gap_model
+    cheap, accurate = problem.indices("cheap", False), problem.indices("accurate", False)
+    held_out = problem.indices("accurate", True)
+    structures = [build_antiperovskite("Br" if k % 2 else "I") for k in range(24)]
+    for k, atoms in enumerate(structures):  # the fixture's cells, rebuilt
+        if k % 3 != 1:
+            atoms.rattle(0.05, seed=k)
+    two_stage = gap_models.chapter07_gap_model("ridge_two_stage", problem)
+    in_comparison = gap_benchmark.fit_ridge_two_stage(problem, cheap, accurate)(held_out)
+    save_gap_model(tmp_path, two_stage, rule="test")
+    loaded = load_gap_model(tmp_path)
+    assert gap_model_name(tmp_path) == "ridge_two_stage" and gap_model_file(tmp_path).name == "gap-ridge.npz"
+    assert loaded.predict([structures[i] for i in held_out]) == pytest.approx(in_comparison, abs=1e-10)
+    plain = gap_models.chapter07_gap_model("ridge_histogram", problem)
+    assert plain.slope == 1 and plain.offset == 0
+    assert plain.ridge.predict(problem.histogram_matrix(held_out)) == pytest.approx(
+        fit_baselines(problem, accurate)["ridge_histogram"](held_out))
+    # it reads geometry: a displaced cell of the same composition gets another gap
+    moved = structures[0].copy()
+    moved.positions[0] += [0.2, 0.0, 0.0]
+    assert abs(plain.predict([moved])[0] - plain.predict([structures[0]])[0]) > 1e-6
+    with pytest.raises(ValueError, match="cannot take its gaps from 'constant'"):
+        gap_models.chapter07_gap_model("constant", problem)
+
+
+def test_a_gap_model_named_gnn_needs_its_weights_and_a_folder_without_a_description_holds_a_gnn(tmp_path):
+    from softlattice.models.gap_predictors import gap_model_file, gap_model_name, save_gap_model
+    assert gap_model_name(tmp_path) == "gnn" and gap_model_file(tmp_path).name == "gap-gnn.pt"
+    with pytest.raises(FileNotFoundError, match="gap-gnn.pt is missing"):
+        save_gap_model(tmp_path, "gnn")
+    with pytest.raises(ValueError, match="must be 'gnn'"):
+        save_gap_model(tmp_path, "ridge_histogram")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,12 @@ from torch_geometric.data import Data
 
 from softlattice.models import gap_baselines, gap_gnn
 from softlattice.models.gap_gnn import GapGNN, GapGNNConfig, Standardiser, TrainingSettings
+from softlattice.models.gap_predictors import HistogramRidgeGaps
 from softlattice.models.splits import k_folds
 
 SPECIES = ("Ag", "S", "Br", "I")
+HISTOGRAM_START = 1.5
+"""Å: the first Gaussian centre of the distance histograms (no Ag3SBr(x)I(1-x) pair is shorter)."""
 LEVELS = ("cheap", "accurate")
 Predictor = Callable[[Sequence[int]], np.ndarray]
 """A fitted model: structure indices -> gaps (eV)."""
@@ -50,12 +53,16 @@ class GapProblem:
         Per structure index, its :func:`softlattice.models.gap_baselines.pair_histogram`.
     linear
         Per structure index, the linear baseline's columns (x, T in K, rattled 0/1).
+    histogram
+        The :func:`~softlattice.models.gap_baselines.pair_histogram` arguments of ``histograms``
+        (``cutoff``, ``start``, ``spacing``, ``width``, Å).
     """
 
     gaps: pd.DataFrame
     graphs: dict[int, Data]
     histograms: dict[int, np.ndarray]
     linear: dict[int, np.ndarray]
+    histogram: dict = field(default_factory=dict)
 
     @classmethod
     def build(cls, structures: Sequence[Atoms], gaps: pd.DataFrame, cutoff: float = gap_gnn.CUTOFF,
@@ -66,14 +73,14 @@ class GapProblem:
         if gaps["index"].duplicated().any():
             raise ValueError("a structure is labelled twice; the two levels must label distinct structures")
         graphs, histograms, linear = {}, {}, {}
+        histogram = dict(cutoff=cutoff, start=HISTOGRAM_START, spacing=spacing, width=width)
         for row in gaps.itertuples():
             atoms = structures[int(row.index)]
             graphs[int(row.index)] = gap_gnn.structure_graph(atoms, cutoff, gap=row.gap_eV)
-            histograms[int(row.index)] = gap_baselines.pair_histogram(atoms, SPECIES, cutoff, spacing=spacing,
-                                                                      width=width)
+            histograms[int(row.index)] = gap_baselines.pair_histogram(atoms, SPECIES, **histogram)
             temperature = 0.0 if pd.isna(row.temperature_K) else float(row.temperature_K)
             linear[int(row.index)] = np.array([row.br_fraction, temperature, float(row.origin == "rattled")])
-        return cls(gaps, graphs, histograms, linear)
+        return cls(gaps, graphs, histograms, linear, histogram)
 
     def indices(self, level: str, held_out: bool) -> np.ndarray:
         """Structure indices of ``level`` on the given side of its held-out split (table order)."""
@@ -113,13 +120,25 @@ def fit_baselines(problem: GapProblem, train: Sequence[int]) -> dict[str, Predic
             "ridge_histogram": lambda idx: ridge.predict(problem.histogram_matrix(idx))}
 
 
+def histogram_ridge(problem: GapProblem, train: Sequence[int],
+                    recalibrate_on: Sequence[int] | None = None) -> HistogramRidgeGaps:
+    """Ridge on the distance histograms of structures ``train`` (their gaps), as a model that
+    reads structures; with ``recalibrate_on`` (structures of another level), its output mapped
+    onto their gaps by an offset and a slope: ridge's analogue of two-stage training."""
+    ridge = gap_baselines.Ridge.fit(problem.histogram_matrix(train), problem.truth(train))
+    model = HistogramRidgeGaps(ridge, SPECIES, **problem.histogram)
+    if recalibrate_on is None:
+        return model
+    line = gap_baselines.Linear.fit(ridge.predict(problem.histogram_matrix(recalibrate_on))[:, None],
+                                    problem.truth(recalibrate_on))
+    return HistogramRidgeGaps(ridge, SPECIES, **problem.histogram, offset=line.intercept,
+                              slope=float(line.coefficients[0]), name="ridge_two_stage")
+
+
 def fit_ridge_two_stage(problem: GapProblem, cheap_train: Sequence[int], accurate_train: Sequence[int]) -> Predictor:
-    """Ridge's analogue of two-stage training: ridge on the cheap gaps, then the accurate gaps
-    as a linear function (offset and slope) of that ridge's prediction."""
-    ridge = gap_baselines.Ridge.fit(problem.histogram_matrix(cheap_train), problem.truth(cheap_train))
-    recalibration = gap_baselines.Linear.fit(ridge.predict(problem.histogram_matrix(accurate_train))[:, None],
-                                             problem.truth(accurate_train))
-    return lambda idx: recalibration.predict(ridge.predict(problem.histogram_matrix(idx))[:, None])
+    """:func:`histogram_ridge` on the cheap gaps, recalibrated on the accurate ones, as a predictor."""
+    model = histogram_ridge(problem, cheap_train, recalibrate_on=accurate_train)
+    return lambda idx: model.offset + model.slope * model.ridge.predict(problem.histogram_matrix(idx))
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Chapter 07 end to end: lowest orderings, 0 K and finite-temperature phonons, thermal band gaps
-E_g(x, T) from MD snapshots and the GNN, and frozen-phonon gap changes (the seed's Sec. II E-F).
+E_g(x, T) from MD snapshots and a gap model, and frozen-phonon gap changes (the seed's Sec. II E-F).
 
 Units: Å, eV, K, fs/ps, THz.
 
 Models come from chapter 06 (:func:`softlattice.antiperovskite.workflows.models.obtain_cap_models`): the fine-tuned
-CHGNet relaxes, ranks and gives 0 K phonons; the GNN gives gaps. CHGNet is too slow on two cores
+CHGNet relaxes, ranks and gives 0 K phonons; the gap model chosen in chapter 06's comparison (a GNN
+or a ridge on distance histograms, :mod:`softlattice.models.gap_predictors`) gives gaps. CHGNet is too slow on two cores
 for Langevin runs at six temperatures and nine compositions (about 0.07 s per 40-atom step, some
 hundred times a NEP's), so the MD uses a NEP student (neppo) trained on the fine-tuned CHGNet's
 labels of chapter 06's structures, rattled relaxed cells and frames of its own exploratory MD
@@ -40,7 +41,7 @@ from softlattice.antiperovskite.thermal import (
     renormalised_phonons,
     species_msd,
 )
-from softlattice.antiperovskite.workflows.gap_models import obtain_gap_models
+from softlattice.antiperovskite.workflows.gap_models import STRUCTURE_MODELS, obtain_gap_models
 from softlattice.antiperovskite.workflows.models import obtain_cap_models, training_structures
 from softlattice.electronic.gaps import compute_gaps
 from softlattice.infra.cli import writable_folder
@@ -53,7 +54,7 @@ from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDBlowUp, MDSettings, run_md
 from softlattice.md.protocols import hold
 from softlattice.models.finetune import chgnet_calculator, label_errors, predictions
-from softlattice.models.gap_gnn import load_model, predict_structures
+from softlattice.models.gap_predictors import StructureGapModel, gap_model_file, gap_model_name, load_gap_model
 from softlattice.models.nep import NEPHyperparameters, train_nep
 from softlattice.models.reference import label_structures
 from softlattice.models.splits import split_structures
@@ -75,23 +76,18 @@ def committed_cap_models(settings06: dict) -> Path:
     return DATA_DIR / "cap_models" / str(settings06["reference"])
 
 
-def load_gnn(folder: str | Path):
-    """The GNN and its gap scaler from ``gap-gnn.pt`` in a result folder: chapter 06's first
-    model, or the seed-style GNN of :mod:`softlattice.antiperovskite.workflows.gap_models`
-    (:func:`softlattice.models.gap_gnn.load_model` tells them apart)."""
-    return load_model(Path(folder) / "gap-gnn.pt")
-
-
 def gap_model_folder(settings: dict, models06: str | Path) -> tuple[Path, str]:
-    """Where chapter 07's gap model (``gap-gnn.pt``) comes from, and what it is: with
-    ``settings["gap_models"]`` (a profile of ``06_gap_models``) the GNN chosen in chapter 06's model
-    comparison (:mod:`softlattice.antiperovskite.workflows.gap_models`, committed or computed),
-    otherwise chapter 06's first GNN in ``models06``."""
+    """Where chapter 07's gap model comes from, and what it is: with ``settings["gap_models"]`` (a
+    profile of ``06_gap_models``) the model chosen for chapter 07 in chapter 06's comparison
+    (:func:`softlattice.antiperovskite.workflows.gap_models.chapter07_model`; committed or
+    computed), otherwise chapter 06's first GNN in ``models06``."""
     profile = settings.get("gap_models")
     if profile is None:
         return Path(models06), f"chapter 06's first GNN ({models06})"
     comparison = obtain_gap_models(resolve("06_gap_models", profile))
-    return comparison.folder, f"the GNN chosen in chapter 06's model comparison ({comparison.source})"
+    name = gap_model_name(comparison.folder)
+    return comparison.folder, (f"{STRUCTURE_MODELS[name]}, the model chosen for this chapter in chapter 06's "
+                               f"comparison ({comparison.source})")
 
 
 def load_finetuned(folder: str | Path):
@@ -100,11 +96,6 @@ def load_finetuned(folder: str | Path):
     from chgnet.model import CHGNet
 
     return chgnet_calculator(CHGNet.from_dict(torch.load(Path(folder) / "chgnet-finetuned.pt", weights_only=False)))
-
-
-def gnn_gaps(structures: Sequence[Atoms], model, scaler) -> np.ndarray:
-    """GNN gaps (eV) of many structures (graphs built and predicted in batches)."""
-    return predict_structures(model, scaler, structures)
 
 
 def lowest_orderings(br_fractions: Sequence[float], calculator, fmax: float = 0.05,
@@ -228,7 +219,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     source06, models = models06.source, models06.folder
     tuned = load_finetuned(models)
     gap_folder, gap_source = gap_model_folder(settings, models)
-    gnn, scaler = load_gnn(gap_folder)
+    gap_model: StructureGapModel = load_gap_model(gap_folder)
     tables: dict[str, pd.DataFrame] = {}
 
     tables["rankings"], lowest = cached_lowest_orderings(settings, settings06, tuned, work)
@@ -239,7 +230,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     series_rows, gap_rows, correlation_rows, spectra_rows, spot = [], [], [], [], []
     spot_fractions = spot_check_fractions(list(lowest), settings["spot_checks"])
     for x, atoms in lowest.items():
-        reference_gap = float(gnn_gaps([atoms], gnn, scaler)[0])
+        reference_gap = float(gap_model.predict([atoms])[0])
         gap_rows.append(dict(br_fraction=x, temperature_K=0.0, gap_eV=reference_gap, error_eV=0.0, snapshots=1,
                              correlation_samples=0.0, relative_change=0.0, failure=""))
         for temperature in settings["temperatures"]:
@@ -250,7 +241,7 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
                                      snapshots=0, correlation_samples=np.nan, relative_change=np.nan,
                                      failure=f"MD blew up: {error}"))
                 continue
-            gaps = gnn_gaps(frames, gnn, scaler)
+            gaps = gap_model.predict(frames)
             tau = integrated_correlation_samples(gaps)
             mean, error = mean_and_standard_error(gaps, tau)
             msd = species_msd(frames, "Ag")
@@ -278,18 +269,18 @@ def run_cap_thermal(settings: dict, folder: str | Path, work: str | Path = RUNS_
     frozen = []
     for temperature in settings["frozen_temperatures"]:
         modes = gamma_mode_displacements(lowest[x_frozen], phonons[x_frozen], temperature)
-        changes = frozen_phonon_gap_changes(lowest[x_frozen], modes, lambda a: float(gnn_gaps([a], gnn, scaler)[0]))
+        changes = frozen_phonon_gap_changes(lowest[x_frozen], modes, lambda a: float(gap_model.predict([a])[0]))
         frozen.append(changes.assign(br_fraction=x_frozen, temperature_K=temperature))
     tables["frozen"] = pd.concat(frozen, ignore_index=True)
 
-    # the GNN against the electronic-structure backend on a few MD snapshots (is it extrapolating?) and on
+    # the gap model against the electronic-structure backend on a few MD snapshots (is it extrapolating?) and on
     # the relaxed cells of the same compositions (the 0 K reference of every relative change)
     spot += [(x, 0.0, lowest[x]) for x in sorted(spot_fractions)]
     level, basis = settings06["gaps"]["accurate"], settings06["gaps"]["accurate_basis"]
     computed, failures = compute_gaps([f for *_, f in spot], level, RUNS_DIR / "cap_models" / "gaps", basis=basis)
-    predicted = gnn_gaps([f for *_, f in spot], gnn, scaler)
+    predicted = gap_model.predict([f for *_, f in spot])
     tables["spot_checks"] = pd.DataFrame(dict(br_fraction=[s[0] for s in spot], temperature_K=[s[1] for s in spot],
-                                              level=level, computed_eV=computed, gnn_eV=predicted,
+                                              level=level, computed_eV=computed, model_eV=predicted,
                                               hash=[structure_hash(f) for *_, f in spot]))
     (folder / "spot_check_failures.json").write_text(json.dumps(failures, indent=1))
     (folder / "models.txt").write_text(f"chapter 06 models: {source06}\ngap model: {gap_source}\n"
@@ -429,7 +420,7 @@ were seen)."""
 
 def spot_check_agreement(spot: pd.DataFrame, model_mae_eV: float) -> dict:
     """How the gap model's gaps of the checked structures (``spot``: ``temperature_K`` (0: a relaxed
-    cell, else a hot MD frame), ``gnn_eV``, ``computed_eV``) compare with direct calculations, against
+    cell, else a hot MD frame), ``model_eV``, ``computed_eV``) compare with direct calculations, against
     the model's own accurate-level MAE (eV): ``frames``, ``relaxed`` (how many at 0 K), ``mean_eV``
     (model - direct), ``mean_hot_eV`` and ``mean_relaxed_eV`` (the same per kind), ``largest_eV``
     (largest absolute difference), ``ratio`` (mean absolute difference over ``model_mae_eV``),
@@ -437,7 +428,7 @@ def spot_check_agreement(spot: pd.DataFrame, model_mae_eV: float) -> dict:
     beyond that tolerance on its own, reported even when the mean agrees)."""
     if not model_mae_eV > 0:
         raise ValueError(f"model MAE {model_mae_eV!r} eV must be > 0")
-    checked = spot.assign(difference=spot.gnn_eV - spot.computed_eV).dropna(subset=["difference"])
+    checked = spot.assign(difference=spot.model_eV - spot.computed_eV).dropna(subset=["difference"])
     if checked.empty:
         return dict(frames=0, relaxed=0, outliers=[], mean_eV=np.nan, mean_hot_eV=np.nan, mean_relaxed_eV=np.nan,
                     largest_eV=np.nan, ratio=np.nan, agrees=None)
@@ -545,7 +536,7 @@ def obtain_cap_thermal(settings: dict, curated: str | Path | None = None,
     if settings.get("gap_models") is not None:  # another comparison (more gaps) is another gap model
         settings06 = resolve("06_cap_models", settings["cap_models"])
         gap_folder, _ = gap_model_folder(settings, committed_cap_models(settings06))
-        inputs["gap_model"] = file_hash(gap_folder / "gap-gnn.pt")
+        inputs["gap_model"] = file_hash(gap_model_file(gap_folder))
     return obtain("cap_thermal", physics, inputs, lambda folder: run_cap_thermal(settings, folder, work),
                   committed=curated, command="python -m softlattice.antiperovskite.workflows.thermal --profile "
                                              f"{settings.get('profile', 'full')}")
