@@ -47,7 +47,7 @@ import pandas as pd
 
 from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
 from softlattice.antiperovskite.workflows.gap_models import accurate_level_error
-from softlattice.antiperovskite.workflows.thermal import SPOT_CHECK_TOLERANCE, relaxed_outliers, spot_check_agreement
+from softlattice.antiperovskite.workflows.thermal import spot_check_agreement
 from softlattice.models.gap_predictors import gap_model_name
 from softlattice.infra.paths import DATA_DIR
 from softlattice.infra.profiles import PROFILES
@@ -497,7 +497,7 @@ def vbm_spread_peak(bootstrap: int = 1000, seed: int = 0) -> Measurement:
 
 
 def _gnn_r2(stage: str, seed_mae: float) -> Measurement:
-    """The seed-style GNN of chapter 06's comparison (the one chapter 07 uses) on its held-out
+    """The seed-style GNN of chapter 06's comparison on its held-out
     structures at ``stage`` ('cheap' or 'accurate')."""
     comparison = _table("antiperovskite gap models compared (chapter 06)", "baselines_and_gnn")
     held = comparison[(comparison.protocol == "held-out test") & (comparison.level == stage)].set_index("model")
@@ -562,55 +562,39 @@ def _spot_agreement() -> dict:
 
 
 def _md_gaps_unresolved(agreement: dict | None = None) -> Measurement | None:
-    """None when the direct gaps of chapter 07's checked structures (hot MD frames and relaxed 0 K
-    cells) agree with its gap model on average; otherwise the measurement every claim on
-    MD-averaged gaps reports instead of a number."""
+    """None when the direct gaps of chapter 07's checked hot MD frames agree with its gap model on
+    average; otherwise the measurement every claim on MD-averaged gaps reports instead of a number."""
     agreement = agreement or _spot_agreement()
     if agreement["agrees"]:
         return None
     return Measurement("not resolved: the gap model's gaps are contradicted by direct ones",
-                       resolved=False, context=f"model minus direct on {agreement['frames']} structures: "
-                                           f"{agreement['mean_eV']:+.2f} eV on average (hot MD frames "
-                                           f"{agreement['mean_hot_eV']:+.2f}, relaxed 0 K cells "
-                                           f"{agreement['mean_relaxed_eV']:+.2f}), mean absolute difference "
+                       resolved=False, context=f"model minus direct on {agreement['frames']} hot MD frames: "
+                                           f"{agreement['mean_eV']:+.2f} eV on average, mean absolute difference "
                                            f"{agreement['ratio']:.1f} times the model's own error (chapter 07)")
 
 
-def _zero_kelvin_unresolved() -> Measurement | None:
-    """:func:`_md_gaps_unresolved`, or, when the checks agree on average, a 'not resolved'
-    measurement if a relaxed 0 K cell's direct gap differs from the model's beyond the tolerance on
-    its own (:func:`relaxed_outliers`): every claim built on the 0 K gaps (their trend in x, every
-    relative change from 0 K) rests on that cell's value too."""
-    agreement = _spot_agreement()
-    unresolved = _md_gaps_unresolved(agreement)
-    if unresolved is not None:
-        return unresolved
-    zero = relaxed_outliers(agreement)
-    if not zero:
-        return None
-    return Measurement("not resolved: a direct check contradicts the model's 0 K gap", resolved=False,
-                       context="model minus direct GLLB-SC at 0 K: " + ", ".join(f"x = {x:g}: {d:+.2f} eV" for x, d in zero)
-                               + f", beyond {SPOT_CHECK_TOLERANCE:g} times the model's own error (chapter 07)")
-
-
 def gap_vs_br_at_0K() -> Measurement:
-    """Chapter 07's model gap of the relaxed lowest ordering per x: the sign of each step of 1/8 in x."""
-    unresolved = _zero_kelvin_unresolved()
-    if unresolved is not None:
-        return unresolved
+    """Chapter 07's 0 K gap of the relaxed lowest ordering per x (direct, or the model's where the
+    calculation failed): the sign of each step of 1/8 in x."""
+    if (_thermal_gaps().query("temperature_K == 0").source != "direct").any():
+        unresolved = _md_gaps_unresolved()
+        if unresolved is not None:
+            return unresolved
     zero = _thermal_gaps().query("temperature_K == 0").sort_values("br_fraction")
     steps = np.diff(zero.gap_eV.to_numpy())
     lowest = zero.loc[zero.gap_eV.idxmin()]
     return Measurement(f"{zero.gap_eV.iloc[0]:.2f} eV at x = {zero.br_fraction.iloc[0]:g}, "
                        f"{zero.gap_eV.iloc[-1]:.2f} eV at x = {zero.br_fraction.iloc[-1]:g}",
                        observations=tuple("rises" if s > 0 else "falls" for s in steps),
-                       context=f"minimum {lowest.gap_eV:.2f} eV at x = {lowest.br_fraction:g}")
+                       context=f"minimum {lowest.gap_eV:.2f} eV at x = {lowest.br_fraction:g}; "
+                               + ("direct gaps of the relaxed cells" if (zero.source == "direct").all() else
+                                  f"the model's gap at x = {', '.join(f'{x:g}' for x in zero[zero.source != 'direct'].br_fraction)}"))
 
 
 def gap_vs_temperature() -> Measurement:
     """Per x, whether the MD-averaged model gap falls with T: 'falls' when E_g(600 K) < E_g(0 K) and
     no step between neighbouring temperatures rises by more than twice its combined error."""
-    unresolved = _zero_kelvin_unresolved()
+    unresolved = _md_gaps_unresolved()
     if unresolved is not None:
         return unresolved
     observations, rising, shares = [], [], []
@@ -634,7 +618,7 @@ def gap_vs_temperature() -> Measurement:
 def largest_reduction_at_300K() -> Measurement:
     """Br fraction of the largest relative gap reduction (E_g(300 K) - E_g(0 K)) / E_g(0 K); the
     interval is ± half the composition step."""
-    unresolved = _zero_kelvin_unresolved()
+    unresolved = _md_gaps_unresolved()
     if unresolved is not None:
         return unresolved
     thermal = _thermal_gaps()
