@@ -442,7 +442,9 @@ def test_how_learnt_names_the_level_a_structure_was_learnt_at():
 
 def test_zero_kelvin_gaps_are_direct_where_computed_and_the_model_is_measured_against_them(monkeypatch):
     from softlattice.antiperovskite.workflows import thermal as workflow
-    lowest = {0.0: build_antiperovskite("I"), 0.5: build_antiperovskite("I", 4.9), 1.0: build_antiperovskite("Br")}
+    from softlattice.antiperovskite.structures import decorate
+    lowest = {x: decorate(x, tuple(range(int(8 * x)))) for x in (0.0, 0.5, 1.0)}
+    lowest[0.5].positions[[a.index for a in lowest[0.5] if a.symbol == "Ag"][0]] += [0.3, 0.0, 0.0]
 
     class Model:
         name = "test"
@@ -464,3 +466,20 @@ def test_zero_kelvin_gaps_are_direct_where_computed_and_the_model_is_measured_ag
     differences = model[[0, 2]] - [7.0, 6.5]
     assert f"by {np.abs(differences).mean():.2f} eV on average" in text
     assert "no relaxed cell has a direct gap" in workflow.zero_kelvin_text(table.assign(source="model"), "x").lower()
+    assert table.largest_ag_shift_A.tolist() == pytest.approx([0.0, 0.3, 0.0]) and "up to 0.30 Å" in text
+
+
+def test_the_site_shift_is_periodic_and_refuses_a_cell_of_another_ordering():
+    from softlattice.antiperovskite.structures import decorate
+    from softlattice.antiperovskite.workflows.thermal import largest_site_shift
+    cell = decorate(0.25, (0, 7))
+    silver = [a.index for a in cell if a.symbol == "Ag"]
+    cell.positions[silver[1]] -= [0.0, 0.4, 0.0]
+    cell.positions[silver[2]] += 2 * cell.cell[0]  # a whole lattice vector: no shift
+    cell.set_cell(cell.cell * 1.02, scale_atoms=True)  # a relaxed lattice: shifts are read in it
+    assert largest_site_shift(cell, "Ag") == pytest.approx(0.4 * 1.02)
+    other = decorate(0.25, (0, 1))
+    other.info["ordering"] = "0,7"
+    other.set_chemical_symbols(list(reversed(other.get_chemical_symbols())))
+    with pytest.raises(ValueError, match="does not list its atoms"):
+        largest_site_shift(other, "Ag")

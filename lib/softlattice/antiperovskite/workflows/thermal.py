@@ -309,7 +309,24 @@ def zero_kelvin_gaps(lowest: dict[float, Atoms], gap_model: StructureGapModel, l
     found = np.isfinite(direct)
     return pd.DataFrame(dict(br_fraction=fractions, direct_eV=direct, model_eV=model,
                              gap_eV=np.where(found, direct, model), source=np.where(found, "direct", "model"),
+                             largest_ag_shift_A=[largest_site_shift(a, "Ag") for a in cells],
                              level=level, hash=[structure_hash(a) for a in cells]))
+
+
+def largest_site_shift(relaxed: Atoms, species: str) -> float:
+    """The largest distance (Å) of an atom of ``species`` in a relaxed cell from its site in the
+    ideal decorated cell of the same ordering (``info`` ``br_fraction`` and ``ordering``), both in
+    the relaxed lattice: how far the relaxation took the structure from chapter 06's ideal cells."""
+    ordering = str(relaxed.info["ordering"])
+    ideal = decorate(float(relaxed.info["br_fraction"]), () if ordering == "none" else
+                     tuple(int(site) for site in ordering.split(",")))
+    if ideal.get_chemical_symbols() != relaxed.get_chemical_symbols():
+        raise ValueError(f"the relaxed cell of x = {relaxed.info['br_fraction']}, ordering {ordering} does not list its "
+                         "atoms as the decorated cell does")
+    shift = relaxed.get_scaled_positions(wrap=False) - ideal.get_scaled_positions(wrap=False)
+    shift -= np.round(shift)
+    chosen = np.array(relaxed.get_chemical_symbols()) == species
+    return float(np.linalg.norm(shift[chosen] @ relaxed.cell[:], axis=1).max())
 
 
 def zero_kelvin_text(table: pd.DataFrame, level: str) -> str:
@@ -325,7 +342,9 @@ def zero_kelvin_text(table: pd.DataFrame, level: str) -> str:
             + (f"; the model's at x = {', '.join(f'{x:g}' for x in missing)}, where the calculation failed" if len(missing)
                else "") + f"). The gap model differs from them by {difference.abs().mean():.2f} eV on average "
             f"(model minus direct: {difference.mean():+.2f} eV; largest {worst.model_eV - worst.direct_eV:+.2f} eV at "
-            f"x = {worst.br_fraction:g}): it has learnt displaced cells and MD frames, not relaxed ones.")
+            f"x = {worst.br_fraction:g}): it has learnt displaced cells and MD frames, not relaxed ones"
+            f"; relaxing the cells moves Ag by up to {table.largest_ag_shift_A.max():.2f} Å from the ideal sites "
+            "of chapter 06's cells.")
 
 
 def spot_check_fractions(br_fractions: Sequence[float], count: int) -> list[float]:
