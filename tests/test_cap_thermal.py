@@ -469,9 +469,15 @@ def test_zero_kelvin_gaps_are_direct_where_computed_and_the_model_is_measured_ag
     assert table.largest_ag_shift_A.tolist() == pytest.approx([0.0, 0.3, 0.0]) and "up to 0.30 Å" in text
 
 
-def test_the_site_shift_is_periodic_and_refuses_a_cell_of_another_ordering():
+def test_the_site_shift_is_periodic_and_refuses_a_cell_of_another_ordering(tmp_path):
+    from ase.io import read, write
+
     from softlattice.antiperovskite.structures import decorate
     from softlattice.antiperovskite.workflows.thermal import largest_site_shift
+    # as the chapter reads its relaxed cells: back from extxyz, whose orderings come back as numbers
+    write(tmp_path / "cells.extxyz", [decorate(x, tuple(range(int(8 * x)))) for x in (0.0, 0.125, 0.25)])
+    for cell in read(tmp_path / "cells.extxyz", index=":"):
+        assert largest_site_shift(cell, "Ag") == pytest.approx(0.0, abs=1e-6)
     cell = decorate(0.25, (0, 7))
     silver = [a.index for a in cell if a.symbol == "Ag"]
     cell.positions[silver[1]] -= [0.0, 0.4, 0.0]

@@ -313,13 +313,20 @@ def zero_kelvin_gaps(lowest: dict[float, Atoms], gap_model: StructureGapModel, l
                              level=level, hash=[structure_hash(a) for a in cells]))
 
 
+def ordering_sites(value) -> tuple[int, ...]:
+    """The Br sites of an ``ordering`` info entry as :func:`decorate` writes it ('0,7'; 'none'),
+    or as extxyz reads it back (an integer for one site, an integer array for several)."""
+    if isinstance(value, str):
+        return () if value == "none" else tuple(int(site) for site in value.split(","))
+    return tuple(int(site) for site in np.atleast_1d(value))
+
+
 def largest_site_shift(relaxed: Atoms, species: str) -> float:
     """The largest distance (Å) of an atom of ``species`` in a relaxed cell from its site in the
     ideal decorated cell of the same ordering (``info`` ``br_fraction`` and ``ordering``), both in
     the relaxed lattice: how far the relaxation took the structure from chapter 06's ideal cells."""
-    ordering = str(relaxed.info["ordering"])
-    ideal = decorate(float(relaxed.info["br_fraction"]), () if ordering == "none" else
-                     tuple(int(site) for site in ordering.split(",")))
+    ordering = ordering_sites(relaxed.info["ordering"])
+    ideal = decorate(float(relaxed.info["br_fraction"]), ordering)
     if ideal.get_chemical_symbols() != relaxed.get_chemical_symbols():
         raise ValueError(f"the relaxed cell of x = {relaxed.info['br_fraction']}, ordering {ordering} does not list its "
                          "atoms as the decorated cell does")
