@@ -53,7 +53,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
+from softlattice.antiperovskite.thermal import (
+    largest_gap_reductions, stabilised_modes, step_and_temperature_changes, step_and_temperature_text)
 from softlattice.antiperovskite.workflows.gap_models import (
     accurate_level_error, accurate_level_text, chapter07_model_text, obtain_gap_models)
 from softlattice.antiperovskite.workflows.models import (
@@ -349,19 +350,12 @@ tables["zero_kelvin_gaps"].drop(columns="hash").round(3)
 display(Markdown("Largest relative reduction per temperature: " + "; ".join(
     f"{r.temperature_K:.0f} K: {100 * r.relative_change:+.1f} % at x = {r.br_fraction:g}" for r in largest.itertuples())
     + " (seed: about −38 % at 300 K and −44 % at 600 K, for x ≈ 0.6-0.8)."))
-relative = thermal.pivot_table(index="br_fraction", columns="temperature_K", values="relative_change")
-coldest, hottest = min(t for t in relative.columns if t > 0), max(relative.columns)
-share = (relative[coldest] / relative[hottest]).median()
-step = f"Median over x, the change at {coldest:.0f} K is {100 * share:.0f} % of the change at {hottest:.0f} K"
+split = step_and_temperature_text(step_and_temperature_changes(thermal), gap_mae)
 if not resolved_gaps:
-    display(Markdown(step + " by the gap model, but the direct checks below contradict its gaps: the split of "
+    display(Markdown("By the gap model: " + split + " But the direct checks below contradict its gaps: the split of "
                      "the drop into a step and a temperature dependence is not resolved."))
-elif share > 0.5:
-    display(Markdown(step + ": most of the drop is the step from the relaxed, high-symmetry 0 K cell to the "
-                     "distorted cells the MD visits at once (the imaginary modes), not a gradual renormalisation "
-                     "with T."))
 else:
-    display(Markdown(step + "."))
+    display(Markdown(split))
 display(Markdown(gap_skill + " Changes smaller than that error are not resolved. "
                  + spot_check_text(agreement, accurate_level) + " The crosses in the left panel are those direct gaps."))
 

@@ -489,3 +489,18 @@ def test_the_site_shift_is_periodic_and_refuses_a_cell_of_another_ordering(tmp_p
     other.set_chemical_symbols(list(reversed(other.get_chemical_symbols())))
     with pytest.raises(ValueError, match="does not list its atoms"):
         largest_site_shift(other, "Ag")
+
+
+def test_the_drop_is_split_into_differences_that_may_have_opposite_signs():
+    from softlattice.antiperovskite.thermal import step_and_temperature_changes, step_and_temperature_text
+    thermal = pd.DataFrame(dict(br_fraction=[0.0] * 3 + [0.5] * 3 + [1.0] * 2,
+                                temperature_K=[0.0, 100.0, 600.0] * 2 + [0.0, 100.0],
+                                gap_eV=[1.5, 1.1, 0.8, 0.7, 1.2, 0.8, 1.9, 1.4]))
+    changes = step_and_temperature_changes(thermal)
+    assert changes.br_fraction.tolist() == [0.0, 0.5]  # x = 1 has one MD temperature: no split
+    assert changes.step_eV.tolist() == pytest.approx([-0.4, 0.5])
+    assert changes.temperature_eV.tolist() == pytest.approx([-0.3, -0.4])
+    text = step_and_temperature_text(changes, 0.1)
+    assert "by +0.05 eV from the relaxed 0 K cell to 100 K and by -0.35 eV from 100 to 600 K" in text
+    assert "at 2 of 2 compositions: down at 1, up at 1 (x = 0.5)" in text
+    assert "cannot be split" in step_and_temperature_text(changes.iloc[:0], 0.1)

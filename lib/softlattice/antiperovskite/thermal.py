@@ -211,6 +211,47 @@ def largest_gap_reductions(thermal_gaps: pd.DataFrame) -> pd.DataFrame:
     return rows[["temperature_K", "br_fraction", "relative_change", "gap_eV", "error_eV"]].reset_index(drop=True)
 
 
+def step_and_temperature_changes(thermal_gaps: pd.DataFrame) -> pd.DataFrame:
+    """Per composition, the gap change split into the step from the relaxed 0 K cell to the
+    coldest MD temperature and the change from there to the hottest (eV).
+
+    Parameters
+    ----------
+    thermal_gaps
+        Rows with ``br_fraction``, ``temperature_K`` (0 K: the relaxed cell) and ``gap_eV``.
+
+    Returns
+    -------
+    One row per x with every temperature: ``br_fraction``, ``coldest_K``, ``hottest_K``,
+    ``step_eV`` (E_g(coldest) - E_g(0)) and ``temperature_eV`` (E_g(hottest) - E_g(coldest)).
+    Differences, not ratios: the two parts can have opposite signs.
+    """
+    rows = []
+    for x, group in thermal_gaps.dropna(subset=["gap_eV"]).groupby("br_fraction"):
+        gaps = group.set_index("temperature_K").gap_eV.sort_index()
+        if 0.0 not in gaps.index or len(gaps) < 3:
+            continue
+        coldest, hottest = gaps.index[1], gaps.index[-1]
+        rows.append(dict(br_fraction=x, coldest_K=coldest, hottest_K=hottest, step_eV=gaps[coldest] - gaps[0.0],
+                         temperature_eV=gaps[hottest] - gaps[coldest]))
+    return pd.DataFrame(rows, columns=["br_fraction", "coldest_K", "hottest_K", "step_eV", "temperature_eV"])
+
+
+def step_and_temperature_text(changes: pd.DataFrame, resolution_eV: float) -> str:
+    """A sentence on :func:`step_and_temperature_changes`: medians over x, and at how many x the
+    step exceeds ``resolution_eV`` (the gap model's error, eV) either way."""
+    if changes.empty:
+        return "No composition has gaps at 0 K and at two MD temperatures, so the drop cannot be split."
+    coldest, hottest = changes.coldest_K.iloc[0], changes.hottest_K.iloc[0]
+    up, down = int((changes.step_eV > resolution_eV).sum()), int((changes.step_eV < -resolution_eV).sum())
+    return (f"Median over x, the gap changes by {changes.step_eV.median():+.2f} eV from the relaxed 0 K cell to "
+            f"{coldest:.0f} K and by {changes.temperature_eV.median():+.2f} eV from {coldest:.0f} to {hottest:.0f} K. "
+            f"The step is larger than the model's error ({resolution_eV:.2f} eV) at {up + down} of {len(changes)} "
+            f"compositions: down at {down}, up at {up}" + (
+                f" (x = {', '.join(f'{x:g}' for x in changes[changes.step_eV > resolution_eV].br_fraction)})"
+                if up else "") + ".")
+
+
 def stabilised_modes(renormalised: pd.DataFrame, unstable_below_THz: float = -0.1) -> pd.DataFrame:
     """Per composition and temperature: modes imaginary at 0 K (harmonic frequency below
     ``unstable_below_THz``), how many of them have a converged Lorentzian peak at a positive

@@ -45,7 +45,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes
+from softlattice.antiperovskite.thermal import largest_gap_reductions, stabilised_modes, step_and_temperature_changes
 from softlattice.antiperovskite.workflows.gap_models import accurate_level_error
 from softlattice.antiperovskite.workflows.thermal import spot_check_agreement
 from softlattice.models.gap_predictors import gap_model_name
@@ -597,7 +597,7 @@ def gap_vs_temperature() -> Measurement:
     unresolved = _md_gaps_unresolved()
     if unresolved is not None:
         return unresolved
-    observations, rising, shares = [], [], []
+    observations, rising = [], []
     for x, group in _thermal_gaps().groupby("br_fraction"):
         group = group.sort_values("temperature_K")
         gaps, errors = group.gap_eV.to_numpy(), group.error_eV.to_numpy()
@@ -606,13 +606,12 @@ def gap_vs_temperature() -> Measurement:
         observations.append("falls" if drop and not rises.any() else "falls with a rise" if drop else "rises")
         if rises.any():
             rising.append(f"{x:g}")
-        if drop:
-            shares.append((gaps[1] - gaps[0]) / (gaps[-1] - gaps[0]))
     falls = sum(o != "rises" for o in observations)
     return Measurement(f"falls from 0 to 600 K at {falls} of {len(observations)} x, steadily at "
                        f"{observations.count('falls')}", observations=tuple(observations),
                        context=(f"rises beyond 2σ between neighbouring T at x = {', '.join(rising)}; " if rising else "")
-                               + f"median {100 * np.median(shares):.0f} % of the drop happens by the first MD temperature")
+                               + "median over x from 0 K to the first MD temperature {:+.2f} eV, from there to the hottest {:+.2f} eV".format(
+                                   *step_and_temperature_changes(_thermal_gaps())[["step_eV", "temperature_eV"]].median()))
 
 
 def largest_reduction_at_300K() -> Measurement:
