@@ -117,7 +117,7 @@ display(Markdown(
 # | foundation MLIP, fine-tuned | MACE-MPA-0 (PBE-trained) | CHGNet 0.3.0 (PBE-trained), with CHGNet's recipe |
 # | cheap gaps (many structures) | VASP PBEsol | GPAW {cite}`mortensen2024gpaw` LCAO PBE, single-zeta basis, Γ point |
 # | accurate gaps (fewer structures) | VASP HSEsol | GPAW LCAO GLLB-SC {cite}`kuisma2010gllbsc` (Kohn-Sham gap + derivative discontinuity), dzp basis, Γ point |
-# | GNN | PyG, 2 graph convolutions, 64 features | first model ({mod}`softlattice.models.gap_gnn_graphconv`, the tables of the next sections): 2 graph convolutions with scalar 1/d edge weights, max pooling, a sigmoid on a min-max range; *not* the seed's network. Second model ({mod}`softlattice.models.gap_gnn`, last section; chapter 07 uses it): Gaussian-expanded distances with a smooth cutoff, SchNet-style continuous filters, pooling, width and depth chosen by cross-validation, standardised targets {cite}`fey2019pyg` |
+# | GNN | PyG, 2 graph convolutions, 64 features | first model ({mod}`softlattice.models.gap_gnn_graphconv`, the tables of the next sections): 2 graph convolutions with scalar 1/d edge weights, max pooling, a sigmoid on a min-max range; *not* the seed's network. Second model ({mod}`softlattice.models.gap_gnn`, last section; chapter 07 uses it only where it beats every baseline at the accurate level): Gaussian-expanded distances with a smooth cutoff, SchNet-style continuous filters, pooling, width and depth chosen by cross-validation, standardised targets {cite}`fey2019pyg` |
 #
 # (The quick profile uses the single-zeta basis at both levels.) GLLB-SC stands in for the hybrid:
 # it corrects most of the semilocal gap error at a few times the cost of PBE, where a hybrid in

@@ -153,8 +153,8 @@ display(Markdown(" ".join(brief)))
 # Models from chapter 06: the fine-tuned CHGNet relaxes and ranks the
 # orderings and gives the 0 K phonons (phonopy {cite}`togo2023phonopy`, the 40-atom cell as its own
 # supercell, so Γ of that cell: the parent's Γ, X, M and R); the gap model chosen in chapter 06's
-# comparison gives the gaps (the GNN, or a ridge on distance histograms where the GNN does not beat
-# it: the model is named under the first figure). The MD uses a
+# comparison gives the gaps (the GNN when it beats every baseline at the accurate level, else the
+# best baseline that reads a structure; the summary above names it). The MD uses a
 # NEP student ({mod}`softlattice.antiperovskite.workflows.thermal`): a CHGNet step costs far more
 # than a NEP step (`python benchmarks/cap_label_throughput.py` measures both on the machine it runs
 # on), so a NEP is trained with neppo on the fine-tuned CHGNet's
