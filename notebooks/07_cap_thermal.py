@@ -54,7 +54,8 @@ from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
 from softlattice.antiperovskite.thermal import (
-    largest_gap_reductions, stabilised_modes, step_and_temperature_changes, step_and_temperature_text)
+    largest_gap_reductions, largest_reduction_text, stabilised_modes, step_and_temperature_changes,
+    step_and_temperature_text)
 from softlattice.antiperovskite.workflows.gap_models import (
     accurate_level_error, accurate_level_text, chapter07_model_text, obtain_gap_models)
 from softlattice.antiperovskite.workflows.models import (
@@ -132,11 +133,11 @@ if len(per_temperature):
                  + ", ".join(f"{100 * r.underdamped_in_MD / max(r.unstable_at_0K, 1):.0f} % at {t:.0f} K"
                              for t, r in per_temperature.iterrows()) + ".")
 brief.append(("The largest relative gap reduction is " if resolved_gaps else
-              "By the gap model, the largest relative gap reduction is ") + ", ".join(
-    f"{100 * r.relative_change:+.0f} % at {r.temperature_K:.0f} K (x = {r.br_fraction:g})"
-    for r in largest[largest.temperature_K.isin([300, 600])].itertuples()) + " (seed: about -38 % at 300 K and "
-    "-44 % at 600 K, at x ≈ 0.6-0.8)" + ("." if resolved_gaps else "; not resolved, since the direct checks "
-                                        "below contradict the model's gaps of hot MD frames."))
+              "By the gap model, the largest relative gap reduction is ")
+             + largest_reduction_text(thermal, [t for t in (300.0, 600.0) if t in set(largest.temperature_K)], gap_mae)
+             + " (seed: about -38 % at 300 K and -44 % at 600 K, at x ≈ 0.6-0.8)"
+             + ("." if resolved_gaps else "; not resolved, since the direct checks below contradict the model's gaps "
+                "of hot MD frames."))
 brief.append(zero_kelvin_sentence + " " + gap_skill + " " + spot_check_text(agreement, accurate_level, bool(learnt))
              + learnt_checks_text)
 if md_gaps is not None and not md_gaps.empty:

@@ -504,3 +504,17 @@ def test_the_drop_is_split_into_differences_that_may_have_opposite_signs():
     assert "by +0.05 eV from the relaxed 0 K cell to 100 K and by -0.35 eV from 100 to 600 K" in text
     assert "at 2 of 2 compositions: down at 1, up at 1 (x = 0.5)" in text
     assert "cannot be split" in step_and_temperature_text(changes.iloc[:0], 0.1)
+
+
+def test_a_largest_reduction_within_the_models_error_of_another_is_not_resolved():
+    from softlattice.antiperovskite.thermal import largest_reduction_text, reductions_tied_with_largest
+    thermal = pd.DataFrame(dict(br_fraction=[0.0, 0.0, 0.5, 0.5, 1.0, 1.0], temperature_K=[0.0, 300.0] * 3,
+                                gap_eV=[1.5, 0.93, 1.5, 1.2, 2.0, 1.2],
+                                relative_change=[0.0, -0.38, 0.0, -0.20, 0.0, -0.40], error_eV=0.01))
+    # errors of one relative change: 0.1/1.5 and 0.1/2.0, combined 0.083: x = 0 (0.02 away) is tied, x = 0.5 is not
+    assert reductions_tied_with_largest(thermal, 300.0, 0.1) == [0.0]
+    assert reductions_tied_with_largest(thermal, 300.0, 0.01) == []
+    assert "-40 % at 300 K (x = 1; x = 0 within the model's error of it" in largest_reduction_text(thermal, [300.0], 0.1)
+    assert largest_reduction_text(thermal, [300.0], 0.01) == "-40 % at 300 K (x = 1)"
+    with pytest.raises(ValueError, match="no gaps at 600.0 K"):
+        reductions_tied_with_largest(thermal, 600.0, 0.1)

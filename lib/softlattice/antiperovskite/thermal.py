@@ -211,6 +211,40 @@ def largest_gap_reductions(thermal_gaps: pd.DataFrame) -> pd.DataFrame:
     return rows[["temperature_K", "br_fraction", "relative_change", "gap_eV", "error_eV"]].reset_index(drop=True)
 
 
+def reductions_tied_with_largest(thermal_gaps: pd.DataFrame, temperature: float, model_mae_eV: float) -> list[float]:
+    """Compositions whose relative gap change at ``temperature`` (K) cannot be told from the
+    largest reduction there: within the combined error of the two, each the model's MAE
+    (``model_mae_eV``) over that composition's 0 K gap (the error of one relative change).
+
+    Returns
+    -------
+    The Br fractions tied with the largest reduction, without it (empty: its place is resolved).
+    """
+    at = thermal_gaps[thermal_gaps.temperature_K == temperature].set_index("br_fraction").relative_change
+    zero = thermal_gaps[thermal_gaps.temperature_K == 0].set_index("br_fraction").gap_eV
+    if at.empty:
+        raise ValueError(f"no gaps at {temperature} K; temperatures: {sorted(thermal_gaps.temperature_K.unique())}")
+    largest = at.idxmin()
+    error = model_mae_eV / zero
+    return [float(x) for x in at.index
+            if x != largest and at[x] - at[largest] < np.hypot(error[x], error[largest])]
+
+
+def largest_reduction_text(thermal_gaps: pd.DataFrame, temperatures: Sequence[float], model_mae_eV: float) -> str:
+    """A clause (no full stop) on the largest relative gap reduction at each of ``temperatures``
+    (K) and, per temperature, the compositions :func:`reductions_tied_with_largest` cannot tell
+    from it."""
+    largest = largest_gap_reductions(thermal_gaps).set_index("temperature_K")
+    parts = []
+    for temperature in temperatures:
+        row = largest.loc[temperature]
+        tied = reductions_tied_with_largest(thermal_gaps, temperature, model_mae_eV)
+        parts.append(f"{100 * row.relative_change:+.0f} % at {temperature:.0f} K (x = {row.br_fraction:g}"
+                     + (f"; x = {', '.join(f'{x:g}' for x in tied)} within the model's error of it, so where it is "
+                        "largest is not resolved)" if tied else ")"))
+    return ", ".join(parts)
+
+
 def step_and_temperature_changes(thermal_gaps: pd.DataFrame) -> pd.DataFrame:
     """Per composition, the gap change split into the step from the relaxed 0 K cell to the
     coldest MD temperature and the change from there to the hottest (eV).
