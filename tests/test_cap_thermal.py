@@ -462,7 +462,7 @@ def test_zero_kelvin_gaps_are_direct_where_computed_and_the_model_is_measured_ag
     model = Model().predict(list(lowest.values()))
     assert table.gap_eV.tolist() == pytest.approx([7.0, model[1], 6.5])
     text = workflow.zero_kelvin_text(table, "GLLB-SC")
-    assert "(2 of 3 compositions; the model's at x = 0.5, where the calculation failed)" in text
+    assert "(2 of 3 compositions; the model's at x = 0.5, where it failed)" in text
     differences = model[[0, 2]] - [7.0, 6.5]
     assert f"by {np.abs(differences).mean():.2f} eV on average" in text
     assert "no relaxed cell has a direct gap" in workflow.zero_kelvin_text(table.assign(source="model"), "x").lower()
@@ -514,7 +514,8 @@ def test_a_largest_reduction_within_the_models_error_of_another_is_not_resolved(
     # errors of one relative change: 0.1/1.5 and 0.1/2.0, combined 0.083: x = 0 (0.02 away) is tied, x = 0.5 is not
     assert reductions_tied_with_largest(thermal, 300.0, 0.1) == [0.0]
     assert reductions_tied_with_largest(thermal, 300.0, 0.01) == []
-    assert "-40 % at 300 K (x = 1; x = 0 within the model's error of it" in largest_reduction_text(thermal, [300.0], 0.1)
+    text = largest_reduction_text(thermal, [300.0], 0.1)
+    assert "-40 % at 300 K (x = 1; x = 0 within the model's error of it" in text
     assert largest_reduction_text(thermal, [300.0], 0.01) == "-40 % at 300 K (x = 1)"
     with pytest.raises(ValueError, match="no gaps at 600.0 K"):
         reductions_tied_with_largest(thermal, 600.0, 0.1)

@@ -596,7 +596,8 @@ def gap_vs_br_at_0K() -> Measurement:
                        observations=tuple("rises" if s > 0 else "falls" for s in steps),
                        context=f"minimum {lowest.gap_eV:.2f} eV at x = {lowest.br_fraction:g}; "
                                + ("direct gaps of the relaxed cells" if (zero.source == "direct").all() else
-                                  f"the model's gap at x = {', '.join(f'{x:g}' for x in zero[zero.source != 'direct'].br_fraction)}"))
+                                  "the model's gap at x = "
+                                  + ", ".join(f"{x:g}" for x in zero[zero.source != "direct"].br_fraction)))
 
 
 def gap_vs_temperature() -> Measurement:

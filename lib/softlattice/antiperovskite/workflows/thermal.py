@@ -5,9 +5,10 @@ Units: Å, eV, K, fs/ps, THz.
 
 Models come from chapter 06 (:func:`softlattice.antiperovskite.workflows.models.obtain_cap_models`): the fine-tuned
 CHGNet relaxes, ranks and gives 0 K phonons; the gap model chosen in chapter 06's comparison (a GNN
-or a ridge on distance histograms, :mod:`softlattice.models.gap_predictors`) gives gaps. CHGNet is too slow on two cores
-for Langevin runs at six temperatures and nine compositions (about 0.07 s per 40-atom step, some
-hundred times a NEP's), so the MD uses a NEP student (neppo) trained on the fine-tuned CHGNet's
+or a ridge on distance histograms, :mod:`softlattice.models.gap_predictors`) gives gaps, and GPAW
+the 0 K gaps of the relaxed cells. CHGNet is too slow on two cores for Langevin runs at six
+temperatures and nine compositions (about 0.07 s per 40-atom step, some hundred times a NEP's),
+so the MD uses a NEP student (neppo) trained on the fine-tuned CHGNet's
 labels of chapter 06's structures, rattled relaxed cells and frames of its own exploratory MD
 (:func:`nep_student`); its errors against its teacher are reported.
 Every run is cached per settings (an interrupted chapter resumes at the run in progress).
@@ -63,8 +64,8 @@ CAP_SPECIES = ("Ag", "S", "Br", "I")
 MAX_TEACHER_FORCE = 25.0
 """eV/Å: exploration frames with a larger teacher force component are not learned (collapsed
 atoms far outside anything the MD should visit)."""
-TABLES = ("rankings", "student_errors", "phonons_0K", "zero_kelvin_gaps", "thermal_gaps", "gap_series", "correlation",
-          "renormalised", "frozen", "spot_checks")
+TABLES = ("rankings", "student_errors", "phonons_0K", "zero_kelvin_gaps", "thermal_gaps", "gap_series",
+          "correlation", "renormalised", "frozen", "spot_checks")
 """Tables of a chapter-07 result set (one ``<name>.csv.gz`` each)."""
 HISTORY_TABLE = "student_history"
 """The student's generations (:func:`nep_student`), in result sets built since it was recorded."""
@@ -328,8 +329,8 @@ def largest_site_shift(relaxed: Atoms, species: str) -> float:
     ordering = ordering_sites(relaxed.info["ordering"])
     ideal = decorate(float(relaxed.info["br_fraction"]), ordering)
     if ideal.get_chemical_symbols() != relaxed.get_chemical_symbols():
-        raise ValueError(f"the relaxed cell of x = {relaxed.info['br_fraction']}, ordering {ordering} does not list its "
-                         "atoms as the decorated cell does")
+        raise ValueError(f"the relaxed cell of x = {relaxed.info['br_fraction']}, ordering {ordering} does not list "
+                         "its atoms as the decorated cell does")
     shift = relaxed.get_scaled_positions(wrap=False) - ideal.get_scaled_positions(wrap=False)
     shift -= np.round(shift)
     chosen = np.array(relaxed.get_chemical_symbols()) == species
@@ -346,8 +347,8 @@ def zero_kelvin_text(table: pd.DataFrame, level: str) -> str:
     worst = direct.loc[difference.abs().idxmax()]
     missing = table[table.source != "direct"].br_fraction
     return (f"The 0 K gaps are direct {level} gaps of the relaxed cells ({len(direct)} of {len(table)} compositions"
-            + (f"; the model's at x = {', '.join(f'{x:g}' for x in missing)}, where the calculation failed" if len(missing)
-               else "") + f"). The gap model differs from them by {difference.abs().mean():.2f} eV on average "
+            + (f"; the model's at x = {', '.join(f'{x:g}' for x in missing)}, where it failed" if len(missing) else "")
+            + f"). The gap model differs from them by {difference.abs().mean():.2f} eV on average "
             f"(model minus direct: {difference.mean():+.2f} eV; largest {worst.model_eV - worst.direct_eV:+.2f} eV at "
             f"x = {worst.br_fraction:g}): it has learnt displaced cells and MD frames, not relaxed ones"
             f"; relaxing the cells moves Ag by up to {table.largest_ag_shift_A.max():.2f} Å from the ideal sites "
