@@ -230,9 +230,9 @@ descriptor, ZBL core; generations that learn the teacher's labels of the previou
 MD until its force MAE on those frames, before learning them, is at most 100 meV/Å, at most six:
 the first student drew atoms together within a picosecond; 10,000 training steps per generation:
 with 3,000 the MAE stalled at 120-124 meV/Å from the third generation on, as large on frames it had
-learnt as on new ones, so it underfitted); gaps every 20 fs from the GNN chosen
-in chapter 06's model comparison (``gap_models``: a profile of ``06_gap_models``; absent: chapter
-06's first GNN); spectra at 100-400 K."""
+learnt as on new ones, so it underfitted); gaps every 20 fs from the model chapter 06's comparison
+chooses for this chapter (``gap_models``: a profile of ``06_gap_models``; absent: chapter 06's first
+GNN), 0 K gaps of the relaxed cells computed directly; spectra at 100-400 K."""
 
 
 FULL_PENDING: dict[str, str] = {
