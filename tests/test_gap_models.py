@@ -160,20 +160,30 @@ def test_paired_difference_interval_brackets_a_clear_win_below_zero():
     assert low < 0 < high
 
 
-def test_structures_that_are_not_the_labelled_ones_are_refused():
+def test_labelled_structures_are_recognised_by_recipe_not_by_bitwise_positions():
+    """The cells regenerated on another CPU differ in the last digits (CHGNet phonons): accepted.
+    A labelled index that now names a cell of another composition or temperature: refused."""
     structures = []
-    for k in range(12):
+    for k, (x, temperature) in enumerate([(x, t) for x in (0.0, 1.0) for t in (100.0, 300.0)] * 3):
         atoms = build_antiperovskite("Br")
         atoms.rattle(0.05, seed=k)
+        atoms.info.update(br_fraction=x, origin="thermal", temperature=temperature)
         structures.append(atoms)
     settings = dict(accurate_percent=25, max_cheap=6, max_accurate=2)
     chosen = gap_selection(structures, settings)
-    gaps = pd.DataFrame([dict(stage=stage, index=i) for stage, indices in chosen.items() for i in indices])
-    gap_models.check_labelled_structures(structures, gaps, settings)
-    moved = [a.copy() for a in structures]
-    moved[chosen["cheap"][0]].positions[0, 0] += 0.01
-    with pytest.raises(ValueError, match="not the ones chapter 06 labelled at the cheap level"):
-        gap_models.check_labelled_structures(moved, gaps, settings)
+    gaps = pd.DataFrame([dict(stage=stage, index=i, gap_eV=1.0, br_fraction=structures[i].info["br_fraction"],
+                              origin="thermal", temperature_K=structures[i].info["temperature"])
+                         for stage, indices in chosen.items() for i in indices])
+    on_another_machine = [a.copy() for a in structures]
+    for atoms in on_another_machine:
+        atoms.positions += 3e-5 * np.random.default_rng(1).normal(size=atoms.positions.shape)
+    assert gap_selection(on_another_machine, settings) != chosen  # why hashes cannot identify them
+    gap_models.check_labelled_structures(on_another_machine, gaps)
+    shifted = gaps.assign(index=(gaps["index"] + 1) % len(structures))
+    with pytest.raises(ValueError, match="name a structure of another composition, origin or temperature"):
+        gap_models.check_labelled_structures(structures, shifted)
+    with pytest.raises(ValueError, match="outside the 6 regenerated structures"):
+        gap_models.check_labelled_structures(structures[:6], gaps.assign(index=list(range(len(gaps)))))
 
 
 COMMITTED = DATA_DIR / "gap_models" / "chgnet-r2scan"

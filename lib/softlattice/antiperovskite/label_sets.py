@@ -139,7 +139,9 @@ def attach(table: pd.DataFrame, sources: Mapping[str, Sequence[Atoms]], offsets:
         if position is None:
             raise ValueError(f"structure {row.hash} of the label set's {row.source!r} rows is not among the "
                              f"{len(sources[row.source])} regenerated structures: were the settings or the "
-                             "structure generator changed?")
+                             "structure generator changed, or were they regenerated on another CPU type (the "
+                             "parents' CHGNet phonons, and so the cells, differ in the last digits between CPU "
+                             "types)?")
         indices.append(offsets[row.source] + position)
     return table.assign(index=indices, excluded=False).loc[:, ["index", "stage", "level", "basis", "gap_eV", "held_out",
                                                                "br_fraction", "origin", "temperature_K", "excluded",
