@@ -1,0 +1,92 @@
+"""Chapter 06's generated cells pinned as data, so that every machine labels and learns the same cells.
+
+The displaced cells are built from the parents' CHGNet phonons, and CHGNet's forces differ in their
+last digits between CPU types: on one machine the rms thermal amplitudes came out 3e-5 Å away from
+those of the machine that labelled the cells. That moves no gap, but it changes every structure
+hash (positions to 1e-6 Å), and the gap labels, the extended selection's order and its held-out
+split are all keyed by hash. A pinned file holds the cells of one reference and dataset setting,
+bit for bit (float64 in ``.npz``), and :func:`softlattice.antiperovskite.workflows.models.training_structures`
+reads it instead of regenerating. Cells are pinned only from a machine whose regenerated cells carry
+the hashes the committed labels name (:func:`pin_cells`).
+
+Units: Å.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from softlattice.antiperovskite.dataset import CapDatasetSettings
+from softlattice.infra.keys import json_key, structure_hash
+from softlattice.infra.paths import DATA_DIR
+
+PINNED_CELLS = DATA_DIR / "cap_models" / "pinned_cells"
+"""Committed cells, one ``<key>.npz`` per reference and dataset setting (:func:`cells_key`)."""
+
+
+def cells_key(reference: str, dataset: CapDatasetSettings) -> str:
+    """Key of the cells that ``dataset`` settings build from ``reference``'s phonons."""
+    return json_key({"reference": reference, "dataset": asdict(dataset)})
+
+
+def pinned_file(key: str, folder: str | Path = PINNED_CELLS) -> Path:
+    """Where the cells of ``key`` are pinned."""
+    return Path(folder) / f"{key}.npz"
+
+
+def save_cells(structures: Sequence[Atoms], path: str | Path) -> Path:
+    """Write ``structures`` (numbers, positions, cells, periodicity, ``info``) exactly, as float64."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, counts=np.array([len(a) for a in structures]),
+                        numbers=np.concatenate([a.numbers for a in structures]),
+                        positions=np.concatenate([a.positions for a in structures]),
+                        cells=np.array([a.cell.array for a in structures]),
+                        pbc=np.array([a.pbc for a in structures]),
+                        info=np.array(json.dumps([a.info for a in structures])))
+    return path
+
+
+def load_cells(path: str | Path) -> list[Atoms]:
+    """The cells :func:`save_cells` wrote, bit for bit."""
+    with np.load(path) as data:
+        starts = np.concatenate([[0], np.cumsum(data["counts"])])
+        infos = json.loads(str(data["info"]))
+        return [Atoms(numbers=data["numbers"][a:b], positions=data["positions"][a:b], cell=cell, pbc=pbc, info=info)
+                for a, b, cell, pbc, info in zip(starts[:-1], starts[1:], data["cells"], data["pbc"], infos)]
+
+
+def pin_cells(structures: Sequence[Atoms], key: str, labelled: Collection[str],
+              folder: str | Path = PINNED_CELLS) -> Path:
+    """Pin ``structures`` under ``key`` if they are the cells the labels name.
+
+    Parameters
+    ----------
+    structures
+        The cells as this machine regenerated them.
+    labelled
+        Hashes of cells of this list that committed labels name; every one must be among
+        ``structures``.
+
+    Raises
+    ------
+    ValueError
+        If some labelled hash is not among the regenerated cells (this machine's CHGNet phonons
+        differ from those of the machine that labelled them), or another file is pinned under ``key``.
+    """
+    hashes = {structure_hash(a) for a in structures}
+    missing = set(labelled) - hashes
+    if missing:
+        raise ValueError(f"{len(missing)} of {len(set(labelled))} labelled cells (e.g. {min(missing)}) are not among "
+                         f"the {len(structures)} cells regenerated here: this machine's CHGNet phonons differ from "
+                         "those of the machine that labelled them; pin on a machine where every one is found")
+    path = pinned_file(key, folder)
+    if path.exists() and [structure_hash(a) for a in load_cells(path)] != [structure_hash(a) for a in structures]:
+        raise ValueError(f"{path} already pins other cells under key {key}; pinned cells never change")
+    return save_cells(structures, path)
