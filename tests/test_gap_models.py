@@ -2,6 +2,9 @@
 model, the architecture chosen step by step, honest verdicts, and the refusal of regenerated
 structures that are not the labelled ones."""
 
+import gzip
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -320,3 +323,16 @@ def test_a_gap_model_named_gnn_needs_its_weights_and_a_folder_without_a_descript
         save_gap_model(tmp_path, "gnn")
     with pytest.raises(ValueError, match="must be 'gnn'"):
         save_gap_model(tmp_path, "ridge_histogram")
+
+
+def test_a_label_set_is_not_frozen_from_cells_that_are_not_the_labelled_ones(tmp_path, monkeypatch):
+    """A carried gap of an extended cell that this machine does not build (CHGNet's phonons differ
+    between CPU types) stops the freezing, instead of leaving the gap out of the set unsaid."""
+    carried = tmp_path / "labels"
+    carried.mkdir()
+    with gzip.open(carried / "gap-pbe-basissz_dzp.jsonl.gz", "wt") as handle:
+        handle.write(json.dumps(dict(hash="0123456789abcdef", gap=0.5, level="pbe")) + "\n")
+    monkeypatch.setattr(gap_models.md_frames, "LABELS_CARRIED", carried)
+    assert gap_models.labelled_extended_hashes(frozen=False) == {"0123456789abcdef"}
+    with pytest.raises(ValueError, match="1 carried gaps of extended cells name cells that are not among"):
+        gap_models.carried_label_set("full")

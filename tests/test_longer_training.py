@@ -123,3 +123,22 @@ def test_a_folder_that_is_no_committed_student_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         longer_training.main(["--parent", str(PARENT), "--stages", "0", "--output", str(tmp_path / "o")])
     assert "0" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.notebook  # a minute: the evaluation runs on the committed coexistence frames
+def test_from_scratch_trains_a_model_of_the_preset_first_and_continues_it(tmp_path):
+    parent = small_parent(tmp_path / "parent")
+    record = json.loads((parent / "provenance.json").read_text())
+    record["parameters"]["final_steps"] = 3
+    (parent / "provenance.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="unknown preset 'huge'; allowed: .*wide"):
+        longer_training.train_longer(parent, stages=1, stage_steps=2, output=tmp_path / "bad", from_scratch="huge")
+    assert not (tmp_path / "bad").exists()
+    table = longer_training.train_longer(parent, stages=1, stage_steps=2, output=tmp_path / "out",
+                                         work=tmp_path / "work", from_scratch="tiny")
+    assert list(table.steps) == [2]
+    header = (tmp_path / "out" / "nep.txt").read_text().splitlines()
+    assert any(line.split()[:3] == ["n_max", "2", "2"] for line in header)  # the preset's descriptor, not v2's
+    assert not any(line.split()[:3] == ["n_max", "4", "4"] for line in header)
+    parameters = json.loads((tmp_path / "out" / "provenance.json").read_text())["parameters"]
+    assert parameters["hyper"] == "tiny" and parameters["from_scratch_steps"] == 3

@@ -341,8 +341,11 @@ HYPERPARAMETER_PRESETS = {
     "production": NEPHyperparameters(zbl_typewise_factor=0.7),
     "tiny": NEPHyperparameters(radial_cutoff=6.0, angular_cutoff=4.0, n_max_radial=2, n_max_angular=2,
                                l_max_3b=2, l_max_4b=0, l_max_5b=0, neurons=8, batch_size=4),
+    "wide": NEPHyperparameters(n_max_radial=6, n_max_angular=6, neurons=50, zbl_typewise_factor=0.7),
 }
-"""'seed': the seed's model; 'production': the seed's model plus a typewise ZBL core; 'tiny': a small model for the quick profile (minutes on 2 cores)."""
+"""'seed': the seed's model; 'production': the seed's model plus a typewise ZBL core; 'tiny': a small model
+for the quick profile (minutes on 2 cores); 'wide': 'production' with seven radial and angular functions
+and 50 neurons (about twice the cost per step), for a student whose error is limited by its capacity."""
 
 
 def load_sets(folder: str | Path) -> tuple[list[Atoms], list[Atoms]]:

@@ -34,6 +34,7 @@ Protocol, fixed before any test error was seen:
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import tempfile
@@ -47,6 +48,7 @@ from ase import Atoms
 
 from softlattice.antiperovskite import label_sets
 from softlattice.antiperovskite import md_frame_gaps as md_frames
+from softlattice.antiperovskite.dataset import CapDatasetSettings
 from softlattice.antiperovskite.gap_benchmark import (
     BASELINES,
     FittedGNN,
@@ -58,6 +60,7 @@ from softlattice.antiperovskite.gap_benchmark import (
     fit_ridge_two_stage,
     histogram_ridge,
 )
+from softlattice.antiperovskite.pinned_cells import cells_key, pin_cells
 from softlattice.antiperovskite.workflows.models import (
     EXTENDED_LABELS,
     obtain_cap_models,
@@ -170,6 +173,44 @@ def extra_structures(cap_profile: str) -> dict[str, list[Atoms]]:
     return {"extended": training_structures(extended)[2], "md": md_frames.load_frames(md_frames.MD_FRAMES)}
 
 
+def labelled_extended_hashes(frozen: bool = True) -> set[str]:
+    """Hashes of the extended cells that labels name: every carried gap that is not an MD frame's
+    (:data:`md_frame_gaps.LABELS_CARRIED`) and, with ``frozen``, every 'extended' row of a label set."""
+    md_hashes = {structure_hash(a) for a in md_frames.load_frames(md_frames.MD_FRAMES)}
+    hashes = {json.loads(line)["hash"] for path in md_frames.LABELS_CARRIED.glob("*.jsonl.gz")
+              for line in gzip.open(path, "rt")} - md_hashes
+    for path in label_sets.LABEL_SETS.glob("*.csv.gz") if frozen else ():
+        table = pd.read_csv(path, dtype={"hash": str})
+        hashes |= set(table.loc[table.source == "extended", "hash"])
+    return hashes
+
+
+def pin_chapter06_cells(cap_profile: str) -> list[Path]:
+    """Pin the cells of chapter 06's profile ``cap_profile`` and of its :data:`EXTENDED_LABELS`
+    selection as this machine builds them, if they are the labelled ones: every extended cell that
+    labels name (:func:`labelled_extended_hashes`) is among them, and chapter 06's cells, built from the
+    same phonons, are among the extended ones.
+
+    Raises
+    ------
+    ValueError
+        Where this machine's cells are not the labelled ones (:func:`pinned_cells.pin_cells`).
+    """
+    built = {}
+    for name, overrides in (("extended", EXTENDED_LABELS), ("chapter 06", {})):
+        settings = resolve("06_cap_models", cap_profile, **overrides)
+        dataset_settings = settings_from_mapping(CapDatasetSettings, settings["dataset"], "dataset setting")
+        built[name] = (cells_key(settings["reference"], dataset_settings),
+                       training_structures(settings, pinned=False)[2])
+    extended_hashes = {structure_hash(a) for a in built["extended"][1]}
+    outside = [a for a in built["chapter 06"][1] if structure_hash(a) not in extended_hashes]
+    if outside:
+        raise ValueError(f"{len(outside)} of chapter 06's {len(built['chapter 06'][1])} cells are not among the "
+                         "extended cells: the two lists were not built from the same phonons and settings")
+    return [pin_cells(built["extended"][1], built["extended"][0], labelled_extended_hashes()),
+            pin_cells(built["chapter 06"][1], built["chapter 06"][0], ())]
+
+
 def carried_label_set(cap_profile: str) -> pd.DataFrame:
     """Label-set rows of every gap the carried labels (:data:`md_frame_gaps.LABELS_CARRIED`) hold for
     the extended selection and the MD frames, read through a private cache (so gaps computed but
@@ -180,6 +221,11 @@ def carried_label_set(cap_profile: str) -> pd.DataFrame:
     _, _, structures = training_structures(settings06)
     known = labelled_hashes(structures, cap.table("gaps"))
     sources = extra_structures(cap_profile)
+    lost = labelled_extended_hashes(frozen=False) - {structure_hash(a) for a in sources["extended"]}
+    if lost:  # a set frozen here would leave them out without a word
+        raise ValueError(f"{len(lost)} carried gaps of extended cells name cells that are not among the "
+                         f"{len(sources['extended'])} built here (CHGNet's phonons differ between CPU types): pin the "
+                         "cells on a machine that builds the labelled ones (--pin-cells) before freezing a label set")
     with tempfile.TemporaryDirectory() as private:
         for stage in ("cheap", "accurate"):
             GapCache(extended["gaps"][stage], private, basis=extended["gaps"][f"{stage}_basis"]).import_from(
@@ -597,9 +643,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--freeze-labels", metavar="NAME", type=label_set_name, default=None,
                         help="write the carried gaps of the extended selection and of the MD frames as label set NAME "
                              f"({display_path(label_sets.LABEL_SETS)}) and stop")
+    parser.add_argument("--pin-cells", action="store_true",
+                        help="pin chapter 06's cells and the extended selection's as this machine builds them, if "
+                             "they are the labelled ones, and stop")
     args = parser.parse_args(argv)
+    if args.pin_cells:
+        try:
+            pinned = pin_chapter06_cells(resolve("06_gap_models", args.profile)["cap_models"])
+        except ValueError as error:
+            raise SystemExit(f"not pinned: {error}") from None
+        print("\n".join(f"pinned {display_path(path)}" for path in pinned))
+        return 0
     if args.freeze_labels:
-        table = carried_label_set(resolve("06_gap_models", args.profile)["cap_models"])
+        try:
+            table = carried_label_set(resolve("06_gap_models", args.profile)["cap_models"])
+        except ValueError as error:
+            raise SystemExit(f"not frozen: {error}") from None
         path = label_sets.freeze_label_set(args.freeze_labels, table)
         counts = ", ".join(f"{n} {source} {stage}" for (source, stage), n in table.groupby(["source", "stage"]).size().items())
         print(f"{display_path(path)}: {counts}")

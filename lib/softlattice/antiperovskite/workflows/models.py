@@ -12,7 +12,6 @@ committed result set when its provenance matches the settings, else computes and
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import math
@@ -25,8 +24,8 @@ from ase import Atoms
 
 from softlattice.analysis.phonons import band_structure
 from softlattice.antiperovskite.dataset import CapDatasetSettings, dataset_structures, parent_phonons
-from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE, LABELS_CARRIED, MD_FRAMES, load_frames
-from softlattice.antiperovskite.pinned_cells import cells_key, load_cells, pin_cells, pinned_file
+from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE, LABELS_CARRIED
+from softlattice.antiperovskite.pinned_cells import cells_key, load_cells, pinned_file
 from softlattice.antiperovskite.structures import rms_thermal_displacements
 from softlattice.electronic.gaps import GapCache, compute_gaps
 from softlattice.infra.cli import writable_folder
@@ -102,56 +101,19 @@ def phonon_comparison(structures: dict[str, Atoms], calculators: dict[str, objec
     return pd.concat(frames, ignore_index=True)
 
 
-def training_structures(settings: dict):
+def training_structures(settings: dict, pinned: bool = True):
     """Chapter 06's structures rebuilt from its settings: the reference calculator, the parents'
     phonopy objects (force constants from the reference) and the displaced, rattled and
-    equilibrium cells: the pinned ones where these settings have some
-    (:mod:`softlattice.antiperovskite.pinned_cells`), else
-    :func:`softlattice.antiperovskite.dataset.dataset_structures`."""
+    equilibrium cells: the pinned ones where these settings have some and ``pinned`` is true
+    (:mod:`softlattice.antiperovskite.pinned_cells`), else as this machine builds them
+    (:func:`softlattice.antiperovskite.dataset.dataset_structures`)."""
     teacher = reference_calculator(settings["reference"])
     phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
     dataset_settings = settings_from_mapping(CapDatasetSettings, settings["dataset"], "dataset setting")
-    pinned = pinned_file(cells_key(settings["reference"], dataset_settings))
-    if pinned.exists():
-        return teacher, phonons, load_cells(pinned)
+    pinned_path = pinned_file(cells_key(settings["reference"], dataset_settings))
+    if pinned and pinned_path.exists():
+        return teacher, phonons, load_cells(pinned_path)
     return teacher, phonons, dataset_structures(dataset_settings, phonons)
-
-
-def pin_chapter06_cells(profile: str = "full") -> list[Path]:
-    """Pin the cells of chapter 06's ``profile`` and of its :data:`EXTENDED_LABELS` selection as this
-    machine regenerates them, after checking that they are the labelled ones: every extended cell
-    the carried labels or a frozen label set name is among them, and chapter 06's cells are among the
-    extended ones (built from the same phonons, so the check covers both).
-
-    Raises
-    ------
-    ValueError
-        Where this machine's cells are not the labelled ones (:func:`pinned_cells.pin_cells`).
-    """
-    from softlattice.antiperovskite import label_sets  # it imports this module
-
-    md_hashes = {structure_hash(a) for a in load_frames(MD_FRAMES)}
-    labelled = {record["hash"] for path in LABELS_CARRIED.glob("*.jsonl.gz")
-                for record in map(json.loads, gzip.open(path, "rt"))} - md_hashes
-    for path in label_sets.LABEL_SETS.glob("*.csv.gz"):
-        table = pd.read_csv(path, dtype={"hash": str})
-        labelled |= set(table.loc[table.source == "extended", "hash"])
-    chapter06 = resolve("06_cap_models", profile)
-    teacher = reference_calculator(chapter06["reference"])
-    phonons = {halide: parent_phonons(halide, teacher) for halide in ("Br", "I")}
-    built = {}
-    extended = resolve("06_cap_models", profile, **EXTENDED_LABELS)
-    for name, settings in (("extended", extended), ("chapter 06", chapter06)):
-        dataset_settings = settings_from_mapping(CapDatasetSettings, settings["dataset"], "dataset setting")
-        built[name] = (cells_key(settings["reference"], dataset_settings),
-                       dataset_structures(dataset_settings, phonons))
-    extended_hashes = {structure_hash(a) for a in built["extended"][1]}
-    outside = [a for a in built["chapter 06"][1] if structure_hash(a) not in extended_hashes]
-    if outside:
-        raise ValueError(f"{len(outside)} of chapter 06's {len(built['chapter 06'][1])} cells are not among the "
-                         "extended cells: the two lists were not built from the same phonons and settings")
-    return [pin_cells(built["extended"][1], built["extended"][0], labelled),
-            pin_cells(built["chapter 06"][1], built["chapter 06"][0], ())]
 
 
 def run_cap_models(settings: dict, folder: str | Path, work: str | Path = RUNS_DIR / "cap_models") -> dict[str, pd.DataFrame]:
@@ -390,18 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="with --gaps-part: the profile's label counts, or EXTENDED_LABELS (issue 18)")
     parser.add_argument("--carry-labels", action="store_true",
                         help=f"copy every cached gap into {display_path(LABELS_CARRIED)} (to commit) and stop")
-    parser.add_argument("--pin-cells", action="store_true",
-                        help="pin the profile's and the extended selection's cells as this machine builds them, if "
-                             "they are the labelled ones, and stop")
     args = parser.parse_args(argv)
-    if args.pin_cells:
-        try:
-            pinned = pin_chapter06_cells(args.profile)
-        except ValueError as error:
-            raise SystemExit(f"not pinned: {error}") from None
-        for path in pinned:
-            print(f"pinned {display_path(path)}")
-        return 0
     settings = resolve("06_cap_models", args.profile, **(EXTENDED_LABELS if args.labels == "extended" else {}))
     caches = gap_caches(settings["gaps"], ("cheap", "accurate"))
     for cache in caches:

@@ -44,7 +44,7 @@ from softlattice.infra.keys import file_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
 from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.infra.resultsets import display_path
-from softlattice.models.nep import HYPERPARAMETER_PRESETS, continue_nep, load_sets
+from softlattice.models.nep import HYPERPARAMETER_PRESETS, continue_nep, load_sets, train_nep
 from softlattice.models.reference import label_structures
 from softlattice.perovskite.student_criteria import retrained_student_verdict
 from softlattice.perovskite.training_sets import MA_FA_SPECIES
@@ -93,20 +93,32 @@ def path_frames_of(folder: str | Path, teacher: str) -> list[Atoms]:
 
 
 def train_longer(parent: str | Path, stages: int, stage_steps: int, output: str | Path,
-                 work: str | Path | None = None, path_frames: str | Path | None = None) -> pd.DataFrame:
+                 work: str | Path | None = None, path_frames: str | Path | None = None,
+                 from_scratch: str | None = None) -> pd.DataFrame:
     """Continue the parent's final model on its committed sets (plus the labelled frames of the
     tilt-preference set ``path_frames``, if given), evaluate every stage and write the result set
-    into ``output``; returns the per-stage table (``stages.csv``)."""
+    into ``output``; returns the per-stage table (``stages.csv``).
+
+    With ``from_scratch`` (a name of :data:`~softlattice.models.nep.HYPERPARAMETER_PRESETS`), the
+    stages continue a new model of that preset instead, trained first on the same sets for as many
+    steps as the parent's final training, with the parent's schedule: the same data and judgement,
+    another capacity."""
     parent, output = Path(parent), Path(output)
     record = json.loads((parent / "provenance.json").read_text())
     parameters = record["parameters"]
-    hyper = HYPERPARAMETER_PRESETS[parameters["hyper"]]
+    if from_scratch is not None and from_scratch not in HYPERPARAMETER_PRESETS:
+        raise ValueError(f"unknown preset {from_scratch!r}; allowed: {', '.join(HYPERPARAMETER_PRESETS)}")
+    hyper = HYPERPARAMETER_PRESETS[from_scratch or parameters["hyper"]]
     train, test = load_sets(parent)
     added = [] if path_frames is None else label_structures(path_frames_of(path_frames, parameters["reference"]),
                                                             parameters["reference"])
     train = train + added
     work = Path(work) if work is not None else RUNS_DIR / "longer_training" / parent.name
-    result = continue_nep(parent / "nep.txt", train, test, work, stages, stage_steps,
+    start = parent / "nep.txt"
+    if from_scratch is not None:
+        start = train_nep(train, test, work / f"scratch_{from_scratch}", parameters["final_steps"], hyper,
+                          species=MA_FA_SPECIES, seed=parameters["seed"]).model_path
+    result = continue_nep(start, train, test, work, stages, stage_steps,
                           learning_rate=LEARNING_RATE, batch_size=hyper.batch_size, species=MA_FA_SPECIES,
                           seed=parameters["seed"])
     parent_evaluation = json.loads(PARENT_EVALUATION.read_text())
@@ -135,7 +147,8 @@ def train_longer(parent: str | Path, stages: int, stage_steps: int, output: str 
     if path_frames is not None:
         inputs["path_frames_sha256_16"] = file_hash(Path(path_frames) / FRAMES_FILE)
     write_provenance(output, dict(parent=parent.name, stages=stages, stage_steps=stage_steps,
-                                  learning_rate=list(LEARNING_RATE), hyper=parameters["hyper"],
+                                  learning_rate=list(LEARNING_RATE), hyper=from_scratch or parameters["hyper"],
+                                  from_scratch_steps=parameters["final_steps"] if from_scratch else 0,
                                   seed=parameters["seed"],
                                   path_frames=None if path_frames is None else Path(path_frames).name,
                                   path_frames_added=len(added),
@@ -156,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stage-steps", type=positive_int, default=1000, help="training steps per stage")
     parser.add_argument("--path-frames", type=Path, default=None,
                         help="tilt-preference result set whose frames, labelled by the teacher, join the training set")
+    parser.add_argument("--from-scratch", choices=sorted(HYPERPARAMETER_PRESETS), default=None,
+                        help="continue a new model of this preset, first trained on the same sets, not the parent")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     for name in ("provenance.json", "train.xyz.gz", "test.xyz.gz"):
@@ -167,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             path_frames_of(args.path_frames, teacher)
         except ValueError as error:
             parser.error(str(error))
-    table = train_longer(args.parent, args.stages, args.stage_steps, args.output, path_frames=args.path_frames)
+    table = train_longer(args.parent, args.stages, args.stage_steps, args.output, path_frames=args.path_frames,
+                         from_scratch=args.from_scratch)
     print(table.to_string(index=False))
     print(json.dumps(json.loads((args.output / "evaluation.json").read_text())["verdict"], indent=1))
     return 0
