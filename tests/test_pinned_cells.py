@@ -1,12 +1,17 @@
 """Pinned chapter-06 cells: written and read back bit for bit, pinned only where they are the
 labelled cells, never replaced."""
 
+import gzip
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from softlattice.antiperovskite import pinned_cells
 from softlattice.antiperovskite.dataset import CapDatasetSettings
 from softlattice.antiperovskite.structures import build_antiperovskite
+from softlattice.antiperovskite.workflows import models
 from softlattice.infra.keys import structure_hash
 
 
@@ -52,3 +57,27 @@ def test_the_key_names_the_reference_and_every_dataset_setting():
     assert pinned_cells.cells_key("chgnet-r2scan", CapDatasetSettings(per_temperature=10)) != base
     assert pinned_cells.cells_key("chgnet-0.3.0", CapDatasetSettings()) != base
     assert pinned_cells.cells_key("chgnet-r2scan", CapDatasetSettings()) == base
+
+
+def test_the_hashes_labels_name_come_from_carried_caches_and_extended_rows_of_label_sets(tmp_path):
+    carried, frozen = tmp_path / "labels", tmp_path / "sets"
+    carried.mkdir()
+    frozen.mkdir()
+    with gzip.open(carried / "gap-pbe-basissz_dzp.jsonl.gz", "wt") as handle:
+        handle.writelines(json.dumps(dict(hash=h, gap=0.5)) + "\n" for h in ("a", "md"))
+    pd.DataFrame(dict(source=["extended", "md"], hash=["b", "md2"])).to_csv(frozen / "s.csv.gz", index=False)
+    assert pinned_cells.hashes_named_by_labels(carried, leave_out={"md"}) == {"a"}
+    assert pinned_cells.hashes_named_by_labels(carried, frozen, leave_out={"md"}) == {"a", "b"}
+
+
+def test_extended_labelling_stops_where_the_cells_are_not_the_labelled_ones(tmp_path, monkeypatch, capsys):
+    """A carried gap of a cell this machine does not build: the lanes refuse, naming the fix,
+    instead of labelling another selection for hours."""
+    carried = tmp_path / "labels"
+    carried.mkdir()
+    with gzip.open(carried / "gap-gllbsc-basisdzp.jsonl.gz", "wt") as handle:
+        handle.write(json.dumps(dict(hash="0123456789abcdef", gap=1.0, level="gllbsc")) + "\n")
+    monkeypatch.setattr(models, "LABELS_CARRIED", carried)
+    monkeypatch.setattr(models, "GAPS_STORE", tmp_path / "gaps")
+    with pytest.raises(SystemExit, match="not labelling: 1 carried gaps of extended cells .* --pin-cells"):
+        models.main(["--gaps-part", "0/2", "--labels", "extended", "--stages", "accurate"])

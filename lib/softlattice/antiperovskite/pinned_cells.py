@@ -14,12 +14,14 @@ Units: Å.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from ase import Atoms
 
 from softlattice.antiperovskite.dataset import CapDatasetSettings
@@ -60,6 +62,18 @@ def load_cells(path: str | Path) -> list[Atoms]:
         infos = json.loads(str(data["info"]))
         return [Atoms(numbers=data["numbers"][a:b], positions=data["positions"][a:b], cell=cell, pbc=pbc, info=info)
                 for a, b, cell, pbc, info in zip(starts[:-1], starts[1:], data["cells"], data["pbc"], infos)]
+
+
+def hashes_named_by_labels(carried: str | Path, frozen: str | Path | None = None,
+                           leave_out: Collection[str] = ()) -> set[str]:
+    """Hashes of the cells that labels name: every record of the carried gap caches
+    (``*.jsonl.gz`` in ``carried``) and, with ``frozen``, every 'extended' row of the label sets
+    (``*.csv.gz`` there), less ``leave_out`` (e.g. the MD frames' hashes)."""
+    hashes = {json.loads(line)["hash"] for path in Path(carried).glob("*.jsonl.gz") for line in gzip.open(path, "rt")}
+    for path in Path(frozen).glob("*.csv.gz") if frozen is not None else ():
+        table = pd.read_csv(path, dtype={"hash": str})
+        hashes |= set(table.loc[table.source == "extended", "hash"])
+    return hashes - set(leave_out)
 
 
 def pin_cells(structures: Sequence[Atoms], key: str, labelled: Collection[str],

@@ -34,7 +34,6 @@ Protocol, fixed before any test error was seen:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import tempfile
@@ -60,7 +59,7 @@ from softlattice.antiperovskite.gap_benchmark import (
     fit_ridge_two_stage,
     histogram_ridge,
 )
-from softlattice.antiperovskite.pinned_cells import cells_key, pin_cells
+from softlattice.antiperovskite.pinned_cells import cells_key, hashes_named_by_labels, pin_cells
 from softlattice.antiperovskite.workflows.models import (
     EXTENDED_LABELS,
     obtain_cap_models,
@@ -115,8 +114,8 @@ def check_labelled_structures(structures: Sequence[Atoms], gaps: pd.DataFrame) -
     hashes: the parents' phonons come from CHGNet, whose forces differ in the last digits between
     CPU types, so the thermal amplitudes (and the cells) differ by about 1e-5 to 1e-4 Å from one
     machine to another (measured: 3e-5 Å in the rms amplitudes), far below what moves a gap, while
-    the structure hash (positions to 1e-6 Å) and the hash order of :func:`~softlattice.antiperovskite.workflows.models.gap_selection`
-    change.
+    the structure hash (positions to 1e-6 Å) and the hash order of
+    :func:`~softlattice.antiperovskite.workflows.models.gap_selection` change.
     """
     labelled = gaps.dropna(subset=["gap_eV"]) if "gap_eV" in gaps else gaps
     outside = sorted(int(i) for i in labelled["index"] if not 0 <= int(i) < len(structures))
@@ -177,12 +176,7 @@ def labelled_extended_hashes(frozen: bool = True) -> set[str]:
     """Hashes of the extended cells that labels name: every carried gap that is not an MD frame's
     (:data:`md_frame_gaps.LABELS_CARRIED`) and, with ``frozen``, every 'extended' row of a label set."""
     md_hashes = {structure_hash(a) for a in md_frames.load_frames(md_frames.MD_FRAMES)}
-    hashes = {json.loads(line)["hash"] for path in md_frames.LABELS_CARRIED.glob("*.jsonl.gz")
-              for line in gzip.open(path, "rt")} - md_hashes
-    for path in label_sets.LABEL_SETS.glob("*.csv.gz") if frozen else ():
-        table = pd.read_csv(path, dtype={"hash": str})
-        hashes |= set(table.loc[table.source == "extended", "hash"])
-    return hashes
+    return hashes_named_by_labels(md_frames.LABELS_CARRIED, label_sets.LABEL_SETS if frozen else None, md_hashes)
 
 
 def pin_chapter06_cells(cap_profile: str) -> list[Path]:

@@ -24,8 +24,8 @@ from ase import Atoms
 
 from softlattice.analysis.phonons import band_structure
 from softlattice.antiperovskite.dataset import CapDatasetSettings, dataset_structures, parent_phonons
-from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE, LABELS_CARRIED
-from softlattice.antiperovskite.pinned_cells import cells_key, load_cells, pinned_file
+from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE, LABELS_CARRIED, MD_FRAMES, load_frames
+from softlattice.antiperovskite.pinned_cells import cells_key, hashes_named_by_labels, load_cells, pinned_file
 from softlattice.antiperovskite.structures import rms_thermal_displacements
 from softlattice.electronic.gaps import GapCache, compute_gaps
 from softlattice.infra.cli import writable_folder
@@ -368,6 +368,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         gap_settings = settings["gaps"]
         selection = gap_selection(structures, gap_settings)
         known: dict = {}
+        if args.labels == "extended":
+            md_hashes = {structure_hash(a) for a in load_frames(MD_FRAMES)}
+            lost = hashes_named_by_labels(LABELS_CARRIED, leave_out=md_hashes) - {structure_hash(a) for a in structures}
+            if lost:  # this machine would label another selection and miss the carried gaps
+                raise SystemExit(f"not labelling: {len(lost)} carried gaps of extended cells name cells this machine "
+                                 "does not build (CHGNet's phonons differ between CPU types); pin the cells on a "
+                                 "machine that builds them: python -m softlattice.antiperovskite.workflows.gap_models "
+                                 "--pin-cells")
         if args.labels == "extended":  # gaps the committed set already holds are not computed again
             _, _, committed_structures = training_structures(resolve("06_cap_models", args.profile))
             known = committed_gaps(DATA_DIR / "cap_models" / settings["reference"], committed_structures)
