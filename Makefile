@@ -140,20 +140,28 @@ cap-models: setup
 	$(PY) -m softlattice.antiperovskite.workflows.models --carry-labels
 	$(PY) -m softlattice.antiperovskite.workflows.models --profile full --save data/cap_models/chgnet-r2scan
 
+# While GPAW labels, the computed gaps are copied into data/cap_models/labels every 20 min, so that a
+# machine lost mid-session loses at most that much (commit them as they come).
+CARRY_LOOP = while sleep 1200; do $(PY) -m softlattice.antiperovskite.workflows.models --carry-labels >/dev/null 2>&1; done
+
 # issue 18's extended labels (1,000 cheap, 200 accurate gaps; ~5 h on two cores). The labels go on
 # from the committed data/cap_models/labels; after an interrupted session, `--carry-labels` saves
 # what it computed there to commit.
 cap-labels: setup
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.models --gaps-part 0/2 --labels extended & \
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.models --gaps-part 1/2 --labels extended; wait
+	$(CARRY_LOOP) & carrier=$$!; \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.models --gaps-part 0/2 --labels extended & first=$$!; \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.models --gaps-part 1/2 --labels extended; \
+	wait $$first; pkill -P $$carrier
 	$(PY) -m softlattice.antiperovskite.workflows.models --carry-labels
 
 # issue 18: direct gaps of the committed frames of chapter 07's MD (data/cap_md_frames; 108 cheap,
 # 54 accurate; ~2.5 h on two cores), carried like the labels above. New frames after chapter 07
 # changes: `python -m softlattice.antiperovskite.workflows.md_frames --sample` first.
 md-frame-gaps: setup
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.md_frames --gaps-part 0/2 & \
-	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.md_frames --gaps-part 1/2; wait
+	$(CARRY_LOOP) & carrier=$$!; \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.md_frames --gaps-part 0/2 & first=$$!; \
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.antiperovskite.workflows.md_frames --gaps-part 1/2; \
+	wait $$first; pkill -P $$carrier
 	$(PY) -m softlattice.antiperovskite.workflows.models --carry-labels
 
 gap-models: setup
