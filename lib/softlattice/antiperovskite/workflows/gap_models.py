@@ -47,7 +47,7 @@ from ase import Atoms
 
 from softlattice.antiperovskite import label_sets
 from softlattice.antiperovskite import md_frame_gaps as md_frames
-from softlattice.antiperovskite.dataset import CapDatasetSettings
+from softlattice.antiperovskite.dataset import CapDatasetSettings, dataset_structures
 from softlattice.antiperovskite.gap_benchmark import (
     BASELINES,
     FittedGNN,
@@ -190,12 +190,13 @@ def pin_chapter06_cells(cap_profile: str) -> list[Path]:
     ValueError
         Where this machine's cells are not the labelled ones (:func:`pinned_cells.pin_cells`).
     """
+    extended = resolve("06_cap_models", cap_profile, **EXTENDED_LABELS)
+    _, phonons, extended_cells = training_structures(extended, pinned=False)
     built = {}
-    for name, overrides in (("extended", EXTENDED_LABELS), ("chapter 06", {})):
-        settings = resolve("06_cap_models", cap_profile, **overrides)
+    for name, settings in (("extended", extended), ("chapter 06", resolve("06_cap_models", cap_profile))):
         dataset_settings = settings_from_mapping(CapDatasetSettings, settings["dataset"], "dataset setting")
-        built[name] = (cells_key(settings["reference"], dataset_settings),
-                       training_structures(settings, pinned=False)[2])
+        cells = extended_cells if name == "extended" else dataset_structures(dataset_settings, phonons)
+        built[name] = (cells_key(settings["reference"], dataset_settings), cells)
     extended_hashes = {structure_hash(a) for a in built["extended"][1]}
     outside = [a for a in built["chapter 06"][1] if structure_hash(a) not in extended_hashes]
     if outside:

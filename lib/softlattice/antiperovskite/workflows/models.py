@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "does not build (CHGNet's phonons differ between CPU types); pin the cells on a "
                                  "machine that builds them: python -m softlattice.antiperovskite.workflows.gap_models "
                                  "--pin-cells")
-        if args.labels == "extended":  # gaps the committed set already holds are not computed again
+            # gaps the committed set already holds are not computed again
             _, _, committed_structures = training_structures(resolve("06_cap_models", args.profile))
             known = committed_gaps(DATA_DIR / "cap_models" / settings["reference"], committed_structures)
         for stage in args.stages:
