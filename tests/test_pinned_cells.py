@@ -81,3 +81,25 @@ def test_extended_labelling_stops_where_the_cells_are_not_the_labelled_ones(tmp_
     monkeypatch.setattr(models, "GAPS_STORE", tmp_path / "gaps")
     with pytest.raises(SystemExit, match="not labelling: 1 carried gaps of extended cells .* --pin-cells"):
         models.main(["--gaps-part", "0/2", "--labels", "extended", "--stages", "accurate"])
+
+
+def test_retired_labels_leave_the_carried_files_and_the_runtime_cache_for_good(tmp_path):
+    """Gaps of cells no machine at hand builds move out (kept as a record); a second retirement
+    adds to the first; the runtime cache loses them, so the next carry cannot bring them back."""
+    carried, retired, runtime = tmp_path / "labels", tmp_path / "retired", tmp_path / "gaps"
+    carried.mkdir()
+    (runtime / "gap-pbe").mkdir(parents=True)
+    records = [dict(hash=h, gap=0.5 + k / 10, level="pbe") for k, h in enumerate(("built", "old1", "old2", "md"))]
+    with gzip.open(carried / "gap-pbe.jsonl.gz", "wt") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in records)
+    for record in records:
+        (runtime / "gap-pbe" / f"{record['hash']}.json").write_text(json.dumps(record))
+    moved = pinned_cells.retire_labels(carried, {"built", "md", "old2"}, retired, caches=[runtime], reason="test")
+    assert moved == {"gap-pbe.jsonl.gz": 1}
+    assert pinned_cells.hashes_named_by_labels(carried) == {"built", "old2", "md"}
+    assert sorted(p.stem for p in (runtime / "gap-pbe").glob("*.json")) == ["built", "md", "old2"]
+    pinned_cells.retire_labels(carried, {"built", "md"}, retired, caches=[runtime], reason="again")
+    kept = [json.loads(line) for line in gzip.open(retired / "gap-pbe.jsonl.gz", "rt")]
+    assert [(r["hash"], r["gap"]) for r in kept] == [("old1", 0.6), ("old2", 0.7)]
+    assert [entry["reason"] for entry in json.loads((retired / "provenance.json").read_text())] == ["test", "again"]
+    assert pinned_cells.retire_labels(carried, {"built", "md"}, retired) == {}

@@ -7,7 +7,8 @@ hash (positions to 1e-6 Å), and the gap labels, the extended selection's order 
 split are all keyed by hash. A pinned file holds the cells of one reference and dataset setting,
 bit for bit (float64 in ``.npz``), and :func:`softlattice.antiperovskite.workflows.models.training_structures`
 reads it instead of regenerating. Cells are pinned only from a machine whose regenerated cells carry
-the hashes the committed labels name (:func:`pin_cells`).
+the hashes the committed labels name (:func:`pin_cells`), or after the labels of cells no machine
+at hand builds are retired (:func:`retire_labels`): kept as a record, no longer used.
 
 Units: Å.
 """
@@ -30,6 +31,9 @@ from softlattice.infra.paths import DATA_DIR
 
 PINNED_CELLS = DATA_DIR / "cap_models" / "pinned_cells"
 """Committed cells, one ``<key>.npz`` per reference and dataset setting (:func:`cells_key`)."""
+
+RETIRED_LABELS = DATA_DIR / "cap_models" / "labels_retired"
+"""Carried gaps of cells that were never pinned and that this code no longer builds (:func:`retire_labels`)."""
 
 
 def cells_key(reference: str, dataset: CapDatasetSettings) -> str:
@@ -104,3 +108,49 @@ def pin_cells(structures: Sequence[Atoms], key: str, labelled: Collection[str],
     if path.exists() and [structure_hash(a) for a in load_cells(path)] != [structure_hash(a) for a in structures]:
         raise ValueError(f"{path} already pins other cells under key {key}; pinned cells never change")
     return save_cells(structures, path)
+
+
+def retire_labels(carried: str | Path, keep: Collection[str], retired: str | Path,
+                  caches: Sequence[str | Path] = (), reason: str = "") -> dict[str, int]:
+    """Move the carried gaps of every cell not in ``keep`` out of ``carried`` into ``retired``.
+
+    The records keep their file (``<cache>.jsonl.gz``) and are merged with any retired before;
+    ``retired/provenance.json`` lists the moves with ``reason``. The same records are deleted from
+    the runtime ``caches`` (``<folder>/<cache>/<hash>.json``), which would otherwise carry them back.
+
+    Returns
+    -------
+    How many records each carried file gave up (files that gave up none are left out).
+    """
+    carried, retired, keep = Path(carried), Path(retired), set(keep)
+    moved = {}
+    for path in sorted(carried.glob("*.jsonl.gz")):
+        with gzip.open(path, "rt") as lines:
+            rows = [json.loads(line) for line in lines if line.strip()]
+        kept = [row for row in rows if row["hash"] in keep]
+        gone = [row for row in rows if row["hash"] not in keep]
+        if not gone:
+            continue
+        target = retired / path.name
+        before = []
+        if target.exists():
+            with gzip.open(target, "rt") as lines:
+                before = [json.loads(line) for line in lines if line.strip()]
+        _write_records(target, {row["hash"]: row for row in [*before, *gone]})
+        _write_records(path, {row["hash"]: row for row in kept})
+        for folder in caches:
+            for row in gone:
+                (Path(folder) / path.name.removesuffix(".jsonl.gz") / f"{row['hash']}.json").unlink(missing_ok=True)
+        moved[path.name] = len(gone)
+    if moved:
+        log = retired / "provenance.json"
+        history = json.loads(log.read_text()) if log.exists() else []
+        log.write_text(json.dumps([*history, dict(reason=reason, moved=moved)], indent=1) + "\n")
+    return moved
+
+
+def _write_records(path: Path, records: dict[str, dict]) -> None:
+    """``records`` (by hash) as sorted JSON lines, gzip without a timestamp (as the caches carry them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.GzipFile(path, "wb", mtime=0) as packed:
+        packed.write("".join(json.dumps(records[key]) + "\n" for key in sorted(records)).encode())

@@ -59,7 +59,13 @@ from softlattice.antiperovskite.gap_benchmark import (
     fit_ridge_two_stage,
     histogram_ridge,
 )
-from softlattice.antiperovskite.pinned_cells import cells_key, hashes_named_by_labels, pin_cells
+from softlattice.antiperovskite.pinned_cells import (
+    RETIRED_LABELS,
+    cells_key,
+    hashes_named_by_labels,
+    pin_cells,
+    retire_labels,
+)
 from softlattice.antiperovskite.workflows.models import (
     EXTENDED_LABELS,
     obtain_cap_models,
@@ -179,11 +185,15 @@ def labelled_extended_hashes(frozen: bool = True) -> set[str]:
     return hashes_named_by_labels(md_frames.LABELS_CARRIED, label_sets.LABEL_SETS if frozen else None, md_hashes)
 
 
-def pin_chapter06_cells(cap_profile: str) -> list[Path]:
+def pin_chapter06_cells(cap_profile: str, retire_unbuilt: bool = False) -> list[Path]:
     """Pin the cells of chapter 06's profile ``cap_profile`` and of its :data:`EXTENDED_LABELS`
     selection as this machine builds them, if they are the labelled ones: every extended cell that
     labels name (:func:`labelled_extended_hashes`) is among them, and chapter 06's cells, built from the
     same phonons, are among the extended ones.
+
+    With ``retire_unbuilt``, the carried gaps of extended cells this machine does not build are
+    retired first (:func:`pinned_cells.retire_labels`, into :data:`pinned_cells.RETIRED_LABELS`), and
+    label sets that name such cells are reported, not checked: they can no longer be attached.
 
     Raises
     ------
@@ -202,8 +212,33 @@ def pin_chapter06_cells(cap_profile: str) -> list[Path]:
     if outside:
         raise ValueError(f"{len(outside)} of chapter 06's {len(built['chapter 06'][1])} cells are not among the "
                          "extended cells: the two lists were not built from the same phonons and settings")
-    return [pin_cells(built["extended"][1], built["extended"][0], labelled_extended_hashes()),
+    if retire_unbuilt:
+        md_hashes = {structure_hash(a) for a in md_frames.load_frames(md_frames.MD_FRAMES)}
+        moved = retire_labels(md_frames.LABELS_CARRIED, extended_hashes | md_hashes, RETIRED_LABELS,
+                              caches=[md_frames.GAPS_STORE],
+                              reason=f"cells of another CPU type than {cpu_description()}, never pinned; the "
+                                     f"cells were pinned as this CPU type builds them ({built['extended'][0]})")
+        print(f"retired {moved or 'nothing'} into {display_path(RETIRED_LABELS)}")
+        for path in sorted(label_sets.LABEL_SETS.glob("*.csv.gz")):
+            table = pd.read_csv(path, dtype={"hash": str})
+            unbuilt = set(table.loc[table.source == "extended", "hash"]) - extended_hashes
+            if unbuilt:
+                print(f"label set {path.name} names {len(unbuilt)} extended cells that are not pinned: "
+                      "a profile that uses it cannot be recomputed")
+    labelled = labelled_extended_hashes(frozen=not retire_unbuilt)
+    return [pin_cells(built["extended"][1], built["extended"][0], labelled),
             pin_cells(built["chapter 06"][1], built["chapter 06"][0], ())]
+
+
+def cpu_description() -> str:
+    """This machine's CPU model, and whether it has AVX-512 (Linux; 'unknown CPU' elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
+                 "unknown CPU")
+    return f"{model} ({'with' if ' avx512f' in text else 'without'} AVX-512)"
 
 
 def carried_label_set(cap_profile: str) -> pd.DataFrame:
@@ -641,10 +676,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pin-cells", action="store_true",
                         help="pin chapter 06's cells and the extended selection's as this machine builds them, if "
                              "they are the labelled ones, and stop")
+    parser.add_argument("--retire-unbuilt-labels", action="store_true",
+                        help="with --pin-cells: first move the carried gaps of extended cells this machine does not "
+                             f"build into {display_path(RETIRED_LABELS)} (they are no longer used)")
     args = parser.parse_args(argv)
+    if args.retire_unbuilt_labels and not args.pin_cells:
+        parser.error("--retire-unbuilt-labels goes with --pin-cells")
     if args.pin_cells:
         try:
-            pinned = pin_chapter06_cells(resolve("06_gap_models", args.profile)["cap_models"])
+            pinned = pin_chapter06_cells(resolve("06_gap_models", args.profile)["cap_models"],
+                                         retire_unbuilt=args.retire_unbuilt_labels)
         except ValueError as error:
             raise SystemExit(f"not pinned: {error}") from None
         print("\n".join(f"pinned {display_path(path)}" for path in pinned))
