@@ -352,7 +352,12 @@ figure.show()
 #
 # - **extended**: more displaced cells of this chapter's kind (ten per ordering and temperature,
 #   1,364 in all, of which up to 1,000 get a cheap and up to 200 other ones an accurate gap),
-#   held out by structure hash;
+#   held out by structure hash. They are built from the parents' CHGNet phonons, whose last digits
+#   differ between CPU types, so they are pinned as data (`data/cap_models/pinned_cells`,
+#   {mod}`softlattice.antiperovskite.pinned_cells`) and every machine labels and learns the same
+#   cells. Gaps of cells labelled before the pinning, on another CPU type, are kept in
+#   `data/cap_models/labels_retired`: a label set frozen from them can be read, as its result set
+#   was, but no longer recomputed;
 # - **md**: frames of chapter 07's MD (three per run, two for the cheap level and one for the
 #   accurate one), where Ag ions move far from the harmonic displacements above; every fifth run
 #   is held out whole, and the *MD frames only* rows of the tables score the models on them alone:
