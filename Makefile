@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher end-members coexistence tilt-preference damping-map band-edges first-protocols cap-models cap-labels md-frame-gaps gap-models cap-thermal clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher end-members coexistence tilt-preference longer-training student-wide damping-map band-edges first-protocols cap-models cap-labels md-frame-gaps gap-models cap-thermal clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -29,6 +29,7 @@ help:
 	@echo "make coexistence    fixed-temperature coexistence runs and the MPB, two processes (hours, resumable)"
 	@echo "make tilt-preference  student and teacher energies of coexistence cells before and after a tilt grew (after coexistence)"
 	@echo "make longer-training  NEP v2 trained further on its own sets in six stages, each judged (about 1 h)"
+	@echo "make student-wide   a wider NEP trained from scratch on v2's sets and the path frames, judged (about 1.5 h)"
 	@echo "make damping-map    chapter 04 over/underdamped map, two processes (after end-members; hours, resumable)"
 	@echo "make band-edges     chapter 05 band edges in the cubic phase and the cell-size check (after end-members)"
 	@echo "make first-protocols  chapters 02, 04, 05: the first model's fast ramps, short NVT grid, 330 K snapshots"
@@ -197,6 +198,12 @@ tilt-preference: setup
 longer-training: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.longer_training --parent $(MAFA_MODEL) --stages 6 \
 		--output data/student_experiments/$(notdir $(MAFA_MODEL))-long
+
+# issue 16: a wider NEP (preset 'wide') trained from scratch on the same sets plus the path frames (about 1.5 h)
+student-wide: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.longer_training --parent $(MAFA_MODEL) --from-scratch wide \
+		--stages 3 --path-frames data/tilt_preference/$(notdir $(MAFA_MODEL))-middle \
+		--output data/student_experiments/$(notdir $(MAFA_MODEL))-wide-path
 
 # the first model's protocols (chapters 02, 04, 05 keep them as a comparison)
 first-protocols: setup

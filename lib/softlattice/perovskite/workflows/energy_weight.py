@@ -114,6 +114,11 @@ def _change(parameters: dict) -> str:
         return f"energy error scale {1000 * parameters['energy_sigma']:g} meV/atom instead of 1"
     if "stages" in parameters:
         change = f"{parameters['stages'] * parameters['stage_steps']:,} more steps in {parameters['stages']} stages"
+        if parameters.get("from_scratch_steps"):
+            hyper = HYPERPARAMETER_PRESETS[parameters["hyper"]]
+            change = (f"a new model of preset '{parameters['hyper']}' (n_max {hyper.n_max_radial}/{hyper.n_max_angular}, "
+                      f"{hyper.neurons} neurons) trained {parameters['from_scratch_steps']:,} steps from scratch, then "
+                      + change)
         if parameters.get("path_frames_added"):
             change += (f" with {parameters['path_frames_added']} teacher-labelled coexistence frames at x = "
                        + ", ".join(f"{x:g}" for x in parameters["path_frames_fa_fractions"]))
