@@ -80,7 +80,7 @@ def test_the_change_of_a_student_trained_from_scratch_names_its_preset_and_both_
     parameters = dict(parent="mafa-v2", stages=3, stage_steps=1000, hyper="wide", from_scratch_steps=3000,
                       path_frames_added=30, path_frames_fa_fractions=[0.25, 0.5, 0.75])
     assert energy_weight._change(parameters) == (
-        "a new model of preset 'wide' (n_max 6/6, 50 neurons) trained 3,000 steps from scratch, then 3,000 more "
+        "a new model of preset 'wide', n_max 6/6 and 50 neurons, trained 3,000 steps from scratch, then 3,000 more "
         "steps in 3 stages with 30 teacher-labelled coexistence frames at x = 0.25, 0.5, 0.75")
     continued = dict(parameters, from_scratch_steps=0)
     assert energy_weight._change(continued).startswith("3,000 more steps in 3 stages")

@@ -116,8 +116,8 @@ def _change(parameters: dict) -> str:
         change = f"{parameters['stages'] * parameters['stage_steps']:,} more steps in {parameters['stages']} stages"
         if parameters.get("from_scratch_steps"):
             hyper = HYPERPARAMETER_PRESETS[parameters["hyper"]]
-            change = (f"a new model of preset '{parameters['hyper']}' (n_max {hyper.n_max_radial}/{hyper.n_max_angular}, "
-                      f"{hyper.neurons} neurons) trained {parameters['from_scratch_steps']:,} steps from scratch, then "
+            change = (f"a new model of preset '{parameters['hyper']}', n_max {hyper.n_max_radial}/{hyper.n_max_angular} and "
+                      f"{hyper.neurons} neurons, trained {parameters['from_scratch_steps']:,} steps from scratch, then "
                       + change)
         if parameters.get("path_frames_added"):
             change += (f" with {parameters['path_frames_added']} teacher-labelled coexistence frames at x = "
