@@ -437,8 +437,8 @@ else:
 # %% [markdown]
 # ### Can the student be trained to agree with its teacher?
 #
-# Students retrained from the production model's own committed training and test sets, each
-# changing one thing of its training, are judged on the frames above and on the teacher's relaxed
+# Students retrained from the production model's own committed training and test sets, with the
+# changes to its training named in the table's `change` column, are judged on the frames above and on the teacher's relaxed
 # cells by rules fixed before the first was trained
 # ({func}`~softlattice.perovskite.student_criteria.retrained_student_verdict`, stated below the
 # table). Only the frames of the end members judge them: frames of other compositions may have
