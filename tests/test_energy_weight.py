@@ -84,3 +84,11 @@ def test_the_change_of_a_student_trained_from_scratch_names_its_preset_and_both_
         "steps in 3 stages with 30 teacher-labelled coexistence frames at x = 0.25, 0.5, 0.75")
     continued = dict(parameters, from_scratch_steps=0)
     assert energy_weight._change(continued).startswith("3,000 more steps in 3 stages")
+
+
+def test_the_change_says_when_frames_at_the_judged_compositions_come_from_another_replica():
+    parameters = dict(parent="mafa-v2", stages=3, stage_steps=1000, hyper="production", path_frames_added=50,
+                      path_frames_fa_fractions=[0.0, 0.25, 0.5, 0.75, 1.0], path_frames_replicas=[0, 1])
+    assert energy_weight._change(parameters) == (
+        "3,000 more steps in 3 stages with 50 teacher-labelled coexistence frames at x = 0, 0.25, 0.5, 0.75, 1 "
+        "(at x = 0 and 1 from replica 1, not the judged frames' replica 0)")

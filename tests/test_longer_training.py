@@ -58,21 +58,26 @@ JUDGED = Path(__file__).resolve().parents[1] / "data" / "tilt_preference" / "maf
 TEACHER = "sevennet-pw-ft-ef-last+d3"
 
 
-def path_set(folder: Path, fa_fraction: float = 0.5, reference: str = TEACHER) -> Path:
-    """A tilt-preference set of one committed frame, relabelled as composition ``fa_fraction``."""
+def path_set(folder: Path, fa_fraction: float = 0.5, reference: str = TEACHER, replica: int = 0) -> Path:
+    """A tilt-preference set of one committed frame, relabelled as composition ``fa_fraction`` of
+    coexistence replica ``replica``."""
     folder.mkdir()
     frame = read(JUDGED / "frames.extxyz.gz", index="0")
     frame.info["fa_fraction"] = fa_fraction
     write(folder / "frames.extxyz.gz", [frame], format="extxyz")
     record = json.loads((JUDGED / "provenance.json").read_text())
-    record["parameters"]["reference"] = reference
+    record["parameters"].update(reference=reference, replica=replica)
     (folder / "provenance.json").write_text(json.dumps(record))
     return folder
 
 
 def test_path_frames_at_the_judged_compositions_or_of_another_teacher_are_refused(tmp_path, capsys):
-    with pytest.raises(ValueError, match="frames at x = 0, 1, where the students are judged"):
+    with pytest.raises(ValueError, match="frames at x = 0, 1 of replica 0, where the students are judged"):
         longer_training.path_frames_of(JUDGED, TEACHER)
+    with pytest.raises(ValueError, match="frames at x = 1 of replica 0"):
+        longer_training.path_frames_of(path_set(tmp_path / "end", fa_fraction=1.0), TEACHER)
+    other_replica = longer_training.path_frames_of(path_set(tmp_path / "end1", fa_fraction=1.0, replica=1), TEACHER)
+    assert [frame.info["replica"] for frame in other_replica] == [1]  # another run than the judged ones: allowed
     with pytest.raises(ValueError, match="labelled by 'chgnet-r2scan', not by the parent's teacher"):
         longer_training.path_frames_of(path_set(tmp_path / "other", reference="chgnet-r2scan"), TEACHER)
     with pytest.raises(ValueError, match="is not a tilt-preference result set"):
@@ -103,7 +108,7 @@ def test_a_staged_continuation_is_evaluated_stage_by_stage_and_judged_at_its_end
 
     monkeypatch.setattr(longer_training, "label_structures", student_labels)
     table = longer_training.train_longer(parent, stages=2, stage_steps=2, output=tmp_path / "out",
-                                         work=tmp_path / "work", path_frames=path_set(tmp_path / "middle"))
+                                         work=tmp_path / "work", path_frames=[path_set(tmp_path / "middle")])
     assert len(added) == 1
     assert list(table.stage) == [0, 1] and list(table.steps) == [2, 4]
     assert set(table.columns) >= {"student_minus_teacher_meV_x0.0", "student_minus_teacher_meV_x1.0", "order_kept"}
@@ -113,7 +118,8 @@ def test_a_staged_continuation_is_evaluated_stage_by_stage_and_judged_at_its_end
     assert pd.read_csv(tmp_path / "out" / "stages.csv").order_kept.tolist() == table.order_kept.tolist()
     parameters = json.loads((tmp_path / "out" / "provenance.json").read_text())["parameters"]
     assert parameters["stages"] == 2 and parameters["path_frames_added"] == 1
-    assert parameters["path_frames_fa_fractions"] == [0.5]
+    assert parameters["path_frames_fa_fractions"] == [0.5] and parameters["path_frames_replicas"] == [0]
+    assert parameters["path_frames"] == ["middle"]
 
 
 def test_a_folder_that_is_no_committed_student_is_refused(tmp_path, capsys):

@@ -40,7 +40,8 @@ def test_a_missing_coexistence_run_is_refused_with_what_to_run(tmp_path):
 
 @pytest.mark.parametrize("fields, message", [(dict(frames=1), "at least two"),
                                              (dict(fa_fractions=(1.2,)), r"outside \[0, 1\]"),
-                                             (dict(interval_ps=0.0), "must be > 0 ps")])
+                                             (dict(interval_ps=0.0), "must be > 0 ps"),
+                                             (dict(replica=-1), "must be >= 0")])
 def test_bad_settings_are_refused(fields, message):
     with pytest.raises(ValueError, match=message):
         PreferenceSettings(**fields)
@@ -96,6 +97,9 @@ def test_the_sets_of_one_model_are_read_together_and_those_of_another_model_are_
     assert len(together["energies"]) == 40 and together["energies"].fa_fraction.is_monotonic_increasing
     other_model = COMMITTED.parents[1] / "models" / "mafa-chgnet-r2scan" / "nep.txt"
     assert load_preferences(tmp_path, other_model) is None
+    copied_set(tmp_path / "other_replica", 0.25, replica=1)  # training frames: left out of replica 0's check
+    assert [f.name for f in load_preferences(tmp_path, NEP_V2)["folders"]] == ["ends", "middle"]
+    assert [f.name for f in load_preferences(tmp_path, NEP_V2, replica=1)["folders"]] == ["other_replica"]
     copied_set(tmp_path / "warmer", 0.25, temperature=300.0)
     with pytest.raises(ValueError, match="sample differently"):
         load_preferences(tmp_path, NEP_V2)

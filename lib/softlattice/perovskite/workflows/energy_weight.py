@@ -32,7 +32,7 @@ from ase.io import read
 
 from softlattice.infra.keys import file_hash
 from softlattice.infra.paths import DATA_DIR, RUNS_DIR
-from softlattice.infra.provenance import write_provenance
+from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.models.nep import HYPERPARAMETER_PRESETS, load_sets, train_nep
 from softlattice.perovskite.preference import energy_preference
 from softlattice.perovskite.student_criteria import (
@@ -70,6 +70,14 @@ def retrain(parent: str | Path, energy_sigma: float, output: str | Path, work: s
 
 PREFERENCE_FRAMES = DATA_DIR / "tilt_preference" / "mafa-v2"
 """The coexistence frames of NEP v2 with their teacher energies: a test no retrained student learned."""
+
+
+def judged_frames(folder: str | Path = PREFERENCE_FRAMES) -> tuple[list[float], int]:
+    """The compositions (FA fractions) and the coexistence replica of the frames retrained students
+    are judged on (:func:`evaluate`)."""
+    folder = Path(folder)
+    fractions = sorted(set(pd.read_csv(folder / "energies.csv").fa_fraction.astype(float)))
+    return fractions, int(read_provenance(folder)["parameters"]["replica"])
 
 
 def student_on_frames(model: str | Path, folder: str | Path = PREFERENCE_FRAMES) -> pd.DataFrame:
@@ -120,8 +128,15 @@ def _change(parameters: dict) -> str:
                       f"{hyper.neurons} neurons, trained {parameters['from_scratch_steps']:,} steps from scratch, then "
                       + change)
         if parameters.get("path_frames_added"):
+            fractions = parameters["path_frames_fa_fractions"]
             change += (f" with {parameters['path_frames_added']} teacher-labelled coexistence frames at x = "
-                       + ", ".join(f"{x:g}" for x in parameters["path_frames_fa_fractions"]))
+                       + ", ".join(f"{x:g}" for x in fractions))
+            judged, judged_replica = judged_frames()
+            shared = sorted(set(fractions) & set(judged))
+            if shared:  # allowed only from another replica than the judged frames' (longer_training.path_frames_of)
+                change += (f" (at x = {' and '.join(f'{x:g}' for x in shared)} from replica "
+                           + ", ".join(str(r) for r in parameters["path_frames_replicas"] if r != judged_replica)
+                           + f", not the judged frames' replica {judged_replica})")
         return change
     return "?"
 

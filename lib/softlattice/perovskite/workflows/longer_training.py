@@ -20,10 +20,12 @@ the fit) down to 1e-4; the last stage is judged by
 evaluation (``data/student_experiments/mafa-v2``); the earlier stages are reported as a curve, not
 chosen from. Passing is not enough for production use: chapter 01's 600 K stability check comes first.
 
-``--path-frames DIR`` adds the frames of a tilt-preference result set (NEP v2's own coexistence path at
-other compositions, :mod:`softlattice.perovskite.workflows.tilt_preference`), labelled by the parent's
-teacher, to the training set: the same continuation, plus the states where the student went wrong.
-Frames at the compositions of the judging frames are refused (they would be learned, then judged).
+``--path-frames DIR [DIR ...]`` adds the frames of tilt-preference result sets (NEP v2's own coexistence
+path, :mod:`softlattice.perovskite.workflows.tilt_preference`), labelled by the parent's teacher, to the
+training set: the same continuation, plus the states where the student went wrong. Frames of the judging
+frames' own runs (their compositions in their replica) are refused: they would be learned, then judged.
+Frames at the judged compositions from another replica (another MD seed and, for 0 < x < 1, another
+A-site arrangement) are allowed: the judged frames stay ones no student learned.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from softlattice.models.nep import HYPERPARAMETER_PRESETS, continue_nep, load_se
 from softlattice.models.reference import label_structures
 from softlattice.perovskite.student_criteria import retrained_student_verdict
 from softlattice.perovskite.training_sets import MA_FA_SPECIES
-from softlattice.perovskite.workflows.energy_weight import PREFERENCE_FRAMES, evaluate
+from softlattice.perovskite.workflows.energy_weight import PREFERENCE_FRAMES, evaluate, judged_frames
 from softlattice.perovskite.workflows.tilt_preference import FRAMES_FILE
 
 LEARNING_RATE = (3e-3, 1e-4)
@@ -83,21 +85,23 @@ def path_frames_of(folder: str | Path, teacher: str) -> list[Atoms]:
         raise ValueError(f"{folder} was labelled by {record['parameters']['reference']!r}, not by the parent's "
                          f"teacher {teacher!r}")
     frames = read(folder / FRAMES_FILE, index=":")
-    judged = set(pd.read_csv(PREFERENCE_FRAMES / "energies.csv").fa_fraction)
-    shared = sorted({float(frame.info["fa_fraction"]) for frame in frames} & judged)
-    if shared:
-        raise ValueError(f"{display_path(folder)} holds frames at x = {', '.join(f'{x:g}' for x in shared)}, "
-                         "where the students are judged "
-                         f"({display_path(PREFERENCE_FRAMES)}); use frames of other compositions")
+    judged, judged_replica = judged_frames()
+    shared = sorted({float(frame.info["fa_fraction"]) for frame in frames} & set(judged))
+    if shared and record["parameters"]["replica"] == judged_replica:
+        raise ValueError(f"{display_path(folder)} holds frames at x = {', '.join(f'{x:g}' for x in shared)} of replica "
+                         f"{judged_replica}, where the students are judged ({display_path(PREFERENCE_FRAMES)}); use "
+                         "frames of other compositions or of another replica")
+    for frame in frames:
+        frame.info["replica"] = int(record["parameters"]["replica"])
     return frames
 
 
 def train_longer(parent: str | Path, stages: int, stage_steps: int, output: str | Path,
-                 work: str | Path | None = None, path_frames: str | Path | None = None,
+                 work: str | Path | None = None, path_frames: Sequence[str | Path] = (),
                  from_scratch: str | None = None) -> pd.DataFrame:
     """Continue the parent's final model on its committed sets (plus the labelled frames of the
-    tilt-preference set ``path_frames``, if given), evaluate every stage and write the result set
-    into ``output``; returns the per-stage table (``stages.csv``).
+    tilt-preference sets ``path_frames``), evaluate every stage and write the result set into
+    ``output``; returns the per-stage table (``stages.csv``).
 
     With ``from_scratch`` (a name of :data:`~softlattice.models.nep.HYPERPARAMETER_PRESETS`), the
     stages continue a new model of that preset instead, trained first on the same sets for as many
@@ -110,8 +114,9 @@ def train_longer(parent: str | Path, stages: int, stage_steps: int, output: str 
         raise ValueError(f"unknown preset {from_scratch!r}; allowed: {', '.join(HYPERPARAMETER_PRESETS)}")
     hyper = HYPERPARAMETER_PRESETS[from_scratch or parameters["hyper"]]
     train, test = load_sets(parent)
-    added = [] if path_frames is None else label_structures(path_frames_of(path_frames, parameters["reference"]),
-                                                            parameters["reference"])
+    path_frames = [Path(folder) for folder in path_frames]
+    unlabelled = [frame for folder in path_frames for frame in path_frames_of(folder, parameters["reference"])]
+    added = label_structures(unlabelled, parameters["reference"]) if unlabelled else []
     train = train + added
     work = Path(work) if work is not None else RUNS_DIR / "longer_training" / parent.name
     start = parent / "nep.txt"
@@ -144,15 +149,16 @@ def train_longer(parent: str | Path, stages: int, stage_steps: int, output: str 
     result.history.to_csv(output / "history.csv", index=False)
     inputs = {"parent_nep_sha256_16": file_hash(parent / "nep.txt"),
               "train_sha256_16": file_hash(parent / "train.xyz.gz")}
-    if path_frames is not None:
-        inputs["path_frames_sha256_16"] = file_hash(Path(path_frames) / FRAMES_FILE)
+    for folder in path_frames:
+        inputs[f"path_frames_{folder.name}_sha256_16"] = file_hash(folder / FRAMES_FILE)
     write_provenance(output, dict(parent=parent.name, stages=stages, stage_steps=stage_steps,
                                   learning_rate=list(LEARNING_RATE), hyper=from_scratch or parameters["hyper"],
                                   from_scratch_steps=parameters["final_steps"] if from_scratch else 0,
                                   seed=parameters["seed"],
-                                  path_frames=None if path_frames is None else Path(path_frames).name,
+                                  path_frames=[folder.name for folder in path_frames] or None,
                                   path_frames_added=len(added),
-                                  path_frames_fa_fractions=sorted({float(a.info["fa_fraction"]) for a in added})),
+                                  path_frames_fa_fractions=sorted({float(a.info["fa_fraction"]) for a in unlabelled}),
+                                  path_frames_replicas=sorted({int(a.info["replica"]) for a in unlabelled})),
                      inputs,
                      command="python -m softlattice.perovskite.workflows.longer_training "
                              + " ".join(sys.argv[1:]),
@@ -167,8 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parent", type=Path, required=True, help="committed model folder (nep.txt, provenance, sets)")
     parser.add_argument("--stages", type=positive_int, required=True, help="stages to reach (extends a finished run)")
     parser.add_argument("--stage-steps", type=positive_int, default=1000, help="training steps per stage")
-    parser.add_argument("--path-frames", type=Path, default=None,
-                        help="tilt-preference result set whose frames, labelled by the teacher, join the training set")
+    parser.add_argument("--path-frames", type=Path, nargs="+", default=[],
+                        help="tilt-preference result sets whose frames, labelled by the teacher, join the training set")
     parser.add_argument("--from-scratch", choices=sorted(HYPERPARAMETER_PRESETS), default=None,
                         help="continue a new model of this preset, first trained on the same sets, not the parent")
     parser.add_argument("--output", type=Path, required=True)
@@ -176,10 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("provenance.json", "train.xyz.gz", "test.xyz.gz"):
         if not (args.parent / name).is_file():
             parser.error(f"{args.parent} has no {name}: not a committed student folder")
-    if args.path_frames is not None:
-        teacher = json.loads((args.parent / "provenance.json").read_text())["parameters"]["reference"]
+    teacher = json.loads((args.parent / "provenance.json").read_text())["parameters"]["reference"]
+    for folder in args.path_frames:
         try:
-            path_frames_of(args.path_frames, teacher)
+            path_frames_of(folder, teacher)
         except ValueError as error:
             parser.error(str(error))
     table = train_longer(args.parent, args.stages, args.stage_steps, args.output, path_frames=args.path_frames,

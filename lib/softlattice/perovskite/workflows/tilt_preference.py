@@ -81,6 +81,8 @@ class PreferenceSettings:
                 raise ValueError(f"FA fraction {x!r} is outside [0, 1]")
         if not self.temperature > 0:
             raise ValueError(f"temperature {self.temperature!r} K must be > 0")
+        if self.replica < 0:
+            raise ValueError(f"replica {self.replica!r} must be >= 0")
         if self.frames < 2:
             raise ValueError(f"frames {self.frames!r}: at least two per state are needed for an error bar")
         if not (self.interval_ps > 0 and self.equilibrate_ps >= 0):
@@ -196,13 +198,15 @@ def load_preference(folder: str | Path, model: str | Path) -> dict[str, Any] | N
                 parameters=record["parameters"])
 
 
-def load_preferences(root: str | Path, model: str | Path) -> dict[str, Any] | None:
-    """:func:`load_preference` of every result set under ``root`` made with ``model``, together: the
-    ``energies`` and ``preference`` tables of all of them (compositions in order), the ``parameters``
-    of the first, the ``folders`` read; None when there is none. The sets must share their sampling
-    (temperature, replica, frames, spacing, teacher)."""
+def load_preferences(root: str | Path, model: str | Path, replica: int = 0) -> dict[str, Any] | None:
+    """:func:`load_preference` of every result set under ``root`` made with ``model`` from the
+    coexistence runs of ``replica``, together: the ``energies`` and ``preference`` tables of all of
+    them (compositions in order), the ``parameters`` of the first, the ``folders`` read; None when
+    there is none. The sets must share their sampling (temperature, frames, spacing, teacher).
+    Sets of other replicas (training frames of retrained students) are left out."""
     folders = sorted(folder for folder in Path(root).iterdir() if folder.is_dir()) if Path(root).is_dir() else []
-    found = {folder: check for folder in folders if (check := load_preference(folder, model)) is not None}
+    found = {folder: check for folder in folders if (check := load_preference(folder, model)) is not None
+             and check["parameters"]["replica"] == replica}
     if not found:
         return None
     sampling = [{k: v for k, v in check["parameters"].items() if k != "fa_fractions"} for check in found.values()]
@@ -224,10 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", required=True, type=Path, help="the student's nep.txt")
     parser.add_argument("--save", required=True, type=Path, help="result set folder (its frames are reused)")
     parser.add_argument("--fa-fractions", type=float, nargs="+", default=list(PreferenceSettings.fa_fractions))
+    parser.add_argument("--replica", type=int, default=PreferenceSettings.replica,
+                        help="replica of the coexistence runs (0 judges retrained students; others may train them)")
     parser.add_argument("--store", type=Path, default=RUNS_DIR / "coexistence", help="store of the coexistence runs")
     args = parser.parse_args(argv)
     check_model(args.model)
-    settings = PreferenceSettings(fa_fractions=tuple(args.fa_fractions))
+    settings = PreferenceSettings(fa_fractions=tuple(args.fa_fractions), replica=args.replica)
     saved_frames = args.save / FRAMES_FILE
     if saved_frames.exists():
         frames = read(saved_frames, index=":")
@@ -235,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if held != sorted(settings.fa_fractions):
             parser.error(f"{saved_frames} holds the compositions {held}, not {sorted(settings.fa_fractions)}; "
                          "save into another folder")
+        record = read_provenance(args.save)
+        if record is not None and record["parameters"]["replica"] != settings.replica:
+            parser.error(f"{saved_frames} holds frames of replica {record['parameters']['replica']}, not "
+                         f"{settings.replica}; save into another folder")
     else:
         frames = collect_frames(args.model, settings, args.store, RUNS_DIR / "tilt_preference")
         args.save.mkdir(parents=True, exist_ok=True)
