@@ -12,7 +12,7 @@ PARAMS ?=
 CSPBI3_MODEL ?= ../shared/validation/cspbi3/nep.txt
 VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
-.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher end-members coexistence tilt-preference longer-training student-wide damping-map band-edges first-protocols cap-models cap-labels md-frame-gaps gap-models cap-thermal clean help
+.PHONY: setup gpaw browser book chapter test sync validate benchmark model checks screening teacher end-members coexistence tilt-preference longer-training student-wide student-ends damping-map band-edges first-protocols cap-models cap-labels md-frame-gaps gap-models cap-thermal clean help
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
@@ -30,6 +30,7 @@ help:
 	@echo "make tilt-preference  student and teacher energies of coexistence cells before and after a tilt grew (after coexistence)"
 	@echo "make longer-training  NEP v2 trained further on its own sets in six stages, each judged (about 1 h)"
 	@echo "make student-wide   a wider NEP trained from scratch on v2's sets and the path frames, judged (about 1.5 h)"
+	@echo "make student-ends   NEP v2 continued with path frames of the end members too (another replica), judged (about 2 h)"
 	@echo "make damping-map    chapter 04 over/underdamped map, two processes (after end-members; hours, resumable)"
 	@echo "make band-edges     chapter 05 band edges in the cubic phase and the cell-size check (after end-members)"
 	@echo "make first-protocols  chapters 02, 04, 05: the first model's fast ramps, short NVT grid, 330 K snapshots"
@@ -204,6 +205,18 @@ student-wide: setup
 	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.longer_training --parent $(MAFA_MODEL) --from-scratch wide \
 		--stages 3 --path-frames data/tilt_preference/$(notdir $(MAFA_MODEL))-middle \
 		--output data/student_experiments/$(notdir $(MAFA_MODEL))-wide-path
+
+# issue 16: NEP v2 continued (3 stages) on its sets plus the middle path frames and frames of the
+# end members' own coexistence path from replica 1 (the judged frames are replica 0's): the two
+# coexistence runs (about 1 h on one core), their frames with teacher labels, then the training (about 1 h)
+student-ends: setup
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.coexistence --model $(MAFA_MODEL)/nep.txt \
+		--fa-fractions 0 1 --temperatures 250 --replicas 1 --kinds coexistence
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.tilt_preference --model $(MAFA_MODEL)/nep.txt \
+		--save $(TILT_PREFERENCE_SET)-replica1 --fa-fractions 0 1 --replica 1
+	OMP_NUM_THREADS=1 $(PY) -m softlattice.perovskite.workflows.longer_training --parent $(MAFA_MODEL) --stages 3 \
+		--path-frames $(TILT_PREFERENCE_SET)-middle $(TILT_PREFERENCE_SET)-replica1 \
+		--output data/student_experiments/$(notdir $(MAFA_MODEL))-ends-path
 
 # the first model's protocols (chapters 02, 04, 05 keep them as a comparison)
 first-protocols: setup

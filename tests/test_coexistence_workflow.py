@@ -25,6 +25,7 @@ from softlattice.perovskite.workflows.coexistence import (
     run_grid,
     winner_text,
     run_task,
+    select_tasks,
     task_key,
 )
 
@@ -228,3 +229,26 @@ def test_the_winner_at_a_composition_in_words():
                                                  "52 %, 10 % of the blocks tilted about another axis)")
     assert winner_text(outcomes.drop(columns="share_other"), 1.0, 250.0) == "a0a0c+ in 1 of 1 run (R share 0.00)"
     assert winner_text(outcomes, 0.5, 250.0) == "not run yet" == winner_text(pd.DataFrame(), 0.0, 250.0)
+
+
+def test_a_selection_of_the_grid_keeps_only_its_runs_and_names_values_the_grid_lacks():
+    tasks = grid_tasks(PROFILES["full"])
+    ends = select_tasks(tasks, fa_fraction=[0.0, 1.0], replica=[1], kind=["coexistence"], temperature=None)
+    assert [(t.fa_fraction, t.temperature, t.replica, t.kind) for t in ends] == [
+        (0.0, 250.0, 1, "coexistence"), (1.0, 250.0, 1, "coexistence"),
+        (0.0, 300.0, 1, "coexistence"), (1.0, 300.0, 1, "coexistence")]
+    assert select_tasks(tasks) == tasks
+    with pytest.raises(ValueError, match="no run of the grid has replica = 2; the grid has 0, 1"):
+        select_tasks(tasks, replica=[2])
+    with pytest.raises(ValueError, match="no field 'seed'"):
+        select_tasks(tasks, seed=[0])
+
+
+def test_the_command_refuses_a_selection_with_save_and_a_value_the_grid_lacks(tmp_path, capsys):
+    from softlattice.perovskite.workflows.coexistence import main
+    for argv, message in ((["--save", str(tmp_path / "set"), "--replicas", "1"], "--save collects the whole grid"),
+                          (["--fa-fractions", "0.3"], "no run of the grid has fa_fraction = 0.3")):
+        with pytest.raises(SystemExit):
+            main(["--model", str(MODEL), *argv])
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "set").exists()

@@ -182,6 +182,30 @@ def grid_tasks(settings: dict[str, Any]) -> list[CoexistenceTask]:
     return tasks
 
 
+def select_tasks(tasks: Sequence[CoexistenceTask], **only: Sequence[Any] | None) -> list[CoexistenceTask]:
+    """The ``tasks`` whose fields take one of the given values, e.g. ``fa_fraction=[0.0, 1.0],
+    replica=[1]`` (a field given as None or not given is not restricted); in the order of ``tasks``.
+
+    Raises
+    ------
+    ValueError
+        For a field a task does not have, or a value no task takes (naming the values there are).
+    """
+    selected = list(tasks)
+    for field, values in only.items():
+        if values is None:
+            continue
+        if field not in CoexistenceTask.__dataclass_fields__:
+            raise ValueError(f"coexistence runs have no field {field!r}")
+        present = sorted({getattr(task, field) for task in tasks})
+        absent = [value for value in values if value not in present]
+        if absent:
+            raise ValueError(f"no run of the grid has {field} = {', '.join(map(str, absent))}; "
+                             f"the grid has {', '.join(map(str, present))}")
+        selected = [task for task in selected if getattr(task, field) in values]
+    return selected
+
+
 def task_key(task: CoexistenceTask, model_hash: str) -> str:
     return json_key(dict(task=asdict(task), model=model_hash))
 
@@ -439,6 +463,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                       "0/2 and 1/2, one core each)")
     parser.add_argument("--store", type=Path, default=RUNS_DIR / "coexistence")
     parser.add_argument("--save", type=Path, default=None, help="collect the finished runs into this result set")
+    parser.add_argument("--fa-fractions", type=float, nargs="+", default=None, help="run only the runs at these x")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=None, help="run only the runs at these K")
+    parser.add_argument("--replicas", type=int, nargs="+", default=None, help="run only the runs of these replicas")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=None, help="run only the runs of these kinds")
     parser.add_argument("--finished", type=Path, default=None,
                         help="result set whose finished runs are restored into the store first (not run again)")
     args = parser.parse_args(argv)
@@ -448,13 +476,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--part {args.part!r} is not of the form i/n")
     settings = PROFILES[args.profile]
     tasks = grid_tasks(settings)
+    selection = dict(fa_fraction=args.fa_fractions, temperature=args.temperatures, replica=args.replicas,
+                     kind=args.kinds)
+    if args.save is not None and any(values is not None for values in selection.values()):
+        parser.error("--save collects the whole grid: leave out --fa-fractions, --temperatures, --replicas, --kinds")
+    try:
+        selected = select_tasks(tasks, **selection)
+    except ValueError as error:
+        parser.error(str(error))
     check_model(args.model)
     if args.save is not None:
         summary = save_results(args.save, tasks, args.model, args.store, dict(settings, profile=args.profile),
                                command=f"{COMMAND} " + " ".join(argv or sys.argv[1:]))
         print(json.dumps(summary, indent=1))
         return 0
-    run_grid(tasks, args.model, args.store, (index, count), progress=True, finished=args.finished)
+    run_grid(selected, args.model, args.store, (index, count), progress=True, finished=args.finished)
     return 0
 
 
