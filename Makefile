@@ -6,6 +6,8 @@ TORCH_VERSION ?= 2.13.0
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS='--index-url <PyTorch CPU wheel index>'
 TORCH_PIP_ARGS ?=
 PROFILE ?= full
+# tests and chapters run this many at a time (each single-threaded)
+JOBS ?= 2
 NB ?= 00_structures
 PARAMS ?=
 
@@ -16,7 +18,7 @@ VALIDATE_ARGS ?= --jobs 2 --save data/validation/cspbi3
 
 help:
 	@echo "make book     set up, execute every chapter (PROFILE=$(PROFILE)), build HTML, check it in Chromium"
-	@echo "make test     set up, run pytest (every chapter with the quick profile included)"
+	@echo "make test     set up, run pytest in JOBS=$(JOBS) workers (every chapter with the quick profile included)"
 	@echo "make chapter  NB=00_structures PARAMS='-p supercell 4' [PROFILE=quick]: re-run one chapter"
 	@echo "make sync     pair notebooks/*.py with their .ipynb (jupytext --sync)"
 	@echo "make validate heat/cool CsPbI3 with the independent NEP in $(CSPBI3_MODEL) (~40 min)"
@@ -75,14 +77,14 @@ browser:
 	    else echo "Chromium is needed for the browser check: install it (e.g. apt-get install chromium) or set CHROMIUM=/path/to/chromium"; exit 1; fi; }
 
 book: setup browser
-	$(PY) -m softlattice.book build --profile $(PROFILE)
+	$(PY) -m softlattice.book build --profile $(PROFILE) --jobs $(JOBS)
 	$(PY) -m softlattice.book.browsercheck
 
 chapter: setup
 	$(PY) -m softlattice.book build --profile $(PROFILE) --only $(NB) $(PARAMS)
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 sync: setup
 	$(VENV)/bin/jupytext --sync notebooks/*.py

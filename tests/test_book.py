@@ -167,3 +167,28 @@ def test_launch_buttons_point_at_the_repository_or_are_left_out(tmp_path):
     assert filled["launch_buttons"]["jupyterhub_url"] == "https://hub.example.org"
     bare, note = book.launch_settings(config, tmp_path, {})  # tmp_path is no git repository: no remote
     assert "launch_buttons" not in bare and not bare["html"]["use_repository_button"] and "without" in note
+
+
+def test_chapters_execute_in_parallel_single_threaded_and_a_failure_names_its_notebook(tmp_path):
+    for stem in ("95_one", "96_two"):
+        write_notebook(tmp_path, stem, [
+            f"# %% [markdown]\n# # {stem}",
+            '# %% tags=["parameters"]\nprofile = "full"',
+            "# %%\nimport os\nprint(os.getpid(), os.environ.get('OMP_NUM_THREADS'))",
+        ])
+    walls = book.execute_chapters(["95_one", "96_two"], tmp_path / "out", "quick", jobs=2, notebooks_dir=tmp_path)
+    assert set(walls) == {"95_one", "96_two"} and all(w > 0 for w in walls.values())
+    printed = [nbformat.read(tmp_path / "out" / f"{stem}.ipynb", as_version=4).cells[-1].outputs[0]["text"].split()
+               for stem in walls]
+    assert [threads for _, threads in printed] == ["1", "1"]
+    assert printed[0][0] != printed[1][0], "both chapters ran in one kernel"
+
+    write_notebook(tmp_path, "98_broken", [
+        "# %% [markdown]\n# # Broken",
+        '# %% tags=["parameters"]\nprofile = "full"',
+        "# %%\nraise ZeroDivisionError('boom')",
+    ])
+    with pytest.raises(book.NotebookFailed, match="notebook 98_broken failed"):
+        book.execute_chapters(["95_one", "98_broken"], tmp_path / "out2", "quick", jobs=2, notebooks_dir=tmp_path)
+    with pytest.raises(ValueError, match="jobs must be at least 1, got 0"):
+        book.execute_chapters(["95_one"], tmp_path / "out3", jobs=0, notebooks_dir=tmp_path)

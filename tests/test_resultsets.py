@@ -1,5 +1,7 @@
 """One result-set mechanism: committed, else cached, else computed (atomically, resumable)."""
 
+import multiprocessing
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +42,30 @@ def test_other_parameters_or_inputs_are_never_taken_for_these(tmp_path):
     obtain("demo", dict(PARAMETERS, seed=1), INPUTS, counting_compute(calls), results_dir=tmp_path)
     obtain("demo", PARAMETERS, {"model_sha256_16": "fedcba9876543210"}, counting_compute(calls), results_dir=tmp_path)
     assert len(calls) == 3 and len({c for c in calls}) == 3
+
+
+def slow_counted_obtain(root, barrier, origins):
+    def compute(folder):
+        with open(root / "computations.txt", "a") as log:
+            log.write(f"{folder}\n")
+        time.sleep(1.0)
+        (folder / "table.csv").write_text("t\n1\n")
+
+    barrier.wait()
+    origins.put(obtain("demo", PARAMETERS, INPUTS, compute, results_dir=root / "runs").origin)
+
+
+def test_processes_obtaining_one_set_at_once_compute_it_once(tmp_path):
+    context = multiprocessing.get_context("fork")
+    barrier, origins = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=slow_counted_obtain, args=(tmp_path, barrier, origins)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert len((tmp_path / "computations.txt").read_text().splitlines()) == 1
+    assert sorted(origins.get(timeout=5) for _ in workers) == ["cached", "computed"]
 
 
 def test_an_interrupted_computation_resumes_from_its_partial_folder_and_never_looks_finished(tmp_path):

@@ -1,4 +1,4 @@
-"""Check in a real browser that the built book reads as it should: figures drawn, math rendered,
+r"""Check in a real browser that the built book reads as it should: figures drawn, math rendered,
 no machine paths and no Python warnings on any page.
 
 Usage::

@@ -6,6 +6,7 @@ Usage::
     python -m softlattice.book build --profile quick       # every chapter, quick profile
     python -m softlattice.book build --only 00_structures -p supercell 4
     python -m softlattice.book execute --only 00_structures --profile quick   # no HTML
+    python -m softlattice.book build --jobs 1              # one chapter at a time
 
 Each chapter's ``notebooks/NN_name.py`` (the jupytext source of truth) is converted in memory,
 executed by papermill in the kernel of the running interpreter (the ``.venv`` one under ``make``)
@@ -14,14 +15,19 @@ own ``-p``), and written to ``_build/stage/notebooks/NN_name.ipynb`` with a run 
 wall time, versions) inserted under its title. The stage also holds the book's prose, ``_config.yml``
 and ``_toc.yml``; Jupyter Book then renders the stage with execution off. Chapters not executed in
 this call keep their last executed version in the stage (or appear unexecuted if never run), so one
-chapter can be re-run alone. Any cell error stops the build naming the notebook and the cell.
+chapter can be re-run alone. Chapters are independent, so ``--jobs`` of them (one per CPU, at most two,
+by default) execute at once, each kernel single-threaded. Any cell error stops the build naming the
+notebook and the cell.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime as dt
 import json
+import multiprocessing
+import os
 import platform
 import re
 import shutil
@@ -45,6 +51,7 @@ from softlattice.infra.provenance import git_commit
 
 STAGED_TOP_LEVEL = ("_config.yml", "_toc.yml", "book")
 RUN_RECORD_TAG = "run-record"
+MAX_DEFAULT_JOBS = 2
 
 
 class NotebookFailed(RuntimeError):
@@ -190,7 +197,6 @@ def launch_settings(config: dict[str, Any], root: Path = REPO_ROOT,
     ``origin``; ``SOFTLATTICE_JUPYTERHUB_URL`` adds a JupyterHub button. Without a public URL the
     repository and launch buttons are removed (they would point nowhere)."""
     import copy
-    import os
     environment = os.environ if environment is None else environment
     config = copy.deepcopy(config)
     url = environment.get("SOFTLATTICE_REPOSITORY_URL", "")
@@ -243,6 +249,59 @@ def build_html(stage: Path, build_dir: Path) -> Path:
     return build_dir / "_build" / "html"
 
 
+def default_jobs() -> int:
+    """Chapters to execute at once by default: one per CPU, at most :data:`MAX_DEFAULT_JOBS`."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
+
+
+def _execute_one(stem: str, output_dir: Path, profile: str, overrides: dict[str, Any],
+                 single_threaded: bool, notebooks_dir: Path) -> tuple[str, float]:
+    if single_threaded:
+        # the kernel inherits this; two kernels with a thread per core each would fight for the cores
+        os.environ["OMP_NUM_THREADS"] = "1"
+    pending = FULL_PENDING.get(stem) if profile == "full" else None
+    chapter_profile = "quick" if pending else profile
+    print(f"[softlattice.book.build] executing {stem} (profile {chapter_profile}"
+          + (f", overrides {overrides}" if overrides else "") + ")"
+          + (f": full-profile results not committed yet (make them with: {pending})" if pending else ""),
+          flush=True)
+    path = execute_chapter(stem, output_dir, chapter_profile, overrides, notebooks_dir=notebooks_dir,
+                           pending=pending)
+    return stem, nbformat.read(path, as_version=4).metadata["softlattice"]["wall_time_s"]
+
+
+def execute_chapters(stems: Sequence[str], output_dir: Path, profile: str = "full",
+                     overrides: dict[str, Any] | None = None, jobs: int = 1,
+                     notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, float]:
+    """Execute chapters (each as :func:`execute_chapter`, ``jobs`` at a time) into ``output_dir``.
+
+    A chapter whose full-profile results are not committed (:data:`FULL_PENDING`) runs with the quick
+    profile and says so. Chapters are independent of one another, so their order does not matter; the
+    first failure is raised once the chapters already running have finished.
+
+    Returns
+    -------
+    Wall time of each chapter in seconds, by stem.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    overrides = overrides or {}
+    walls: dict[str, float] = {}
+    if jobs == 1:
+        for stem in stems:
+            walls[stem] = _execute_one(stem, output_dir, profile, overrides, False, notebooks_dir)[1]
+            print(f"[softlattice.book.build] {stem} done in {walls[stem]:.1f} s", flush=True)
+        return walls
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(_execute_one, stem, output_dir, profile, overrides, True, notebooks_dir) for stem in stems]
+        for future in concurrent.futures.as_completed(futures):
+            stem, wall = future.result()
+            walls[stem] = wall
+            print(f"[softlattice.book.build] {stem} done in {wall:.1f} s", flush=True)
+    return walls
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m softlattice.book.build", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -253,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help="papermill parameter override (YAML value)")
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="chapters executed at once, each kernel single-threaded when more than one "
+                             f"(default: the CPU count, at most {MAX_DEFAULT_JOBS})")
     args = parser.parse_args(argv)
 
     stems = args.only or chapters_in_toc()
@@ -263,16 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = parse_parameter_overrides(args.parameter)
     stage = args.build_dir / "stage"
     try:
-        for stem in stems:
-            pending = FULL_PENDING.get(stem) if args.profile == "full" else None
-            profile = "quick" if pending else args.profile
-            print(f"[softlattice.book.build] executing {stem} (profile {profile}"
-                  + (f", overrides {overrides}" if overrides else "") + ")"
-                  + (f": full-profile results not committed yet (make them with: {pending})" if pending else ""),
-                  flush=True)
-            path = execute_chapter(stem, stage / "notebooks", profile, overrides, pending=pending)
-            wall = nbformat.read(path, as_version=4).metadata["softlattice"]["wall_time_s"]
-            print(f"[softlattice.book.build] {stem} done in {wall:.1f} s", flush=True)
+        execute_chapters(stems, stage / "notebooks", args.profile, overrides, jobs=args.jobs)
         if args.action == "build":
             stage_book(stage)
             html = build_html(stage, args.build_dir)

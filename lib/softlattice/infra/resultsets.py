@@ -10,16 +10,21 @@ Every chapter obtains its results through :func:`obtain`:
 3. else ``compute(folder)`` fills a work folder (``<key>.partial``, kept across interruptions so a
    computation that resumes from its own files goes on), the provenance is written, and the folder
    is renamed into place at once: a cached result set is always complete.
+
+Processes that obtain the same result set at once (chapters executed side by side, ``make test``'s
+workers) take turns on a lock file beside it (``<key>.lock``): the first computes, the others then find it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -165,12 +170,28 @@ def obtain(name: str, parameters: dict[str, Any], inputs: dict[str, Any], comput
     if found is not None or not may_compute:
         return found
     folder = Path(results_dir) / name / result_key(parameters, inputs)
-    work = folder.with_name(folder.name + ".partial")
-    work.mkdir(parents=True, exist_ok=True)
-    compute(work)
-    if not matches(work, parameters, inputs):  # a computation may record more itself; keep that
-        write_provenance(work, parameters, inputs, command=command)
-    if folder.exists():  # an incomplete set from an older layout: the new one replaces it
-        shutil.rmtree(folder)
-    os.replace(work, folder)
+    with _held(folder.with_name(folder.name + ".lock")):
+        found = _find_result(name, parameters, inputs, committed, results_dir)  # computed while we waited
+        if found is not None:
+            return found
+        work = folder.with_name(folder.name + ".partial")
+        work.mkdir(parents=True, exist_ok=True)
+        compute(work)
+        if not matches(work, parameters, inputs):  # a computation may record more itself; keep that
+            write_provenance(work, parameters, inputs, command=command)
+        if folder.exists():  # an incomplete set from an older layout: the new one replaces it
+            shutil.rmtree(folder)
+        os.replace(work, folder)
     return ResultSet(folder, "computed")
+
+
+@contextlib.contextmanager
+def _held(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (waiting for another process that holds it)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
