@@ -133,9 +133,11 @@ def test_cubic_cell_has_the_degeneracies_of_the_r_point(cubic_cspbi3_edges):
     assert edges.cbm_pb_p == pytest.approx(edges.cbm) and edges.pi_star is None  # no molecules in CsPbI3
 
 
-def test_reference_level_makes_edges_invariant_to_a_rigid_translation(cubic_cspbi3_edges):
-    cell, edges = cubic_cspbi3_edges
-    moved = cell.copy()
+def test_reference_level_makes_edges_invariant_to_a_rigid_translation(cspbi3):
+    gpaw("gpaw", reason="GPAW is not installed (make gpaw)")
+    # the reference does not care about the cell's size: the 5-atom cell tests it at a tenth of the cost
+    edges = band_edges(cspbi3)
+    moved = cspbi3.copy()
     moved.translate([0.37, 0.11, -0.23])
     shifted = band_edges(moved)
     assert shifted.vbm == pytest.approx(edges.vbm, abs=0.02)
