@@ -238,7 +238,7 @@ class BandEdgeCache:
 
     def put(self, atoms: Atoms, edges) -> None:
         path = self.path(atoms)
-        temporary = path.with_name(path.name + ".tmp")
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # processes may store one record at once
         temporary.write_text(json.dumps(asdict(edges), indent=1))
         os.replace(temporary, path)
 
@@ -258,7 +258,7 @@ class BandEdgeCache:
             return 0
         target = self.carried_file(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".tmp")
+        temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         with gzip.GzipFile(temporary, "wb", mtime=0) as packed:
             packed.write("".join(json.dumps(dict(hash=key, **records[key])) + "\n" for key in sorted(records)).encode())
         os.replace(temporary, target)

@@ -208,7 +208,7 @@ class LabelCache:
 
     def put(self, labelled: Atoms) -> None:
         path = self.path(labelled)
-        temporary = path.with_name(path.name + ".tmp")
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # processes may store one record at once
         write(temporary, labelled, format="extxyz")
         os.replace(temporary, path)
 
