@@ -287,7 +287,7 @@ def execute_chapters(stems: Sequence[str], output_dir: Path, profile: str = "ful
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     overrides = overrides or {}
     walls: dict[str, float] = {}
-    if jobs == 1:
+    if jobs == 1 or len(stems) == 1:
         for stem in stems:
             walls[stem] = _execute_one(stem, output_dir, profile, overrides, False, notebooks_dir)[1]
             print(f"[softlattice.book.build] {stem} done in {walls[stem]:.1f} s", flush=True)
