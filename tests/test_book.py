@@ -188,7 +188,12 @@ def test_chapters_execute_in_parallel_single_threaded_and_a_failure_names_its_no
         '# %% tags=["parameters"]\nprofile = "full"',
         "# %%\nraise ZeroDivisionError('boom')",
     ])
+    queued = [f"9{k}_queued" for k in range(8)]
+    for stem in queued:
+        write_notebook(tmp_path, stem, [f"# %% [markdown]\n# # {stem}", '# %% tags=["parameters"]\nprofile = "full"'])
     with pytest.raises(book.NotebookFailed, match="notebook 98_broken failed"):
-        book.execute_chapters(["95_one", "98_broken"], tmp_path / "out2", "quick", jobs=2, notebooks_dir=tmp_path)
+        book.execute_chapters(["98_broken", *queued], tmp_path / "out2", "quick", jobs=2, notebooks_dir=tmp_path)
+    executed = [stem for stem in queued if (tmp_path / "out2" / f"{stem}.ipynb").exists()]
+    assert len(executed) < len(queued), "the chapters queued behind the failure all ran"
     with pytest.raises(ValueError, match="jobs must be at least 1, got 0"):
         book.execute_chapters(["95_one"], tmp_path / "out3", jobs=0, notebooks_dir=tmp_path)

@@ -294,11 +294,17 @@ def execute_chapters(stems: Sequence[str], output_dir: Path, profile: str = "ful
         return walls
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(_execute_one, stem, output_dir, profile, overrides, True, notebooks_dir) for stem in stems]
-        for future in concurrent.futures.as_completed(futures):
-            stem, wall = future.result()
-            walls[stem] = wall
-            print(f"[softlattice.book.build] {stem} done in {wall:.1f} s", flush=True)
+        futures = [pool.submit(_execute_one, stem, output_dir, profile, overrides, True, notebooks_dir)
+                   for stem in stems]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                stem, wall = future.result()
+                walls[stem] = wall
+                print(f"[softlattice.book.build] {stem} done in {wall:.1f} s", flush=True)
+        except BaseException:
+            for future in futures:  # chapters not started yet are not started
+                future.cancel()
+            raise
     return walls
 
 
