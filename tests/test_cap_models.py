@@ -201,18 +201,27 @@ def test_committed_gaps_are_keyed_by_level_basis_and_structure(tmp_path):
 def test_gap_labels_computed_on_one_machine_are_restored_on_the_next(tmp_path, monkeypatch):
     import json
 
+    from ase.build import bulk
+
     import softlattice.antiperovskite.workflows.models as workflow
+    from softlattice.antiperovskite.pinned_cells import save_cells
+    from softlattice.infra.keys import structure_hash
     from softlattice.infra.profiles import resolve
+    pinned = bulk("Ag", cubic=True)
+    save_cells([pinned], tmp_path / "pinned" / "cells.npz")
+    monkeypatch.setattr(workflow, "PINNED_CELLS", tmp_path / "pinned")
     monkeypatch.setattr(workflow, "LABELS_CARRIED", tmp_path / "labels")
     monkeypatch.setattr(workflow, "GAPS_STORE", tmp_path / "machine1")
     cheap, accurate = workflow.gap_caches(resolve("06_cap_models", "quick")["gaps"], ("cheap", "accurate"))
     record = dict(gap=1.5, kohn_sham_gap=1.5, discontinuity=0.0, scf_iterations=12, attempts=1, seconds=20.0,
                   level="pbe")
-    (cheap.folder / "0123456789abcdef.json").write_text(json.dumps(record))
+    (cheap.folder / f"{structure_hash(pinned)}.json").write_text(json.dumps(record))
+    (cheap.folder / "0123456789abcdef.json").write_text(json.dumps(record))  # a test cell's gap: not carried
     assert workflow.main(["--profile", "quick", "--carry-labels"]) == 0
     monkeypatch.setattr(workflow, "GAPS_STORE", tmp_path / "machine2")
     workflow.main(["--profile", "quick", "--carry-labels"])  # any run restores the carried labels first
     restored = workflow.gap_caches(resolve("06_cap_models", "quick")["gaps"], ("cheap",))[0]
     assert restored.folder.parent == tmp_path / "machine2"
-    assert json.loads((restored.folder / "0123456789abcdef.json").read_text()) == record
+    assert json.loads((restored.folder / f"{structure_hash(pinned)}.json").read_text()) == record
+    assert not (restored.folder / "0123456789abcdef.json").exists()
     assert not any(accurate.folder.iterdir())

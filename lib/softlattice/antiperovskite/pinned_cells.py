@@ -80,6 +80,11 @@ def hashes_named_by_labels(carried: str | Path, frozen: str | Path | None = None
     return hashes - set(leave_out)
 
 
+def pinned_hashes(folder: str | Path = PINNED_CELLS) -> set[str]:
+    """Structure hashes of every cell pinned in ``folder`` (the same on every machine)."""
+    return {structure_hash(atoms) for path in sorted(Path(folder).glob("*.npz")) for atoms in load_cells(path)}
+
+
 def pin_cells(structures: Sequence[Atoms], key: str, labelled: Collection[str],
               folder: str | Path = PINNED_CELLS) -> Path:
     """Pin ``structures`` under ``key`` if they are the cells the labels name.

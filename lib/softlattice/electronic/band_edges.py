@@ -27,7 +27,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -246,20 +246,25 @@ class BandEdgeCache:
         """The file in ``folder`` that carries this cache's records (:meth:`export_to`)."""
         return Path(folder) / f"{self.folder.name}.jsonl.gz"
 
-    def export_to(self, folder: str | Path) -> int:
+    def export_to(self, folder: str | Path, keep: Collection[str] | None = None) -> int:
         """Write every record of this cache, and those ``folder`` already carries, into
         :meth:`carried_file` (one JSON object per line with the structure hash as ``hash``, sorted
         by it), so that labels computed over several sessions can be committed and restored on a
-        new machine (:meth:`import_from`). Returns the number of records it carries."""
+        new machine (:meth:`import_from`). With ``keep``, only the records of those structure hashes
+        are carried (the cache also holds records of test and quick-profile cells). Returns the
+        number of records it carries."""
         records = self._carried(folder)
         for path in self.folder.glob("*.json"):
             records[path.stem] = json.loads(path.read_text())
-        if not records:
-            return 0
+        if keep is not None:
+            records = {key: record for key, record in records.items() if key in keep}
         target = self.carried_file(folder)
+        if not records and not target.exists():
+            return 0
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        with gzip.GzipFile(temporary, "wb", mtime=0) as packed:
+        # the header names the target, not the temporary file, so an unchanged carry is byte-identical
+        with open(temporary, "wb") as raw, gzip.GzipFile(target.name, "wb", fileobj=raw, mtime=0) as packed:
             packed.write("".join(json.dumps(dict(hash=key, **records[key])) + "\n" for key in sorted(records)).encode())
         os.replace(temporary, target)
         return len(records)

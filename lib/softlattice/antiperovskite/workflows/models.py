@@ -25,7 +25,14 @@ from ase import Atoms
 from softlattice.analysis.phonons import band_structure
 from softlattice.antiperovskite.dataset import CapDatasetSettings, dataset_structures, parent_phonons
 from softlattice.antiperovskite.md_frame_gaps import GAPS_STORE, LABELS_CARRIED, MD_FRAMES, load_frames
-from softlattice.antiperovskite.pinned_cells import cells_key, hashes_named_by_labels, load_cells, pinned_file
+from softlattice.antiperovskite.pinned_cells import (
+    PINNED_CELLS,
+    cells_key,
+    hashes_named_by_labels,
+    load_cells,
+    pinned_file,
+    pinned_hashes,
+)
 from softlattice.antiperovskite.structures import rms_thermal_displacements
 from softlattice.electronic.gaps import GapCache, compute_gaps
 from softlattice.infra.cli import writable_folder
@@ -351,16 +358,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--labels", default="profile", choices=["profile", "extended"],
                         help="with --gaps-part: the profile's label counts, or EXTENDED_LABELS (issue 18)")
     parser.add_argument("--carry-labels", action="store_true",
-                        help=f"copy every cached gap into {display_path(LABELS_CARRIED)} (to commit) and stop")
+                        help=f"copy the cached gaps of pinned cells and MD frames into {display_path(LABELS_CARRIED)} "
+                             "(to commit) and stop")
     args = parser.parse_args(argv)
     settings = resolve("06_cap_models", args.profile, **(EXTENDED_LABELS if args.labels == "extended" else {}))
     caches = gap_caches(settings["gaps"], ("cheap", "accurate"))
     for cache in caches:
         restored = cache.import_from(LABELS_CARRIED)
         print(f"{cache.folder.name}: {restored} gaps restored from {display_path(LABELS_CARRIED)}")
-    if args.carry_labels:
+    if args.carry_labels:  # only the labels' cells: the cache also holds gaps of test and quick-profile cells
+        labelled = pinned_hashes(PINNED_CELLS) | {structure_hash(atoms) for atoms in load_frames(MD_FRAMES)}
         for cache in caches:
-            print(f"{display_path(cache.carried_file(LABELS_CARRIED))}: {cache.export_to(LABELS_CARRIED)} gaps")
+            carried = cache.export_to(LABELS_CARRIED, keep=labelled)
+            print(f"{display_path(cache.carried_file(LABELS_CARRIED))}: {carried} gaps")
         return 0
     if args.gaps_part:
         part, parts = args.gaps_part
