@@ -37,7 +37,7 @@ import argparse
 import json
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -276,9 +276,11 @@ def with_md_protocol(predictions: pd.DataFrame, problem: GapProblem) -> pd.DataF
 
 
 def select_architecture(problem: GapProblem, base: GapGNNConfig, stage1: TrainingSettings,
-                        selection: dict) -> tuple[pd.DataFrame, GapGNNConfig]:
+                        selection: dict, say: Callable[[str], None] = lambda message: None
+                        ) -> tuple[pd.DataFrame, GapGNNConfig]:
     """Pooling, then width, then depth, each by the mean MAE over ``selection['folds']`` folds of
-    the cheap training structures; the baselines on the same folds for comparison.
+    the cheap training structures; the baselines on the same folds for comparison (``say`` is
+    told each architecture's score as it comes).
 
     Returns
     -------
@@ -294,6 +296,8 @@ def select_architecture(problem: GapProblem, base: GapGNNConfig, stage1: Trainin
         if config not in scores:
             scores[config] = cross_validated_mae(problem, train, folds,
                                                  lambda part: fit_gnn(problem, part, config, stage1).predictor(problem))
+            say(f"{config.pooling} pooling, width {config.hidden}, depth {config.layers}: "
+                f"CV MAE {np.mean(scores[config]):.4f} eV")
         steps.setdefault(config, []).append(step)
         return float(np.mean(scores[config]))
 
@@ -597,7 +601,7 @@ def run_gap_models(settings: dict, folder: str | Path, progress: bool = False) -
     base = settings_from_mapping(GapGNNConfig, settings["gnn"], "GNN setting")
     stage1 = settings_from_mapping(TrainingSettings, settings["stage1"], "stage-1 setting")
     stage2 = settings_from_mapping(TrainingSettings, settings["stage2"], "stage-2 setting")
-    tables["model_selection"], config = select_architecture(problem, base, stage1, settings["selection"])
+    tables["model_selection"], config = select_architecture(problem, base, stage1, settings["selection"], say)
     say(f"chosen {config}; held-out comparison")
     predictions, fitted = held_out_comparison(problem, config, stage1, stage2, settings["seeds"])
     say("accurate level cross-validated")
