@@ -186,7 +186,7 @@ PROFILES["06_gap_models"] = {
                   selection=dict(folds=2, poolings=["mean", "max"], widths=[32], depths=[2]),
                   histogram=dict(spacing=0.1, width=0.1),
                   learning_fractions=[0.5, 1.0], learning_repeats=1, seeds=[0], accurate_folds=3),
-    "full": dict(cap_models="full", label_set="issue18-1",
+    "full": dict(cap_models="full", label_set="issue18-2",
                  gnn=dict(gaussians=32, head=16),
                  stage1=dict(epochs=30, batch_size=16, learning_rate=3e-3),
                  stage2=dict(epochs=100, batch_size=16, learning_rate=1e-3),
