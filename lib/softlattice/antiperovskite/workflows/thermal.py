@@ -122,19 +122,21 @@ def lowest_orderings(br_fractions: Sequence[float], calculator, fmax: float = 0.
 def cached_lowest_orderings(settings: dict, settings06: dict, calculator,
                             work: Path) -> tuple[pd.DataFrame, dict[float, Atoms]]:
     """:func:`lowest_orderings` for chapter 07's ``settings``, stored in ``work/rankings`` so the
-    processes that share the MD (``--md-part``) and the final run start from the same cells."""
+    processes that share the MD (``--md-part``) and the final run start from the same cells.
+    The process that computes them also returns the stored copies: the file keeps fewer digits
+    than the relaxation, and every cell built from them (the student's rattled cells, its
+    training key) must be the same in every process."""
     folder = work / "rankings" / json_key([settings06, settings["br_fractions"], settings["relax_fmax"]], 12)
     table, cells = folder / "rankings.csv", folder / "lowest.extxyz"
-    if table.exists() and cells.exists():
-        rankings = pd.read_csv(table, keep_default_na=False)
-        return rankings, {float(a.info["br_fraction"]): a for a in read(cells, index=":")}
-    rankings, lowest = lowest_orderings(settings["br_fractions"], calculator, settings["relax_fmax"])
-    folder.mkdir(parents=True, exist_ok=True)
-    write(folder / "lowest.extxyz.tmp", list(lowest.values()), format="extxyz")
-    rankings.to_csv(folder / "rankings.csv.tmp", index=False)
-    (folder / "lowest.extxyz.tmp").replace(cells)
-    (folder / "rankings.csv.tmp").replace(table)
-    return rankings, lowest
+    if not (table.exists() and cells.exists()):
+        rankings, lowest = lowest_orderings(settings["br_fractions"], calculator, settings["relax_fmax"])
+        folder.mkdir(parents=True, exist_ok=True)
+        write(folder / "lowest.extxyz.tmp", list(lowest.values()), format="extxyz")
+        rankings.to_csv(folder / "rankings.csv.tmp", index=False)
+        (folder / "lowest.extxyz.tmp").replace(cells)
+        (folder / "rankings.csv.tmp").replace(table)
+    rankings = pd.read_csv(table, keep_default_na=False)
+    return rankings, {float(a.info["br_fraction"]): a for a in read(cells, index=":")}
 
 
 def zero_kelvin_phonons(structures: dict[float, Atoms], calculator) -> tuple[pd.DataFrame, dict]:
