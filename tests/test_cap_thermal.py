@@ -337,7 +337,7 @@ def test_spot_checks_far_outside_the_models_error_say_the_gaps_are_not_resolved(
     assert agreement["mean_eV"] == pytest.approx(0.5167, abs=1e-3) and agreement["largest_eV"] == pytest.approx(0.66)
     assert "not resolved" in spot_check_text(agreement, "GLLB-SC")
     assert "has not learnt" in spot_check_text(agreement, "GLLB-SC")
-    assert "even after learning frames of this MD" in spot_check_text(agreement, "GLLB-SC", learnt_md=True)
+    assert "even after learning MD frames at these compositions and temperatures" in spot_check_text(agreement, "GLLB-SC", learnt_md=True)
     near = far.assign(computed_eV=far.model_eV + [0.05, -0.08, 0.1])
     assert spot_check_agreement(near, 0.076)["agrees"]
     assert "consistent" in spot_check_text(spot_check_agreement(near, 0.076), "GLLB-SC")

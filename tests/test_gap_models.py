@@ -283,9 +283,16 @@ def test_chapter_07_takes_the_gnn_only_when_it_beats_every_baseline_else_the_bes
     text = gap_models.chapter07_model_text(verdict, comparison, "ridge_histogram")
     assert "(2 of 2 protocols)" in text and "0.116 eV against the GNN's 0.124 eV" in text
     assert "71 structures" in text
-    beaten = verdict.assign(gnn_beats_all_baselines=True)
+    beaten = verdict.assign(gnn_beats_all_baselines=True, gnn_beats_all_clearly=[True, False, True])
     assert gap_models.chapter07_model(beaten, comparison) == "gnn"
-    assert "takes its gaps from it" in gap_models.chapter07_model_text(beaten, comparison, "gnn")
+    text = gap_models.chapter07_model_text(beaten, comparison, "gnn")
+    assert "takes its gaps from it" in text
+    # a lowest MAE inside the bootstrap noise is said to be one
+    assert "outside the paired-bootstrap noise on 1 of 2" in text
+    clearly = gap_models.chapter07_model_text(beaten.assign(gnn_beats_all_clearly=True), comparison, "gnn")
+    assert "noise" not in clearly and "takes its gaps from it" in clearly
+    assert "noise on none of them" in gap_models.chapter07_model_text(beaten.assign(gnn_beats_all_clearly=False),
+                                                                       comparison, "gnn")
     with pytest.raises(ValueError, match="no accurate-level row"):
         gap_models.chapter07_model(verdict[verdict.level == "cheap"], comparison)
 

@@ -507,7 +507,8 @@ def spot_check_agreement(spot: pd.DataFrame, model_mae_eV: float) -> dict:
 
 def spot_check_text(agreement: dict, level: str, learnt_md: bool = False) -> str:
     """A sentence on :func:`spot_check_agreement` (``level``: the accurate level's name;
-    ``learnt_md``: whether the gap model learnt frames of this MD)."""
+    ``learnt_md``: whether the gap model learnt MD frames at the compositions and temperatures of this
+    page's runs)."""
     if not agreement["frames"]:
         return "No checked frame has a direct gap, so whether the gap model extrapolates is not known."
     head = (f"Direct {level} gaps of {agreement['frames']} hot MD frames differ from the gap model's by "
@@ -519,7 +520,8 @@ def spot_check_text(agreement: dict, level: str, learnt_md: bool = False) -> str
             "; but " + ", ".join(f"x = {x:g} at {t:.0f} K ({d:+.2f} eV)" for x, t, d in far)
             + f" differ{'s' if len(far) == 1 else ''} by more than {SPOT_CHECK_TOLERANCE:g} times that error."
             if far else ".")
-    cause = ("even after learning frames of this MD, the model misses some of these structures" if learnt_md else
+    cause = ("even after learning MD frames at these compositions and temperatures, the model misses some of "
+             "these structures" if learnt_md else
              "the MD visits structures the model has not learnt (its training cells are displacements about the "
              "relaxed cells)")
     return (head + f": {cause}, so the E_g(x, T) of this page is not resolved: its numbers are the model's, shown to "
