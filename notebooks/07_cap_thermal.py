@@ -401,7 +401,8 @@ spot.drop(columns="hash").round(3)
 
 # %% tags=["remove-input"]
 display(Markdown(spot_check_text(agreement, accurate_level, bool(learnt))
-                 + (" `run_learnt`: whether the gap model learnt MD frames at the same x and temperature (of this student's run or an earlier one's); `frame_learnt`: the level "
+                 + (" `run_learnt`: whether the gap model learnt MD frames at the same x and temperature (of this "
+                    "student's run or an earlier one's); `frame_learnt`: the level "
                     "at which it learnt the checked frame itself ('held out': it is in its MD test)." if learnt else "")
                  + learnt_checks_text))
 
