@@ -87,9 +87,11 @@ def test_the_finished_runs_and_labels_carried_across_machines_are_not_ignored_by
     if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
         pytest.skip("not a git checkout")
     from softlattice.antiperovskite.workflows.models import LABELS_CARRIED
+    from softlattice.md.stored import CARRIED
     from softlattice.perovskite.workflows.band_edges import LABELS_CARRIED as EDGES_CARRIED
-    carried_files = [DATA_DIR / name / "model" / module.CARRIED_RUNS / "0123456789abcdef.csv.gz"
-                     for module, name in ((coexistence, "coexistence"), (phase_diagram, "end_member_ramps"))]
+    carried_files = [DATA_DIR / name / "model" / module.CARRIED_RUNS / f"0123456789abcdef{suffix}"
+                     for module, name in ((coexistence, "coexistence"), (phase_diagram, "end_member_ramps"))
+                     for suffix in CARRIED.values()]
     for carried in carried_files + [LABELS_CARRIED / "gap-pbe.jsonl.gz", EDGES_CARRIED / "gpaw-lcao-pbe.jsonl.gz"]:
         ignored = subprocess.run(["git", "check-ignore", "-q", str(carried)], cwd=REPO_ROOT).returncode == 0
         assert not ignored, f"{carried.relative_to(REPO_ROOT)} would never be committed: .gitignore matches it"

@@ -252,7 +252,7 @@ def test_a_run_stopped_early_stops_at_the_same_point_when_resumed(tmp_path):
 def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_are_skipped(tmp_path):
     import pandas as pd
 
-    from softlattice.md.stored import export_finished, import_finished, stored_run
+    from softlattice.md.stored import export_finished, import_finished, read_final_state, stored_run
 
     store, carried, new_store = tmp_path / "store", tmp_path / "carried", tmp_path / "new"
     observations = pd.DataFrame(dict(time_ps=[0.1, 0.2], q=[0.123456789012345, -2.5e-7]))
@@ -260,6 +260,10 @@ def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_
     frames = "2\nLattice=\"1 0 0 0 1 0 0 0 1\" target_K=100.0\nH 0 0 0\nH 0 0 0.74\n"
     (store / "done" / "checkpoint").mkdir()
     (store / "done" / "checkpoint" / "segment_ends.extxyz").write_text(frames)
+    final_positions = np.random.default_rng(0).normal(size=(2, 3)) / 3
+    final_cell = np.diag([6.3, 6.3, 12.6]) + 1e-9 / 7
+    np.savez(store / "done" / "checkpoint" / "state.npz", positions=final_positions, cell=final_cell,
+             momenta=np.ones((2, 3)))
 
     def blow_up():
         raise MDBlowUp("atoms 0.4 Å apart")
@@ -278,6 +282,12 @@ def test_finished_and_failed_runs_survive_export_and_import_and_unfinished_ones_
                                   pd.read_csv(carried / "done.csv.gz"))
     assert (new_store / "done" / "task.json").read_text() == (store / "done" / "task.json").read_text()
     assert (new_store / "done" / "checkpoint" / "segment_ends.extxyz").read_text() == frames
+    # the final state travels bit for bit (a run grown from it starts where the original ended)
+    assert not (new_store / "done" / "checkpoint" / "state.npz").exists()
+    restored_positions, restored_cell = read_final_state(new_store / "done")
+    assert (restored_positions == final_positions).all() and (restored_cell == final_cell).all()
+    assert read_final_state(new_store / "failed") is None
+    assert read_final_state(store / "running") is None
     assert (carried / "done.segment_ends.extxyz.gz").read_bytes()[:2] == b"\x1f\x8b"  # carried gzipped
     # carried to seven significant digits, and the store that exported them now holds the same copy
     carried_table = pd.read_csv(carried / "done.csv.gz")

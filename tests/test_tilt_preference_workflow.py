@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from softlattice.infra.keys import file_hash
 from softlattice.md.calculators import nep_calculator
+from softlattice.md.stored import export_finished, import_finished
 from softlattice.perovskite.coexistence import LocalTiltObserver, build_coexistence_cell
 from softlattice.perovskite.preference import energy_preference
-from softlattice.perovskite.workflows.coexistence import CoexistenceTask
+from softlattice.perovskite.workflows.coexistence import CoexistenceTask, task_key
 from softlattice.perovskite.workflows.tilt_preference import (
     PreferenceSettings,
     block_tilts,
@@ -34,8 +36,30 @@ def test_the_half_wise_readout_sees_the_halves_a_coexistence_cell_was_built_with
 
 
 def test_a_missing_coexistence_run_is_refused_with_what_to_run(tmp_path):
+    task = CoexistenceTask(0.25, 250.0, replica=1)
     with pytest.raises(FileNotFoundError, match="run the coexistence grid first"):
-        grown_start(CoexistenceTask(0.25, 250.0, replica=1), MODEL, tmp_path)
+        grown_start(task, MODEL, tmp_path)
+    # restored from a carry that held only its observations: the message says to run it again
+    folder = tmp_path / task_key(task, file_hash(MODEL))
+    folder.mkdir()
+    pd.DataFrame(dict(time_ps=[1.0])).to_csv(folder / "observations.csv.gz", index=False)
+    with pytest.raises(FileNotFoundError, match="without its final state.*without --finished"):
+        grown_start(task, MODEL, tmp_path)
+
+
+def test_the_grown_frames_start_from_the_carried_final_state(tmp_path):
+    task = CoexistenceTask(0.0, 250.0, repeat=(2, 2, 4))
+    built = build_coexistence_cell(0.0, task.repeat, tilt_angle=task.tilt_angle, seed=task.replica)
+    folder = tmp_path / task_key(task, file_hash(MODEL))
+    (folder / "checkpoint").mkdir(parents=True)
+    moved = built.positions + np.random.default_rng(1).normal(scale=0.05, size=built.positions.shape)
+    np.savez(folder / "checkpoint" / "state.npz", positions=moved, cell=built.cell.array * 1.01)
+    pd.DataFrame(dict(time_ps=[1.0])).to_csv(folder / "observations.csv.gz", index=False)
+    export_finished(tmp_path, [folder.name], tmp_path / "carried")
+    import_finished(tmp_path / "carried", tmp_path / "elsewhere")
+    start = grown_start(task, MODEL, tmp_path / "elsewhere")
+    assert (start.positions == moved).all() and (start.cell.array == built.cell.array * 1.01).all()
+    assert start.get_chemical_symbols() == built.get_chemical_symbols()
 
 
 @pytest.mark.parametrize("fields, message", [(dict(frames=1), "at least two"),

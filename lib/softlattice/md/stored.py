@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from softlattice.md.engine import MDBlowUp
@@ -60,10 +61,42 @@ def stored_failure(folder: str | Path) -> str | None:
     return json.loads(path.read_text())["message"] if path.exists() else None
 
 
+FINAL_STATE = "final_state.npz"
+"""File of a finished run's folder with its last positions and cell (Å), from its checkpoint
+(:func:`keep_final_state`): a run continued from where another ended (e.g. frames grown from a
+coexistence run) needs it, and the checkpoint itself, with momenta and every observation, is too large
+to carry."""
+
 CARRIED = {"observations.csv.gz": ".csv.gz", "task.json": ".json", "failed.json": ".failed.json",
-           "checkpoint/segment_ends.extxyz": ".segment_ends.extxyz.gz"}
+           "checkpoint/segment_ends.extxyz": ".segment_ends.extxyz.gz", FINAL_STATE: ".final_state.npz"}
 """Files of a finished run's folder and the suffixes their copies carry (after the run's key); a
 suffix ending in '.gz' where the file does not is a gzip copy."""
+
+
+def keep_final_state(folder: str | Path) -> bool:
+    """Write :data:`FINAL_STATE` (positions and cell, Å, float64) of the finished run in ``folder``
+    from its checkpoint, unless it is there already; True when the run has a final state."""
+    folder = Path(folder)
+    target, checkpoint = folder / FINAL_STATE, folder / "checkpoint" / "state.npz"
+    if target.exists():
+        return True
+    if not (folder / "observations.csv.gz").exists() or not checkpoint.exists():
+        return False
+    with np.load(checkpoint) as state:
+        positions, cell = state["positions"], state["cell"]
+    temporary = folder / f"final_state.{os.getpid()}.tmp.npz"
+    np.savez_compressed(temporary, positions=positions, cell=cell)
+    os.replace(temporary, target)
+    return True
+
+
+def read_final_state(folder: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions (N x 3) and cell (3 x 3) of the finished run in ``folder`` (Å), or None when it
+    has none (unfinished, or restored from a carry made before final states were carried)."""
+    if not keep_final_state(folder):
+        return None
+    with np.load(Path(folder) / FINAL_STATE) as state:
+        return state["positions"], state["cell"]
 
 
 def _packed(raw: BinaryIO) -> gzip.GzipFile:
@@ -107,8 +140,9 @@ def _carried_observations(source: Path, target: Path) -> None:
 def export_finished(store: str | Path, keys: Iterable[str], destination: str | Path) -> int:
     """Copy the runs ``keys`` of ``store`` that finished or blew up into ``destination`` as
     ``<key>.csv.gz`` (observations to :data:`CARRIED_DIGITS` digits, which then replace the store's
-    copy) and ``<key>.json`` (or ``<key>.failed.json``), and the segment-end structures where the
-    run kept them (:data:`CARRIED`); unfinished runs are skipped. Returns the number of runs copied."""
+    copy) and ``<key>.json`` (or ``<key>.failed.json``), the segment-end structures where the run
+    kept them and its final state where this store holds it (:data:`CARRIED`,
+    :func:`keep_final_state`); unfinished runs are skipped. Returns the number of runs copied."""
     destination = Path(destination)
     copied = 0
     for key in keys:
@@ -116,6 +150,7 @@ def export_finished(store: str | Path, keys: Iterable[str], destination: str | P
         finished = (folder / "observations.csv.gz").exists() or (folder / "failed.json").exists()
         if not finished:
             continue
+        keep_final_state(folder)
         destination.mkdir(parents=True, exist_ok=True)
         for name, suffix in CARRIED.items():
             if not (folder / name).exists():

@@ -19,9 +19,9 @@ Two kinds of run (:class:`CoexistenceTask`), both NPT:
 
 Every run is checkpointed once per picosecond (a killed run resumes exactly) and stored under a
 key of its parameters and the model's hash; a blow-up is recorded and not retried. The grid takes
-longer than a session on two cores, so a result set carries the observations of its finished runs
-in ``finished_runs/`` (:data:`CARRIED_RUNS`), and ``--finished DIR`` restores them into a new store before the
-grid goes on: a run finished on any machine is never run again.
+longer than a session on two cores, so a result set carries the observations (and final states) of
+its finished runs in ``finished_runs/`` (:data:`CARRIED_RUNS`), and ``--finished DIR`` restores them
+into a new store before the grid goes on: a run finished on any machine is never run again.
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ writes ``frames.extxyz.gz``, ``energies.csv`` and ``preference.csv``
 
 Units: K, ps, eV/atom, Å.
 
-The grown frames start from the final state of a coexistence run, which only the machine that ran it
-holds; the frames are therefore part of the result set, and the command on another machine takes
-them from ``DIR`` (the teacher's labels are recomputed or taken from the label cache). The short MD
-is NPT at the coexistence run's temperature, time step and hydrogen mass, checkpointed per frame.
+The grown frames start from the final state of a coexistence run (the machine that ran it, or a
+coexistence result set that carries it: :data:`softlattice.md.stored.FINAL_STATE`); the frames are
+part of the result set, and the command on another machine takes them from ``DIR`` (the teacher's
+labels are recomputed or taken from the label cache). The short MD is NPT at the coexistence run's
+temperature, time step and hydrogen mass, checkpointed per frame.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from softlattice.infra.provenance import read_provenance, write_provenance
 from softlattice.md.calculators import nep_calculator
 from softlattice.md.engine import MDSettings, read_segment_ends, run_md
 from softlattice.md.protocols import hold
+from softlattice.md.stored import read_final_state
 from softlattice.models.reference import label_structures
 from softlattice.perovskite.coexistence import LocalTiltObserver, build_coexistence_cell
 from softlattice.perovskite.preference import STATES, energy_preference
@@ -95,23 +97,28 @@ class PreferenceSettings:
 
 
 def grown_start(task: CoexistenceTask, model: str | Path, store: str | Path) -> Atoms:
-    """The final structure of the finished coexistence run ``task`` in ``store``.
+    """The final structure of the finished coexistence run ``task`` in ``store`` (computed there, or
+    restored from a result set that carries its final state).
 
     Raises
     ------
     FileNotFoundError
-        If the run has not finished in ``store`` (its final state exists only where it ran).
+        If the run has not finished in ``store``, or was restored without its final state.
     """
     folder = Path(store) / task_key(task, file_hash(model))
-    state = folder / "checkpoint" / "state.npz"
-    if not (folder / "observations.csv.gz").exists() or not state.exists():
-        raise FileNotFoundError(f"the coexistence run x = {task.fa_fraction:g}, {task.temperature:g} K, replica "
-                                f"{task.replica} has not finished in {folder}; run the coexistence grid first "
+    run = f"the coexistence run x = {task.fa_fraction:g}, {task.temperature:g} K, replica {task.replica}"
+    if not (folder / "observations.csv.gz").exists():
+        raise FileNotFoundError(f"{run} has not finished in {folder}; run the coexistence grid first "
                                 "(python -m softlattice.perovskite.workflows.coexistence)")
-    saved = np.load(state)
+    final = read_final_state(folder)
+    if final is None:
+        raise FileNotFoundError(f"{run} in {folder} was restored from a result set without its final state "
+                                "(carried before final states were); delete that folder and run it again "
+                                "(python -m softlattice.perovskite.workflows.coexistence without --finished)")
+    positions, cell = final
     atoms = build_coexistence_cell(task.fa_fraction, task.repeat, tilt_angle=task.tilt_angle, seed=task.replica)
-    atoms.set_cell(saved["cell"], scale_atoms=False)
-    atoms.positions = saved["positions"]
+    atoms.set_cell(cell, scale_atoms=False)
+    atoms.positions = positions
     return atoms
 
 
